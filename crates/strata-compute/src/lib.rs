@@ -1,0 +1,169 @@
+//! The distance work of k-means, behind one trait so that a CPU and a GPU implementation give
+//! the same answers.
+//!
+//! A [`Backend`] binds a row-major f32 matrix (n × d) once ([`Backend::bind`]) and then runs
+//! Lloyd assignment passes against k centroids ([`BoundData::step`]): every row goes to its
+//! nearest centroid (squared Euclidean; ties to the lowest index), and the pass returns
+//! per-centroid sums and counts and the inertia, so an iteration moves only k × d numbers
+//! across the boundary. Labels and distances are read once, at the end
+//! ([`BoundData::assignments`]). That shape is what a GPU needs: data uploaded once, small
+//! readbacks per iteration.
+//!
+//! [`cpu::CpuBackend`] is the reference: multi-threaded with rayon, distances in f64, partial
+//! sums reduced in a fixed order so results do not depend on the thread count.
+
+pub mod cpu;
+
+pub use cpu::CpuBackend;
+
+/// A borrowed row-major f32 matrix with `n` rows of `d` columns.
+#[derive(Debug, Clone, Copy)]
+pub struct MatrixRef<'a> {
+    data: &'a [f32],
+    n: usize,
+    d: usize,
+}
+
+impl<'a> MatrixRef<'a> {
+    pub fn new(data: &'a [f32], n: usize, d: usize) -> Result<MatrixRef<'a>, ComputeError> {
+        if d == 0 || n.checked_mul(d) != Some(data.len()) {
+            return Err(ComputeError::Shape(format!(
+                "{} values are not {n} rows of {d} columns",
+                data.len()
+            )));
+        }
+        Ok(MatrixRef { data, n, d })
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    pub fn data(&self) -> &'a [f32] {
+        self.data
+    }
+
+    #[inline]
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+}
+
+/// Which kind of device ran the work: asserted by tests, reported in outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Cpu,
+    Gpu,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Gpu => "gpu",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    #[error("centroid {index} has a non-finite coordinate")]
+    NonFiniteCentroid { index: usize },
+    #[error("the {backend} backend is unavailable: {reason}")]
+    Unavailable {
+        backend: &'static str,
+        reason: String,
+    },
+    #[error("the device failed while {stage}: {message}")]
+    Device {
+        stage: &'static str,
+        message: String,
+    },
+}
+
+/// What one assignment pass returns: enough to compute the next centroids and the inertia.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutput {
+    /// Per-centroid sums of assigned rows, k × d, accumulated in f64.
+    pub sums: Vec<f64>,
+    /// Rows assigned to each centroid.
+    pub counts: Vec<u64>,
+    /// Σ‖x − c‖² over rows and their nearest centroids, each term computed directly.
+    pub inertia: f64,
+    /// Rows whose label differs from the previous pass (all rows on the first pass).
+    pub changed: u64,
+}
+
+/// Labels and squared distances of the most recent pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignments {
+    pub labels: Vec<u32>,
+    /// Squared distance to the nearest centroid.
+    pub nearest: Vec<f32>,
+    /// Squared distance to the second-nearest centroid (infinity when k = 1).
+    pub second: Vec<f32>,
+}
+
+/// A row far from its centroid, used to reseed an empty cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FarRow {
+    pub row: usize,
+    pub label: u32,
+    pub sq_distance: f32,
+}
+
+/// A device that runs k-means assignment passes.
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+
+    /// A short description for logs and outputs, e.g. "cpu (2 threads)".
+    fn describe(&self) -> String;
+
+    /// Makes `data` resident for a series of passes (a GPU uploads it here, once).
+    fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError>;
+
+    /// One-shot assignment of every row to its nearest centroid (scoring new customers).
+    fn assign(
+        &self,
+        data: MatrixRef<'_>,
+        centroids: &[f32],
+        k: usize,
+    ) -> Result<Assignments, ComputeError> {
+        let mut bound = self.bind(data)?;
+        bound.step(centroids, k)?;
+        bound.assignments()
+    }
+}
+
+/// A matrix bound to a backend.
+pub trait BoundData {
+    /// Assigns every row to its nearest of the `k` centroids (row-major k × d).
+    fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError>;
+
+    /// Labels and distances of the last [`step`](BoundData::step).
+    fn assignments(&mut self) -> Result<Assignments, ComputeError>;
+
+    /// The `count` rows farthest from their centroid after the last step, farthest first
+    /// (ties: lower row first).
+    fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError>;
+}
+
+/// Checks a centroid matrix against the data's width.
+pub fn check_centroids(centroids: &[f32], k: usize, d: usize) -> Result<(), ComputeError> {
+    if k == 0 || k.checked_mul(d) != Some(centroids.len()) {
+        return Err(ComputeError::Shape(format!(
+            "{} centroid values are not {k} centroids of {d} columns",
+            centroids.len()
+        )));
+    }
+    if let Some(pos) = centroids.iter().position(|v| !v.is_finite()) {
+        return Err(ComputeError::NonFiniteCentroid { index: pos / d });
+    }
+    Ok(())
+}

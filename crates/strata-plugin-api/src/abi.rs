@@ -1,0 +1,325 @@
+//! The C ABI between the `strata` host and a strategy plugin, version 1.
+//!
+//! Everything here is `#[repr(C)]` and plain data: no Rust trait objects, no Rust-owned
+//! collections cross the boundary. The rules, in the order the host applies them:
+//!
+//! 1. A plugin exports one symbol, [`ENTRY_SYMBOL`], an `extern "C" fn() -> *const PluginHeader`.
+//! 2. The host reads [`PluginHeader::magic`] and the version (`abi_major`, `abi_minor`) **before
+//!    anything else**. A different major version is refused without touching the table: the
+//!    layout of everything after the header belongs to the major version.
+//! 3. The function table starts with its own size in bytes and only ever grows at the end. A
+//!    minor version adds fields after the last one; a host reads a field only if the table's
+//!    `size` covers it, so old plugins work with new hosts and new plugins with old hosts.
+//! 4. The host allocates every output buffer (the feature matrix) and hands the plugin a
+//!    [`Sink`] for variable-length output (strings, JSON); the plugin copies into it. Each side
+//!    frees only what it allocated.
+//! 5. Every call returns a [`Status`]. A panic inside the plugin is caught by the SDK and
+//!    reported as [`Status::Panicked`]; the host treats that plugin as dead from then on.
+//! 6. The host validates every length, dimension, string and non-finite value a plugin returns.
+//! 7. The host may call `transform` concurrently from several threads on disjoint row ranges, so
+//!    a plugin keeps no mutable global state: what it learned in `fit` comes back as `state`.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+
+/// Name of the one exported symbol.
+pub const ENTRY_SYMBOL: &[u8] = b"strata_plugin_entry\0";
+/// "STRA" in ASCII: tells a Strata plugin header from a random symbol of the same name.
+pub const MAGIC: u32 = 0x5354_5241;
+/// Major version of this ABI. A host and a plugin interoperate only when majors are equal.
+pub const ABI_MAJOR: u16 = 1;
+/// Minor version: grows when fields are added at the end of the function table.
+pub const ABI_MINOR: u16 = 0;
+
+/// The first thing the host reads. Its layout is frozen for every ABI version.
+#[repr(C)]
+pub struct PluginHeader {
+    pub magic: u32,
+    pub abi_major: u16,
+    pub abi_minor: u16,
+    /// Points to the function table of `abi_major` (for v1: [`StrategyTableV1`]).
+    pub table: *const c_void,
+}
+
+/// Result code of every plugin call.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok = 0,
+    /// The plugin rejected the input or options; the message sink says why.
+    Error = 1,
+    /// The plugin panicked; the message sink has the panic message. The plugin is dead.
+    Panicked = 2,
+}
+
+impl Status {
+    pub fn from_raw(raw: i32) -> Option<Status> {
+        match raw {
+            0 => Some(Status::Ok),
+            1 => Some(Status::Error),
+            2 => Some(Status::Panicked),
+            _ => None,
+        }
+    }
+}
+
+/// A borrowed UTF-8 string: pointer and length in bytes, not NUL-terminated.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct StrRef {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+impl StrRef {
+    pub const EMPTY: StrRef = StrRef {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+
+    pub fn from_str(s: &str) -> StrRef {
+        StrRef {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// # Safety
+    /// `ptr` must be null with `len == 0`, or point to `len` readable bytes that stay valid
+    /// and unchanged for `'a`.
+    pub unsafe fn as_bytes<'a>(self) -> &'a [u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: guaranteed by the caller, per this function's contract.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// What kind of values a role takes. The host parses the CSV text into this kind.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// f64 values, NaN for missing.
+    Numeric = 0,
+    /// Codes into a dictionary of distinct texts; [`MISSING_CODE`] for missing.
+    Categorical = 1,
+    /// Days since 1970-01-01 as f64 (fractional part: time of day), NaN for missing.
+    Date = 2,
+    /// An identifier, passed like a categorical. Never written to logs.
+    Id = 3,
+}
+
+impl ColumnKind {
+    pub fn from_raw(raw: u32) -> Option<ColumnKind> {
+        match raw {
+            0 => Some(ColumnKind::Numeric),
+            1 => Some(ColumnKind::Categorical),
+            2 => Some(ColumnKind::Date),
+            3 => Some(ColumnKind::Id),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
+            ColumnKind::Date => "date",
+            ColumnKind::Id => "id",
+        }
+    }
+
+    /// Whether values travel as `f64` (numeric, date) or as dictionary codes.
+    pub fn is_numeric_like(self) -> bool {
+        matches!(self, ColumnKind::Numeric | ColumnKind::Date)
+    }
+}
+
+/// Code of a missing categorical value.
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// The role must be bound to at least one column.
+pub const ROLE_REQUIRED: u32 = 1;
+/// The role binds a group of columns (`--map "features=a,b"` or a glob).
+pub const ROLE_MULTI: u32 = 1 << 1;
+/// Left unbound, the role takes every numeric column but the id.
+pub const ROLE_DEFAULT_ALL_NUMERIC: u32 = 1 << 2;
+
+/// One input role a strategy understands.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RoleSpecV1 {
+    pub name: StrRef,
+    pub kind: u32,
+    /// Bit set of `ROLE_*` flags.
+    pub flags: u32,
+    pub description: StrRef,
+}
+
+/// The distance a strategy wants its features compared with.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Squared Euclidean distance on the feature vectors.
+    Euclidean = 0,
+    /// Cosine distance: the host unit-normalises each row, then clusters with Euclidean k-means.
+    Cosine = 1,
+}
+
+impl Metric {
+    pub fn from_raw(raw: u32) -> Option<Metric> {
+        match raw {
+            0 => Some(Metric::Euclidean),
+            1 => Some(Metric::Cosine),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Euclidean => "euclidean",
+            Metric::Cosine => "cosine",
+        }
+    }
+}
+
+/// One input column, columnar. Exactly one of `numeric` / `codes` is non-null, by `kind`.
+#[repr(C)]
+pub struct ColumnV1 {
+    pub role: StrRef,
+    /// The CSV header of the column.
+    pub name: StrRef,
+    pub kind: u32,
+    /// `n_rows` values when `kind` is numeric or date.
+    pub numeric: *const f64,
+    /// `n_rows` codes when `kind` is categorical or id.
+    pub codes: *const u32,
+    /// The dictionary the codes index into.
+    pub dict: *const StrRef,
+    pub dict_len: usize,
+}
+
+/// A batch of rows, column by column.
+#[repr(C)]
+pub struct BatchV1 {
+    pub n_rows: usize,
+    pub columns: *const ColumnV1,
+    pub n_columns: usize,
+}
+
+/// Where a plugin writes variable-length output. Each `write` call delivers one item (a feature
+/// name, a JSON document, a label, a message), which the host copies before `write` returns.
+#[repr(C)]
+pub struct Sink {
+    pub ctx: *mut c_void,
+    pub write: unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: usize),
+}
+
+/// Per-column statistics of one segment, in the data's own units.
+#[repr(C)]
+pub struct NumericStatV1 {
+    pub role: StrRef,
+    pub name: StrRef,
+    /// Mean over the segment's customers with a value.
+    pub mean: f64,
+    /// Mean over all customers with a value.
+    pub overall_mean: f64,
+    /// Standard deviation over all customers with a value.
+    pub overall_std: f64,
+}
+
+/// Share of one category in a segment and overall.
+#[repr(C)]
+pub struct LevelShareV1 {
+    pub value: StrRef,
+    pub share: f64,
+    pub overall_share: f64,
+}
+
+#[repr(C)]
+pub struct CategoricalStatV1 {
+    pub role: StrRef,
+    pub name: StrRef,
+    pub levels: *const LevelShareV1,
+    pub n_levels: usize,
+}
+
+/// What the host knows about a segment, handed to `label`.
+#[repr(C)]
+pub struct SegmentProfileV1 {
+    pub index: u32,
+    pub k: u32,
+    pub size: u64,
+    pub share: f64,
+    pub numeric: *const NumericStatV1,
+    pub n_numeric: usize,
+    pub categorical: *const CategoricalStatV1,
+    pub n_categorical: usize,
+}
+
+/// Learn the preprocessing from the data (scaling, encodings, imputation values).
+///
+/// `options` is a JSON object (e.g. `{"scale":"zscore"}`). On success the plugin writes its
+/// feature names to `features` (one item each, in column order of the matrix) and its state as
+/// one JSON document to `state`. On failure it writes a message to `message`.
+pub type FitFnV1 = unsafe extern "C" fn(
+    batch: *const BatchV1,
+    options: StrRef,
+    features: *mut Sink,
+    state: *mut Sink,
+    message: *mut Sink,
+) -> i32;
+
+/// Turn rows into features with a state from `fit`: writes `n_rows × n_features` f32 values,
+/// row-major, into `out`, which the host allocated.
+pub type TransformFnV1 = unsafe extern "C" fn(
+    state: StrRef,
+    batch: *const BatchV1,
+    out: *mut f32,
+    n_rows: usize,
+    n_features: usize,
+    message: *mut Sink,
+) -> i32;
+
+/// Name a segment from its profile: writes one short human label to `label`.
+pub type LabelFnV1 = unsafe extern "C" fn(
+    state: StrRef,
+    profile: *const SegmentProfileV1,
+    label: *mut Sink,
+    message: *mut Sink,
+) -> i32;
+
+/// The function table of ABI major version 1. New fields go at the end only.
+#[repr(C)]
+pub struct StrategyTableV1 {
+    /// `size_of::<StrategyTableV1>()` as the plugin was compiled: tells which fields exist.
+    pub size: usize,
+    pub name: StrRef,
+    pub version: StrRef,
+    pub description: StrRef,
+    pub roles: *const RoleSpecV1,
+    pub n_roles: usize,
+    pub metric: u32,
+    pub default_k: u32,
+    pub fit: FitFnV1,
+    pub transform: TransformFnV1,
+    pub label: LabelFnV1,
+}
+
+/// Wrapper that lets a plugin keep ABI structs (which hold raw pointers) in a `static`.
+#[repr(transparent)]
+pub struct Exported<T>(pub T, PhantomData<*const ()>);
+
+impl<T> Exported<T> {
+    pub const fn new(value: T) -> Self {
+        Exported(value, PhantomData)
+    }
+}
+
+// SAFETY: an `Exported` value is built once and never mutated afterwards; the raw pointers it
+// holds point to data that is equally immutable and lives as long as the library (statics or
+// leaked allocations), so sharing it between threads cannot race.
+unsafe impl<T> Sync for Exported<T> {}
+// SAFETY: as above: immutable data with no thread affinity.
+unsafe impl<T> Send for Exported<T> {}

@@ -1,0 +1,376 @@
+//! Preprocessing helpers the bundled strategies share: missing-value imputation, numeric
+//! scaling (z-score, robust, log for skewed money columns) and weighted one-hot encoding.
+//!
+//! Every helper is fit on training rows and stores what it learned in a serde type, so the
+//! same transformation is applied when new customers are scored with a saved model.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::MISSING_CODE;
+use crate::sdk::Error;
+
+/// How numeric features are scaled before clustering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// (x − mean) / standard deviation.
+    Zscore,
+    /// (x − median) / interquartile range: outliers pull less.
+    Robust,
+    /// Values used as they are.
+    None,
+}
+
+impl FromStr for Scale {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Scale, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "zscore" | "z-score" | "standard" => Ok(Scale::Zscore),
+            "robust" => Ok(Scale::Robust),
+            "none" => Ok(Scale::None),
+            other => Err(Error(format!(
+                "unknown scaling '{other}': expected zscore, robust or none"
+            ))),
+        }
+    }
+}
+
+/// The present (non-NaN) values, sorted.
+fn sorted_present(values: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Linear-interpolated quantile (numpy's default) of sorted values.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let frac = pos - lo as f64;
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// Median of the present values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    quantile_sorted(&sorted_present(values), 0.5)
+}
+
+/// Mean and population standard deviation of the present values (two-pass, f64).
+pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
+    let mut n = 0usize;
+    let mut sum = 0.0;
+    for &x in values.iter().filter(|x| !x.is_nan()) {
+        n += 1;
+        sum += x;
+    }
+    if n == 0 {
+        return None;
+    }
+    let mean = sum / n as f64;
+    let var = values
+        .iter()
+        .filter(|x| !x.is_nan())
+        .map(|&x| (x - mean) * (x - mean))
+        .sum::<f64>()
+        / n as f64;
+    Some((mean, var.sqrt()))
+}
+
+/// Sample skewness (Fisher–Pearson, population moments) of the present values.
+pub fn skewness(values: &[f64]) -> Option<f64> {
+    let (mean, std) = mean_std(values)?;
+    if std == 0.0 {
+        return Some(0.0);
+    }
+    let (n, m3) = values
+        .iter()
+        .filter(|x| !x.is_nan())
+        .fold((0usize, 0.0), |(n, s), &x| {
+            (n + 1, s + ((x - mean) / std).powi(3))
+        });
+    Some(m3 / n as f64)
+}
+
+/// Skewness above which a non-negative money column is log-scaled.
+pub const LOG_SKEW_THRESHOLD: f64 = 1.0;
+
+/// A fitted numeric column: impute, optionally `ln(1 + x)`, then centre and scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericScaler {
+    /// Column the scaler was fit on (its CSV header).
+    pub column: String,
+    /// Value used for missing entries (the training median, in the data's units).
+    pub impute: f64,
+    /// Whether `ln(1 + x)` is applied before centring.
+    pub log: bool,
+    pub center: f64,
+    /// Divisor; 1 when the column is constant.
+    pub scale: f64,
+    /// Multiplier applied after scaling (the column's weight in the distance).
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl NumericScaler {
+    /// Fits on the training values. `log_if_skewed`: take `ln(1 + x)` when every value is
+    /// non-negative and the skewness exceeds [`LOG_SKEW_THRESHOLD`].
+    pub fn fit(
+        column: &str,
+        values: &[f64],
+        scale: Scale,
+        log_if_skewed: bool,
+    ) -> Result<NumericScaler, Error> {
+        let impute = median(values).ok_or_else(|| {
+            Error(format!(
+                "column '{column}' has no values: every row is missing"
+            ))
+        })?;
+        let log = log_if_skewed
+            && values.iter().filter(|x| !x.is_nan()).all(|&x| x >= 0.0)
+            && skewness(values).is_some_and(|s| s > LOG_SKEW_THRESHOLD);
+        let transformed: Vec<f64> = values
+            .iter()
+            .map(|&x| if x.is_nan() { impute } else { x })
+            .map(|x| if log { x.ln_1p() } else { x })
+            .collect();
+        let (center, spread) = match scale {
+            Scale::None => (0.0, 1.0),
+            Scale::Zscore => mean_std(&transformed).expect("non-empty after imputation"),
+            Scale::Robust => {
+                let sorted = sorted_present(&transformed);
+                let q = |p| quantile_sorted(&sorted, p).expect("non-empty");
+                let iqr = q(0.75) - q(0.25);
+                // A column with most values equal has IQR 0: fall back to the std, then 1.
+                let spread = if iqr > 0.0 {
+                    iqr
+                } else {
+                    mean_std(&transformed).map_or(0.0, |(_, s)| s)
+                };
+                (q(0.5), spread)
+            }
+        };
+        Ok(NumericScaler {
+            column: column.to_owned(),
+            impute,
+            log,
+            center,
+            scale: if spread > 0.0 && spread.is_finite() {
+                spread
+            } else {
+                1.0
+            },
+            weight: 1.0,
+        })
+    }
+
+    /// The scaled feature for one raw value (NaN = missing).
+    #[inline]
+    pub fn apply(&self, x: f64) -> f32 {
+        let x = if x.is_nan() { self.impute } else { x };
+        let x = if self.log { x.max(0.0).ln_1p() } else { x };
+        ((x - self.center) / self.scale * self.weight) as f32
+    }
+}
+
+/// A fitted categorical column: one indicator feature per category seen in training.
+///
+/// Each indicator is weighted by `1/√2`, so two customers in different categories are at
+/// squared distance 1, the same as two customers one standard deviation apart on a z-scored
+/// numeric, however many categories the column has: a many-valued column cannot dominate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneHot {
+    pub column: String,
+    /// Categories in feature order (sorted, so the encoding does not depend on row order).
+    pub levels: Vec<String>,
+    /// Index into `levels` used for missing entries (the most frequent category).
+    pub impute: usize,
+    pub weight: f64,
+}
+
+/// Indicator weight that puts two different categories at squared distance 1.
+pub const ONE_HOT_WEIGHT: f64 = std::f64::consts::FRAC_1_SQRT_2;
+
+impl OneHot {
+    pub fn fit(column: &str, codes: &[u32], dict: &[&str]) -> Result<OneHot, Error> {
+        let mut counts = vec![0usize; dict.len()];
+        for &c in codes {
+            if c != MISSING_CODE {
+                counts[c as usize] += 1;
+            }
+        }
+        let mut levels: Vec<(&str, usize)> = dict
+            .iter()
+            .zip(&counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| (*s, *n))
+            .collect();
+        if levels.is_empty() {
+            return Err(Error(format!(
+                "column '{column}' has no values: every row is missing"
+            )));
+        }
+        levels.sort_by(|a, b| a.0.cmp(b.0));
+        // Most frequent; ties go to the first in sorted order, so the choice is reproducible.
+        let impute = levels
+            .iter()
+            .enumerate()
+            .max_by(|(ia, a), (ib, b)| a.1.cmp(&b.1).then(ib.cmp(ia)))
+            .map(|(i, _)| i)
+            .expect("non-empty");
+        Ok(OneHot {
+            column: column.to_owned(),
+            levels: levels.into_iter().map(|(s, _)| s.to_owned()).collect(),
+            impute,
+            weight: ONE_HOT_WEIGHT,
+        })
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Feature names: `column=level`.
+    pub fn feature_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.levels.iter().map(|l| format!("{}={l}", self.column))
+    }
+
+    /// Maps a batch's dictionary codes to level indices (`None`: a category unseen in
+    /// training, encoded as all zeros).
+    pub fn code_map(&self, dict: &[&str]) -> Vec<Option<usize>> {
+        let index: HashMap<&str, usize> = self
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        dict.iter().map(|s| index.get(s).copied()).collect()
+    }
+
+    /// Writes the indicators for one row into `out` (length `n_features`).
+    #[inline]
+    pub fn apply(&self, code: u32, code_map: &[Option<usize>], out: &mut [f32]) {
+        out.fill(0.0);
+        let level = if code == MISSING_CODE {
+            Some(self.impute)
+        } else {
+            code_map.get(code as usize).copied().flatten()
+        };
+        if let Some(l) = level {
+            out[l] = self.weight as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_quantiles_ignore_missing() {
+        assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 3.0, 4.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn zscore_scaler_centres_and_imputes_median() {
+        let s = NumericScaler::fit("x", &[1.0, 2.0, 3.0, f64::NAN], Scale::Zscore, false).unwrap();
+        assert_eq!(s.impute, 2.0);
+        // After imputation the column is 1,2,3,2: mean 2, std sqrt(0.5).
+        assert!((s.center - 2.0).abs() < 1e-12);
+        assert!((s.scale - 0.5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.apply(f64::NAN), 0.0);
+        assert!((s.apply(3.0) - (1.0 / 0.5f64.sqrt()) as f32).abs() < 1e-6);
+    }
+
+    #[test]
+    fn skewed_money_is_logged_and_symmetric_is_not() {
+        let skewed: Vec<f64> = (0..100)
+            .map(|i| if i < 95 { 10.0 } else { 10_000.0 })
+            .collect();
+        assert!(
+            NumericScaler::fit("m", &skewed, Scale::Zscore, true)
+                .unwrap()
+                .log
+        );
+        let flat: Vec<f64> = (0..100).map(f64::from).collect();
+        assert!(
+            !NumericScaler::fit("m", &flat, Scale::Zscore, true)
+                .unwrap()
+                .log
+        );
+        let negative = [-5.0, 1.0, 1.0, 1.0, 1000.0];
+        assert!(
+            !NumericScaler::fit("m", &negative, Scale::Zscore, true)
+                .unwrap()
+                .log
+        );
+    }
+
+    #[test]
+    fn robust_scaler_uses_median_and_iqr() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 1000.0];
+        let s = NumericScaler::fit("x", &v, Scale::Robust, false).unwrap();
+        assert_eq!(s.center, 3.5);
+        assert_eq!(
+            s.scale,
+            quantile_sorted(&v, 0.75).unwrap() - quantile_sorted(&v, 0.25).unwrap()
+        );
+    }
+
+    #[test]
+    fn constant_column_scales_by_one() {
+        let s = NumericScaler::fit("x", &[4.0, 4.0], Scale::Zscore, false).unwrap();
+        assert_eq!(s.scale, 1.0);
+        assert_eq!(s.apply(4.0), 0.0);
+    }
+
+    #[test]
+    fn all_missing_is_an_error_naming_the_column() {
+        let e = NumericScaler::fit("Age", &[f64::NAN, f64::NAN], Scale::Zscore, false).unwrap_err();
+        assert!(e.0.contains("'Age'"), "{e}");
+    }
+
+    #[test]
+    fn one_hot_sorted_levels_imputes_most_frequent_and_zeroes_unseen() {
+        let dict = ["b", "a", "c"];
+        let codes = [0, 0, 1, MISSING_CODE];
+        let oh = OneHot::fit("g", &codes, &dict).unwrap();
+        assert_eq!(oh.levels, vec!["a", "b"]); // "c" never occurs
+        assert_eq!(oh.impute, 1); // "b" is most frequent
+        let map = oh.code_map(&dict);
+        let mut row = [9.0f32; 2];
+        oh.apply(1, &map, &mut row);
+        assert_eq!(row, [ONE_HOT_WEIGHT as f32, 0.0]);
+        oh.apply(MISSING_CODE, &map, &mut row);
+        assert_eq!(row, [0.0, ONE_HOT_WEIGHT as f32]);
+        oh.apply(2, &map, &mut row);
+        assert_eq!(row, [0.0, 0.0]);
+        // Two different categories sit at squared distance 1.
+        let d2 = 2.0 * ONE_HOT_WEIGHT * ONE_HOT_WEIGHT;
+        assert!((d2 - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scale_parses_and_rejects() {
+        assert_eq!("robust".parse::<Scale>().unwrap(), Scale::Robust);
+        assert!(
+            "minmax"
+                .parse::<Scale>()
+                .unwrap_err()
+                .0
+                .contains("zscore, robust or none")
+        );
+    }
+}
