@@ -1,0 +1,180 @@
+//! The columnar table ingest produces.
+
+use rayon::prelude::*;
+
+/// Code of a missing categorical value (equal to the plugin ABI's `MISSING_CODE`).
+pub const MISSING_CODE: u32 = u32::MAX;
+
+/// Parsed values of one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Numbers or dates (days since 1970-01-01); NaN is missing.
+    Numeric(Vec<f64>),
+    /// Codes into `dict`, in order of first appearance; [`MISSING_CODE`] is missing.
+    Categorical { codes: Vec<u32>, dict: Vec<String> },
+    /// An [`ParseAs::AutoNumeric`](crate::ParseAs) column that held text.
+    NotNumeric { first_text_line: u64 },
+}
+
+impl ColumnData {
+    /// Number of missing entries.
+    pub fn missing(&self) -> usize {
+        match self {
+            ColumnData::Numeric(v) => v.iter().filter(|x| x.is_nan()).count(),
+            ColumnData::Categorical { codes, .. } => {
+                codes.iter().filter(|&&c| c == MISSING_CODE).count()
+            }
+            ColumnData::NotNumeric { .. } => 0,
+        }
+    }
+
+    /// Whether row `i` is missing.
+    #[inline]
+    pub fn is_missing(&self, i: usize) -> bool {
+        match self {
+            ColumnData::Numeric(v) => v[i].is_nan(),
+            ColumnData::Categorical { codes, .. } => codes[i] == MISSING_CODE,
+            ColumnData::NotNumeric { .. } => false,
+        }
+    }
+
+    /// The same column with only the rows where `keep` is true.
+    pub fn filter(&self, keep: &[bool]) -> ColumnData {
+        let pick = |i: usize| keep[i];
+        match self {
+            ColumnData::Numeric(v) => ColumnData::Numeric(
+                v.iter()
+                    .enumerate()
+                    .filter(|(i, _)| pick(*i))
+                    .map(|(_, x)| *x)
+                    .collect(),
+            ),
+            ColumnData::Categorical { codes, dict } => ColumnData::Categorical {
+                codes: codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| pick(*i))
+                    .map(|(_, c)| *c)
+                    .collect(),
+                dict: dict.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+/// One column read from the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Position in the header (0-based).
+    pub index: usize,
+    /// The header text.
+    pub name: String,
+    pub data: ColumnData,
+}
+
+/// Customer ids: the id column's text, byte for byte, or 1-based row numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdColumn {
+    RowNumbers(usize),
+    Text {
+        name: String,
+        bytes: Vec<u8>,
+        offsets: Vec<usize>,
+    },
+}
+
+impl IdColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            IdColumn::RowNumbers(n) => *n,
+            IdColumn::Text { offsets, .. } => offsets.len() - 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id of row `i` as bytes (row numbers are formatted into `scratch`).
+    pub fn get<'a>(&'a self, i: usize, scratch: &'a mut String) -> &'a [u8] {
+        match self {
+            IdColumn::RowNumbers(_) => {
+                scratch.clear();
+                use std::fmt::Write;
+                let _ = write!(scratch, "{}", i + 1);
+                scratch.as_bytes()
+            }
+            IdColumn::Text { bytes, offsets, .. } => &bytes[offsets[i]..offsets[i + 1]],
+        }
+    }
+
+    /// The first pair of rows (in file order of the later one) with equal ids.
+    pub fn first_duplicate(&self) -> Option<(usize, usize)> {
+        let IdColumn::Text { bytes, offsets, .. } = self else {
+            return None;
+        };
+        let id = |i: usize| &bytes[offsets[i]..offsets[i + 1]];
+        let mut order: Vec<usize> = (0..offsets.len() - 1).collect();
+        // Stable on ties, so equal ids stay in file order next to each other.
+        order.par_sort_by(|&a, &b| id(a).cmp(id(b)));
+        order
+            .windows(2)
+            .filter(|w| id(w[0]) == id(w[1]))
+            .map(|w| (w[0], w[1]))
+            .min_by_key(|&(_, later)| later)
+    }
+
+    /// The ids of the rows where `keep` is true.
+    pub fn filter(&self, keep: &[bool]) -> IdColumn {
+        match self {
+            IdColumn::RowNumbers(_) => {
+                // Row numbers must stay the original ones: materialise them as text.
+                let mut bytes = Vec::new();
+                let mut offsets = vec![0];
+                for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+                    bytes.extend_from_slice((i + 1).to_string().as_bytes());
+                    offsets.push(bytes.len());
+                }
+                IdColumn::Text {
+                    name: "row".into(),
+                    bytes,
+                    offsets,
+                }
+            }
+            IdColumn::Text {
+                name,
+                bytes,
+                offsets,
+            } => {
+                let mut nb = Vec::new();
+                let mut no = vec![0];
+                for i in (0..offsets.len() - 1).filter(|&i| keep[i]) {
+                    nb.extend_from_slice(&bytes[offsets[i]..offsets[i + 1]]);
+                    no.push(nb.len());
+                }
+                IdColumn::Text {
+                    name: name.clone(),
+                    bytes: nb,
+                    offsets: no,
+                }
+            }
+        }
+    }
+}
+
+/// The rows of a file, column by column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub n_rows: usize,
+    pub ids: IdColumn,
+    pub columns: Vec<Column>,
+    /// The file line each row starts on.
+    pub lines: Vec<u64>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
