@@ -1,1 +1,249 @@
+//! Finds, loads and calls strategy plugins. The only crate in Strata that loads libraries.
+//!
+//! A plugin is untrusted code at a boundary, so this crate:
+//! - reads the header's magic and ABI version before anything else and refuses another major
+//!   version, naming the file and both versions;
+//! - copies everything the plugin describes into owned Rust values and validates it (UTF-8,
+//!   lengths, kinds, flags) before anyone sees it;
+//! - allocates every output buffer itself and validates what comes back: feature counts and
+//!   names, JSON state, finite feature values, label text;
+//! - marks a plugin dead once it has panicked (the SDK turns a panic into a status code) and
+//!   refuses further calls to it;
+//! - keeps each library loaded for as long as a [`Plugin`] handle to it exists. Nothing a
+//!   plugin returns is borrowed past a call (sinks copy), so no returned data outlives it.
+//!
+//! What it cannot do: protect against a plugin that writes through wild pointers or aborts.
+//! Loading a plugin runs its code; only load files you trust as much as the `strata` binary.
 
+mod call;
+mod discover;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use libloading::Library;
+use strata_plugin_api::abi::{self, PluginHeader, RoleSpecV1, StrRef, StrategyTableV1};
+pub use strata_plugin_api::{ColumnKind, Metric};
+
+pub use call::{Batch, BatchColumn, BatchValues, CategoricalProfile, FitOutput, NumericProfile, Profile};
+pub use discover::{Registry, Refused, is_plugin_file, plugin_file_name, search_dirs};
+
+/// Plugin ABI version this host speaks.
+pub const HOST_ABI: (u16, u16) = (abi::ABI_MAJOR, abi::ABI_MINOR);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("{path}: cannot load the library: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error("{path}: not a Strata plugin (no `strata_plugin_entry` symbol)")]
+    NoEntry { path: PathBuf },
+    #[error("{path}: not a Strata plugin ({reason})")]
+    NotAPlugin { path: PathBuf, reason: String },
+    #[error(
+        "{path}: plugin ABI version {}.{} is not supported by this strata (ABI {}.{}); \
+         rebuild the plugin against strata-plugin-api {}.x",
+        plugin.0, plugin.1, host.0, host.1, host.0
+    )]
+    AbiMismatch { path: PathBuf, plugin: (u16, u16), host: (u16, u16) },
+    #[error("{path}: invalid plugin description: {what}")]
+    Invalid { path: PathBuf, what: String },
+    #[error("strategy '{strategy}' failed in {call}: {message}")]
+    Failed { strategy: String, call: &'static str, message: String },
+    #[error("strategy '{strategy}' panicked in {call}: {message}; the plugin is disabled for this run")]
+    Panicked { strategy: String, call: &'static str, message: String },
+    #[error("strategy '{strategy}' is disabled after an earlier panic")]
+    Dead { strategy: String },
+    #[error("strategy '{strategy}' returned invalid {call} output: {what}")]
+    BadOutput { strategy: String, call: &'static str, what: String },
+    #[error("unknown strategy '{name}'; available: {available}. `strata plugins` lists what was found and what was refused")]
+    UnknownStrategy { name: String, available: String },
+}
+
+/// One input role, as a plugin declared it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleInfo {
+    pub name: String,
+    pub kind: ColumnKind,
+    pub required: bool,
+    pub multi: bool,
+    pub default_all_numeric: bool,
+    pub description: String,
+}
+
+/// What a plugin says about itself, copied and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub abi: (u16, u16),
+    pub roles: Vec<RoleInfo>,
+    pub metric: Metric,
+    pub default_k: u32,
+    pub path: PathBuf,
+}
+
+/// A loaded plugin. Cloning shares the library, which stays loaded while any clone lives.
+pub struct Plugin {
+    info: PluginInfo,
+    fit: abi::FitFnV1,
+    transform: abi::TransformFnV1,
+    label: abi::LabelFnV1,
+    dead: AtomicBool,
+    // Last field: dropped after everything that points into it.
+    _lib: Arc<Library>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Loads the library at `path` and reads its description.
+    pub fn load(path: &Path) -> Result<Plugin, HostError> {
+        // SAFETY: loading a library runs its initialisers. That is the trust the user gives
+        // a file by putting it in a plugin folder (documented in `strata plugins --help`);
+        // we load only files named like Strata plugins, from the folders the user chose.
+        let lib = unsafe { Library::new(path) }
+            .map_err(|e| HostError::Load { path: path.to_owned(), message: e.to_string() })?;
+        // SAFETY: the symbol's type is fixed by ABI rule 1 for every version: a C function
+        // with no arguments returning a pointer to the frozen header layout.
+        let entry: libloading::Symbol<'_, unsafe extern "C" fn() -> *const PluginHeader> =
+            unsafe { lib.get(abi::ENTRY_SYMBOL) }.map_err(|_| HostError::NoEntry { path: path.to_owned() })?;
+        // SAFETY: calling the entry is the first use the ABI defines; SDK plugins catch any
+        // panic inside it and return null instead.
+        let header = unsafe { entry() };
+        if header.is_null() {
+            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: "its entry returned no header".into() });
+        }
+        // SAFETY: non-null, and the header layout is frozen across versions; we read only
+        // the magic and the version before deciding anything else.
+        let (magic, major, minor, table) =
+            unsafe { ((*header).magic, (*header).abi_major, (*header).abi_minor, (*header).table) };
+        if magic != abi::MAGIC {
+            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: format!("bad magic number {magic:#x}") });
+        }
+        if major != abi::ABI_MAJOR {
+            return Err(HostError::AbiMismatch { path: path.to_owned(), plugin: (major, minor), host: HOST_ABI });
+        }
+        if table.is_null() {
+            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: "its header has no function table".into() });
+        }
+        let table = table.cast::<StrategyTableV1>();
+        // SAFETY: major version 1 promises a `StrategyTableV1` prefix that starts with `size`.
+        let size = unsafe { (*table).size };
+        if size < std::mem::size_of::<StrategyTableV1>() {
+            return Err(HostError::Invalid {
+                path: path.to_owned(),
+                what: format!(
+                    "function table of {size} bytes is smaller than ABI 1.0's {}",
+                    std::mem::size_of::<StrategyTableV1>()
+                ),
+            });
+        }
+        // SAFETY: `size` covers every field of the v1.0 table, and the plugin keeps the table
+        // alive for as long as the library is loaded (ABI rule 3); fields a newer minor added
+        // after them are not read.
+        let t = unsafe { &*table };
+        let info = read_info(path, t, (major, minor))?;
+        Ok(Plugin {
+            info,
+            fit: t.fit,
+            transform: t.transform,
+            label: t.label,
+            dead: AtomicBool::new(false),
+            _lib: Arc::new(lib),
+        })
+    }
+}
+
+fn invalid(path: &Path, what: impl Into<String>) -> HostError {
+    HostError::Invalid { path: path.to_owned(), what: what.into() }
+}
+
+/// Copies a plugin string, checking pointer, length and UTF-8.
+fn read_str(path: &Path, s: StrRef, what: &str, max: usize) -> Result<String, HostError> {
+    if s.len > max {
+        return Err(invalid(path, format!("{what} is {} bytes long (at most {max})", s.len)));
+    }
+    if s.ptr.is_null() && s.len > 0 {
+        return Err(invalid(path, format!("{what} is a null pointer")));
+    }
+    // SAFETY: non-null (or empty) and bounded above; the plugin promises the bytes live as
+    // long as the library (ABI rule 3). We copy them at once.
+    let bytes = unsafe { s.as_bytes() };
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| invalid(path, format!("{what} is not UTF-8")))
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<PluginInfo, HostError> {
+    let name = read_str(path, t.name, "the strategy name", 64)?;
+    if !valid_name(&name) {
+        return Err(invalid(path, format!("strategy name '{name}' must be lowercase letters, digits, '-' or '_'")));
+    }
+    let version = read_str(path, t.version, "the version", 64)?;
+    if version.is_empty() {
+        return Err(invalid(path, "the version is empty"));
+    }
+    let description = read_str(path, t.description, "the description", 4096)?;
+    const MAX_ROLES: usize = 256;
+    if t.n_roles > MAX_ROLES {
+        return Err(invalid(path, format!("{} roles (at most {MAX_ROLES})", t.n_roles)));
+    }
+    if t.n_roles == 0 {
+        return Err(invalid(path, "it declares no input roles"));
+    }
+    if t.roles.is_null() {
+        return Err(invalid(path, "the role list is a null pointer"));
+    }
+    // SAFETY: non-null, `n_roles` is bounded, and the array lives as long as the library.
+    let raw: &[RoleSpecV1] = unsafe { std::slice::from_raw_parts(t.roles, t.n_roles) };
+    let mut roles = Vec::with_capacity(raw.len());
+    let known = abi::ROLE_REQUIRED | abi::ROLE_MULTI | abi::ROLE_DEFAULT_ALL_NUMERIC;
+    for r in raw {
+        let rname = read_str(path, r.name, "a role name", 64)?;
+        if !valid_name(&rname) || roles.iter().any(|x: &RoleInfo| x.name == rname) {
+            return Err(invalid(path, format!("role name '{rname}' is empty, malformed or repeated")));
+        }
+        let kind = ColumnKind::from_raw(r.kind)
+            .ok_or_else(|| invalid(path, format!("role '{rname}' has unknown kind {}", r.kind)))?;
+        if r.flags & !known != 0 {
+            return Err(invalid(path, format!("role '{rname}' has unknown flags {:#x}", r.flags & !known)));
+        }
+        let default_all_numeric = r.flags & abi::ROLE_DEFAULT_ALL_NUMERIC != 0;
+        if default_all_numeric && kind != ColumnKind::Numeric {
+            return Err(invalid(path, format!("role '{rname}' takes all numeric columns but is not numeric")));
+        }
+        roles.push(RoleInfo {
+            description: read_str(path, r.description, "a role description", 4096)?,
+            name: rname,
+            kind,
+            required: r.flags & abi::ROLE_REQUIRED != 0,
+            multi: r.flags & abi::ROLE_MULTI != 0,
+            default_all_numeric,
+        });
+    }
+    let metric = Metric::from_raw(t.metric).ok_or_else(|| invalid(path, format!("unknown metric {}", t.metric)))?;
+    if t.default_k == 0 {
+        return Err(invalid(path, "default k is 0"));
+    }
+    Ok(PluginInfo { name, version, description, abi, roles, metric, default_k: t.default_k, path: path.to_owned() })
+}
