@@ -3,11 +3,11 @@
 use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
+use strata_plugin_api::ColumnKind;
 use strata_plugin_api::abi::{
     BatchV1, CategoricalStatV1, ColumnV1, LevelShareV1, NumericStatV1, SegmentProfileV1, Sink,
     Status, StrRef,
 };
-use strata_plugin_api::ColumnKind;
 
 use crate::{HostError, Plugin};
 
@@ -15,7 +15,10 @@ use crate::{HostError, Plugin};
 #[derive(Debug, Clone, Copy)]
 pub enum BatchValues<'a> {
     Numeric(&'a [f64]),
-    Categorical { codes: &'a [u32], dict: &'a [String] },
+    Categorical {
+        codes: &'a [u32],
+        dict: &'a [String],
+    },
 }
 
 /// One bound column: the role it plays, its header and its values.
@@ -43,14 +46,18 @@ impl<'a> Batch<'a> {
             .map(|c| BatchColumn {
                 values: match c.values {
                     BatchValues::Numeric(v) => BatchValues::Numeric(&v[start..end]),
-                    BatchValues::Categorical { codes, dict } => {
-                        BatchValues::Categorical { codes: &codes[start..end], dict }
-                    }
+                    BatchValues::Categorical { codes, dict } => BatchValues::Categorical {
+                        codes: &codes[start..end],
+                        dict,
+                    },
                 },
                 ..*c
             })
             .collect();
-        Batch { n_rows: end - start, columns }
+        Batch {
+            n_rows: end - start,
+            columns,
+        }
     }
 }
 
@@ -91,11 +98,19 @@ impl RawBatch {
                 dict_len,
             });
         }
-        RawBatch { _dicts: dicts, columns, n_rows: batch.n_rows }
+        RawBatch {
+            _dicts: dicts,
+            columns,
+            n_rows: batch.n_rows,
+        }
     }
 
     fn abi(&self) -> BatchV1 {
-        BatchV1 { n_rows: self.n_rows, columns: self.columns.as_ptr(), n_columns: self.columns.len() }
+        BatchV1 {
+            n_rows: self.n_rows,
+            columns: self.columns.as_ptr(),
+            n_columns: self.columns.len(),
+        }
     }
 }
 
@@ -170,13 +185,18 @@ unsafe extern "C" fn collect(ctx: *mut c_void, ptr: *const u8, len: usize) {
 }
 
 fn sink(c: &mut Collector) -> Sink {
-    Sink { ctx: (c as *mut Collector).cast(), write: collect }
+    Sink {
+        ctx: (c as *mut Collector).cast(),
+        write: collect,
+    }
 }
 
 impl Plugin {
     fn check_alive(&self) -> Result<(), HostError> {
         if self.is_dead() {
-            return Err(HostError::Dead { strategy: self.info.name.clone() });
+            return Err(HostError::Dead {
+                strategy: self.info.name.clone(),
+            });
         }
         Ok(())
     }
@@ -185,17 +205,31 @@ impl Plugin {
     fn status(&self, call: &'static str, raw: i32, message: &Collector) -> Result<(), HostError> {
         let text = || {
             let joined: Vec<u8> = message.items.concat();
-            let s = String::from_utf8_lossy(&joined).trim().chars().take(2000).collect::<String>();
-            if s.is_empty() { "no message".to_owned() } else { s }
+            let s = String::from_utf8_lossy(&joined)
+                .trim()
+                .chars()
+                .take(2000)
+                .collect::<String>();
+            if s.is_empty() {
+                "no message".to_owned()
+            } else {
+                s
+            }
         };
         match Status::from_raw(raw) {
             Some(Status::Ok) => Ok(()),
-            Some(Status::Error) => {
-                Err(HostError::Failed { strategy: self.info.name.clone(), call, message: text() })
-            }
+            Some(Status::Error) => Err(HostError::Failed {
+                strategy: self.info.name.clone(),
+                call,
+                message: text(),
+            }),
             Some(Status::Panicked) => {
                 self.dead.store(true, Ordering::Release);
-                Err(HostError::Panicked { strategy: self.info.name.clone(), call, message: text() })
+                Err(HostError::Panicked {
+                    strategy: self.info.name.clone(),
+                    call,
+                    message: text(),
+                })
             }
             None => {
                 self.dead.store(true, Ordering::Release);
@@ -205,7 +239,11 @@ impl Plugin {
     }
 
     fn bad(&self, call: &'static str, what: impl Into<String>) -> HostError {
-        HostError::BadOutput { strategy: self.info.name.clone(), call, what: what.into() }
+        HostError::BadOutput {
+            strategy: self.info.name.clone(),
+            call,
+            what: what.into(),
+        }
     }
 
     /// Learns the plugin's preprocessing from `batch`.
@@ -213,13 +251,23 @@ impl Plugin {
         self.check_alive()?;
         let raw = RawBatch::new(batch);
         let b = raw.abi();
-        let (mut features, mut state, mut message) =
-            (Collector::default(), Collector::default(), Collector::default());
-        let (mut f_sink, mut s_sink, mut m_sink) = (sink(&mut features), sink(&mut state), sink(&mut message));
+        let (mut features, mut state, mut message) = (
+            Collector::default(),
+            Collector::default(),
+            Collector::default(),
+        );
+        let (mut f_sink, mut s_sink, mut m_sink) =
+            (sink(&mut features), sink(&mut state), sink(&mut message));
         // SAFETY: every pointer refers to host memory alive until the call returns: the batch
         // arrays (`raw`), the option string, and the three sinks and their collectors.
         let code = unsafe {
-            (self.fit)(&b, StrRef::from_str(options_json), &mut f_sink, &mut s_sink, &mut m_sink)
+            (self.fit)(
+                &b,
+                StrRef::from_str(options_json),
+                &mut f_sink,
+                &mut s_sink,
+                &mut m_sink,
+            )
         };
         self.status("fit", code, &message)?;
         if features.overflow || state.overflow {
@@ -227,23 +275,40 @@ impl Plugin {
         }
         const MAX_FEATURES: usize = 1 << 16;
         if features.items.is_empty() || features.items.len() > MAX_FEATURES {
-            return Err(self.bad("fit", format!("{} features (expected 1 to {MAX_FEATURES})", features.items.len())));
+            return Err(self.bad(
+                "fit",
+                format!(
+                    "{} features (expected 1 to {MAX_FEATURES})",
+                    features.items.len()
+                ),
+            ));
         }
         let mut names = Vec::with_capacity(features.items.len());
         for item in features.items {
-            let name = String::from_utf8(item).map_err(|_| self.bad("fit", "a feature name is not UTF-8"))?;
+            let name = String::from_utf8(item)
+                .map_err(|_| self.bad("fit", "a feature name is not UTF-8"))?;
             if name.trim().is_empty() || name.len() > 512 || names.contains(&name) {
-                return Err(self.bad("fit", format!("feature name '{name}' is empty, too long or repeated")));
+                return Err(self.bad(
+                    "fit",
+                    format!("feature name '{name}' is empty, too long or repeated"),
+                ));
             }
             names.push(name);
         }
         if state.items.len() != 1 {
-            return Err(self.bad("fit", format!("{} state documents (expected 1)", state.items.len())));
+            return Err(self.bad(
+                "fit",
+                format!("{} state documents (expected 1)", state.items.len()),
+            ));
         }
-        let state = String::from_utf8(state.items.remove(0)).map_err(|_| self.bad("fit", "the state is not UTF-8"))?;
+        let state = String::from_utf8(state.items.remove(0))
+            .map_err(|_| self.bad("fit", "the state is not UTF-8"))?;
         serde_json::from_str::<serde_json::Value>(&state)
             .map_err(|e| self.bad("fit", format!("the state is not JSON: {e}")))?;
-        Ok(FitOutput { features: names, state })
+        Ok(FitOutput {
+            features: names,
+            state,
+        })
     }
 
     /// Writes `batch.n_rows × n_features` features into `out`, then checks every value is
@@ -267,7 +332,14 @@ impl Plugin {
         // SAFETY: `out` is a host buffer of exactly `n_rows * n_features` f32 that nothing
         // else touches during the call; the batch, state and sink live until it returns.
         let code = unsafe {
-            (self.transform)(StrRef::from_str(state), &b, out.as_mut_ptr(), batch.n_rows, n_features, &mut m_sink)
+            (self.transform)(
+                StrRef::from_str(state),
+                &b,
+                out.as_mut_ptr(),
+                batch.n_rows,
+                n_features,
+                &mut m_sink,
+            )
         };
         self.status("transform", code, &message)?;
         if let Some(pos) = out.iter().position(|v| !v.is_finite()) {
@@ -304,7 +376,11 @@ impl Plugin {
             .map(|c| {
                 c.levels
                     .iter()
-                    .map(|(v, s, o)| LevelShareV1 { value: StrRef::from_str(v), share: *s, overall_share: *o })
+                    .map(|(v, s, o)| LevelShareV1 {
+                        value: StrRef::from_str(v),
+                        share: *s,
+                        overall_share: *o,
+                    })
                     .collect()
             })
             .collect();
@@ -336,14 +412,24 @@ impl Plugin {
         let code = unsafe { (self.label)(StrRef::from_str(state), &raw, &mut l_sink, &mut m_sink) };
         self.status("label", code, &message)?;
         if label.items.len() != 1 {
-            return Err(self.bad("label", format!("{} labels (expected 1)", label.items.len())));
+            return Err(self.bad(
+                "label",
+                format!("{} labels (expected 1)", label.items.len()),
+            ));
         }
-        let text = String::from_utf8(label.items.remove(0)).map_err(|_| self.bad("label", "not UTF-8"))?;
-        let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let text =
+            String::from_utf8(label.items.remove(0)).map_err(|_| self.bad("label", "not UTF-8"))?;
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let text = text.trim();
         const MAX_LABEL: usize = 120;
         if text.is_empty() || text.chars().count() > MAX_LABEL {
-            return Err(self.bad("label", format!("label must be 1 to {MAX_LABEL} characters, got '{text}'")));
+            return Err(self.bad(
+                "label",
+                format!("label must be 1 to {MAX_LABEL} characters, got '{text}'"),
+            ));
         }
         Ok(text.to_owned())
     }
@@ -376,19 +462,29 @@ mod tests {
         let b = Batch {
             n_rows: 3,
             columns: vec![
-                BatchColumn { role: "x", name: "X", kind: ColumnKind::Numeric, values: BatchValues::Numeric(&nums) },
+                BatchColumn {
+                    role: "x",
+                    name: "X",
+                    kind: ColumnKind::Numeric,
+                    values: BatchValues::Numeric(&nums),
+                },
                 BatchColumn {
                     role: "g",
                     name: "G",
                     kind: ColumnKind::Categorical,
-                    values: BatchValues::Categorical { codes: &codes, dict: &dict },
+                    values: BatchValues::Categorical {
+                        codes: &codes,
+                        dict: &dict,
+                    },
                 },
             ],
         };
         let part = b.rows(1, 3);
         assert_eq!(part.n_rows, 2);
         assert!(matches!(part.columns[0].values, BatchValues::Numeric(v) if v == [2.0, 3.0]));
-        assert!(matches!(part.columns[1].values, BatchValues::Categorical { codes, .. } if codes == [1, 0]));
+        assert!(
+            matches!(part.columns[1].values, BatchValues::Categorical { codes, .. } if codes == [1, 0])
+        );
         let raw = RawBatch::new(&part);
         assert_eq!(raw.columns[1].dict_len, 2);
     }

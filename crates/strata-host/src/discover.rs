@@ -27,7 +27,9 @@ pub fn plugin_file_name(stem: &str) -> String {
 
 /// Whether `path` is named like a Strata strategy plugin.
 pub fn is_plugin_file(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
     name.strip_prefix(std::env::consts::DLL_PREFIX)
         .and_then(|n| n.strip_suffix(std::env::consts::DLL_SUFFIX))
         .is_some_and(|stem| stem.len() > STEM_PREFIX.len() && stem.starts_with(STEM_PREFIX))
@@ -36,7 +38,10 @@ pub fn is_plugin_file(path: &Path) -> bool {
 /// The folders to search, in order, without repeats.
 pub fn search_dirs(env_path: Option<&std::ffi::OsStr>, plugin_dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         dirs.push(dir);
     }
     if let Some(p) = env_path {
@@ -74,11 +79,18 @@ pub struct Registry {
 impl Registry {
     /// Loads every plugin file in `dirs` (a folder that does not exist is skipped).
     pub fn discover(dirs: &[PathBuf]) -> Registry {
-        let mut reg = Registry { dirs: dirs.to_vec(), ..Default::default() };
+        let mut reg = Registry {
+            dirs: dirs.to_vec(),
+            ..Default::default()
+        };
         for dir in dirs {
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
-            let mut files: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_plugin_file(p)).collect();
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_plugin_file(p))
+                .collect();
             files.sort();
             for path in files {
                 match Plugin::load(&path) {
@@ -96,7 +108,10 @@ impl Registry {
                             reg.plugins.push(Arc::new(p));
                         }
                     }
-                    Err(e) => reg.refused.push(Refused { path, reason: e.to_string() }),
+                    Err(e) => reg.refused.push(Refused {
+                        path,
+                        reason: e.to_string(),
+                    }),
                 }
             }
         }
@@ -111,20 +126,34 @@ impl Registry {
         }
         // A refused file named after the strategy is almost certainly the one wanted.
         let wanted = plugin_file_name(name);
-        if let Some(r) = self.refused.iter().find(|r| r.path.file_name().is_some_and(|f| f == wanted.as_str())) {
-            return Err(HostError::Load { path: r.path.clone(), message: r.reason.clone() });
+        if let Some(r) = self
+            .refused
+            .iter()
+            .find(|r| r.path.file_name().is_some_and(|f| f == wanted.as_str()))
+        {
+            return Err(HostError::Load {
+                path: r.path.clone(),
+                message: r.reason.clone(),
+            });
         }
         let mut names: Vec<&str> = self.plugins.iter().map(|p| p.name()).collect();
         names.sort_unstable();
         let available = if names.is_empty() {
             format!(
                 "none (searched {})",
-                self.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+                self.dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         } else {
             names.join(", ")
         };
-        Err(HostError::UnknownStrategy { name: name.to_owned(), available })
+        Err(HostError::UnknownStrategy {
+            name: name.to_owned(),
+            available,
+        })
     }
 }
 
@@ -137,13 +166,18 @@ mod tests {
         let name = plugin_file_name("demographic");
         assert!(is_plugin_file(Path::new(&name)), "{name}");
         assert!(!is_plugin_file(Path::new(&plugin_file_name("")[..])));
-        assert!(!is_plugin_file(Path::new("libstrata_testplugin_bad_abi.so")));
+        assert!(!is_plugin_file(Path::new(
+            "libstrata_testplugin_bad_abi.so"
+        )));
         assert!(!is_plugin_file(Path::new("strata")));
     }
 
     #[test]
     fn search_dirs_keep_order_and_drop_repeats() {
-        let dirs = search_dirs(Some(std::ffi::OsStr::new("/a:/b::/a")), &[PathBuf::from("/c"), PathBuf::from("/b")]);
+        let dirs = search_dirs(
+            Some(std::ffi::OsStr::new("/a:/b::/a")),
+            &[PathBuf::from("/c"), PathBuf::from("/b")],
+        );
         let tail: Vec<_> = dirs.iter().skip(1).map(|d| d.to_str().unwrap()).collect();
         assert_eq!(tail, vec!["/a", "/b", "/c"]);
     }
@@ -156,7 +190,11 @@ mod tests {
         let reg = Registry::discover(std::slice::from_ref(&dir));
         assert!(reg.plugins.is_empty());
         assert_eq!(reg.refused.len(), 1);
-        assert!(reg.refused[0].reason.contains("cannot load the library"), "{}", reg.refused[0].reason);
+        assert!(
+            reg.refused[0].reason.contains("cannot load the library"),
+            "{}",
+            reg.refused[0].reason
+        );
         let err = reg.find("junk").unwrap_err().to_string();
         assert!(err.contains("cannot load"), "{err}");
         let err = reg.find("other").unwrap_err().to_string();

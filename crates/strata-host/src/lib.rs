@@ -26,8 +26,10 @@ use libloading::Library;
 use strata_plugin_api::abi::{self, PluginHeader, RoleSpecV1, StrRef, StrategyTableV1};
 pub use strata_plugin_api::{ColumnKind, Metric};
 
-pub use call::{Batch, BatchColumn, BatchValues, CategoricalProfile, FitOutput, NumericProfile, Profile};
-pub use discover::{Registry, Refused, is_plugin_file, plugin_file_name, search_dirs};
+pub use call::{
+    Batch, BatchColumn, BatchValues, CategoricalProfile, FitOutput, NumericProfile, Profile,
+};
+pub use discover::{Refused, Registry, is_plugin_file, plugin_file_name, search_dirs};
 
 /// Plugin ABI version this host speaks.
 pub const HOST_ABI: (u16, u16) = (abi::ABI_MAJOR, abi::ABI_MINOR);
@@ -45,18 +47,38 @@ pub enum HostError {
          rebuild the plugin against strata-plugin-api {}.x",
         plugin.0, plugin.1, host.0, host.1, host.0
     )]
-    AbiMismatch { path: PathBuf, plugin: (u16, u16), host: (u16, u16) },
+    AbiMismatch {
+        path: PathBuf,
+        plugin: (u16, u16),
+        host: (u16, u16),
+    },
     #[error("{path}: invalid plugin description: {what}")]
     Invalid { path: PathBuf, what: String },
     #[error("strategy '{strategy}' failed in {call}: {message}")]
-    Failed { strategy: String, call: &'static str, message: String },
-    #[error("strategy '{strategy}' panicked in {call}: {message}; the plugin is disabled for this run")]
-    Panicked { strategy: String, call: &'static str, message: String },
+    Failed {
+        strategy: String,
+        call: &'static str,
+        message: String,
+    },
+    #[error(
+        "strategy '{strategy}' panicked in {call}: {message}; the plugin is disabled for this run"
+    )]
+    Panicked {
+        strategy: String,
+        call: &'static str,
+        message: String,
+    },
     #[error("strategy '{strategy}' is disabled after an earlier panic")]
     Dead { strategy: String },
     #[error("strategy '{strategy}' returned invalid {call} output: {what}")]
-    BadOutput { strategy: String, call: &'static str, what: String },
-    #[error("unknown strategy '{name}'; available: {available}. `strata plugins` lists what was found and what was refused")]
+    BadOutput {
+        strategy: String,
+        call: &'static str,
+        what: String,
+    },
+    #[error(
+        "unknown strategy '{name}'; available: {available}. `strata plugins` lists what was found and what was refused"
+    )]
     UnknownStrategy { name: String, available: String },
 }
 
@@ -97,7 +119,9 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,30 +143,53 @@ impl Plugin {
         // SAFETY: loading a library runs its initialisers. That is the trust the user gives
         // a file by putting it in a plugin folder (documented in `strata plugins --help`);
         // we load only files named like Strata plugins, from the folders the user chose.
-        let lib = unsafe { Library::new(path) }
-            .map_err(|e| HostError::Load { path: path.to_owned(), message: e.to_string() })?;
+        let lib = unsafe { Library::new(path) }.map_err(|e| HostError::Load {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         // SAFETY: the symbol's type is fixed by ABI rule 1 for every version: a C function
         // with no arguments returning a pointer to the frozen header layout.
         let entry: libloading::Symbol<'_, unsafe extern "C" fn() -> *const PluginHeader> =
-            unsafe { lib.get(abi::ENTRY_SYMBOL) }.map_err(|_| HostError::NoEntry { path: path.to_owned() })?;
+            unsafe { lib.get(abi::ENTRY_SYMBOL) }.map_err(|_| HostError::NoEntry {
+                path: path.to_owned(),
+            })?;
         // SAFETY: calling the entry is the first use the ABI defines; SDK plugins catch any
         // panic inside it and return null instead.
         let header = unsafe { entry() };
         if header.is_null() {
-            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: "its entry returned no header".into() });
+            return Err(HostError::NotAPlugin {
+                path: path.to_owned(),
+                reason: "its entry returned no header".into(),
+            });
         }
         // SAFETY: non-null, and the header layout is frozen across versions; we read only
         // the magic and the version before deciding anything else.
-        let (magic, major, minor, table) =
-            unsafe { ((*header).magic, (*header).abi_major, (*header).abi_minor, (*header).table) };
+        let (magic, major, minor, table) = unsafe {
+            (
+                (*header).magic,
+                (*header).abi_major,
+                (*header).abi_minor,
+                (*header).table,
+            )
+        };
         if magic != abi::MAGIC {
-            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: format!("bad magic number {magic:#x}") });
+            return Err(HostError::NotAPlugin {
+                path: path.to_owned(),
+                reason: format!("bad magic number {magic:#x}"),
+            });
         }
         if major != abi::ABI_MAJOR {
-            return Err(HostError::AbiMismatch { path: path.to_owned(), plugin: (major, minor), host: HOST_ABI });
+            return Err(HostError::AbiMismatch {
+                path: path.to_owned(),
+                plugin: (major, minor),
+                host: HOST_ABI,
+            });
         }
         if table.is_null() {
-            return Err(HostError::NotAPlugin { path: path.to_owned(), reason: "its header has no function table".into() });
+            return Err(HostError::NotAPlugin {
+                path: path.to_owned(),
+                reason: "its header has no function table".into(),
+            });
         }
         let table = table.cast::<StrategyTableV1>();
         // SAFETY: major version 1 promises a `StrategyTableV1` prefix that starts with `size`.
@@ -173,13 +220,19 @@ impl Plugin {
 }
 
 fn invalid(path: &Path, what: impl Into<String>) -> HostError {
-    HostError::Invalid { path: path.to_owned(), what: what.into() }
+    HostError::Invalid {
+        path: path.to_owned(),
+        what: what.into(),
+    }
 }
 
 /// Copies a plugin string, checking pointer, length and UTF-8.
 fn read_str(path: &Path, s: StrRef, what: &str, max: usize) -> Result<String, HostError> {
     if s.len > max {
-        return Err(invalid(path, format!("{what} is {} bytes long (at most {max})", s.len)));
+        return Err(invalid(
+            path,
+            format!("{what} is {} bytes long (at most {max})", s.len),
+        ));
     }
     if s.ptr.is_null() && s.len > 0 {
         return Err(invalid(path, format!("{what} is a null pointer")));
@@ -187,17 +240,24 @@ fn read_str(path: &Path, s: StrRef, what: &str, max: usize) -> Result<String, Ho
     // SAFETY: non-null (or empty) and bounded above; the plugin promises the bytes live as
     // long as the library (ABI rule 3). We copy them at once.
     let bytes = unsafe { s.as_bytes() };
-    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| invalid(path, format!("{what} is not UTF-8")))
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|_| invalid(path, format!("{what} is not UTF-8")))
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<PluginInfo, HostError> {
     let name = read_str(path, t.name, "the strategy name", 64)?;
     if !valid_name(&name) {
-        return Err(invalid(path, format!("strategy name '{name}' must be lowercase letters, digits, '-' or '_'")));
+        return Err(invalid(
+            path,
+            format!("strategy name '{name}' must be lowercase letters, digits, '-' or '_'"),
+        ));
     }
     let version = read_str(path, t.version, "the version", 64)?;
     if version.is_empty() {
@@ -206,7 +266,10 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
     let description = read_str(path, t.description, "the description", 4096)?;
     const MAX_ROLES: usize = 256;
     if t.n_roles > MAX_ROLES {
-        return Err(invalid(path, format!("{} roles (at most {MAX_ROLES})", t.n_roles)));
+        return Err(invalid(
+            path,
+            format!("{} roles (at most {MAX_ROLES})", t.n_roles),
+        ));
     }
     if t.n_roles == 0 {
         return Err(invalid(path, "it declares no input roles"));
@@ -221,16 +284,25 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
     for r in raw {
         let rname = read_str(path, r.name, "a role name", 64)?;
         if !valid_name(&rname) || roles.iter().any(|x: &RoleInfo| x.name == rname) {
-            return Err(invalid(path, format!("role name '{rname}' is empty, malformed or repeated")));
+            return Err(invalid(
+                path,
+                format!("role name '{rname}' is empty, malformed or repeated"),
+            ));
         }
         let kind = ColumnKind::from_raw(r.kind)
             .ok_or_else(|| invalid(path, format!("role '{rname}' has unknown kind {}", r.kind)))?;
         if r.flags & !known != 0 {
-            return Err(invalid(path, format!("role '{rname}' has unknown flags {:#x}", r.flags & !known)));
+            return Err(invalid(
+                path,
+                format!("role '{rname}' has unknown flags {:#x}", r.flags & !known),
+            ));
         }
         let default_all_numeric = r.flags & abi::ROLE_DEFAULT_ALL_NUMERIC != 0;
         if default_all_numeric && kind != ColumnKind::Numeric {
-            return Err(invalid(path, format!("role '{rname}' takes all numeric columns but is not numeric")));
+            return Err(invalid(
+                path,
+                format!("role '{rname}' takes all numeric columns but is not numeric"),
+            ));
         }
         roles.push(RoleInfo {
             description: read_str(path, r.description, "a role description", 4096)?,
@@ -241,9 +313,19 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
             default_all_numeric,
         });
     }
-    let metric = Metric::from_raw(t.metric).ok_or_else(|| invalid(path, format!("unknown metric {}", t.metric)))?;
+    let metric = Metric::from_raw(t.metric)
+        .ok_or_else(|| invalid(path, format!("unknown metric {}", t.metric)))?;
     if t.default_k == 0 {
         return Err(invalid(path, "default k is 0"));
     }
-    Ok(PluginInfo { name, version, description, abi, roles, metric, default_k: t.default_k, path: path.to_owned() })
+    Ok(PluginInfo {
+        name,
+        version,
+        description,
+        abi,
+        roles,
+        metric,
+        default_k: t.default_k,
+        path: path.to_owned(),
+    })
 }

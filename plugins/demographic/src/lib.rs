@@ -1,1 +1,349 @@
+//! The demographic strategy: age, gender, income, education, marital status, region and
+//! household size become features; segments are named like "Young female high-income".
+//!
+//! Preprocessing (learned in `fit`, stored in the saved model):
+//! - numerics: missing values take the training median; `income` is log-scaled (`ln(1 + x)`)
+//!   when it is non-negative and right-skewed (skewness > 1); then z-scored (default),
+//!   robust-scaled (median / IQR) or left as they are (`--scale`);
+//! - categoricals: missing values take the most frequent category; one indicator per category,
+//!   weighted 1/√2 so any two different categories are at squared distance 1, the same as one
+//!   standard deviation on a numeric, however many categories there are.
 
+#![deny(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
+use strata_plugin_api::{
+    ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
+    Strategy, StrategyInfo, Values,
+};
+
+pub struct Demographic;
+
+const ROLES: &[Role] = &[
+    Role::numeric("age", "Age in years"),
+    Role::categorical("gender", "Gender as recorded (Female/Male, F/M, ...)"),
+    Role::numeric(
+        "income",
+        "Income in any unit (e.g. k$ a year); log-scaled when right-skewed",
+    ),
+    Role::categorical("education", "Highest education level"),
+    Role::categorical("marital_status", "Marital status"),
+    Role::categorical("region", "Region, city or urban/rural class"),
+    Role::numeric("household_size", "People in the household"),
+];
+
+/// How one input column becomes features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Encoder {
+    Numeric { role: String, scaler: NumericScaler },
+    Categorical { role: String, onehot: OneHot },
+}
+
+impl Encoder {
+    fn width(&self) -> usize {
+        match self {
+            Encoder::Numeric { .. } => 1,
+            Encoder::Categorical { onehot, .. } => onehot.n_features(),
+        }
+    }
+    fn column(&self) -> &str {
+        match self {
+            Encoder::Numeric { scaler, .. } => &scaler.column,
+            Encoder::Categorical { onehot, .. } => &onehot.column,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub scale: Scale,
+    pub encoders: Vec<Encoder>,
+}
+
+impl Strategy for Demographic {
+    type State = State;
+
+    fn info() -> StrategyInfo {
+        StrategyInfo {
+            name: "demographic",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "Segments people by age, gender, income, education, marital status, region and household size",
+            roles: ROLES,
+            metric: Metric::Euclidean,
+            default_k: 5,
+        }
+    }
+
+    fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        let scale = options.scale_or(Scale::Zscore)?;
+        if input.columns().is_empty() {
+            let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
+            return Err(Error(format!(
+                "bind at least one of the roles {}",
+                roles.join(", ")
+            )));
+        }
+        let mut encoders = Vec::new();
+        let mut features = Vec::new();
+        for c in input.columns() {
+            let enc = match &c.values {
+                Values::Numeric(v) => {
+                    let scaler = NumericScaler::fit(c.name, v, scale, c.role == "income")?;
+                    features.push(c.name.to_owned());
+                    Encoder::Numeric {
+                        role: c.role.to_owned(),
+                        scaler,
+                    }
+                }
+                Values::Categorical { codes, dict } => {
+                    let onehot = OneHot::fit(c.name, codes, dict)?;
+                    features.extend(onehot.feature_names());
+                    Encoder::Categorical {
+                        role: c.role.to_owned(),
+                        onehot,
+                    }
+                }
+            };
+            encoders.push(enc);
+        }
+        Ok(Fitted {
+            features,
+            state: State { scale, encoders },
+        })
+    }
+
+    fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
+        let mut offset = 0;
+        for enc in &state.encoders {
+            let col = input
+                .column(enc.column())
+                .ok_or_else(|| Error(format!("the input has no column '{}'", enc.column())))?;
+            match enc {
+                Encoder::Numeric { scaler, .. } => {
+                    let v = col.numeric()?;
+                    out.set_column(offset, v.iter().map(|&x| scaler.apply(x)));
+                }
+                Encoder::Categorical { onehot, .. } => {
+                    let (codes, dict) = col.categorical()?;
+                    let map = onehot.code_map(dict);
+                    let w = onehot.n_features();
+                    for (row, &code) in codes.iter().enumerate() {
+                        onehot.apply(code, &map, &mut out.row_mut(row)[offset..offset + w]);
+                    }
+                }
+            }
+            offset += enc.width();
+        }
+        Ok(())
+    }
+
+    fn label(_state: &State, p: &SegmentProfile) -> String {
+        let mut words: Vec<String> = Vec::new();
+        if let Some(age) = p.numeric_role("age") {
+            words.push(age_word(age.mean).to_owned());
+        }
+        if let Some(g) = p
+            .categorical_role("gender")
+            .and_then(|g| g.dominant().cloned())
+        {
+            if g.share >= 0.65 {
+                words.push(gender_word(g.value));
+            }
+        }
+        for (role, high, low) in [
+            ("income", "high-income", "low-income"),
+            ("household_size", "large-household", "small-household"),
+        ] {
+            if let Some(s) = p.numeric_role(role) {
+                let z = s.z();
+                if z > 0.5 {
+                    words.push(high.into());
+                } else if z < -0.5 {
+                    words.push(low.into());
+                } else if role == "income" {
+                    words.push("mid-income".into());
+                }
+            }
+        }
+        let mut qualifiers = Vec::new();
+        for role in ["education", "marital_status", "region"] {
+            if let Some(l) = p.categorical_role(role).and_then(|c| c.dominant().cloned()) {
+                if l.share >= 0.5 && l.share >= 1.2 * l.overall_share {
+                    qualifiers.push(l.value.to_owned());
+                }
+            }
+        }
+        let mut label = if words.is_empty() {
+            "Customers".to_owned()
+        } else {
+            capitalise(&words.join(" "))
+        };
+        if !qualifiers.is_empty() {
+            label.push_str(", ");
+            label.push_str(&qualifiers.join(", "));
+        }
+        label
+    }
+}
+
+fn age_word(mean: f64) -> &'static str {
+    if mean < 35.0 {
+        "young"
+    } else if mean < 55.0 {
+        "middle-aged"
+    } else {
+        "senior"
+    }
+}
+
+fn gender_word(value: &str) -> String {
+    match value.to_ascii_lowercase().as_str() {
+        "f" | "female" | "woman" | "w" => "female".into(),
+        "m" | "male" | "man" => "male".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Kinds are fixed by the roles; used by tests.
+pub fn role_kind(role: &str) -> Option<ColumnKind> {
+    ROLES.iter().find(|r| r.name == role).map(|r| r.kind)
+}
+
+strata_plugin_api::declare_strategy!(Demographic);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_plugin_api::{CategoricalStat, Column, LevelShare, NumericStat};
+
+    fn input<'a>(age: &'a [f64], codes: &'a [u32], dict: Vec<&'a str>) -> Input<'a> {
+        Input::new(
+            age.len(),
+            vec![
+                Column {
+                    role: "age",
+                    name: "Age",
+                    kind: ColumnKind::Numeric,
+                    values: Values::Numeric(age),
+                },
+                Column {
+                    role: "gender",
+                    name: "Genre",
+                    kind: ColumnKind::Categorical,
+                    values: Values::Categorical { codes, dict },
+                },
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fit_and_transform_scale_and_encode() {
+        let age = [20.0, 40.0, f64::NAN, 60.0];
+        let codes = [0, 1, 1, strata_plugin_api::MISSING_CODE];
+        let inp = input(&age, &codes, vec!["Male", "Female"]);
+        let fitted = Demographic::fit(&inp, &Options::default()).unwrap();
+        assert_eq!(fitted.features, vec!["Age", "Genre=Female", "Genre=Male"]);
+        let mut buf = vec![0f32; 4 * 3];
+        let mut m = FeatureMatrix::new(&mut buf, 3).unwrap();
+        Demographic::transform(&fitted.state, &inp, &mut m).unwrap();
+        // Age imputed with the median (40), which is also the mean: z = 0.
+        assert_eq!(buf[2 * 3], 0.0);
+        let w = strata_plugin_api::prep::ONE_HOT_WEIGHT as f32;
+        assert_eq!(&buf[1..3], &[0.0, w]); // Male
+        assert_eq!(&buf[3 * 3 + 1..3 * 3 + 3], &[w, 0.0]); // missing → most frequent, Female
+        // The state round-trips through JSON, as it does through the saved model.
+        let json = serde_json::to_string(&fitted.state).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&json).unwrap(), fitted.state);
+    }
+
+    #[test]
+    fn no_columns_names_the_roles() {
+        let inp = Input::new(3, vec![]).unwrap();
+        let e = Demographic::fit(&inp, &Options::default()).unwrap_err();
+        assert!(e.0.contains("age, gender, income"), "{e}");
+    }
+
+    #[test]
+    fn robust_option_is_honoured_and_bad_scale_refused() {
+        let age = [20.0, 30.0, 40.0, 100.0];
+        let codes = [0, 0, 0, 0];
+        let inp = input(&age, &codes, vec!["F"]);
+        let robust = Options::from_json(r#"{"scale":"robust"}"#).unwrap();
+        let f = Demographic::fit(&inp, &robust).unwrap();
+        assert_eq!(f.state.scale, Scale::Robust);
+        let bad = Options::from_json(r#"{"scale":"minmax"}"#).unwrap();
+        assert!(Demographic::fit(&inp, &bad).is_err());
+    }
+
+    fn profile<'a>(age: f64, income_z: f64, female: f64) -> SegmentProfile<'a> {
+        SegmentProfile {
+            index: 0,
+            k: 3,
+            size: 10,
+            share: 0.1,
+            numeric: vec![
+                NumericStat {
+                    role: "age",
+                    name: "Age",
+                    mean: age,
+                    overall_mean: 40.0,
+                    overall_std: 10.0,
+                },
+                NumericStat {
+                    role: "income",
+                    name: "Income",
+                    mean: 60.0 + 20.0 * income_z,
+                    overall_mean: 60.0,
+                    overall_std: 20.0,
+                },
+            ],
+            categorical: vec![CategoricalStat {
+                role: "gender",
+                name: "Genre",
+                levels: vec![
+                    LevelShare {
+                        value: "Female",
+                        share: female,
+                        overall_share: 0.5,
+                    },
+                    LevelShare {
+                        value: "Male",
+                        share: 1.0 - female,
+                        overall_share: 0.5,
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn labels_read_like_a_marketer_would_say_them() {
+        let state = State {
+            scale: Scale::Zscore,
+            encoders: vec![],
+        };
+        assert_eq!(
+            Demographic::label(&state, &profile(25.0, 1.2, 0.9)),
+            "Young female high-income"
+        );
+        assert_eq!(
+            Demographic::label(&state, &profile(60.0, -1.0, 0.1)),
+            "Senior male low-income"
+        );
+        assert_eq!(
+            Demographic::label(&state, &profile(45.0, 0.0, 0.5)),
+            "Middle-aged mid-income"
+        );
+    }
+}
