@@ -1,1 +1,34 @@
+//! Strata's segmentation pipeline, usable without the CLI.
+//!
+//! [`FitSettings`] (built and validated by [`FitSettingsBuilder`]) describes a job; [`fit`] runs
+//! it: read the CSV header, bind the strategy's roles to columns, read only those columns, let
+//! the plugin learn and apply its preprocessing, cluster the feature matrix on a compute
+//! backend, profile the segments in the data's own units, ask the plugin to name them, and
+//! write `assignments.csv`, `segments.json` and `model.json` atomically.
+//!
+//! Nothing is written until everything has been computed; every file goes to a temporary name
+//! in the output folder first and is renamed into place, so a failure leaves no partial output.
 
+mod binding;
+mod error;
+mod model;
+mod output;
+mod pipeline;
+mod profile;
+mod settings;
+
+pub use binding::{Binding, resolve_bindings};
+pub use error::CoreError;
+pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
+pub use output::{SegmentsFile, write_atomically};
+pub use pipeline::{FitReport, SegmentSummary, fit};
+pub use profile::{SegmentProfile, key_traits};
+pub use settings::{BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, parse_delimiter};
+
+/// k-means defaults, re-exported for front ends that show them.
+pub mod kmeans_defaults {
+    pub const SEED: u64 = strata_kmeans::DEFAULT_SEED;
+    pub const MAX_ITER: usize = strata_kmeans::DEFAULT_MAX_ITER;
+    pub const TOL: f64 = strata_kmeans::DEFAULT_TOL;
+    pub const N_INIT: usize = strata_kmeans::DEFAULT_N_INIT;
+}

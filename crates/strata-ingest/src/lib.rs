@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use date::{days_from_civil, parse_iso_date};
-pub use table::{Column, ColumnData, IdColumn, Table};
+pub use table::{Column, ColumnData, IdColumn, MISSING_CODE, Table};
 
 /// What went wrong reading a CSV file. Line numbers are 1-based and count the header.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,228 @@
+//! Command-line flags, and their conversion into validated library settings (the one place
+//! raw flags become settings).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use strata_core::{BackendChoice, FitSettings, MissingPolicy, RoleMap};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Customer segmentation from the command line: CSV in, segments a marketer can act on out",
+    long_about = "Customer segmentation from the command line.\n\n\
+        A strategy plugin (demographic, features, ...) turns CSV columns into feature vectors; \
+        Strata clusters them with k-means and writes per-customer assignments, segment profiles \
+        in the data's own units, and a model that can score new customers.\n\n\
+        Start with `strata plugins` to see the strategies and their roles, then \
+        `strata fit --help`.",
+    after_help = "Example:\n  strata fit --strategy demographic --id-column CustomerID \\\n    --map gender=Genre --map \"income=Annual Income (k$)\" --k 5 --out out/ customers.csv"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More log output on stderr (-v info, -vv debug with every k-means step). STRATA_LOG
+    /// overrides, e.g. STRATA_LOG=debug.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Worker threads (default: one per core). Results are identical for any count.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Another folder to load strategy plugins from (repeatable). Searched after the folder
+    /// of the strata executable and the folders in STRATA_PLUGIN_PATH.
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Segment the customers in a CSV file and write assignments, profiles and a model.
+    Fit(FitArgs),
+    /// List the strategy plugins found (and the files refused, with why).
+    Plugins(PluginsArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    /// The best backend available (this build: the CPU).
+    Auto,
+    /// Multi-threaded CPU backend.
+    Cpu,
+    /// GPU backend (not in this build).
+    Gpu,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MissingArg {
+    /// Fill with the median (numeric) or the most frequent category; counts are reported.
+    Impute,
+    /// Leave rows with a missing value out of the segmentation; the count is reported.
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScaleArg {
+    /// (x − mean) / standard deviation.
+    Zscore,
+    /// (x − median) / interquartile range: outliers pull less.
+    Robust,
+    /// Values as they are.
+    None,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Stopping rule: after each Lloyd step Strata computes the centroid shift \
+        Σⱼ‖cⱼ(new) − cⱼ(old)‖² in the scaled feature space and stops, converged, when it is at or \
+        below TOL × (mean over features of the feature's variance), or when no customer changed \
+        segment; otherwise it stops after MAX_ITER steps and reports that it did not converge. \
+        This is scikit-learn's rule, so --tol means the same in both.\n\n\
+        Outputs in DIR (written only when the whole fit succeeded, each via a temporary file):\n  \
+        assignments.csv  id, segment, label, distance: one row per customer, in input order\n  \
+        segments.json    k, inertia, iterations, converged, and per segment its size, share, \
+        label and centroid in the data's own units\n  \
+        model.json       bindings, scaling, centroids and options: what scores new customers\n\n\
+        Segments are numbered by size, 0 the largest. The same input, seed and options give the \
+        same segments on any number of threads."
+)]
+pub struct FitArgs {
+    /// The customer CSV file (header required).
+    #[arg(value_name = "INPUT.csv")]
+    pub input: PathBuf,
+    /// Strategy plugin to use (see `strata plugins`).
+    #[arg(long, short = 's', default_value = "demographic")]
+    pub strategy: String,
+    /// Bind a role to a column: ROLE=COLUMN, or for group roles ROLE=COL_A,COL_B or a glob
+    /// ("features=spend_*"). Repeatable. Unbound roles match a header with the role's name,
+    /// ignoring case and punctuation.
+    #[arg(long = "map", short = 'm', value_name = "ROLE=COLUMN")]
+    pub maps: Vec<RoleMap>,
+    /// Column holding the customer id, copied to the outputs untouched (default: the 1-based
+    /// row number). Never used as a feature and never logged.
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+    /// Accept repeated ids (otherwise a repeated id is an error naming both lines).
+    #[arg(long)]
+    pub allow_duplicate_ids: bool,
+    /// Field delimiter: one character or `tab` (default: sniffed among `,` `;` and tab).
+    #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Number of segments (default: the strategy's).
+    #[arg(long, short = 'k')]
+    pub k: Option<usize>,
+    /// Random seed for k-means++ seeding; the default is fixed so runs are reproducible.
+    #[arg(long, default_value_t = strata_kmeans_defaults::SEED)]
+    pub seed: u64,
+    /// Most Lloyd steps per run.
+    #[arg(long, default_value_t = strata_kmeans_defaults::MAX_ITER)]
+    pub max_iter: usize,
+    /// Convergence tolerance, relative to the data's mean feature variance (see below).
+    #[arg(long, default_value_t = strata_kmeans_defaults::TOL)]
+    pub tol: f64,
+    /// k-means++ restarts; the run with the lowest inertia wins.
+    #[arg(long, default_value_t = strata_kmeans_defaults::N_INIT)]
+    pub n_init: usize,
+    /// How numeric features are scaled (default: the strategy's, z-score for the bundled ones).
+    #[arg(long, value_enum)]
+    pub scale: Option<ScaleArg>,
+    /// What to do with missing values in bound columns.
+    #[arg(long, value_enum, default_value_t = MissingArg::Impute)]
+    pub missing: MissingArg,
+    /// Compute backend for the distance work.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Defaults shown in `--help`, taken from the k-means crate so they cannot drift.
+mod strata_kmeans_defaults {
+    pub const SEED: u64 = strata_core::kmeans_defaults::SEED;
+    pub const MAX_ITER: usize = strata_core::kmeans_defaults::MAX_ITER;
+    pub const TOL: f64 = strata_core::kmeans_defaults::TOL;
+    pub const N_INIT: usize = strata_core::kmeans_defaults::N_INIT;
+}
+
+impl FitArgs {
+    /// Validated settings for the library.
+    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+        let mut b = FitSettings::builder(&self.input, &self.out, &self.strategy)
+            .id_column(self.id_column.clone())
+            .allow_duplicate_ids(self.allow_duplicate_ids)
+            .delimiter(self.delimiter)
+            .k(self.k)
+            .seed(self.seed)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+            .n_init(self.n_init)
+            .scale(self.scale.map(|s| {
+                match s {
+                    ScaleArg::Zscore => "zscore",
+                    ScaleArg::Robust => "robust",
+                    ScaleArg::None => "none",
+                }
+                .to_owned()
+            }))
+            .missing(match self.missing {
+                MissingArg::Impute => MissingPolicy::Impute,
+                MissingArg::Drop => MissingPolicy::Drop,
+            })
+            .backend(match self.backend {
+                BackendArg::Auto => BackendChoice::Auto,
+                BackendArg::Cpu => BackendChoice::Cpu,
+                BackendArg::Gpu => BackendChoice::Gpu,
+            });
+        for m in &self.maps {
+            b = b.map(m.clone());
+        }
+        b.build()
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "Plugins are shared libraries named libstrata_strategy_NAME.so \
+    (.dylib on macOS, strata_strategy_NAME.dll on Windows), looked for in the folder of the \
+    strata executable, then in STRATA_PLUGIN_PATH, then in each --plugin-dir. Loading a plugin \
+    runs its code: only put files you trust in those folders.")]
+pub struct PluginsArgs {
+    /// Show one strategy's roles in full.
+    #[arg(long)]
+    pub strategy: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_settings() {
+        let cli = Cli::parse_from([
+            "strata", "fit", "--map", "age=Age", "--k", "3", "--missing", "drop", "--out", "o", "in.csv",
+        ]);
+        let Command::Fit(f) = cli.command else { panic!() };
+        let s = f.to_settings().unwrap();
+        assert_eq!(s.k, Some(3));
+        assert_eq!(s.missing, MissingPolicy::Drop);
+        assert_eq!(s.maps[0].role, "age");
+        let cli = Cli::parse_from(["strata", "fit", "--k", "0", "--out", "o", "in.csv"]);
+        let Command::Fit(f) = cli.command else { panic!() };
+        assert!(f.to_settings().is_err());
+    }
+}

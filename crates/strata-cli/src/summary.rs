@@ -1,0 +1,43 @@
+//! The short segment table `strata fit` prints on stdout.
+
+use strata_core::FitReport;
+
+pub fn print(r: &FitReport) {
+    println!(
+        "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
+        r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, r.backend
+    );
+    println!(
+        "k-means: inertia {:.4}, {} iterations, {}.",
+        r.inertia,
+        r.iterations,
+        if r.converged { "converged" } else { "stopped at --max-iter without converging" }
+    );
+    let imputed: Vec<String> = r.imputed.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c} {n}")).collect();
+    if !imputed.is_empty() {
+        println!("Missing values imputed: {}.", imputed.join(", "));
+    }
+    if r.rows_dropped > 0 {
+        println!("Rows dropped for missing values: {}.", r.rows_dropped);
+    }
+    if !r.skipped_columns.is_empty() {
+        println!("Non-numeric columns left out: {}.", r.skipped_columns.join(", "));
+    }
+    println!();
+    let label_w = r.segments.iter().map(|s| s.label.chars().count()).max().unwrap_or(5).max(5);
+    println!("{:>3}  {:>9}  {:>6}  {:<label_w$}  KEY TRAITS", "#", "SIZE", "SHARE", "LABEL");
+    for s in &r.segments {
+        println!(
+            "{:>3}  {:>9}  {:>5.1}%  {:<label_w$}  {}",
+            s.index,
+            s.size,
+            s.share * 100.0,
+            s.label,
+            s.key_traits.join("; ")
+        );
+    }
+    println!();
+    for p in &r.written {
+        println!("wrote {}", p.display());
+    }
+}

@@ -1,0 +1,257 @@
+//! Binding a strategy's roles to the columns of a file.
+//!
+//! In order: explicit `--map ROLE=SPEC` bindings; then each unbound single-column role takes a
+//! header equal to its name, ignoring case, spaces and punctuation (`household_size` matches
+//! "Household Size"); then a role declared "all numeric by default" takes every column not
+//! otherwise bound and not the id (non-numeric ones are set aside after reading). A multi-column
+//! SPEC is an exact header first (headers may contain commas), else a comma-separated list whose
+//! items are headers or globs (`*`, `?`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use strata_host::{ColumnKind, PluginInfo};
+use strata_ingest::Header;
+use wildmatch::WildMatch;
+
+use crate::{CoreError, RoleMap};
+
+/// One column bound to one role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    pub role: String,
+    pub column: String,
+    #[serde(skip)]
+    pub index: usize,
+    #[serde(with = "kind_name")]
+    pub kind: ColumnKind,
+    /// Bound by the "every numeric column" default: dropped if it turns out to hold text.
+    #[serde(skip)]
+    pub auto: bool,
+}
+
+mod kind_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use strata_host::ColumnKind;
+
+    pub fn serialize<S: Serializer>(k: &ColumnKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.name())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ColumnKind, D::Error> {
+        let s = String::deserialize(d)?;
+        [ColumnKind::Numeric, ColumnKind::Categorical, ColumnKind::Date, ColumnKind::Id]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown column kind '{s}'")))
+    }
+}
+
+fn normalise(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+fn list_headers(h: &Header) -> String {
+    h.names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// Resolves the bindings for `plugin` over `header`. `id_column` is never bound to a role.
+pub fn resolve_bindings(
+    path: &Path,
+    plugin: &PluginInfo,
+    header: &Header,
+    maps: &[RoleMap],
+    id_column: Option<usize>,
+) -> Result<Vec<Binding>, CoreError> {
+    let err = |message: String| CoreError::Binding { path: path.to_owned(), message };
+    let role_names = || plugin.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut bound: Vec<Binding> = Vec::new();
+    let push = |bound: &mut Vec<Binding>, role: &strata_host::RoleInfo, index: usize, auto: bool| {
+        if Some(index) == id_column {
+            return Err(err(format!(
+                "column '{}' is the id column and cannot also be used as role '{}'",
+                header.names[index], role.name
+            )));
+        }
+        if let Some(b) = bound.iter().find(|b| b.index == index) {
+            return Err(err(format!(
+                "column '{}' is bound to both '{}' and '{}'",
+                header.names[index], b.role, role.name
+            )));
+        }
+        bound.push(Binding { role: role.name.clone(), column: header.names[index].clone(), index, kind: role.kind, auto });
+        Ok(())
+    };
+    let find_exact = |name: &str| -> Result<usize, CoreError> {
+        header.position(name).ok_or_else(|| {
+            let hint = header
+                .names
+                .iter()
+                .find(|h| normalise(h) == normalise(name))
+                .map(|h| format!(" (did you mean '{h}'?)"))
+                .unwrap_or_default();
+            err(format!("no column named '{name}'{hint}; the header has {}", list_headers(header)))
+        })
+    };
+
+    for m in maps {
+        let role = plugin.roles.iter().find(|r| r.name == m.role).ok_or_else(|| {
+            err(format!("strategy '{}' has no role '{}'; its roles are {}", plugin.name, m.role, role_names()))
+        })?;
+        if !role.multi {
+            push(&mut bound, role, find_exact(&m.spec)?, false)?;
+            continue;
+        }
+        if let Some(i) = header.position(&m.spec) {
+            push(&mut bound, role, i, false)?;
+            continue;
+        }
+        for item in m.spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item.contains(['*', '?']) {
+                let pattern = WildMatch::new(item);
+                let hits: Vec<usize> = (0..header.names.len())
+                    .filter(|&i| pattern.matches(&header.names[i]) && Some(i) != id_column)
+                    .collect();
+                if hits.is_empty() {
+                    return Err(err(format!(
+                        "the pattern '{item}' for role '{}' matches no column; the header has {}",
+                        role.name,
+                        list_headers(header)
+                    )));
+                }
+                for i in hits {
+                    if !bound.iter().any(|b| b.index == i) {
+                        push(&mut bound, role, i, false)?;
+                    }
+                }
+            } else {
+                push(&mut bound, role, find_exact(item)?, false)?;
+            }
+        }
+    }
+
+    for role in &plugin.roles {
+        if role.default_all_numeric || bound.iter().any(|b| b.role == role.name) {
+            continue;
+        }
+        let want = normalise(&role.name);
+        if let Some(i) = (0..header.names.len()).find(|&i| normalise(&header.names[i]) == want) {
+            if Some(i) != id_column && !bound.iter().any(|b| b.index == i) {
+                push(&mut bound, role, i, false)?;
+            }
+        }
+    }
+
+    for role in plugin.roles.iter().filter(|r| r.default_all_numeric) {
+        if bound.iter().any(|b| b.role == role.name) {
+            continue;
+        }
+        for i in 0..header.names.len() {
+            if Some(i) != id_column && !bound.iter().any(|b| b.index == i) {
+                push(&mut bound, role, i, true)?;
+            }
+        }
+    }
+
+    if let Some(r) = plugin.roles.iter().find(|r| r.required && !bound.iter().any(|b| b.role == r.name)) {
+        return Err(err(format!("role '{}' is required; bind it with --map {}=COLUMN", r.name, r.name)));
+    }
+    if bound.is_empty() {
+        return Err(err(format!(
+            "no role of strategy '{}' is bound to a column: none of its roles ({}) matches a header \
+             ({}); bind them with --map ROLE=COLUMN",
+            plugin.name,
+            role_names(),
+            list_headers(header)
+        )));
+    }
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use strata_host::{Metric, RoleInfo};
+
+    fn role(name: &str, kind: ColumnKind, multi: bool, all: bool) -> RoleInfo {
+        RoleInfo {
+            name: name.into(),
+            kind,
+            required: false,
+            multi,
+            default_all_numeric: all,
+            description: String::new(),
+        }
+    }
+
+    fn plugin(roles: Vec<RoleInfo>) -> PluginInfo {
+        PluginInfo {
+            name: "t".into(),
+            version: "1".into(),
+            description: String::new(),
+            abi: (1, 0),
+            roles,
+            metric: Metric::Euclidean,
+            default_k: 2,
+            path: PathBuf::new(),
+        }
+    }
+
+    fn header(names: &[&str]) -> Header {
+        Header { path: "f.csv".into(), delimiter: b',', names: names.iter().map(|s| s.to_string()).collect() }
+    }
+
+    fn maps(m: &[&str]) -> Vec<RoleMap> {
+        m.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn cols(b: &[Binding]) -> Vec<(&str, &str)> {
+        b.iter().map(|b| (b.role.as_str(), b.column.as_str())).collect()
+    }
+
+    #[test]
+    fn explicit_then_by_name_ignoring_case_and_punctuation() {
+        let p = plugin(vec![
+            role("age", ColumnKind::Numeric, false, false),
+            role("gender", ColumnKind::Categorical, false, false),
+            role("household_size", ColumnKind::Numeric, false, false),
+        ]);
+        let h = header(&["CustomerID", "Genre", "AGE", "Household Size"]);
+        let b = resolve_bindings(Path::new("f.csv"), &p, &h, &maps(&["gender=Genre"]), Some(0)).unwrap();
+        assert_eq!(cols(&b), vec![("gender", "Genre"), ("age", "AGE"), ("household_size", "Household Size")]);
+    }
+
+    #[test]
+    fn multi_roles_take_lists_globs_exact_names_with_commas_and_default_to_all() {
+        let p = plugin(vec![role("features", ColumnKind::Numeric, true, true)]);
+        let h = header(&["id", "f1", "f2", "g", "Hiphop, Rap"]);
+        let path = Path::new("f.csv");
+        let b = resolve_bindings(path, &p, &h, &maps(&["features=f*"]), Some(0)).unwrap();
+        assert_eq!(cols(&b), vec![("features", "f1"), ("features", "f2")]);
+        let b = resolve_bindings(path, &p, &h, &maps(&["features=g, f2"]), Some(0)).unwrap();
+        assert_eq!(cols(&b), vec![("features", "g"), ("features", "f2")]);
+        let b = resolve_bindings(path, &p, &h, &maps(&["features=Hiphop, Rap"]), Some(0)).unwrap();
+        assert_eq!(cols(&b), vec![("features", "Hiphop, Rap")]);
+        let b = resolve_bindings(path, &p, &h, &[], Some(0)).unwrap();
+        assert_eq!(b.len(), 4);
+        assert!(b.iter().all(|b| b.auto && b.column != "id"));
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let p = plugin(vec![role("age", ColumnKind::Numeric, false, false)]);
+        let h = header(&["id", "Age ", "x"]);
+        let path = Path::new("f.csv");
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=Agee"]), None).unwrap_err().to_string();
+        assert!(e.contains("f.csv: no column named 'Agee'") && e.contains("'x'"), "{e}");
+        let e = resolve_bindings(path, &p, &h, &maps(&["income=x"]), None).unwrap_err().to_string();
+        assert!(e.contains("has no role 'income'; its roles are age"), "{e}");
+        let e = resolve_bindings(path, &p, &header(&["id", "x"]), &[], None).unwrap_err().to_string();
+        assert!(e.contains("no role of strategy 't' is bound"), "{e}");
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=id"]), Some(0)).unwrap_err().to_string();
+        assert!(e.contains("is the id column"), "{e}");
+        let multi = plugin(vec![role("features", ColumnKind::Numeric, true, false)]);
+        let e = resolve_bindings(path, &multi, &h, &maps(&["features=zz*"]), None).unwrap_err().to_string();
+        assert!(e.contains("matches no column"), "{e}");
+    }
+}

@@ -1,0 +1,101 @@
+//! `model.json`: everything needed to score new customers the way a fit did.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Binding, CoreError, MissingPolicy};
+
+pub const MODEL_FORMAT: &str = "strata-model";
+/// Bumped when a field changes meaning or a required field is added.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyRef {
+    pub name: String,
+    pub version: String,
+    pub abi_major: u16,
+    pub abi_minor: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// The id column (carried to outputs as text); `null`: ids are row numbers.
+    pub id_column: Option<String>,
+    pub delimiter: String,
+    pub bindings: Vec<Binding>,
+    pub missing: MissingPolicy,
+    /// Options handed to the plugin.
+    pub options: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KMeansRecord {
+    pub seed: u64,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub n_init: usize,
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+/// A saved segmentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub format: String,
+    pub format_version: u32,
+    pub strata_version: String,
+    pub strategy: StrategyRef,
+    pub input: InputSpec,
+    pub metric: String,
+    pub features: Vec<String>,
+    /// The plugin's preprocessing state (scaling, encodings, imputation values).
+    pub state: serde_json::Value,
+    pub k: usize,
+    pub d: usize,
+    /// k centroids of d scaled features.
+    pub centroids: Vec<Vec<f32>>,
+    /// The segments' labels, by index.
+    pub labels: Vec<String>,
+    pub kmeans: KMeansRecord,
+}
+
+impl Model {
+    /// Reads and checks a saved model.
+    pub fn load(path: &Path) -> Result<Model, CoreError> {
+        let err = |message: String| CoreError::Model { path: path.to_owned(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let model: Model = serde_json::from_str(&text).map_err(|e| err(format!("not a Strata model: {e}")))?;
+        model.validate().map_err(err)?;
+        Ok(model)
+    }
+
+    /// Checks the shapes and values that scoring relies on.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != MODEL_FORMAT {
+            return Err(format!("format is '{}', expected '{MODEL_FORMAT}'", self.format));
+        }
+        if self.format_version != MODEL_FORMAT_VERSION {
+            return Err(format!(
+                "model format version {} is not supported (this strata reads version {MODEL_FORMAT_VERSION})",
+                self.format_version
+            ));
+        }
+        if self.k == 0 || self.centroids.len() != self.k || self.labels.len() != self.k {
+            return Err(format!(
+                "k = {} but {} centroids and {} labels",
+                self.k,
+                self.centroids.len(),
+                self.labels.len()
+            ));
+        }
+        if self.features.len() != self.d || self.centroids.iter().any(|c| c.len() != self.d) {
+            return Err(format!("centroids and feature names disagree with d = {}", self.d));
+        }
+        if self.centroids.iter().flatten().any(|v| !v.is_finite()) {
+            return Err("a centroid has a non-finite value".into());
+        }
+        Ok(())
+    }
+}

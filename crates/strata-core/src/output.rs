@@ -1,0 +1,162 @@
+//! Output files, written atomically: every file goes to a temporary name in the output folder
+//! and is renamed into place only after all of them were written in full.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::CoreError;
+
+/// A file to write: its name in the output folder and a function that writes its content.
+pub type FileWriter<'a> = (&'a str, Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>);
+
+/// Writes `files` into `dir` (created if missing). On any error, no file of this call is left
+/// behind under its final name, and files from an earlier run are left untouched.
+pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<PathBuf>, CoreError> {
+    let out_err = |path: &Path, source| CoreError::Output { path: path.to_owned(), source };
+    std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
+    let mut staged = Vec::with_capacity(files.len());
+    for (name, write) in files {
+        let target = dir.join(name);
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // Temporary files are private by default; outputs get ordinary permissions (the
+        // process umask still applies).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut tmp = builder
+            .tempfile_in(dir)
+            .map_err(|e| out_err(&target, e))?;
+        {
+            let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+            write(&mut buf).map_err(|e| out_err(&target, e))?;
+            buf.flush().map_err(|e| out_err(&target, e))?;
+        }
+        tmp.as_file().sync_all().map_err(|e| out_err(&target, e))?;
+        staged.push((tmp, target));
+    }
+    let mut written = Vec::with_capacity(staged.len());
+    for (tmp, target) in staged {
+        tmp.persist(&target).map_err(|e| out_err(&target, e.error))?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+/// Writes `value` as pretty JSON with a final newline.
+pub fn write_json<T: Serialize>(value: &T, w: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, value)?;
+    w.write_all(b"\n")
+}
+
+/// `segments.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SegmentsFile {
+    pub strata_version: String,
+    pub strategy: crate::model::StrategyRef,
+    pub input: InputReport,
+    pub backend: BackendReport,
+    pub k: usize,
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub n_init: usize,
+    pub seed: u64,
+    pub best_run: usize,
+    pub run_inertias: Vec<f64>,
+    pub features: Vec<String>,
+    pub segments: Vec<SegmentJson>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct InputReport {
+    pub file: String,
+    pub rows: usize,
+    pub rows_used: usize,
+    pub rows_dropped: usize,
+    pub missing_policy: crate::MissingPolicy,
+    /// Missing values per bound column (imputed, or the reason rows were dropped).
+    pub missing: std::collections::BTreeMap<String, usize>,
+    /// Columns considered by "every numeric column" that held text and were left out.
+    pub skipped_columns: Vec<String>,
+    pub bindings: Vec<crate::Binding>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct BackendReport {
+    pub kind: String,
+    pub description: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SegmentJson {
+    pub segment: usize,
+    pub label: String,
+    pub size: u64,
+    pub share: f64,
+    /// The centroid in the data's own units: numerics as means, categoricals as shares.
+    pub centroid: serde_json::Map<String, serde_json::Value>,
+    pub numeric: Vec<NumericJson>,
+    pub categorical: Vec<CategoricalJson>,
+    pub key_traits: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct NumericJson {
+    pub column: String,
+    pub role: String,
+    pub mean: f64,
+    pub overall_mean: f64,
+    /// Segment mean over overall mean × 100.
+    pub index: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct CategoricalJson {
+    pub column: String,
+    pub role: String,
+    pub shares: Vec<LevelJson>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LevelJson {
+    pub value: String,
+    pub share: f64,
+    pub overall_share: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let files: Vec<FileWriter> = vec![
+            ("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"first"))),
+            ("b.txt", Box::new(|_: &mut dyn Write| Err(std::io::Error::other("disk full")))),
+        ];
+        let err = write_atomically(&out, files).unwrap_err().to_string();
+        assert!(err.contains("b.txt") && err.contains("disk full"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "nothing may be left behind: {left:?}");
+
+        let files: Vec<FileWriter> = vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
+        write_atomically(&out, files).unwrap();
+        assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn unwritable_folder_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let files: Vec<FileWriter> = vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
+        let err = write_atomically(&file.join("sub"), files).unwrap_err().to_string();
+        assert!(err.contains("cannot write") && err.contains("file/sub"), "{err}");
+    }
+}

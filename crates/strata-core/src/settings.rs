@@ -1,0 +1,234 @@
+//! Settings of a fit, validated in one place before any work starts.
+
+use std::path::PathBuf;
+
+use strata_kmeans::{DEFAULT_MAX_ITER, DEFAULT_N_INIT, DEFAULT_SEED, DEFAULT_TOL};
+
+use crate::CoreError;
+
+/// `--map ROLE=COLUMNS`: binds a strategy role to a column, a list of columns or a glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMap {
+    pub role: String,
+    pub spec: String,
+}
+
+impl std::str::FromStr for RoleMap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RoleMap, String> {
+        match s.split_once('=') {
+            Some((role, spec)) if !role.trim().is_empty() && !spec.trim().is_empty() => {
+                Ok(RoleMap { role: role.trim().to_ascii_lowercase(), spec: spec.trim().to_owned() })
+            }
+            _ => Err(format!("expected ROLE=COLUMN (e.g. age=Age or \"features=f*\"), got '{s}'")),
+        }
+    }
+}
+
+/// What to do with rows that miss a value in a bound column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingPolicy {
+    /// Fill with the training median (numeric) or most frequent category; counts are reported.
+    Impute,
+    /// Leave the row out of the segmentation; the count is reported.
+    Drop,
+}
+
+/// Which compute backend runs the distance work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The best available (this build: the CPU).
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+/// A validated fit job. Build it with [`FitSettings::builder`].
+#[derive(Debug, Clone)]
+pub struct FitSettings {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub strategy: String,
+    pub maps: Vec<RoleMap>,
+    pub id_column: Option<String>,
+    pub allow_duplicate_ids: bool,
+    pub delimiter: Option<u8>,
+    /// `None`: the strategy's default.
+    pub k: Option<usize>,
+    pub seed: u64,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub n_init: usize,
+    pub scale: Option<String>,
+    pub missing: MissingPolicy,
+    pub backend: BackendChoice,
+}
+
+impl FitSettings {
+    pub fn builder(input: impl Into<PathBuf>, out: impl Into<PathBuf>, strategy: &str) -> FitSettingsBuilder {
+        FitSettingsBuilder {
+            s: FitSettings {
+                input: input.into(),
+                out: out.into(),
+                strategy: strategy.to_owned(),
+                maps: Vec::new(),
+                id_column: None,
+                allow_duplicate_ids: false,
+                delimiter: None,
+                k: None,
+                seed: DEFAULT_SEED,
+                max_iter: DEFAULT_MAX_ITER,
+                tol: DEFAULT_TOL,
+                n_init: DEFAULT_N_INIT,
+                scale: None,
+                missing: MissingPolicy::Impute,
+                backend: BackendChoice::Auto,
+            },
+        }
+    }
+
+    /// Options handed to the plugin, as a JSON object.
+    pub fn plugin_options(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if let Some(s) = &self.scale {
+            m.insert("scale".into(), serde_json::Value::String(s.clone()));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// Builder for [`FitSettings`]; [`build`](FitSettingsBuilder::build) validates.
+#[derive(Debug, Clone)]
+pub struct FitSettingsBuilder {
+    s: FitSettings,
+}
+
+impl FitSettingsBuilder {
+    pub fn map(mut self, m: RoleMap) -> Self {
+        self.s.maps.push(m);
+        self
+    }
+    pub fn id_column(mut self, c: Option<String>) -> Self {
+        self.s.id_column = c;
+        self
+    }
+    pub fn allow_duplicate_ids(mut self, v: bool) -> Self {
+        self.s.allow_duplicate_ids = v;
+        self
+    }
+    pub fn delimiter(mut self, d: Option<u8>) -> Self {
+        self.s.delimiter = d;
+        self
+    }
+    pub fn k(mut self, k: Option<usize>) -> Self {
+        self.s.k = k;
+        self
+    }
+    pub fn seed(mut self, v: u64) -> Self {
+        self.s.seed = v;
+        self
+    }
+    pub fn max_iter(mut self, v: usize) -> Self {
+        self.s.max_iter = v;
+        self
+    }
+    pub fn tol(mut self, v: f64) -> Self {
+        self.s.tol = v;
+        self
+    }
+    pub fn n_init(mut self, v: usize) -> Self {
+        self.s.n_init = v;
+        self
+    }
+    pub fn scale(mut self, v: Option<String>) -> Self {
+        self.s.scale = v;
+        self
+    }
+    pub fn missing(mut self, v: MissingPolicy) -> Self {
+        self.s.missing = v;
+        self
+    }
+    pub fn backend(mut self, v: BackendChoice) -> Self {
+        self.s.backend = v;
+        self
+    }
+
+    pub fn build(self) -> Result<FitSettings, CoreError> {
+        let s = self.s;
+        let bad = |m: String| Err(CoreError::Settings(m));
+        if s.k == Some(0) {
+            return bad("k must be at least 1 (got 0)".into());
+        }
+        if s.max_iter == 0 {
+            return bad("--max-iter must be at least 1".into());
+        }
+        if s.n_init == 0 {
+            return bad("--n-init must be at least 1".into());
+        }
+        if !(s.tol.is_finite() && s.tol >= 0.0) {
+            return bad(format!("--tol must be a number ≥ 0 (got {})", s.tol));
+        }
+        if s.out.is_file() {
+            return bad(format!("--out {} is a file; give a folder", s.out.display()));
+        }
+        if let Some(d) = s.delimiter {
+            if d == b'"' || d == b'\n' || d == b'\r' {
+                return bad("the delimiter cannot be a quote or a line break".into());
+            }
+        }
+        if let Some(sc) = &s.scale {
+            if !matches!(sc.as_str(), "zscore" | "robust" | "none") {
+                return bad(format!("--scale must be zscore, robust or none (got '{sc}')"));
+            }
+        }
+        let mut roles: Vec<&str> = s.maps.iter().map(|m| m.role.as_str()).collect();
+        roles.sort_unstable();
+        if let Some(w) = roles.windows(2).find(|w| w[0] == w[1]) {
+            return bad(format!("role '{}' is mapped twice; list its columns in one --map", w[0]));
+        }
+        Ok(s)
+    }
+}
+
+/// Parses `--delimiter`: one character, or `tab` / `\t`.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("expected one ASCII character or 'tab', got '{s}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_maps_parse() {
+        let m: RoleMap = "Income=Annual Income (k$)".parse().unwrap();
+        assert_eq!(m, RoleMap { role: "income".into(), spec: "Annual Income (k$)".into() });
+        assert!("age".parse::<RoleMap>().is_err());
+        assert!("=Age".parse::<RoleMap>().is_err());
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        let b = || FitSettings::builder("in.csv", "/tmp/strata-out-x", "demographic");
+        assert!(b().build().is_ok());
+        for bad in [
+            b().k(Some(0)),
+            b().max_iter(0),
+            b().n_init(0),
+            b().tol(-1.0),
+            b().tol(f64::NAN),
+            b().scale(Some("minmax".into())),
+            b().map("age=A".parse().unwrap()).map("age=B".parse().unwrap()),
+        ] {
+            assert!(matches!(bad.build(), Err(CoreError::Settings(_))));
+        }
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert!(parse_delimiter(";;").is_err());
+    }
+}
