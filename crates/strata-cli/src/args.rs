@@ -191,10 +191,12 @@ impl FitArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_long_help = "Plugins are shared libraries named libstrata_strategy_NAME.so \
+#[command(
+    after_long_help = "Plugins are shared libraries named libstrata_strategy_NAME.so \
     (.dylib on macOS, strata_strategy_NAME.dll on Windows), looked for in the folder of the \
     strata executable, then in STRATA_PLUGIN_PATH, then in each --plugin-dir. Loading a plugin \
-    runs its code: only put files you trust in those folders.")]
+    runs its code: only put files you trust in those folders."
+)]
 pub struct PluginsArgs {
     /// Show one strategy's roles in full.
     #[arg(long)]
@@ -214,15 +216,29 @@ mod tests {
     #[test]
     fn flags_become_settings() {
         let cli = Cli::parse_from([
-            "strata", "fit", "--map", "age=Age", "--k", "3", "--missing", "drop", "--out", "o", "in.csv",
+            "strata",
+            "fit",
+            "--map",
+            "age=Age",
+            "--k",
+            "3",
+            "--missing",
+            "drop",
+            "--out",
+            "o",
+            "in.csv",
         ]);
-        let Command::Fit(f) = cli.command else { panic!() };
+        let Command::Fit(f) = cli.command else {
+            panic!()
+        };
         let s = f.to_settings().unwrap();
         assert_eq!(s.k, Some(3));
         assert_eq!(s.missing, MissingPolicy::Drop);
         assert_eq!(s.maps[0].role, "age");
         let cli = Cli::parse_from(["strata", "fit", "--k", "0", "--out", "o", "in.csv"]);
-        let Command::Fit(f) = cli.command else { panic!() };
+        let Command::Fit(f) = cli.command else {
+            panic!()
+        };
         assert!(f.to_settings().is_err());
     }
 }

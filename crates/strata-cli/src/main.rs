@@ -40,14 +40,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let registry = || {
         let env = std::env::var_os("STRATA_PLUGIN_PATH");
-        strata_host::Registry::discover(&strata_host::search_dirs(env.as_deref(), &cli.global.plugin_dirs))
+        strata_host::Registry::discover(&strata_host::search_dirs(
+            env.as_deref(),
+            &cli.global.plugin_dirs,
+        ))
     };
     match &cli.command {
         Command::Fit(fit) => {
             let settings = fit.to_settings()?;
             let registry = registry();
-            let report = strata_core::fit(&settings, &registry)
-                .with_context(|| format!("strata fit failed; nothing was written to {}", settings.out.display()))?;
+            let report = strata_core::fit(&settings, &registry).with_context(|| {
+                format!(
+                    "strata fit failed; nothing was written to {}",
+                    settings.out.display()
+                )
+            })?;
             summary::print(&report);
             Ok(())
         }

@@ -24,15 +24,30 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
             if r.default_all_numeric {
                 flags.push("default: every numeric column");
             }
-            println!("    {:<16} {:<40} {}", r.name, flags.join(", "), r.description);
+            println!(
+                "    {:<16} {:<40} {}",
+                r.name,
+                flags.join(", "),
+                r.description
+            );
         }
         return Ok(());
     }
-    println!("Searched: {}", reg.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "Searched: {}",
+        reg.dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if reg.plugins.is_empty() {
         println!("No strategy plugins found.");
     } else {
-        println!("{:<14} {:<9} {:<5} {:<40} FILE", "STRATEGY", "VERSION", "ABI", "ROLES");
+        println!(
+            "{:<14} {:<9} {:<5} {:<40} FILE",
+            "STRATEGY", "VERSION", "ABI", "ROLES"
+        );
         for p in &reg.plugins {
             let i = p.info();
             let roles: Vec<&str> = i.roles.iter().map(|r| r.name.as_str()).collect();

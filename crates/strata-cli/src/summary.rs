@@ -11,9 +11,18 @@ pub fn print(r: &FitReport) {
         "k-means: inertia {:.4}, {} iterations, {}.",
         r.inertia,
         r.iterations,
-        if r.converged { "converged" } else { "stopped at --max-iter without converging" }
+        if r.converged {
+            "converged"
+        } else {
+            "stopped at --max-iter without converging"
+        }
     );
-    let imputed: Vec<String> = r.imputed.iter().filter(|(_, n)| **n > 0).map(|(c, n)| format!("{c} {n}")).collect();
+    let imputed: Vec<String> = r
+        .imputed
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
     if !imputed.is_empty() {
         println!("Missing values imputed: {}.", imputed.join(", "));
     }
@@ -21,11 +30,23 @@ pub fn print(r: &FitReport) {
         println!("Rows dropped for missing values: {}.", r.rows_dropped);
     }
     if !r.skipped_columns.is_empty() {
-        println!("Non-numeric columns left out: {}.", r.skipped_columns.join(", "));
+        println!(
+            "Non-numeric columns left out: {}.",
+            r.skipped_columns.join(", ")
+        );
     }
     println!();
-    let label_w = r.segments.iter().map(|s| s.label.chars().count()).max().unwrap_or(5).max(5);
-    println!("{:>3}  {:>9}  {:>6}  {:<label_w$}  KEY TRAITS", "#", "SIZE", "SHARE", "LABEL");
+    let label_w = r
+        .segments
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:>3}  {:>9}  {:>6}  {:<label_w$}  KEY TRAITS",
+        "#", "SIZE", "SHARE", "LABEL"
+    );
     for s in &r.segments {
         println!(
             "{:>3}  {:>9}  {:>5.1}%  {:<label_w$}  {}",

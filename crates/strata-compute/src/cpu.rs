@@ -175,35 +175,27 @@ impl BoundData for CpuBound<'_> {
     }
 
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError> {
-        let mut order: Vec<usize> = (0..self.nearest.len()).collect();
-        let key = |&i: &usize| (std::cmp::Reverse(OrdF32(self.nearest[i])), i);
+        let nearest = &self.nearest;
+        // Farthest first; equal distances by row, so the choice is reproducible.
+        let order_of = |a: &usize, b: &usize| nearest[*b].total_cmp(&nearest[*a]).then(a.cmp(b));
+        let mut order: Vec<usize> = (0..nearest.len()).collect();
         let count = count.min(order.len());
         if count == 0 {
             return Ok(Vec::new());
         }
         if count < order.len() {
-            order.select_nth_unstable_by_key(count - 1, key);
+            order.select_nth_unstable_by(count - 1, order_of);
             order.truncate(count);
         }
-        order.sort_unstable_by_key(key);
+        order.sort_unstable_by(order_of);
         Ok(order
             .into_iter()
             .map(|row| FarRow {
                 row,
                 label: self.labels[row],
-                sq_distance: self.nearest[row],
+                sq_distance: nearest[row],
             })
             .collect())
-    }
-}
-
-/// Total order on f32 for sorting distances (they are never NaN here).
-#[derive(PartialEq, PartialOrd, Clone, Copy)]
-struct OrdF32(f32);
-impl Eq for OrdF32 {}
-impl Ord for OrdF32 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
     }
 }
 

@@ -39,19 +39,31 @@ mod kind_name {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ColumnKind, D::Error> {
         let s = String::deserialize(d)?;
-        [ColumnKind::Numeric, ColumnKind::Categorical, ColumnKind::Date, ColumnKind::Id]
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown column kind '{s}'")))
+        [
+            ColumnKind::Numeric,
+            ColumnKind::Categorical,
+            ColumnKind::Date,
+            ColumnKind::Id,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown column kind '{s}'")))
     }
 }
 
 fn normalise(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn list_headers(h: &Header) -> String {
-    h.names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+    h.names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Resolves the bindings for `plugin` over `header`. `id_column` is never bound to a role.
@@ -62,25 +74,42 @@ pub fn resolve_bindings(
     maps: &[RoleMap],
     id_column: Option<usize>,
 ) -> Result<Vec<Binding>, CoreError> {
-    let err = |message: String| CoreError::Binding { path: path.to_owned(), message };
-    let role_names = || plugin.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
-    let mut bound: Vec<Binding> = Vec::new();
-    let push = |bound: &mut Vec<Binding>, role: &strata_host::RoleInfo, index: usize, auto: bool| {
-        if Some(index) == id_column {
-            return Err(err(format!(
-                "column '{}' is the id column and cannot also be used as role '{}'",
-                header.names[index], role.name
-            )));
-        }
-        if let Some(b) = bound.iter().find(|b| b.index == index) {
-            return Err(err(format!(
-                "column '{}' is bound to both '{}' and '{}'",
-                header.names[index], b.role, role.name
-            )));
-        }
-        bound.push(Binding { role: role.name.clone(), column: header.names[index].clone(), index, kind: role.kind, auto });
-        Ok(())
+    let err = |message: String| CoreError::Binding {
+        path: path.to_owned(),
+        message,
     };
+    let role_names = || {
+        plugin
+            .roles
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut bound: Vec<Binding> = Vec::new();
+    let push =
+        |bound: &mut Vec<Binding>, role: &strata_host::RoleInfo, index: usize, auto: bool| {
+            if Some(index) == id_column {
+                return Err(err(format!(
+                    "column '{}' is the id column and cannot also be used as role '{}'",
+                    header.names[index], role.name
+                )));
+            }
+            if let Some(b) = bound.iter().find(|b| b.index == index) {
+                return Err(err(format!(
+                    "column '{}' is bound to both '{}' and '{}'",
+                    header.names[index], b.role, role.name
+                )));
+            }
+            bound.push(Binding {
+                role: role.name.clone(),
+                column: header.names[index].clone(),
+                index,
+                kind: role.kind,
+                auto,
+            });
+            Ok(())
+        };
     let find_exact = |name: &str| -> Result<usize, CoreError> {
         header.position(name).ok_or_else(|| {
             let hint = header
@@ -89,14 +118,26 @@ pub fn resolve_bindings(
                 .find(|h| normalise(h) == normalise(name))
                 .map(|h| format!(" (did you mean '{h}'?)"))
                 .unwrap_or_default();
-            err(format!("no column named '{name}'{hint}; the header has {}", list_headers(header)))
+            err(format!(
+                "no column named '{name}'{hint}; the header has {}",
+                list_headers(header)
+            ))
         })
     };
 
     for m in maps {
-        let role = plugin.roles.iter().find(|r| r.name == m.role).ok_or_else(|| {
-            err(format!("strategy '{}' has no role '{}'; its roles are {}", plugin.name, m.role, role_names()))
-        })?;
+        let role = plugin
+            .roles
+            .iter()
+            .find(|r| r.name == m.role)
+            .ok_or_else(|| {
+                err(format!(
+                    "strategy '{}' has no role '{}'; its roles are {}",
+                    plugin.name,
+                    m.role,
+                    role_names()
+                ))
+            })?;
         if !role.multi {
             push(&mut bound, role, find_exact(&m.spec)?, false)?;
             continue;
@@ -152,8 +193,15 @@ pub fn resolve_bindings(
         }
     }
 
-    if let Some(r) = plugin.roles.iter().find(|r| r.required && !bound.iter().any(|b| b.role == r.name)) {
-        return Err(err(format!("role '{}' is required; bind it with --map {}=COLUMN", r.name, r.name)));
+    if let Some(r) = plugin
+        .roles
+        .iter()
+        .find(|r| r.required && !bound.iter().any(|b| b.role == r.name))
+    {
+        return Err(err(format!(
+            "role '{}' is required; bind it with --map {}=COLUMN",
+            r.name, r.name
+        )));
     }
     if bound.is_empty() {
         return Err(err(format!(
@@ -198,7 +246,11 @@ mod tests {
     }
 
     fn header(names: &[&str]) -> Header {
-        Header { path: "f.csv".into(), delimiter: b',', names: names.iter().map(|s| s.to_string()).collect() }
+        Header {
+            path: "f.csv".into(),
+            delimiter: b',',
+            names: names.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn maps(m: &[&str]) -> Vec<RoleMap> {
@@ -206,7 +258,9 @@ mod tests {
     }
 
     fn cols(b: &[Binding]) -> Vec<(&str, &str)> {
-        b.iter().map(|b| (b.role.as_str(), b.column.as_str())).collect()
+        b.iter()
+            .map(|b| (b.role.as_str(), b.column.as_str()))
+            .collect()
     }
 
     #[test]
@@ -217,8 +271,22 @@ mod tests {
             role("household_size", ColumnKind::Numeric, false, false),
         ]);
         let h = header(&["CustomerID", "Genre", "AGE", "Household Size"]);
-        let b = resolve_bindings(Path::new("f.csv"), &p, &h, &maps(&["gender=Genre"]), Some(0)).unwrap();
-        assert_eq!(cols(&b), vec![("gender", "Genre"), ("age", "AGE"), ("household_size", "Household Size")]);
+        let b = resolve_bindings(
+            Path::new("f.csv"),
+            &p,
+            &h,
+            &maps(&["gender=Genre"]),
+            Some(0),
+        )
+        .unwrap();
+        assert_eq!(
+            cols(&b),
+            vec![
+                ("gender", "Genre"),
+                ("age", "AGE"),
+                ("household_size", "Household Size")
+            ]
+        );
     }
 
     #[test]
@@ -242,16 +310,29 @@ mod tests {
         let p = plugin(vec![role("age", ColumnKind::Numeric, false, false)]);
         let h = header(&["id", "Age ", "x"]);
         let path = Path::new("f.csv");
-        let e = resolve_bindings(path, &p, &h, &maps(&["age=Agee"]), None).unwrap_err().to_string();
-        assert!(e.contains("f.csv: no column named 'Agee'") && e.contains("'x'"), "{e}");
-        let e = resolve_bindings(path, &p, &h, &maps(&["income=x"]), None).unwrap_err().to_string();
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=Agee"]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("f.csv: no column named 'Agee'") && e.contains("'x'"),
+            "{e}"
+        );
+        let e = resolve_bindings(path, &p, &h, &maps(&["income=x"]), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("has no role 'income'; its roles are age"), "{e}");
-        let e = resolve_bindings(path, &p, &header(&["id", "x"]), &[], None).unwrap_err().to_string();
+        let e = resolve_bindings(path, &p, &header(&["id", "x"]), &[], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no role of strategy 't' is bound"), "{e}");
-        let e = resolve_bindings(path, &p, &h, &maps(&["age=id"]), Some(0)).unwrap_err().to_string();
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=id"]), Some(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is the id column"), "{e}");
         let multi = plugin(vec![role("features", ColumnKind::Numeric, true, false)]);
-        let e = resolve_bindings(path, &multi, &h, &maps(&["features=zz*"]), None).unwrap_err().to_string();
+        let e = resolve_bindings(path, &multi, &h, &maps(&["features=zz*"]), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("matches no column"), "{e}");
     }
 }

@@ -17,7 +17,10 @@ pub enum CoreError {
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
     #[error("cannot write {path}: {source}")]
-    Output { path: PathBuf, source: std::io::Error },
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Model { path: PathBuf, message: String },
 }

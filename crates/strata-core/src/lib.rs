@@ -23,7 +23,9 @@ pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{SegmentsFile, write_atomically};
 pub use pipeline::{FitReport, SegmentSummary, fit};
 pub use profile::{SegmentProfile, key_traits};
-pub use settings::{BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, parse_delimiter};
+pub use settings::{
+    BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, parse_delimiter,
+};
 
 /// k-means defaults, re-exported for front ends that show them.
 pub mod kmeans_defaults {

@@ -64,9 +64,13 @@ pub struct Model {
 impl Model {
     /// Reads and checks a saved model.
     pub fn load(path: &Path) -> Result<Model, CoreError> {
-        let err = |message: String| CoreError::Model { path: path.to_owned(), message };
+        let err = |message: String| CoreError::Model {
+            path: path.to_owned(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let model: Model = serde_json::from_str(&text).map_err(|e| err(format!("not a Strata model: {e}")))?;
+        let model: Model =
+            serde_json::from_str(&text).map_err(|e| err(format!("not a Strata model: {e}")))?;
         model.validate().map_err(err)?;
         Ok(model)
     }
@@ -74,7 +78,10 @@ impl Model {
     /// Checks the shapes and values that scoring relies on.
     pub fn validate(&self) -> Result<(), String> {
         if self.format != MODEL_FORMAT {
-            return Err(format!("format is '{}', expected '{MODEL_FORMAT}'", self.format));
+            return Err(format!(
+                "format is '{}', expected '{MODEL_FORMAT}'",
+                self.format
+            ));
         }
         if self.format_version != MODEL_FORMAT_VERSION {
             return Err(format!(
@@ -91,7 +98,10 @@ impl Model {
             ));
         }
         if self.features.len() != self.d || self.centroids.iter().any(|c| c.len() != self.d) {
-            return Err(format!("centroids and feature names disagree with d = {}", self.d));
+            return Err(format!(
+                "centroids and feature names disagree with d = {}",
+                self.d
+            ));
         }
         if self.centroids.iter().flatten().any(|v| !v.is_finite()) {
             return Err("a centroid has a non-finite value".into());

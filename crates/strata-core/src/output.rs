@@ -9,12 +9,18 @@ use serde::Serialize;
 use crate::CoreError;
 
 /// A file to write: its name in the output folder and a function that writes its content.
-pub type FileWriter<'a> = (&'a str, Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>);
+pub type FileWriter<'a> = (
+    &'a str,
+    Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>,
+);
 
 /// Writes `files` into `dir` (created if missing). On any error, no file of this call is left
 /// behind under its final name, and files from an earlier run are left untouched.
 pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<PathBuf>, CoreError> {
-    let out_err = |path: &Path, source| CoreError::Output { path: path.to_owned(), source };
+    let out_err = |path: &Path, source| CoreError::Output {
+        path: path.to_owned(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     let mut staged = Vec::with_capacity(files.len());
     for (name, write) in files {
@@ -26,9 +32,7 @@ pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<Pa
         // process umask still applies).
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let mut tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| out_err(&target, e))?;
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| out_err(&target, e))?;
         {
             let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
             write(&mut buf).map_err(|e| out_err(&target, e))?;
@@ -39,7 +43,8 @@ pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<Pa
     }
     let mut written = Vec::with_capacity(staged.len());
     for (tmp, target) in staged {
-        tmp.persist(&target).map_err(|e| out_err(&target, e.error))?;
+        tmp.persist(&target)
+            .map_err(|e| out_err(&target, e.error))?;
         written.push(target);
     }
     Ok(written)
@@ -138,14 +143,18 @@ mod tests {
         let out = dir.path().join("run");
         let files: Vec<FileWriter> = vec![
             ("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"first"))),
-            ("b.txt", Box::new(|_: &mut dyn Write| Err(std::io::Error::other("disk full")))),
+            (
+                "b.txt",
+                Box::new(|_: &mut dyn Write| Err(std::io::Error::other("disk full"))),
+            ),
         ];
         let err = write_atomically(&out, files).unwrap_err().to_string();
         assert!(err.contains("b.txt") && err.contains("disk full"), "{err}");
         let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
         assert!(left.is_empty(), "nothing may be left behind: {left:?}");
 
-        let files: Vec<FileWriter> = vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
+        let files: Vec<FileWriter> =
+            vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
         write_atomically(&out, files).unwrap();
         assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"ok");
     }
@@ -155,8 +164,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let files: Vec<FileWriter> = vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
-        let err = write_atomically(&file.join("sub"), files).unwrap_err().to_string();
-        assert!(err.contains("cannot write") && err.contains("file/sub"), "{err}");
+        let files: Vec<FileWriter> =
+            vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
+        let err = write_atomically(&file.join("sub"), files)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot write") && err.contains("file/sub"),
+            "{err}"
+        );
     }
 }

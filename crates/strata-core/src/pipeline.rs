@@ -13,11 +13,14 @@ use tracing::{debug, info, warn};
 
 use crate::model::{InputSpec, KMeansRecord, Model, StrategyRef};
 use crate::output::{
-    BackendReport, CategoricalJson, FileWriter, InputReport, LevelJson, NumericJson, SegmentJson, SegmentsFile,
-    write_json,
+    BackendReport, CategoricalJson, FileWriter, InputReport, LevelJson, NumericJson, SegmentJson,
+    SegmentsFile, write_json,
 };
 use crate::profile::{compute_profiles, key_traits};
-use crate::{BackendChoice, Binding, CoreError, FitSettings, MissingPolicy, resolve_bindings, write_atomically};
+use crate::{
+    BackendChoice, Binding, CoreError, FitSettings, MissingPolicy, resolve_bindings,
+    write_atomically,
+};
 
 /// Rows per plugin `transform` call: large enough to amortise the call, small enough to spread
 /// over threads.
@@ -64,7 +67,10 @@ impl Observer for LogObserver {
         debug!(run = run + 1, iteration, inertia, shift, "lloyd step");
     }
     fn empty_cluster_reseeded(&mut self, run: usize, cluster: usize) {
-        debug!("run {}: segment {cluster} was empty and was reseeded", run + 1);
+        debug!(
+            "run {}: segment {cluster} was empty and was reseeded",
+            run + 1
+        );
     }
     fn run_finished(&mut self, run: usize, s: &RunSummary) {
         info!(
@@ -72,7 +78,11 @@ impl Observer for LogObserver {
             run + 1,
             s.inertia,
             s.iterations,
-            if s.converged { "converged" } else { "hit --max-iter" }
+            if s.converged {
+                "converged"
+            } else {
+                "hit --max-iter"
+            }
         );
     }
 }
@@ -101,11 +111,19 @@ fn batch<'a>(bindings: &'a [Binding], table: &'a Table) -> Batch<'a> {
             },
         })
         .collect();
-    Batch { n_rows: table.n_rows, columns }
+    Batch {
+        n_rows: table.n_rows,
+        columns,
+    }
 }
 
 /// Runs the plugin's `transform` over all rows, in parallel chunks, into a row-major matrix.
-pub(crate) fn transform_all(plugin: &Plugin, state: &str, batch: &Batch<'_>, d: usize) -> Result<Vec<f32>, CoreError> {
+pub(crate) fn transform_all(
+    plugin: &Plugin,
+    state: &str,
+    batch: &Batch<'_>,
+    d: usize,
+) -> Result<Vec<f32>, CoreError> {
     let n = batch.n_rows;
     let mut matrix = vec![0f32; n * d];
     let results: Vec<Result<(), strata_host::HostError>> = matrix
@@ -124,9 +142,14 @@ pub(crate) fn transform_all(plugin: &Plugin, state: &str, batch: &Batch<'_>, d: 
 /// Scales each row to unit length (rows of zeros stay zero), for cosine distance.
 fn normalise_rows(matrix: &mut [f32], d: usize) {
     matrix.par_chunks_mut(d).for_each(|row| {
-        let norm = row.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+        let norm = row
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            .sqrt();
         if norm > 0.0 {
-            row.iter_mut().for_each(|x| *x = (f64::from(*x) / norm) as f32);
+            row.iter_mut()
+                .for_each(|x| *x = (f64::from(*x) / norm) as f32);
         }
     });
 }
@@ -134,9 +157,13 @@ fn normalise_rows(matrix: &mut [f32], d: usize) {
 fn choose_backend(choice: BackendChoice) -> Result<(Box<dyn Backend>, String), CoreError> {
     match choice {
         BackendChoice::Cpu => Ok((Box::new(CpuBackend::new()), "--backend cpu".into())),
-        BackendChoice::Auto => Ok((Box::new(CpuBackend::new()), "auto: this build has only the CPU backend".into())),
+        BackendChoice::Auto => Ok((
+            Box::new(CpuBackend::new()),
+            "auto: this build has only the CPU backend".into(),
+        )),
         BackendChoice::Gpu => Err(CoreError::Settings(
-            "--backend gpu: this build of strata has no GPU backend; use --backend cpu or auto".into(),
+            "--backend gpu: this build of strata has no GPU backend; use --backend cpu or auto"
+                .into(),
         )),
     }
 }
@@ -151,9 +178,14 @@ fn order_by_size(fit: &mut KMeansFit) {
     for (new, &old) in order.iter().enumerate() {
         new_of_old[old] = new as u32;
     }
-    fit.centroids = order.iter().flat_map(|&o| fit.centroids[o * d..(o + 1) * d].to_vec()).collect();
+    fit.centroids = order
+        .iter()
+        .flat_map(|&o| fit.centroids[o * d..(o + 1) * d].to_vec())
+        .collect();
     fit.counts = order.iter().map(|&o| fit.counts[o]).collect();
-    fit.labels.par_iter_mut().for_each(|l| *l = new_of_old[*l as usize]);
+    fit.labels
+        .par_iter_mut()
+        .for_each(|l| *l = new_of_old[*l as usize]);
 }
 
 /// Makes labels unique by numbering repeats: "Young (2)".
@@ -173,7 +205,12 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     let path = settings.input.as_path();
     let plugin = registry.find(&settings.strategy)?;
     let info = plugin.info().clone();
-    info!("strategy {} {} from {}", info.name, info.version, info.path.display());
+    info!(
+        "strategy {} {} from {}",
+        info.name,
+        info.version,
+        info.path.display()
+    );
     let (backend, backend_reason) = choose_backend(settings.backend)?;
 
     let header = strata_ingest::read_header(path, settings.delimiter)?;
@@ -189,7 +226,12 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     };
     let mut bindings = resolve_bindings(path, &info, &header, &settings.maps, id_index)?;
     for b in &bindings {
-        info!("role {} ← column '{}' ({})", b.role, b.column, b.kind.name());
+        info!(
+            "role {} ← column '{}' ({})",
+            b.role,
+            b.column,
+            b.kind.name()
+        );
     }
     let plan = ReadPlan {
         id_column: id_index,
@@ -211,11 +253,16 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         keep_col.push(!text);
     }
     if !skipped_columns.is_empty() {
-        info!("left out non-numeric columns: {}", skipped_columns.join(", "));
+        info!(
+            "left out non-numeric columns: {}",
+            skipped_columns.join(", ")
+        );
         let mut it = keep_col.iter();
         bindings.retain(|_| *it.next().expect("one flag per binding"));
         let mut it = keep_col.iter();
-        table.columns.retain(|_| *it.next().expect("one flag per column"));
+        table
+            .columns
+            .retain(|_| *it.next().expect("one flag per column"));
         if bindings.is_empty() {
             return Err(CoreError::Data {
                 path: path.to_owned(),
@@ -233,7 +280,10 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         if m == rows {
             return Err(CoreError::Data {
                 path: path.to_owned(),
-                message: format!("column '{}' (role {}) has no values: every row is missing", b.column, b.role),
+                message: format!(
+                    "column '{}' (role {}) has no values: every row is missing",
+                    b.column, b.role
+                ),
             });
         }
         missing.insert(b.column.clone(), m);
@@ -248,8 +298,9 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
                 }
             }
             MissingPolicy::Drop => {
-                let keep: Vec<bool> =
-                    (0..rows).map(|i| table.columns.iter().all(|c| !c.data.is_missing(i))).collect();
+                let keep: Vec<bool> = (0..rows)
+                    .map(|i| table.columns.iter().all(|c| !c.data.is_missing(i)))
+                    .collect();
                 rows_dropped = keep.iter().filter(|k| !**k).count();
                 table = Table {
                     n_rows: rows - rows_dropped,
@@ -257,9 +308,18 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
                     columns: table
                         .columns
                         .iter()
-                        .map(|c| strata_ingest::Column { data: c.data.filter(&keep), ..c.clone() })
+                        .map(|c| strata_ingest::Column {
+                            data: c.data.filter(&keep),
+                            ..c.clone()
+                        })
                         .collect(),
-                    lines: table.lines.iter().zip(&keep).filter(|(_, k)| **k).map(|(l, _)| *l).collect(),
+                    lines: table
+                        .lines
+                        .iter()
+                        .zip(&keep)
+                        .filter(|(_, k)| **k)
+                        .map(|(l, _)| *l)
+                        .collect(),
                 };
                 info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
                 if table.n_rows == 0 {
@@ -298,16 +358,25 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         normalise_rows(&mut matrix, d);
     }
 
-    info!("clustering {n} × {d} into k = {k} on {} ({backend_reason})", backend.describe());
+    info!(
+        "clustering {n} × {d} into k = {k} on {} ({backend_reason})",
+        backend.describe()
+    );
     let data = MatrixRef::new(&matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
     let mut km = strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver)?;
     if !km.converged {
-        warn!("k-means stopped at --max-iter {} before converging", settings.max_iter);
+        warn!(
+            "k-means stopped at --max-iter {} before converging",
+            settings.max_iter
+        );
     }
     order_by_size(&mut km);
     drop(matrix);
 
-    let columns: Vec<(&Binding, &ColumnData)> = bindings.iter().zip(table.columns.iter().map(|c| &c.data)).collect();
+    let columns: Vec<(&Binding, &ColumnData)> = bindings
+        .iter()
+        .zip(table.columns.iter().map(|c| &c.data))
+        .collect();
     let profiles = compute_profiles(&columns, &km.labels, k);
     let mut labels = profiles
         .iter()
@@ -315,7 +384,8 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         .collect::<Result<Vec<_>, _>>()?;
     dedupe_labels(&mut labels);
 
-    let state: serde_json::Value = serde_json::from_str(&fitted.state).expect("validated by the host");
+    let state: serde_json::Value =
+        serde_json::from_str(&fitted.state).expect("validated by the host");
     let strategy = StrategyRef {
         name: info.name.clone(),
         version: info.version.clone(),
@@ -352,7 +422,11 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         },
     };
 
-    let segments: Vec<SegmentJson> = profiles.iter().zip(&labels).map(|(p, l)| segment_json(p, l)).collect();
+    let segments: Vec<SegmentJson> = profiles
+        .iter()
+        .zip(&labels)
+        .map(|(p, l)| segment_json(p, l))
+        .collect();
     let segments_file = SegmentsFile {
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy,
@@ -384,9 +458,18 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     };
 
     let files: Vec<FileWriter> = vec![
-        ("assignments.csv", Box::new(|w: &mut dyn Write| write_assignments(w, &table.ids, &km, &labels))),
-        ("segments.json", Box::new(|w: &mut dyn Write| write_json(&segments_file, w))),
-        ("model.json", Box::new(|w: &mut dyn Write| write_json(&model, w))),
+        (
+            "assignments.csv",
+            Box::new(|w: &mut dyn Write| write_assignments(w, &table.ids, &km, &labels)),
+        ),
+        (
+            "segments.json",
+            Box::new(|w: &mut dyn Write| write_json(&segments_file, w)),
+        ),
+        (
+            "model.json",
+            Box::new(|w: &mut dyn Write| write_json(&model, w)),
+        ),
     ];
     let written = write_atomically(&settings.out, files)?;
     for p in &written {
@@ -399,7 +482,11 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         rows,
         rows_used: n,
         rows_dropped,
-        imputed: if settings.missing == MissingPolicy::Impute { missing } else { BTreeMap::new() },
+        imputed: if settings.missing == MissingPolicy::Impute {
+            missing
+        } else {
+            BTreeMap::new()
+        },
         skipped_columns,
         features: d,
         k,
@@ -428,8 +515,11 @@ fn segment_json(p: &Profile, label: &str) -> SegmentJson {
         centroid.insert(nstat.name.clone(), serde_json::json!(nstat.mean));
     }
     for c in &p.categorical {
-        let shares: serde_json::Map<String, serde_json::Value> =
-            c.levels.iter().map(|(v, s, _)| (v.clone(), serde_json::json!(s))).collect();
+        let shares: serde_json::Map<String, serde_json::Value> = c
+            .levels
+            .iter()
+            .map(|(v, s, _)| (v.clone(), serde_json::json!(s)))
+            .collect();
         centroid.insert(c.name.clone(), serde_json::Value::Object(shares));
     }
     SegmentJson {
@@ -458,7 +548,11 @@ fn segment_json(p: &Profile, label: &str) -> SegmentJson {
                 shares: c
                     .levels
                     .iter()
-                    .map(|(v, s, o)| LevelJson { value: v.clone(), share: *s, overall_share: *o })
+                    .map(|(v, s, o)| LevelJson {
+                        value: v.clone(),
+                        share: *s,
+                        overall_share: *o,
+                    })
                     .collect(),
             })
             .collect(),
@@ -468,7 +562,12 @@ fn segment_json(p: &Profile, label: &str) -> SegmentJson {
 
 /// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space),
 /// one row per segmented customer in input order.
-fn write_assignments(w: &mut dyn Write, ids: &IdColumn, km: &KMeansFit, labels: &[String]) -> std::io::Result<()> {
+fn write_assignments(
+    w: &mut dyn Write,
+    ids: &IdColumn,
+    km: &KMeansFit,
+    labels: &[String],
+) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut out = csv::WriterBuilder::new().from_writer(w);
     out.write_record(["id", "segment", "label", "distance"])?;

@@ -18,9 +18,14 @@ impl std::str::FromStr for RoleMap {
     fn from_str(s: &str) -> Result<RoleMap, String> {
         match s.split_once('=') {
             Some((role, spec)) if !role.trim().is_empty() && !spec.trim().is_empty() => {
-                Ok(RoleMap { role: role.trim().to_ascii_lowercase(), spec: spec.trim().to_owned() })
+                Ok(RoleMap {
+                    role: role.trim().to_ascii_lowercase(),
+                    spec: spec.trim().to_owned(),
+                })
             }
-            _ => Err(format!("expected ROLE=COLUMN (e.g. age=Age or \"features=f*\"), got '{s}'")),
+            _ => Err(format!(
+                "expected ROLE=COLUMN (e.g. age=Age or \"features=f*\"), got '{s}'"
+            )),
         }
     }
 }
@@ -66,7 +71,11 @@ pub struct FitSettings {
 }
 
 impl FitSettings {
-    pub fn builder(input: impl Into<PathBuf>, out: impl Into<PathBuf>, strategy: &str) -> FitSettingsBuilder {
+    pub fn builder(
+        input: impl Into<PathBuf>,
+        out: impl Into<PathBuf>,
+        strategy: &str,
+    ) -> FitSettingsBuilder {
         FitSettingsBuilder {
             s: FitSettings {
                 input: input.into(),
@@ -170,7 +179,10 @@ impl FitSettingsBuilder {
             return bad(format!("--tol must be a number ≥ 0 (got {})", s.tol));
         }
         if s.out.is_file() {
-            return bad(format!("--out {} is a file; give a folder", s.out.display()));
+            return bad(format!(
+                "--out {} is a file; give a folder",
+                s.out.display()
+            ));
         }
         if let Some(d) = s.delimiter {
             if d == b'"' || d == b'\n' || d == b'\r' {
@@ -179,13 +191,18 @@ impl FitSettingsBuilder {
         }
         if let Some(sc) = &s.scale {
             if !matches!(sc.as_str(), "zscore" | "robust" | "none") {
-                return bad(format!("--scale must be zscore, robust or none (got '{sc}')"));
+                return bad(format!(
+                    "--scale must be zscore, robust or none (got '{sc}')"
+                ));
             }
         }
         let mut roles: Vec<&str> = s.maps.iter().map(|m| m.role.as_str()).collect();
         roles.sort_unstable();
         if let Some(w) = roles.windows(2).find(|w| w[0] == w[1]) {
-            return bad(format!("role '{}' is mapped twice; list its columns in one --map", w[0]));
+            return bad(format!(
+                "role '{}' is mapped twice; list its columns in one --map",
+                w[0]
+            ));
         }
         Ok(s)
     }
@@ -207,7 +224,13 @@ mod tests {
     #[test]
     fn role_maps_parse() {
         let m: RoleMap = "Income=Annual Income (k$)".parse().unwrap();
-        assert_eq!(m, RoleMap { role: "income".into(), spec: "Annual Income (k$)".into() });
+        assert_eq!(
+            m,
+            RoleMap {
+                role: "income".into(),
+                spec: "Annual Income (k$)".into()
+            }
+        );
         assert!("age".parse::<RoleMap>().is_err());
         assert!("=Age".parse::<RoleMap>().is_err());
     }
@@ -223,7 +246,8 @@ mod tests {
             b().tol(-1.0),
             b().tol(f64::NAN),
             b().scale(Some("minmax".into())),
-            b().map("age=A".parse().unwrap()).map("age=B".parse().unwrap()),
+            b().map("age=A".parse().unwrap())
+                .map("age=B".parse().unwrap()),
         ] {
             assert!(matches!(bad.build(), Err(CoreError::Settings(_))));
         }

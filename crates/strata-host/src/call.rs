@@ -80,7 +80,7 @@ impl RawBatch {
                 }
                 BatchValues::Categorical { codes, dict } => {
                     assert_eq!(codes.len(), batch.n_rows, "column '{}' length", c.name);
-                    let refs: Vec<StrRef> = dict.iter().map(|s| StrRef::from_str(s)).collect();
+                    let refs: Vec<StrRef> = dict.iter().map(|s| StrRef::new(s)).collect();
                     // The Vec's heap buffer does not move when the Vec is moved into `dicts`.
                     let ptr = refs.as_ptr();
                     let len = refs.len();
@@ -89,8 +89,8 @@ impl RawBatch {
                 }
             };
             columns.push(ColumnV1 {
-                role: StrRef::from_str(c.role),
-                name: StrRef::from_str(c.name),
+                role: StrRef::new(c.role),
+                name: StrRef::new(c.name),
                 kind: c.kind as u32,
                 numeric,
                 codes,
@@ -263,7 +263,7 @@ impl Plugin {
         let code = unsafe {
             (self.fit)(
                 &b,
-                StrRef::from_str(options_json),
+                StrRef::new(options_json),
                 &mut f_sink,
                 &mut s_sink,
                 &mut m_sink,
@@ -333,7 +333,7 @@ impl Plugin {
         // else touches during the call; the batch, state and sink live until it returns.
         let code = unsafe {
             (self.transform)(
-                StrRef::from_str(state),
+                StrRef::new(state),
                 &b,
                 out.as_mut_ptr(),
                 batch.n_rows,
@@ -363,8 +363,8 @@ impl Plugin {
             .numeric
             .iter()
             .map(|n| NumericStatV1 {
-                role: StrRef::from_str(&n.role),
-                name: StrRef::from_str(&n.name),
+                role: StrRef::new(&n.role),
+                name: StrRef::new(&n.name),
                 mean: n.mean,
                 overall_mean: n.overall_mean,
                 overall_std: n.overall_std,
@@ -377,7 +377,7 @@ impl Plugin {
                 c.levels
                     .iter()
                     .map(|(v, s, o)| LevelShareV1 {
-                        value: StrRef::from_str(v),
+                        value: StrRef::new(v),
                         share: *s,
                         overall_share: *o,
                     })
@@ -389,8 +389,8 @@ impl Plugin {
             .iter()
             .zip(&levels)
             .map(|(c, l)| CategoricalStatV1 {
-                role: StrRef::from_str(&c.role),
-                name: StrRef::from_str(&c.name),
+                role: StrRef::new(&c.role),
+                name: StrRef::new(&c.name),
                 levels: l.as_ptr(),
                 n_levels: l.len(),
             })
@@ -409,7 +409,7 @@ impl Plugin {
         let (mut l_sink, mut m_sink) = (sink(&mut label), sink(&mut message));
         // SAFETY: the profile and every array and string it points to are host values alive
         // until the call returns, as are the sinks.
-        let code = unsafe { (self.label)(StrRef::from_str(state), &raw, &mut l_sink, &mut m_sink) };
+        let code = unsafe { (self.label)(StrRef::new(state), &raw, &mut l_sink, &mut m_sink) };
         self.status("label", code, &message)?;
         if label.items.len() != 1 {
             return Err(self.bad(

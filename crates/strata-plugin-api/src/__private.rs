@@ -30,6 +30,7 @@ struct Envelope<S> {
 pub fn entry<S: Strategy>(
     cell: &'static OnceLock<Option<Exported<PluginHeader>>>,
 ) -> *const PluginHeader {
+    install_panic_hook();
     let header = cell.get_or_init(|| catch_unwind(build_header::<S>).ok().map(Exported::new));
     match header {
         Some(h) => &h.0,
@@ -38,7 +39,7 @@ pub fn entry<S: Strategy>(
 }
 
 fn leak_str(s: &'static str) -> StrRef {
-    StrRef::from_str(s)
+    StrRef::new(s)
 }
 
 fn build_header<S: Strategy>() -> PluginHeader {
@@ -82,6 +83,26 @@ fn build_header<S: Strategy>() -> PluginHeader {
     }
 }
 
+thread_local! {
+    /// Where the last panic on this thread happened, recorded by the hook below.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A plugin (a `cdylib`) has its own copy of std and so its own panic hook. Ours records the
+/// location for the error message instead of printing to the host's stderr: the host reports
+/// the panic itself, once, as an error.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            PANIC_LOCATION.with(|p| *p.borrow_mut() = at);
+        }));
+    });
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
@@ -115,7 +136,10 @@ unsafe fn guarded(message: *mut Sink, body: impl FnOnce() -> Result<(), Error>) 
             Status::Error as i32
         }
         Err(payload) => {
-            let text = panic_message(payload.as_ref());
+            let mut text = panic_message(payload.as_ref());
+            if let Some(at) = PANIC_LOCATION.with(|p| p.borrow_mut().take()) {
+                text = format!("{text} (at {at})");
+            }
             // The message itself must not unwind either; formatting a String cannot.
             // SAFETY: per this function's contract.
             unsafe { write(message, &text) };

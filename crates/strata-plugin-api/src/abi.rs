@@ -77,7 +77,7 @@ impl StrRef {
         len: 0,
     };
 
-    pub fn from_str(s: &str) -> StrRef {
+    pub fn new(s: &str) -> StrRef {
         StrRef {
             ptr: s.as_ptr(),
             len: s.len(),
