@@ -58,6 +58,26 @@ fn normalise(s: &str) -> String {
         .collect()
 }
 
+/// Whether a header names an identifier: `id`, `..._id`, `... id`, `...-id` (any case), or
+/// camel case `CustomerID` / `customerId`. Such columns are never swept into "every numeric
+/// column": clustering on an id is meaningless and ids are personal.
+pub fn looks_like_id(name: &str) -> bool {
+    let lower = name.trim().to_ascii_lowercase();
+    if lower == "id"
+        || [" id", "_id", "-id", ".id"]
+            .iter()
+            .any(|s| lower.ends_with(s))
+    {
+        return true;
+    }
+    let t = name.trim();
+    (t.ends_with("ID") || t.ends_with("Id"))
+        && t[..t.len() - 2]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_lowercase())
+}
+
 fn list_headers(h: &Header) -> String {
     h.names
         .iter()
@@ -187,9 +207,17 @@ pub fn resolve_bindings(
             continue;
         }
         for i in 0..header.names.len() {
-            if Some(i) != id_column && !bound.iter().any(|b| b.index == i) {
-                push(&mut bound, role, i, true)?;
+            if Some(i) == id_column || bound.iter().any(|b| b.index == i) {
+                continue;
             }
+            if looks_like_id(&header.names[i]) {
+                tracing::info!(
+                    "left out '{}': it looks like an identifier (carry it with --id-column, or bind it with --map to cluster it)",
+                    header.names[i]
+                );
+                continue;
+            }
+            push(&mut bound, role, i, true)?;
         }
     }
 
@@ -303,6 +331,28 @@ mod tests {
         let b = resolve_bindings(path, &p, &h, &[], Some(0)).unwrap();
         assert_eq!(b.len(), 4);
         assert!(b.iter().all(|b| b.auto && b.column != "id"));
+        // Without --id-column, identifier-looking columns are still left out of the default.
+        let h = header(&["CustomerID", "spend", "Customer ID", "paid", "row_id"]);
+        let b = resolve_bindings(path, &p, &h, &[], None).unwrap();
+        assert_eq!(cols(&b), vec![("features", "spend"), ("features", "paid")]);
+    }
+
+    #[test]
+    fn identifier_names() {
+        for id in [
+            "id",
+            "ID",
+            "CustomerID",
+            "customerId",
+            "customer_id",
+            "Customer ID",
+            "client-id",
+        ] {
+            assert!(looks_like_id(id), "{id}");
+        }
+        for not in ["paid", "Idle", "valid", "IDEA", "Grid", "width"] {
+            assert!(!looks_like_id(not), "{not}");
+        }
     }
 
     #[test]
