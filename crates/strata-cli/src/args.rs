@@ -135,6 +135,10 @@ pub struct FitArgs {
     /// How numeric features are scaled (default: the strategy's, z-score for the bundled ones).
     #[arg(long, value_enum)]
     pub scale: Option<ScaleArg>,
+    /// A strategy-specific option, KEY=VALUE (repeatable); `strata plugins --strategy NAME`
+    /// lists what a strategy accepts.
+    #[arg(long = "option", short = 'O', value_name = "KEY=VALUE", value_parser = strata_core::parse_option)]
+    pub options: Vec<(String, String)>,
     /// What to do with missing values in bound columns.
     #[arg(long, value_enum, default_value_t = MissingArg::Impute)]
     pub missing: MissingArg,
@@ -185,6 +189,9 @@ impl FitArgs {
             });
         for m in &self.maps {
             b = b.map(m.clone());
+        }
+        for (k, v) in &self.options {
+            b = b.option(k, v);
         }
         b.build()
     }

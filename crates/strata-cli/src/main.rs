@@ -49,6 +49,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fit(fit) => {
             let settings = fit.to_settings()?;
             let registry = registry();
+            for r in &registry.refused {
+                tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
+            }
             let report = strata_core::fit(&settings, &registry).with_context(|| {
                 format!(
                     "strata fit failed; nothing was written to {}",

@@ -1,137 +1,8 @@
-//! End-to-end tests: the real `strata` binary on fixture files, outputs parsed and checked.
-//!
-//! Plugins are found beside the binary, so run `cargo build --workspace` before `cargo test`
-//! (`scripts/test.sh` does). Tests on real data read `../shared/data` (present in CI).
+//! End-to-end tests of `strata fit` and `strata plugins` with the bundled strategies.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use strata_core::Model;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_strata"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn strata() -> Command {
-    let lib = bin_dir().join(strata_host::plugin_file_name("demographic"));
-    assert!(
-        lib.exists(),
-        "{} is missing: build the plugins first with `cargo build --workspace` (scripts/test.sh does)",
-        lib.display()
-    );
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
-    c.env_remove("STRATA_PLUGIN_PATH").env_remove("STRATA_LOG");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    strata().args(args).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn shared(rel: &str) -> PathBuf {
-    let p = repo().join("../shared/data").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: the real-data tests need ../shared/data beside the repo",
-        p.display()
-    );
-    p
-}
-
-fn read_csv(path: &Path) -> Vec<Vec<String>> {
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap();
-    r.records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Checks the three outputs against each other and the input; returns assignments rows.
-fn check_outputs(out: &Path, input_ids: &[String], k: usize) -> Vec<Vec<String>> {
-    let rows = read_csv(&out.join("assignments.csv"));
-    assert_eq!(rows[0], vec!["id", "segment", "label", "distance"]);
-    let body = &rows[1..];
-    assert_eq!(body.len(), input_ids.len(), "one row per customer");
-    let ids: Vec<&String> = body.iter().map(|r| &r[0]).collect();
-    assert_eq!(
-        ids,
-        input_ids.iter().collect::<Vec<_>>(),
-        "ids untouched and in input order"
-    );
-    let seg = json(&out.join("segments.json"));
-    assert_eq!(seg["k"], k);
-    let segments = seg["segments"].as_array().unwrap();
-    assert_eq!(segments.len(), k);
-    let mut total = 0;
-    for (j, s) in segments.iter().enumerate() {
-        let size = s["size"].as_u64().unwrap() as usize;
-        let label = s["label"].as_str().unwrap();
-        assert!(!label.is_empty());
-        let in_file = body.iter().filter(|r| r[1] == j.to_string()).count();
-        assert_eq!(in_file, size, "segment {j} size matches assignments.csv");
-        assert!(
-            body.iter()
-                .filter(|r| r[1] == j.to_string())
-                .all(|r| r[2] == label)
-        );
-        total += size;
-    }
-    assert_eq!(total, input_ids.len(), "segment sizes sum to rows");
-    assert!(
-        body.iter()
-            .all(|r| r[3].parse::<f64>().is_ok_and(|d| d.is_finite() && d >= 0.0))
-    );
-    let model = Model::load(&out.join("model.json")).expect("model.json reloads");
-    assert_eq!(model.k, k);
-    assert_eq!(
-        model.labels,
-        segments
-            .iter()
-            .map(|s| s["label"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    );
-    rows
-}
-
-fn ids_of(path: &Path, column: usize) -> Vec<String> {
-    read_csv(path)[1..]
-        .iter()
-        .map(|r| r[column].clone())
-        .collect()
-}
-
-/// Runs `strata fit ARGS --out DIR INPUT` into a fresh folder and asserts it succeeded.
-/// Returns the folder's guard, the output folder and stdout.
-fn fit_ok(input: &Path, args: &[&str]) -> (tempfile::TempDir, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut all = vec!["fit"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--out", out.to_str().unwrap(), input.to_str().unwrap()]);
-    let o = run(&all);
-    assert!(o.status.success(), "{all:?} failed:\n{}", text(&o.stderr));
-    (dir, out, text(&o.stdout))
-}
+use common::*;
 
 #[test]
 fn demo_data_end_to_end() {
@@ -278,33 +149,11 @@ fn plugins_lists_strategies_and_roles() {
     assert!(o.status.success());
     let s = text(&o.stdout);
     assert!(
-        s.contains("demographic") && s.contains("features") && s.contains("1.0"),
+        s.contains("demographic") && s.contains("features") && s.contains("1.1"),
         "{s}"
     );
     let o = run(&["plugins", "--strategy", "features"]);
     assert!(text(&o.stdout).contains("default: every numeric column"));
-}
-
-/// Runs a fit that must fail: non-zero exit, `needles` in stderr, no output folder.
-fn fails(args: &[&str], input: &str, needles: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("in.csv");
-    std::fs::write(&file, input).unwrap();
-    let out = dir.path().join("out");
-    let mut all = vec!["fit"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--out", out.to_str().unwrap(), file.to_str().unwrap()]);
-    let o = run(&all);
-    let err = text(&o.stderr);
-    assert!(!o.status.success(), "should fail: {all:?}");
-    assert!(
-        !err.contains("panicked at"),
-        "a panic is not an error message: {err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "expected {n:?} in:\n{err}");
-    }
-    assert!(!out.exists(), "no output may be written on error");
 }
 
 const SMALL: &str = "id,age,gender\n1,30,F\n2,40,M\n3,50,F\n";
@@ -409,28 +258,6 @@ fn unwritable_output_is_an_error_and_old_outputs_survive_a_failure() {
     );
 }
 
-/// Copies a test plugin into a fresh folder under a discoverable name.
-fn plugin_dir(built: &str, as_name: &str) -> tempfile::TempDir {
-    let file = format!(
-        "{}strata_testplugin_{built}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let src = bin_dir().join(&file);
-    assert!(
-        src.exists(),
-        "{} missing: run `cargo build --workspace`",
-        src.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        &src,
-        dir.path().join(strata_host::plugin_file_name(as_name)),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 fn a_plugin_with_another_abi_version_is_refused_by_name() {
     let dir = plugin_dir("bad_abi", "badabi");
@@ -440,7 +267,7 @@ fn a_plugin_with_another_abi_version_is_refused_by_name() {
     let s = text(&o.stdout);
     assert!(s.contains(&format!("refused {}", file.display())), "{s}");
     assert!(
-        s.contains("plugin ABI version 99.3 is not supported by this strata (ABI 1.0)"),
+        s.contains("plugin ABI version 99.3 is not supported by this strata (ABI 1.1)"),
         "{s}"
     );
     fails(
@@ -451,23 +278,166 @@ fn a_plugin_with_another_abi_version_is_refused_by_name() {
             dir.path().to_str().unwrap(),
         ],
         SMALL,
-        &[file.to_str().unwrap(), "99.3", "ABI 1.0"],
+        &[file.to_str().unwrap(), "99.3", "ABI 1.1"],
     );
 }
 
 #[test]
-fn a_panicking_plugin_is_an_error_not_a_crash() {
-    let dir = plugin_dir("panicky", "panicky");
-    fails(
+fn boundary_faults_are_reported_by_plugin_and_what_went_wrong() {
+    let dir = plugin_dir("faulty", "faulty");
+    let d = dir.path().to_str().unwrap();
+    let args = ["--strategy", "faulty", "--k", "2", "--plugin-dir", d];
+    for (fault, needle) in [
+        (
+            "panic",
+            "strategy 'faulty' panicked in fit: deliberate panic in fit (at tests/plugins/faulty/src/lib.rs:",
+        ),
+        (
+            "nan",
+            "strategy 'faulty' returned invalid transform output: feature 1 of row 2 is NaN",
+        ),
+        (
+            "inf",
+            "strategy 'faulty' returned invalid transform output: feature 1 of row 1 is inf",
+        ),
+        (
+            "features",
+            "strategy 'faulty' returned invalid fit output: 0 features (expected 1 to 65536)",
+        ),
+        (
+            "label_utf8",
+            "strategy 'faulty' returned invalid label output: not UTF-8",
+        ),
+    ] {
+        fails_with_env(&[("STRATA_TEST_FAULT", fault)], &args, SMALL, &[needle]);
+    }
+    // Behaving, the same plugin works: the faults above are what failed.
+    let input = repo().join("tests/fixtures/small_demographic.csv");
+    let (_d, out, _) = fit_ok(
+        &input,
         &[
             "--strategy",
-            "panicky",
+            "faulty",
+            "--id-column",
+            "customer_id",
+            "--map",
+            "features=age,income",
+            "--k",
+            "2",
             "--plugin-dir",
-            dir.path().to_str().unwrap(),
+            d,
         ],
-        SMALL,
-        &["strategy 'panicky' panicked in fit: deliberate panic in fit"],
     );
+    check_outputs(&out, &ids_of(&input, 0), 2);
+}
+
+#[test]
+fn broken_plugin_files_are_listed_as_refused_and_healthy_ones_still_load() {
+    let dir = plugin_dir("no_entry", "noentry");
+    let d = dir.path();
+    for (built, name) in [
+        ("bad_abi", "badabi"),
+        ("faulty", "writable"),
+        ("v1_0", "oldminor"),
+    ] {
+        std::fs::copy(
+            bin_dir().join(format!(
+                "{}strata_testplugin_{built}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )),
+            d.join(strata_host::plugin_file_name(name)),
+        )
+        .unwrap();
+    }
+    let writable = d.join(strata_host::plugin_file_name("writable"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let o = run(&["plugins", "--plugin-dir", d.to_str().unwrap()]);
+    assert!(o.status.success());
+    let s = text(&o.stdout);
+    assert!(
+        s.contains("demographic") && s.contains("oldminor"),
+        "healthy plugins listed:\n{s}"
+    );
+    let noentry = d.join(strata_host::plugin_file_name("noentry"));
+    assert!(
+        s.contains(&format!(
+            "refused {}: {}: not a Strata plugin (no `strata_plugin_entry` symbol)",
+            noentry.display(),
+            noentry.display()
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains("plugin ABI version 99.3 is not supported"),
+        "{s}"
+    );
+    #[cfg(unix)]
+    assert!(
+        s.contains(&format!(
+            "refused {}: the file is writable by other users (mode 666)",
+            writable.display()
+        )),
+        "{s}"
+    );
+    // A fit with another strategy still runs, and warns about what it ignored.
+    let input = repo().join("tests/fixtures/small_demographic.csv");
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "fit",
+        "--id-column",
+        "customer_id",
+        "--k",
+        "2",
+        "--plugin-dir",
+        d.to_str().unwrap(),
+        "--out",
+        out.path().join("o").to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("ignored plugin"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_plugin_built_for_abi_1_0_still_works_and_its_table_is_not_overread() {
+    let dir = plugin_dir("v1_0", "oldminor");
+    let d = dir.path().to_str().unwrap();
+    let o = run(&["plugins", "--plugin-dir", d, "--strategy", "oldminor"]);
+    let s = text(&o.stdout);
+    assert!(
+        o.status.success() && s.contains("oldminor 1.0.0 (ABI 1.0)"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("MUST NOT BE READ"),
+        "the host read past a 1.0 table:\n{s}"
+    );
+    let input = repo().join("tests/fixtures/small_demographic.csv");
+    let (_d, out, _) = fit_ok(
+        &input,
+        &[
+            "-s",
+            "oldminor",
+            "--id-column",
+            "customer_id",
+            "--map",
+            "features=age",
+            "--k",
+            "2",
+            "--plugin-dir",
+            d,
+        ],
+    );
+    check_outputs(&out, &ids_of(&input, 0), 2);
 }
 
 #[test]

@@ -269,6 +269,7 @@ mod tests {
             roles,
             metric: Metric::Euclidean,
             default_k: 2,
+            docs: String::new(),
             path: PathBuf::new(),
         }
     }

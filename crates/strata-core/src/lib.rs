@@ -25,6 +25,7 @@ pub use pipeline::{FitReport, SegmentSummary, fit};
 pub use profile::{SegmentProfile, key_traits};
 pub use settings::{
     BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, parse_delimiter,
+    parse_option,
 };
 
 /// k-means defaults, re-exported for front ends that show them.

@@ -66,6 +66,8 @@ pub struct FitSettings {
     pub tol: f64,
     pub n_init: usize,
     pub scale: Option<String>,
+    /// Strategy-specific options (`--option KEY=VALUE`), passed to the plugin as strings.
+    pub options: Vec<(String, String)>,
     pub missing: MissingPolicy,
     pub backend: BackendChoice,
 }
@@ -91,6 +93,7 @@ impl FitSettings {
                 tol: DEFAULT_TOL,
                 n_init: DEFAULT_N_INIT,
                 scale: None,
+                options: Vec::new(),
                 missing: MissingPolicy::Impute,
                 backend: BackendChoice::Auto,
             },
@@ -102,6 +105,9 @@ impl FitSettings {
         let mut m = serde_json::Map::new();
         if let Some(s) = &self.scale {
             m.insert("scale".into(), serde_json::Value::String(s.clone()));
+        }
+        for (k, v) in &self.options {
+            m.insert(k.clone(), serde_json::Value::String(v.clone()));
         }
         serde_json::Value::Object(m)
     }
@@ -154,6 +160,11 @@ impl FitSettingsBuilder {
         self.s.scale = v;
         self
     }
+    /// Adds a strategy-specific option (`--option KEY=VALUE`).
+    pub fn option(mut self, key: &str, value: &str) -> Self {
+        self.s.options.push((key.to_owned(), value.to_owned()));
+        self
+    }
     pub fn missing(mut self, v: MissingPolicy) -> Self {
         self.s.missing = v;
         self
@@ -196,6 +207,23 @@ impl FitSettingsBuilder {
                 ));
             }
         }
+        for (i, (k, _)) in s.options.iter().enumerate() {
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return bad(format!(
+                    "--option key '{k}' must be lowercase letters, digits or '_'"
+                ));
+            }
+            if k == "scale" {
+                return bad("use --scale rather than --option scale=...".into());
+            }
+            if s.options[..i].iter().any(|(o, _)| o == k) {
+                return bad(format!("--option {k} is given twice"));
+            }
+        }
         let mut roles: Vec<&str> = s.maps.iter().map(|m| m.role.as_str()).collect();
         roles.sort_unstable();
         if let Some(w) = roles.windows(2).find(|w| w[0] == w[1]) {
@@ -205,6 +233,16 @@ impl FitSettingsBuilder {
             ));
         }
         Ok(s)
+    }
+}
+
+/// Parses `--option KEY=VALUE`.
+pub fn parse_option(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!(
+            "expected KEY=VALUE (e.g. industry_level=2), got '{s}'"
+        )),
     }
 }
 
@@ -251,6 +289,15 @@ mod tests {
         ] {
             assert!(matches!(bad.build(), Err(CoreError::Settings(_))));
         }
+        let s = b()
+            .scale(Some("robust".into()))
+            .option("industry_level", "2")
+            .build()
+            .unwrap();
+        assert_eq!(
+            s.plugin_options(),
+            serde_json::json!({"scale": "robust", "industry_level": "2"})
+        );
         assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
         assert_eq!(parse_delimiter(";"), Ok(b';'));
         assert!(parse_delimiter(";;").is_err());

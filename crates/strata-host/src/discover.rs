@@ -61,6 +61,26 @@ pub fn search_dirs(env_path: Option<&std::ffi::OsStr>, plugin_dirs: &[PathBuf]) 
     dirs
 }
 
+/// Why a plugin file must not be loaded because of who can change it: a file any user can
+/// write could be replaced with code that then runs inside `strata`.
+#[cfg(unix)]
+fn unsafe_permissions(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o002 != 0).then(|| {
+        format!(
+            "the file is writable by other users (mode {:o}); run `chmod o-w {}` if you trust it",
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn unsafe_permissions(_path: &Path) -> Option<String> {
+    None
+}
+
 /// A file that looked like a plugin but was not loaded, and why.
 #[derive(Debug)]
 pub struct Refused {
@@ -93,6 +113,10 @@ impl Registry {
                 .collect();
             files.sort();
             for path in files {
+                if let Some(reason) = unsafe_permissions(&path) {
+                    reg.refused.push(Refused { path, reason });
+                    continue;
+                }
                 match Plugin::load(&path) {
                     Ok(p) => {
                         if let Some(first) = reg.plugins.iter().find(|q| q.name() == p.name()) {

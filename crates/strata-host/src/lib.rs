@@ -103,6 +103,8 @@ pub struct PluginInfo {
     pub roles: Vec<RoleInfo>,
     pub metric: Metric,
     pub default_k: u32,
+    /// Longer documentation (ABI 1.1; empty for 1.0 plugins).
+    pub docs: String,
     pub path: PathBuf,
 }
 
@@ -194,20 +196,22 @@ impl Plugin {
         let table = table.cast::<StrategyTableV1>();
         // SAFETY: major version 1 promises a `StrategyTableV1` prefix that starts with `size`.
         let size = unsafe { (*table).size };
-        if size < std::mem::size_of::<StrategyTableV1>() {
+        if size < abi::TABLE_V1_0_SIZE {
             return Err(HostError::Invalid {
                 path: path.to_owned(),
-                what: format!(
-                    "function table of {size} bytes is smaller than ABI 1.0's {}",
-                    std::mem::size_of::<StrategyTableV1>()
-                ),
+                what: format!("function table of {size} bytes is smaller than ABI 1.0's {}", abi::TABLE_V1_0_SIZE),
             });
         }
-        // SAFETY: `size` covers every field of the v1.0 table, and the plugin keeps the table
-        // alive for as long as the library is loaded (ABI rule 3); fields a newer minor added
-        // after them are not read.
+        // SAFETY: `size` covers every ABI 1.0 field and the plugin keeps the table alive as
+        // long as the library is loaded (ABI rule 3). Only the 1.0 prefix is read through this
+        // reference; later fields are read below only when `size` covers them.
         let t = unsafe { &*table };
-        let info = read_info(path, t, (major, minor))?;
+        let mut info = read_info(path, t, (major, minor))?;
+        if size >= abi::TABLE_V1_1_SIZE {
+            // SAFETY: `size` says the plugin's table has the 1.1 `docs` field.
+            let docs = unsafe { std::ptr::addr_of!((*table).docs).read() };
+            info.docs = read_str(path, docs, "the documentation", 64 * 1024)?;
+        }
         Ok(Plugin {
             info,
             fit: t.fit,
@@ -326,6 +330,7 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
         roles,
         metric,
         default_k: t.default_k,
+        docs: String::new(),
         path: path.to_owned(),
     })
 }

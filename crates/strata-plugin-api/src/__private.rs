@@ -74,6 +74,7 @@ fn build_header<S: Strategy>() -> PluginHeader {
         fit: fit_shim::<S>,
         transform: transform_shim::<S>,
         label: label_shim::<S>,
+        docs: leak_str(S::docs()),
     }));
     PluginHeader {
         magic: abi::MAGIC,

@@ -29,7 +29,8 @@ pub const MAGIC: u32 = 0x5354_5241;
 /// Major version of this ABI. A host and a plugin interoperate only when majors are equal.
 pub const ABI_MAJOR: u16 = 1;
 /// Minor version: grows when fields are added at the end of the function table.
-pub const ABI_MINOR: u16 = 0;
+/// 1.1 added [`StrategyTableV1::docs`].
+pub const ABI_MINOR: u16 = 1;
 
 /// The first thing the host reads. Its layout is frozen for every ABI version.
 #[repr(C)]
@@ -305,7 +306,15 @@ pub struct StrategyTableV1 {
     pub fit: FitFnV1,
     pub transform: TransformFnV1,
     pub label: LabelFnV1,
+    // ---- ABI 1.1 ----
+    /// Documentation for `strata plugins --strategy NAME`: roles, options, defaults, labels.
+    pub docs: StrRef,
 }
+
+/// Size of the ABI 1.0 table: a table at least this large has every 1.0 field.
+pub const TABLE_V1_0_SIZE: usize = std::mem::offset_of!(StrategyTableV1, docs);
+/// Size of the ABI 1.1 table.
+pub const TABLE_V1_1_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
 
 /// Wrapper that lets a plugin keep ABI structs (which hold raw pointers) in a `static`.
 #[repr(transparent)]

@@ -351,4 +351,10 @@ pub trait Strategy {
 
     /// A short human label for a segment, e.g. "Young high-income urban".
     fn label(state: &Self::State, profile: &SegmentProfile) -> String;
+
+    /// What `strata plugins --strategy NAME` prints after the role table: options
+    /// (`--option KEY=VALUE`), defaults, how features are built and how labels read.
+    fn docs() -> &'static str {
+        ""
+    }
 }
