@@ -31,6 +31,12 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
                 r.description
             );
         }
+        if !i.docs.trim().is_empty() {
+            println!();
+            for line in i.docs.trim_end().lines() {
+                println!("  {line}");
+            }
+        }
         return Ok(());
     }
     println!(

@@ -153,7 +153,12 @@ fn plugins_lists_strategies_and_roles() {
         "{s}"
     );
     let o = run(&["plugins", "--strategy", "features"]);
-    assert!(text(&o.stdout).contains("default: every numeric column"));
+    let s = text(&o.stdout);
+    assert!(s.contains("default: every numeric column"), "{s}");
+    assert!(
+        s.contains("Labels: the two columns whose segment mean"),
+        "docs printed: {s}"
+    );
 }
 
 const SMALL: &str = "id,age,gender\n1,30,F\n2,40,M\n3,50,F\n";

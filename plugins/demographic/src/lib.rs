@@ -139,6 +139,10 @@ impl Strategy for Demographic {
         Ok(())
     }
 
+    fn docs() -> &'static str {
+        DOCS
+    }
+
     fn label(_state: &State, p: &SegmentProfile) -> String {
         let mut words: Vec<String> = Vec::new();
         if let Some(age) = p.numeric_role("age") {
@@ -187,6 +191,29 @@ impl Strategy for Demographic {
         label
     }
 }
+
+const DOCS: &str = "\
+Binding: any subset of the roles; a role left unbound takes a header with its name
+(ignoring case and punctuation), e.g. `Household Size` for household_size.
+
+Features:
+  numerics    missing → training median; income → ln(1 + x) when non-negative and
+              skewness > 1; then z-score (default), --scale robust (median/IQR) or none
+  categorical missing → most frequent category; one indicator per category weighted
+              1/√2, so two different categories are at squared distance 1 (one standard
+              deviation on a numeric) however many categories there are
+  unseen category when scoring: all indicators 0
+
+Labels, from each segment's profile in the data's own units:
+  age         mean < 35 young, < 55 middle-aged, else senior
+  gender      named when one value has ≥ 65% of the segment (F/M/woman/man normalised)
+  income      z > 0.5 high-income, < −0.5 low-income, else mid-income
+  household   z > 0.5 large-household, < −0.5 small-household
+  education, marital_status, region: the dominant value when it has ≥ 50% of the
+              segment and ≥ 1.2× its overall share, e.g. \"Young female high-income, Urban\"
+
+Default k: 5. Options: none beyond --scale.
+";
 
 fn age_word(mean: f64) -> &'static str {
     if mean < 35.0 {

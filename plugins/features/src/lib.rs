@@ -83,6 +83,20 @@ impl Strategy for Features {
         Ok(())
     }
 
+    fn docs() -> &'static str {
+        "\
+Binding: every numeric column but the id (and columns named like identifiers, e.g.
+CustomerID), or --map \"features=col_a,col_b\" / --map \"features=spend_*\".
+
+Features: one per column; missing → training median; z-score unless --scale robust|none.
+
+Labels: the two columns whose segment mean sits furthest from the overall mean (at least
+half a standard deviation), e.g. \"High Fresh, low Milk\"; otherwise \"Close to average\".
+
+Default k: 4. Options: none beyond --scale.
+"
+    }
+
     fn label(_state: &State, p: &SegmentProfile) -> String {
         let mut stats: Vec<_> = p.numeric.iter().filter(|s| s.z().abs() >= 0.5).collect();
         stats.sort_by(|a, b| b.z().abs().total_cmp(&a.z().abs()).then(a.name.cmp(b.name)));
