@@ -15,3 +15,5 @@ fi
 # it, so build every workspace member (plugins included) before testing.
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The plugin template is its own crate, built as a plugin author would build it.
+cargo test --locked --manifest-path plugins/template/Cargo.toml --target-dir target/template

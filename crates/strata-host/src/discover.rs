@@ -132,10 +132,15 @@ impl Registry {
                             reg.plugins.push(Arc::new(p));
                         }
                     }
-                    Err(e) => reg.refused.push(Refused {
-                        path,
-                        reason: e.to_string(),
-                    }),
+                    Err(e) => {
+                        // The listing already names the file; keep the reason alone.
+                        let text = e.to_string();
+                        let prefix = format!("{}: ", path.display());
+                        let reason = text
+                            .strip_prefix(&prefix)
+                            .map_or(text.clone(), str::to_owned);
+                        reg.refused.push(Refused { path, reason });
+                    }
                 }
             }
         }
