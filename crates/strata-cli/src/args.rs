@@ -47,7 +47,7 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Segment the customers in a CSV file and write assignments, profiles and a model.
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     /// List the strategy plugins found (and the files refused, with why).
     Plugins(PluginsArgs),
 }
@@ -60,6 +60,18 @@ pub enum BackendArg {
     Cpu,
     /// GPU backend (not in this build).
     Gpu,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// k-means on the strategy's features.
+    Kmeans,
+    /// RFM quintile scores and named RFM segments.
+    Rfm,
+}
+
+fn parse_date_format(s: &str) -> Result<strata_core::DateFormat, String> {
+    s.parse()
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -96,9 +108,32 @@ pub enum ScaleArg {
         same segments on any number of threads."
 )]
 pub struct FitArgs {
-    /// The customer CSV file (header required).
-    #[arg(value_name = "INPUT.csv")]
-    pub input: PathBuf,
+    /// The customer CSV file (header required), one row per customer.
+    #[arg(
+        value_name = "INPUT.csv",
+        required_unless_present = "transactions",
+        conflicts_with = "transactions"
+    )]
+    pub input: Option<PathBuf>,
+    /// A transaction log instead of a customer table: one row per purchase line, aggregated per
+    /// customer into recency, frequency, monetary, avg_order_value, tenure and
+    /// interpurchase_days (for the behavioral strategy). Bind its columns with --map
+    /// customer_id=, timestamp=, amount= (or quantity= and unit_price=), invoice=; the usual
+    /// headers (CustomerID, InvoiceDate, Quantity, UnitPrice, InvoiceNo) are found without.
+    #[arg(long, value_name = "LOG.csv")]
+    pub transactions: Option<PathBuf>,
+    /// Measure behaviour as of this day, YYYY-MM-DD (default: the day after the last purchase);
+    /// later transactions are left out.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Date layout of the transaction log: iso, mdy (12/31/2010 8:26), dmy (31/12/2010) or
+    /// ymd (20101231). Default: detected; required when slash dates could be either.
+    #[arg(long, value_name = "LAYOUT", value_parser = parse_date_format)]
+    pub date_format: Option<strata_core::DateFormat>,
+    /// kmeans: cluster the strategy's features. rfm: score recency, frequency and monetary
+    /// into quintiles and name the standard RFM segments (behavioral strategy).
+    #[arg(long, value_enum, default_value_t = ModeArg::Kmeans)]
+    pub mode: ModeArg,
     /// Strategy plugin to use (see `strata plugins`).
     #[arg(long, short = 's', default_value = "demographic")]
     pub strategy: String,
@@ -161,7 +196,19 @@ mod strata_kmeans_defaults {
 impl FitArgs {
     /// Validated settings for the library.
     pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
-        let mut b = FitSettings::builder(&self.input, &self.out, &self.strategy)
+        let (input, source) = match (&self.input, &self.transactions) {
+            (_, Some(log)) => (log, strata_core::Source::Transactions),
+            (Some(table), None) => (table, strata_core::Source::Customers),
+            (None, None) => unreachable!("clap requires INPUT or --transactions"),
+        };
+        let mut b = FitSettings::builder(input, &self.out, &self.strategy)
+            .source(source)
+            .mode(match self.mode {
+                ModeArg::Kmeans => strata_core::Mode::Kmeans,
+                ModeArg::Rfm => strata_core::Mode::Rfm,
+            })
+            .date_format(self.date_format)
+            .as_of(self.as_of.as_deref())?
             .id_column(self.id_column.clone())
             .allow_duplicate_ids(self.allow_duplicate_ids)
             .delimiter(self.delimiter)

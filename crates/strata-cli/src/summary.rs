@@ -3,20 +3,35 @@
 use strata_core::FitReport;
 
 pub fn print(r: &FitReport) {
-    println!(
-        "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
-        r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, r.backend
-    );
-    println!(
-        "k-means: inertia {:.4}, {} iterations, {}.",
-        r.inertia,
-        r.iterations,
-        if r.converged {
-            "converged"
-        } else {
-            "stopped at --max-iter without converging"
+    if let Some(t) = &r.transactions {
+        println!(
+            "Transactions: {} rows; {} without a customer id skipped; {} returns or cancellations netted; \
+             {} customers (dates read as {}).",
+            t.rows, t.rows_without_customer, t.return_rows, t.customers, t.date_format
+        );
+    }
+    match &r.kmeans {
+        Some(km) => {
+            println!(
+                "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
+                r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, km.backend
+            );
+            println!(
+                "k-means: inertia {:.4}, {} iterations, {}.",
+                km.inertia,
+                km.iterations,
+                if km.converged {
+                    "converged"
+                } else {
+                    "stopped at --max-iter without converging"
+                }
+            );
         }
-    );
+        None => println!(
+            "Scored {} of {} customers with strategy {} {} into RFM segments (quintile scores 1–5).",
+            r.rows_used, r.rows, r.strategy, r.strategy_version
+        ),
+    }
     let imputed: Vec<String> = r
         .imputed
         .iter()

@@ -243,6 +243,113 @@ pub fn resolve_bindings(
     Ok(bound)
 }
 
+/// Transaction-log fields and the headers each is found under without `--map`.
+const TX_ROLES: [(&str, &[&str]); 6] = [
+    (
+        "customer_id",
+        &["customerid", "customer", "clientid", "userid"],
+    ),
+    (
+        "timestamp",
+        &[
+            "timestamp",
+            "invoicedate",
+            "orderdate",
+            "transactiondate",
+            "date",
+            "datetime",
+        ],
+    ),
+    (
+        "amount",
+        &["amount", "totalprice", "total", "revenue", "value", "sales"],
+    ),
+    ("quantity", &["quantity", "qty", "units"]),
+    ("unit_price", &["unitprice", "price"]),
+    (
+        "invoice",
+        &[
+            "invoice",
+            "invoiceno",
+            "invoiceid",
+            "orderid",
+            "orderno",
+            "transactionid",
+        ],
+    ),
+];
+
+/// Finds the transaction-log fields in `header`: `--map ROLE=COLUMN` first, then the usual
+/// header names (`CustomerID`, `InvoiceDate`, `Quantity`, `UnitPrice`, `InvoiceNo`, ...).
+/// The value is `amount` when bound, otherwise `quantity × unit_price`.
+pub fn resolve_transaction_columns(
+    path: &Path,
+    header: &Header,
+    maps: &[RoleMap],
+) -> Result<strata_behavior::TxColumns, CoreError> {
+    let err = |message: String| CoreError::Binding {
+        path: path.to_owned(),
+        message,
+    };
+    let roles = || TX_ROLES.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
+    let mut found: Vec<Option<usize>> = vec![None; TX_ROLES.len()];
+    for m in maps {
+        let slot = TX_ROLES.iter().position(|r| r.0 == m.role).ok_or_else(|| {
+            err(format!(
+                "with --transactions, --map binds the log's columns: {}; '{}' is not one of them",
+                roles(),
+                m.role
+            ))
+        })?;
+        let i = header.position(&m.spec).ok_or_else(|| {
+            err(format!(
+                "no column named '{}'; the header has {}",
+                m.spec,
+                list_headers(header)
+            ))
+        })?;
+        found[slot] = Some(i);
+    }
+    for (slot, (_, aliases)) in TX_ROLES.iter().enumerate() {
+        if found[slot].is_none() {
+            found[slot] = aliases.iter().find_map(|a| {
+                (0..header.names.len())
+                    .find(|&i| normalise(&header.names[i]) == *a && !found.contains(&Some(i)))
+            });
+        }
+    }
+    let need = |slot: usize| {
+        found[slot].ok_or_else(|| {
+            err(format!(
+                "the transaction log needs a '{}' column; bind it with --map {}=COLUMN (the header has {})",
+                TX_ROLES[slot].0,
+                TX_ROLES[slot].0,
+                list_headers(header)
+            ))
+        })
+    };
+    let (customer_id, timestamp) = (need(0)?, need(1)?);
+    let value = match (found[2], found[3], found[4]) {
+        (Some(a), _, _) => strata_behavior::TxValue::Amount(a),
+        (None, Some(q), Some(p)) => strata_behavior::TxValue::QuantityTimesPrice {
+            quantity: q,
+            unit_price: p,
+        },
+        _ => {
+            return Err(err(format!(
+                "the transaction log needs an 'amount' column, or 'quantity' and 'unit_price'; bind them with --map (the header has {})",
+                list_headers(header)
+            )));
+        }
+    };
+    Ok(strata_behavior::TxColumns {
+        customer_id,
+        timestamp,
+        value,
+        invoice: found[5],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +443,44 @@ mod tests {
         let h = header(&["CustomerID", "spend", "Customer ID", "paid", "row_id"]);
         let b = resolve_bindings(path, &p, &h, &[], None).unwrap();
         assert_eq!(cols(&b), vec![("features", "spend"), ("features", "paid")]);
+    }
+
+    #[test]
+    fn transaction_columns_by_usual_names_or_map() {
+        let path = Path::new("log.csv");
+        let h = header(&[
+            "InvoiceNo",
+            "StockCode",
+            "Quantity",
+            "InvoiceDate",
+            "UnitPrice",
+            "CustomerID",
+        ]);
+        let c = resolve_transaction_columns(path, &h, &[]).unwrap();
+        assert_eq!((c.customer_id, c.timestamp, c.invoice), (5, 3, Some(0)));
+        assert_eq!(
+            c.value,
+            strata_behavior::TxValue::QuantityTimesPrice {
+                quantity: 2,
+                unit_price: 4
+            }
+        );
+        let h = header(&["who", "when", "paid"]);
+        let e = resolve_transaction_columns(path, &h, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs a 'customer_id' column"), "{e}");
+        let c = resolve_transaction_columns(
+            path,
+            &h,
+            &maps(&["customer_id=who", "timestamp=when", "amount=paid"]),
+        )
+        .unwrap();
+        assert_eq!(c.value, strata_behavior::TxValue::Amount(2));
+        let e = resolve_transaction_columns(path, &h, &maps(&["age=who"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'age' is not one of them"), "{e}");
     }
 
     #[test]

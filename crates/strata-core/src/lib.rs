@@ -17,16 +17,17 @@ mod pipeline;
 mod profile;
 mod settings;
 
-pub use binding::{Binding, resolve_bindings};
+pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{SegmentsFile, write_atomically};
 pub use pipeline::{FitReport, SegmentSummary, fit};
 pub use profile::{SegmentProfile, key_traits};
 pub use settings::{
-    BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, parse_delimiter,
-    parse_option,
+    BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, Mode, RoleMap, Source,
+    parse_delimiter, parse_option,
 };
+pub use strata_ingest::DateFormat;
 
 /// k-means defaults, re-exported for front ends that show them.
 pub mod kmeans_defaults {

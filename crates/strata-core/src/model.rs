@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Binding, CoreError, MissingPolicy};
+use crate::{Binding, CoreError, MissingPolicy, Mode};
 
 pub const MODEL_FORMAT: &str = "strata-model";
 /// Bumped when a field changes meaning or a required field is added.
@@ -20,6 +20,9 @@ pub struct StrategyRef {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
+    /// `customers` (one row each) or `transactions` (a log aggregated per customer).
+    #[serde(default = "customers")]
+    pub source: String,
     /// The id column (carried to outputs as text); `null`: ids are row numbers.
     pub id_column: Option<String>,
     pub delimiter: String,
@@ -27,6 +30,14 @@ pub struct InputSpec {
     pub missing: MissingPolicy,
     /// Options handed to the plugin.
     pub options: serde_json::Value,
+}
+
+fn customers() -> String {
+    "customers".into()
+}
+
+fn kmeans_mode() -> Mode {
+    Mode::Kmeans
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +58,9 @@ pub struct Model {
     pub format_version: u32,
     pub strata_version: String,
     pub strategy: StrategyRef,
+    /// How customers were put into segments.
+    #[serde(default = "kmeans_mode")]
+    pub mode: Mode,
     pub input: InputSpec,
     pub metric: String,
     pub features: Vec<String>,
@@ -58,7 +72,11 @@ pub struct Model {
     pub centroids: Vec<Vec<f32>>,
     /// The segments' labels, by index.
     pub labels: Vec<String>,
-    pub kmeans: KMeansRecord,
+    /// How k-means ran (k-means mode).
+    pub kmeans: Option<KMeansRecord>,
+    /// RFM quintile cut points, when recency, frequency and monetary were bound.
+    #[serde(default)]
+    pub rfm: Option<strata_behavior::RfmCuts>,
 }
 
 impl Model {
@@ -89,13 +107,21 @@ impl Model {
                 self.format_version
             ));
         }
-        if self.k == 0 || self.centroids.len() != self.k || self.labels.len() != self.k {
-            return Err(format!(
-                "k = {} but {} centroids and {} labels",
-                self.k,
-                self.centroids.len(),
-                self.labels.len()
-            ));
+        if self.k == 0 || self.labels.len() != self.k {
+            return Err(format!("k = {} but {} labels", self.k, self.labels.len()));
+        }
+        match self.mode {
+            Mode::Kmeans if self.centroids.len() != self.k || self.kmeans.is_none() => {
+                return Err(format!(
+                    "k = {} but {} centroids",
+                    self.k,
+                    self.centroids.len()
+                ));
+            }
+            Mode::Rfm if self.rfm.is_none() => {
+                return Err("an RFM model without its cut points".into());
+            }
+            _ => {}
         }
         if self.features.len() != self.d || self.centroids.iter().any(|c| c.len() != self.d) {
             return Err(format!(

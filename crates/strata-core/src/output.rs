@@ -61,10 +61,15 @@ pub fn write_json<T: Serialize>(value: &T, w: &mut dyn Write) -> std::io::Result
 pub struct SegmentsFile {
     pub strata_version: String,
     pub strategy: crate::model::StrategyRef,
+    pub mode: crate::Mode,
     pub input: InputReport,
-    pub backend: BackendReport,
+    /// What aggregating a transaction log did (with `--transactions`).
+    pub transactions: Option<strata_behavior::TxReport>,
+    /// The compute backend (k-means mode).
+    pub backend: Option<BackendReport>,
     pub k: usize,
-    pub inertia: f64,
+    /// k-means inertia (`null` in RFM mode).
+    pub inertia: Option<f64>,
     pub iterations: usize,
     pub converged: bool,
     pub n_init: usize,

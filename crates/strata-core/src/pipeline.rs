@@ -1,13 +1,21 @@
 //! `fit`: from a CSV file to segments and their output files.
+//!
+//! Three stages: [`load`] reads the input (a customer table, or a transaction log aggregated
+//! per customer) and binds the strategy's roles; the segmentation puts each customer in a
+//! segment (k-means on the plugin's features, or RFM scores); the rest profiles the segments,
+//! names them and writes every output at once.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
+use strata_behavior::{Behaviour, RfmCuts, RfmScores, RfmSegment, TxOptions, TxReport};
 use strata_compute::{Backend, CpuBackend, MatrixRef};
-use strata_host::{Batch, BatchColumn, BatchValues, ColumnKind, Metric, Plugin, Profile, Registry};
-use strata_ingest::{ColumnData, IdColumn, ParseAs, ReadPlan, Table};
+use strata_host::{
+    Batch, BatchColumn, BatchValues, ColumnKind, Metric, Plugin, PluginInfo, Profile, Registry,
+};
+use strata_ingest::{ColumnData, Header, IdColumn, ParseAs, ReadPlan, Table};
 use strata_kmeans::{KMeansFit, KMeansParams, Observer, RunSummary};
 use tracing::{debug, info, warn};
 
@@ -17,9 +25,10 @@ use crate::output::{
     SegmentsFile, write_json,
 };
 use crate::profile::{compute_profiles, key_traits};
+use crate::settings::{Mode, Source};
 use crate::{
     BackendChoice, Binding, CoreError, FitSettings, MissingPolicy, resolve_bindings,
-    write_atomically,
+    resolve_transaction_columns, write_atomically,
 };
 
 /// Rows per plugin `transform` call: large enough to amortise the call, small enough to spread
@@ -36,22 +45,31 @@ pub struct SegmentSummary {
     pub key_traits: Vec<String>,
 }
 
+/// How a k-means run ended.
+#[derive(Debug, Clone)]
+pub struct KMeansSummary {
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub backend: String,
+}
+
 /// What a fit did, for the caller to print.
 #[derive(Debug, Clone)]
 pub struct FitReport {
     pub strategy: String,
     pub strategy_version: String,
+    pub mode: Mode,
     pub rows: usize,
     pub rows_used: usize,
     pub rows_dropped: usize,
     pub imputed: BTreeMap<String, usize>,
     pub skipped_columns: Vec<String>,
+    pub transactions: Option<TxReport>,
     pub features: usize,
     pub k: usize,
-    pub inertia: f64,
-    pub iterations: usize,
-    pub converged: bool,
-    pub backend: String,
+    /// `None` in RFM mode.
+    pub kmeans: Option<KMeansSummary>,
     pub segments: Vec<SegmentSummary>,
     pub written: Vec<PathBuf>,
 }
@@ -200,31 +218,130 @@ fn dedupe_labels(labels: &mut [String]) {
     }
 }
 
-/// Runs a fit job and writes its outputs.
-pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, CoreError> {
-    let path = settings.input.as_path();
-    let plugin = registry.find(&settings.strategy)?;
-    let info = plugin.info().clone();
-    info!(
-        "strategy {} {} from {}",
-        info.name,
-        info.version,
-        info.path.display()
-    );
-    let (backend, backend_reason) = choose_backend(settings.backend)?;
+/// The customer table a fit works on, however it was read.
+struct Loaded {
+    table: Table,
+    bindings: Vec<Binding>,
+    delimiter: u8,
+    /// Customers in the input (after aggregation, for a transaction log).
+    rows: usize,
+    rows_dropped: usize,
+    missing: BTreeMap<String, usize>,
+    skipped_columns: Vec<String>,
+    transactions: Option<TxReport>,
+}
 
-    let header = strata_ingest::read_header(path, settings.delimiter)?;
-    let id_index = match &settings.id_column {
-        None => None,
-        Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
-            path: path.to_owned(),
-            message: format!(
-                "--id-column '{name}' is not in the header; the header has {}",
-                header.names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
-            ),
-        })?),
+fn data_error(settings: &FitSettings, message: String) -> CoreError {
+    CoreError::Data {
+        path: settings.input.clone(),
+        message,
+    }
+}
+
+/// Reads a transaction log, aggregates it per customer and binds the strategy's roles to the
+/// aggregated columns by name.
+fn load_transactions(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    header: &Header,
+) -> Result<(Table, Vec<Binding>, TxReport), CoreError> {
+    let path = settings.input.as_path();
+    let cols = resolve_transaction_columns(path, header, &settings.maps)?;
+    let opts = TxOptions {
+        date_format: settings.date_format,
+        as_of: settings.as_of,
     };
-    let mut bindings = resolve_bindings(path, &info, &header, &settings.maps, id_index)?;
+    let b =
+        strata_behavior::transactions::aggregate(header, &cols, &opts).map_err(|e| match e {
+            strata_behavior::TxError::Ingest(e) => CoreError::Ingest(e),
+            other => data_error(
+                settings,
+                other
+                    .to_string()
+                    .replacen(&format!("{}: ", path.display()), "", 1),
+            ),
+        })?;
+    let r = &b.report;
+    info!(
+        "transactions: {} rows; {} without a customer id skipped; {} returns or cancellations netted; \
+         {} after --as-of left out; {} customers ({} with no purchase left out); dates read as {}",
+        r.rows,
+        r.rows_without_customer,
+        r.return_rows,
+        r.rows_after_as_of,
+        r.customers,
+        r.customers_without_purchases,
+        r.date_format
+    );
+    let names: Vec<String> = Behaviour::COLUMNS.iter().map(|s| s.to_string()).collect();
+    let synthetic = Header {
+        path: path.to_owned(),
+        delimiter: header.delimiter,
+        names,
+    };
+    let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
+    // A measure no customer has (mean time between purchases when everyone bought once) is
+    // left out rather than failing the run: it was derived here, not bound by the user.
+    bindings.retain(|bd| {
+        let has_values = b.columns[bd.index].1.iter().any(|x| !x.is_nan());
+        if !has_values {
+            info!("left out {}: no customer has a value", bd.column);
+        }
+        has_values
+    });
+    let Behaviour {
+        ids,
+        columns,
+        lines,
+        report,
+    } = b;
+    let table = Table {
+        n_rows: lines.len(),
+        ids,
+        columns: bindings
+            .iter()
+            .map(|bd| strata_ingest::Column {
+                index: bd.index,
+                name: bd.column.clone(),
+                data: ColumnData::Numeric(columns[bd.index].1.clone()),
+            })
+            .collect(),
+        lines,
+    };
+    Ok((table, bindings, report))
+}
+
+/// Reads the input, binds roles, sets aside text columns, counts and handles missing values.
+fn load(settings: &FitSettings, info: &PluginInfo) -> Result<Loaded, CoreError> {
+    let path = settings.input.as_path();
+    let header = strata_ingest::read_header(path, settings.delimiter)?;
+    let (mut table, mut bindings, transactions) = match settings.source {
+        Source::Transactions => {
+            let (t, b, r) = load_transactions(settings, info, &header)?;
+            (t, b, Some(r))
+        }
+        Source::Customers => {
+            let id_index = match &settings.id_column {
+                None => None,
+                Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
+                    path: path.to_owned(),
+                    message: format!(
+                        "--id-column '{name}' is not in the header; the header has {}",
+                        header.names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+                    ),
+                })?),
+            };
+            let bindings = resolve_bindings(path, info, &header, &settings.maps, id_index)?;
+            let plan = ReadPlan {
+                id_column: id_index,
+                allow_duplicate_ids: settings.allow_duplicate_ids,
+                columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
+            };
+            let table = strata_ingest::read_table(&header, &plan)?;
+            info!("read {} rows from {}", table.n_rows, path.display());
+            (table, bindings, None)
+        }
+    };
     for b in &bindings {
         info!(
             "role {} ← column '{}' ({})",
@@ -233,25 +350,21 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
             b.kind.name()
         );
     }
-    let plan = ReadPlan {
-        id_column: id_index,
-        allow_duplicate_ids: settings.allow_duplicate_ids,
-        columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
-    };
-    let mut table = strata_ingest::read_table(&header, &plan)?;
     let rows = table.n_rows;
-    info!("read {rows} rows from {}", path.display());
 
     // Set aside "every numeric column" candidates that held text.
-    let mut skipped_columns = Vec::new();
-    let mut keep_col = Vec::new();
-    for c in &table.columns {
-        let text = matches!(c.data, ColumnData::NotNumeric { .. });
-        if text {
-            skipped_columns.push(c.name.clone());
-        }
-        keep_col.push(!text);
-    }
+    let keep_col: Vec<bool> = table
+        .columns
+        .iter()
+        .map(|c| !matches!(c.data, ColumnData::NotNumeric { .. }))
+        .collect();
+    let skipped_columns: Vec<String> = table
+        .columns
+        .iter()
+        .zip(&keep_col)
+        .filter(|(_, k)| !**k)
+        .map(|(c, _)| c.name.clone())
+        .collect();
     if !skipped_columns.is_empty() {
         info!(
             "left out non-numeric columns: {}",
@@ -264,13 +377,13 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
             .columns
             .retain(|_| *it.next().expect("one flag per column"));
         if bindings.is_empty() {
-            return Err(CoreError::Data {
-                path: path.to_owned(),
-                message: format!(
+            return Err(data_error(
+                settings,
+                format!(
                     "no numeric column to cluster (non-numeric: {}); bind columns with --map",
                     skipped_columns.join(", ")
                 ),
-            });
+            ));
         }
     }
 
@@ -278,19 +391,18 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     for (b, c) in bindings.iter().zip(&table.columns) {
         let m = c.data.missing();
         if m == rows {
-            return Err(CoreError::Data {
-                path: path.to_owned(),
-                message: format!(
+            return Err(data_error(
+                settings,
+                format!(
                     "column '{}' (role {}) has no values: every row is missing",
                     b.column, b.role
                 ),
-            });
+            ));
         }
         missing.insert(b.column.clone(), m);
     }
-    let any_missing = missing.values().any(|&m| m > 0);
     let mut rows_dropped = 0;
-    if any_missing {
+    if missing.values().any(|&m| m > 0) {
         match settings.missing {
             MissingPolicy::Impute => {
                 for (col, m) in missing.iter().filter(|(_, m)| **m > 0) {
@@ -323,22 +435,91 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
                 };
                 info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
                 if table.n_rows == 0 {
-                    return Err(CoreError::Data {
-                        path: path.to_owned(),
-                        message: "every row has a missing value in a bound column; nothing is left to segment \
-                                  (try --missing impute)"
+                    return Err(data_error(
+                        settings,
+                        "every row has a missing value in a bound column; nothing is left to segment \
+                         (try --missing impute)"
                             .into(),
-                    });
+                    ));
                 }
             }
         }
     }
-    let n = table.n_rows;
+    Ok(Loaded {
+        table,
+        bindings,
+        delimiter: header.delimiter,
+        rows,
+        rows_dropped,
+        missing,
+        skipped_columns,
+        transactions,
+    })
+}
+
+/// Per-customer RFM measures and scores.
+struct Rfm {
+    cuts: RfmCuts,
+    /// Recency, frequency, monetary per customer.
+    values: [Vec<f64>; 3],
+    scores: Vec<RfmScores>,
+}
+
+/// RFM scores when the recency, frequency and monetary roles are all bound.
+fn rfm_of(loaded: &Loaded) -> Option<Rfm> {
+    let column = |role: &str| {
+        loaded
+            .bindings
+            .iter()
+            .zip(&loaded.table.columns)
+            .find(|(b, _)| b.role == role)
+            .and_then(|(_, c)| match &c.data {
+                ColumnData::Numeric(v) => Some(v.clone()),
+                _ => None,
+            })
+    };
+    let values = [
+        column("recency")?,
+        column("frequency")?,
+        column("monetary")?,
+    ];
+    let cuts = RfmCuts::fit(&values[0], &values[1], &values[2]);
+    let scores = (0..loaded.table.n_rows)
+        .map(|i| cuts.score(values[0][i], values[1][i], values[2][i]))
+        .collect();
+    Some(Rfm {
+        cuts,
+        values,
+        scores,
+    })
+}
+
+/// How customers were put into segments.
+struct Segmentation {
+    k: usize,
+    labels: Vec<u32>,
+    /// Squared distance to the segment's centroid (k-means only).
+    distances: Option<Vec<f32>>,
+    /// Fixed segment names (RFM); otherwise the plugin names the segments.
+    names: Option<Vec<String>>,
+    features: Vec<String>,
+    /// The plugin's state (k-means only).
+    state: Option<String>,
+    kmeans: Option<(KMeansFit, KMeansSummary, BackendReport, usize)>,
+}
+
+fn kmeans_segments(
+    settings: &FitSettings,
+    plugin: &Plugin,
+    loaded: &Loaded,
+) -> Result<Segmentation, CoreError> {
+    let info = plugin.info();
+    let n = loaded.table.n_rows;
     let k = settings.k.unwrap_or(info.default_k as usize);
     if k > n {
         return Err(CoreError::Settings(format!(
             "k = {k} is more than the {n} customers to segment in {}",
-            path.display()
+            settings.input.display()
         )));
     }
     let params = KMeansParams::new(k)
@@ -347,19 +528,18 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         .tol(settings.tol)
         .n_init(settings.n_init)
         .check()?;
-
+    let (backend, reason) = choose_backend(settings.backend)?;
     let options = settings.plugin_options();
-    let b = batch(&bindings, &table);
+    let b = batch(&loaded.bindings, &loaded.table);
     let fitted = plugin.fit(&b, &options.to_string())?;
     let d = fitted.features.len();
     info!("{d} features: {}", fitted.features.join(", "));
-    let mut matrix = transform_all(&plugin, &fitted.state, &b, d)?;
+    let mut matrix = transform_all(plugin, &fitted.state, &b, d)?;
     if info.metric == Metric::Cosine {
         normalise_rows(&mut matrix, d);
     }
-
     info!(
-        "clustering {n} × {d} into k = {k} on {} ({backend_reason})",
+        "clustering {n} × {d} into k = {k} on {} ({reason})",
         backend.describe()
     );
     let data = MatrixRef::new(&matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
@@ -371,55 +551,137 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         );
     }
     order_by_size(&mut km);
-    drop(matrix);
+    let summary = KMeansSummary {
+        inertia: km.inertia,
+        iterations: km.iterations,
+        converged: km.converged,
+        backend: backend.describe(),
+    };
+    let report = BackendReport {
+        kind: backend.kind().name().into(),
+        description: backend.describe(),
+        reason,
+    };
+    Ok(Segmentation {
+        k,
+        labels: km.labels.clone(),
+        distances: Some(km.nearest.clone()),
+        names: None,
+        features: fitted.features,
+        state: Some(fitted.state),
+        kmeans: Some((km, summary, report, params.n_init())),
+    })
+}
 
-    let columns: Vec<(&Binding, &ColumnData)> = bindings
+fn rfm_segments(info: &PluginInfo, rfm: Option<&Rfm>) -> Result<Segmentation, CoreError> {
+    let rfm = rfm.ok_or_else(|| {
+        CoreError::Settings(format!(
+            "--mode rfm needs the recency, frequency and monetary roles (strategy behavioral); \
+             strategy '{}' with these bindings does not provide all three",
+            info.name
+        ))
+    })?;
+    Ok(Segmentation {
+        k: RfmSegment::ALL.len(),
+        labels: rfm.scores.iter().map(|s| s.segment().index()).collect(),
+        distances: None,
+        names: Some(
+            RfmSegment::ALL
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect(),
+        ),
+        features: Vec::new(),
+        state: None,
+        kmeans: None,
+    })
+}
+
+/// Runs a fit job and writes its outputs.
+pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, CoreError> {
+    let path = settings.input.as_path();
+    let plugin = registry.find(&settings.strategy)?;
+    let info = plugin.info().clone();
+    info!(
+        "strategy {} {} from {}",
+        info.name,
+        info.version,
+        info.path.display()
+    );
+    let loaded = load(settings, &info)?;
+    let n = loaded.table.n_rows;
+    let rfm = rfm_of(&loaded);
+    let seg = match settings.mode {
+        Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded)?,
+        Mode::Rfm => rfm_segments(&info, rfm.as_ref())?,
+    };
+    let k = seg.k;
+
+    let columns: Vec<(&Binding, &ColumnData)> = loaded
+        .bindings
         .iter()
-        .zip(table.columns.iter().map(|c| &c.data))
+        .zip(loaded.table.columns.iter().map(|c| &c.data))
         .collect();
-    let profiles = compute_profiles(&columns, &km.labels, k);
-    let mut labels = profiles
-        .iter()
-        .map(|p| plugin.label(&fitted.state, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    dedupe_labels(&mut labels);
+    let profiles = compute_profiles(&columns, &seg.labels, k);
+    let labels = match (&seg.names, &seg.state) {
+        (Some(names), _) => names.clone(),
+        (None, Some(state)) => {
+            let mut l = profiles
+                .iter()
+                .map(|p| plugin.label(state, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            dedupe_labels(&mut l);
+            l
+        }
+        (None, None) => unreachable!("a segmentation has names or a plugin state"),
+    };
 
-    let state: serde_json::Value =
-        serde_json::from_str(&fitted.state).expect("validated by the host");
     let strategy = StrategyRef {
         name: info.name.clone(),
         version: info.version.clone(),
         abi_major: info.abi.0,
         abi_minor: info.abi.1,
     };
+    let d = seg.features.len();
+    let km = seg.kmeans.as_ref();
     let model = Model {
         format: crate::MODEL_FORMAT.into(),
         format_version: crate::MODEL_FORMAT_VERSION,
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy: strategy.clone(),
+        mode: settings.mode,
         input: InputSpec {
+            source: match settings.source {
+                Source::Customers => "customers".into(),
+                Source::Transactions => "transactions".into(),
+            },
             id_column: settings.id_column.clone(),
-            delimiter: (header.delimiter as char).to_string(),
-            bindings: bindings.clone(),
+            delimiter: (loaded.delimiter as char).to_string(),
+            bindings: loaded.bindings.clone(),
             missing: settings.missing,
-            options,
+            options: settings.plugin_options(),
         },
         metric: info.metric.name().into(),
-        features: fitted.features.clone(),
-        state,
+        features: seg.features.clone(),
+        state: seg.state.as_deref().map_or(serde_json::Value::Null, |s| {
+            serde_json::from_str(s).expect("validated by the host")
+        }),
         k,
         d,
-        centroids: km.centroids.chunks(d).map(<[f32]>::to_vec).collect(),
+        centroids: km.map_or_else(Vec::new, |(f, ..)| {
+            f.centroids.chunks(d).map(<[f32]>::to_vec).collect()
+        }),
         labels: labels.clone(),
-        kmeans: KMeansRecord {
+        kmeans: km.map(|(f, _, _, n_init)| KMeansRecord {
             seed: settings.seed,
             max_iter: settings.max_iter,
             tol: settings.tol,
-            n_init: params.n_init(),
-            inertia: km.inertia,
-            iterations: km.iterations,
-            converged: km.converged,
-        },
+            n_init: *n_init,
+            inertia: f.inertia,
+            iterations: f.iterations,
+            converged: f.converged,
+        }),
+        rfm: rfm.as_ref().map(|r| r.cuts.clone()),
     };
 
     let segments: Vec<SegmentJson> = profiles
@@ -430,37 +692,46 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     let segments_file = SegmentsFile {
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy,
+        mode: settings.mode,
         input: InputReport {
             file: path.display().to_string(),
-            rows,
+            rows: loaded.rows,
             rows_used: n,
-            rows_dropped,
+            rows_dropped: loaded.rows_dropped,
             missing_policy: settings.missing,
-            missing: missing.clone(),
-            skipped_columns: skipped_columns.clone(),
-            bindings: bindings.clone(),
+            missing: loaded.missing.clone(),
+            skipped_columns: loaded.skipped_columns.clone(),
+            bindings: loaded.bindings.clone(),
         },
-        backend: BackendReport {
-            kind: backend.kind().name().into(),
-            description: backend.describe(),
-            reason: backend_reason,
-        },
+        transactions: loaded.transactions.clone(),
+        backend: km.map(|(_, _, b, _)| b.clone()),
         k,
-        inertia: km.inertia,
-        iterations: km.iterations,
-        converged: km.converged,
-        n_init: params.n_init(),
+        inertia: km.map(|(f, ..)| f.inertia),
+        iterations: km.map_or(0, |(f, ..)| f.iterations),
+        converged: km.is_none_or(|(f, ..)| f.converged),
+        n_init: km.map_or(0, |(_, _, _, n)| *n),
         seed: settings.seed,
-        best_run: km.best_run,
-        run_inertias: km.runs.iter().map(|r| r.inertia).collect(),
-        features: fitted.features.clone(),
+        best_run: km.map_or(0, |(f, ..)| f.best_run),
+        run_inertias: km.map_or_else(Vec::new, |(f, ..)| {
+            f.runs.iter().map(|r| r.inertia).collect()
+        }),
+        features: seg.features.clone(),
         segments,
     };
 
     let files: Vec<FileWriter> = vec![
         (
             "assignments.csv",
-            Box::new(|w: &mut dyn Write| write_assignments(w, &table.ids, &km, &labels)),
+            Box::new(|w: &mut dyn Write| {
+                write_assignments(
+                    w,
+                    &loaded.table.ids,
+                    &seg.labels,
+                    seg.distances.as_deref(),
+                    &labels,
+                    rfm.as_ref(),
+                )
+            }),
         ),
         (
             "segments.json",
@@ -479,21 +750,20 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     Ok(FitReport {
         strategy: info.name.clone(),
         strategy_version: info.version.clone(),
-        rows,
+        mode: settings.mode,
+        rows: loaded.rows,
         rows_used: n,
-        rows_dropped,
+        rows_dropped: loaded.rows_dropped,
         imputed: if settings.missing == MissingPolicy::Impute {
-            missing
+            loaded.missing.clone()
         } else {
             BTreeMap::new()
         },
-        skipped_columns,
+        skipped_columns: loaded.skipped_columns.clone(),
+        transactions: loaded.transactions.clone(),
         features: d,
         k,
-        inertia: km.inertia,
-        iterations: km.iterations,
-        converged: km.converged,
-        backend: segments_file.backend.description.clone(),
+        kmeans: km.map(|(_, s, _, _)| s.clone()),
         segments: profiles
             .iter()
             .zip(&labels)
@@ -560,27 +830,69 @@ fn segment_json(p: &Profile, label: &str) -> SegmentJson {
     }
 }
 
-/// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space),
-/// one row per segmented customer in input order.
+/// A measure for people and pipelines: at most two decimals, no trailing zeros, empty when
+/// missing (sums of prices otherwise print as 5391.210000000009).
+struct Rounded(f64);
+
+impl std::fmt::Display for Rounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_nan() {
+            return Ok(());
+        }
+        let text = format!("{:.2}", self.0);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        f.write_str(if text == "-0" { "0" } else { text })
+    }
+}
+
+/// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space;
+/// empty without k-means), one row per segmented customer in input order; with RFM measures,
+/// also recency, frequency, monetary and their scores.
 fn write_assignments(
     w: &mut dyn Write,
     ids: &IdColumn,
-    km: &KMeansFit,
+    segments: &[u32],
+    sq_distances: Option<&[f32]>,
     labels: &[String],
+    rfm: Option<&Rfm>,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut out = csv::WriterBuilder::new().from_writer(w);
-    out.write_record(["id", "segment", "label", "distance"])?;
-    let (mut id_buf, mut seg, mut dist) = (String::new(), String::new(), String::new());
-    for (i, (&l, &d2)) in km.labels.iter().zip(&km.nearest).enumerate() {
-        seg.clear();
-        dist.clear();
-        let _ = write!(seg, "{l}");
-        let _ = write!(dist, "{}", d2.max(0.0).sqrt());
+    let mut head = vec!["id", "segment", "label", "distance"];
+    if rfm.is_some() {
+        head.extend([
+            "recency",
+            "frequency",
+            "monetary",
+            "r_score",
+            "f_score",
+            "m_score",
+        ]);
+    }
+    out.write_record(&head)?;
+    let (mut id_buf, mut buf) = (String::new(), String::new());
+    let mut field = |out: &mut csv::Writer<&mut dyn Write>, value: std::fmt::Arguments| {
+        buf.clear();
+        let _ = buf.write_fmt(value);
+        out.write_field(&buf)
+    };
+    for (i, &l) in segments.iter().enumerate() {
         out.write_field(ids.get(i, &mut id_buf))?;
-        out.write_field(&seg)?;
+        field(&mut out, format_args!("{l}"))?;
         out.write_field(&labels[l as usize])?;
-        out.write_field(&dist)?;
+        match sq_distances {
+            Some(d) => field(&mut out, format_args!("{}", d[i].max(0.0).sqrt()))?,
+            None => out.write_field("")?,
+        }
+        if let Some(r) = rfm {
+            for v in &r.values {
+                field(&mut out, format_args!("{}", Rounded(v[i])))?;
+            }
+            let s = r.scores[i];
+            for score in [s.r, s.f, s.m] {
+                field(&mut out, format_args!("{score}"))?;
+            }
+        }
         out.write_record(None::<&[u8]>)?;
     }
     out.flush()?;
@@ -590,6 +902,16 @@ fn write_assignments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measures_are_rounded_for_output() {
+        let show = |x| Rounded(x).to_string();
+        assert_eq!(show(5391.210000000009), "5391.21");
+        assert_eq!(show(34.0), "34");
+        assert_eq!(show(2.5), "2.5");
+        assert_eq!(show(-0.001), "0");
+        assert_eq!(show(f64::NAN), "");
+    }
 
     #[test]
     fn labels_are_made_unique() {

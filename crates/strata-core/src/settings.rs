@@ -40,6 +40,25 @@ pub enum MissingPolicy {
     Drop,
 }
 
+/// What the input file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// One row per customer.
+    Customers,
+    /// One row per purchase line (`--transactions`): aggregated per customer first.
+    Transactions,
+}
+
+/// How customers are put into segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// k-means on the strategy's features.
+    Kmeans,
+    /// RFM quintile scores mapped to the named RFM segments (behavioral data).
+    Rfm,
+}
+
 /// Which compute backend runs the distance work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
@@ -53,6 +72,7 @@ pub enum BackendChoice {
 #[derive(Debug, Clone)]
 pub struct FitSettings {
     pub input: PathBuf,
+    pub source: Source,
     pub out: PathBuf,
     pub strategy: String,
     pub maps: Vec<RoleMap>,
@@ -70,6 +90,11 @@ pub struct FitSettings {
     pub options: Vec<(String, String)>,
     pub missing: MissingPolicy,
     pub backend: BackendChoice,
+    pub mode: Mode,
+    /// The day behaviour is measured at, in days since 1970-01-01 (`--as-of`).
+    pub as_of: Option<f64>,
+    /// Forced date layout (`--date-format`).
+    pub date_format: Option<strata_ingest::DateFormat>,
 }
 
 impl FitSettings {
@@ -81,6 +106,7 @@ impl FitSettings {
         FitSettingsBuilder {
             s: FitSettings {
                 input: input.into(),
+                source: Source::Customers,
                 out: out.into(),
                 strategy: strategy.to_owned(),
                 maps: Vec::new(),
@@ -96,6 +122,9 @@ impl FitSettings {
                 options: Vec::new(),
                 missing: MissingPolicy::Impute,
                 backend: BackendChoice::Auto,
+                mode: Mode::Kmeans,
+                as_of: None,
+                date_format: None,
             },
         }
     }
@@ -108,6 +137,12 @@ impl FitSettings {
         }
         for (k, v) in &self.options {
             m.insert(k.clone(), serde_json::Value::String(v.clone()));
+        }
+        if let Some(days) = self.as_of {
+            m.insert(
+                "as_of_days".into(),
+                serde_json::Value::String(days.to_string()),
+            );
         }
         serde_json::Value::Object(m)
     }
@@ -169,6 +204,30 @@ impl FitSettingsBuilder {
         self.s.missing = v;
         self
     }
+    pub fn source(mut self, v: Source) -> Self {
+        self.s.source = v;
+        self
+    }
+    pub fn mode(mut self, v: Mode) -> Self {
+        self.s.mode = v;
+        self
+    }
+    /// `--as-of`: an ISO date (`YYYY-MM-DD`); checked in [`build`](Self::build).
+    pub fn as_of(mut self, v: Option<&str>) -> Result<Self, CoreError> {
+        self.s.as_of = match v {
+            None => None,
+            Some(text) => Some(strata_ingest::parse_iso_date(text).ok_or_else(|| {
+                CoreError::Settings(format!(
+                    "--as-of must be a date like 2011-12-10, got '{text}'"
+                ))
+            })?),
+        };
+        Ok(self)
+    }
+    pub fn date_format(mut self, v: Option<strata_ingest::DateFormat>) -> Self {
+        self.s.date_format = v;
+        self
+    }
     pub fn backend(mut self, v: BackendChoice) -> Self {
         self.s.backend = v;
         self
@@ -223,6 +282,12 @@ impl FitSettingsBuilder {
             if s.options[..i].iter().any(|(o, _)| o == k) {
                 return bad(format!("--option {k} is given twice"));
             }
+        }
+        if s.source == Source::Transactions && s.id_column.is_some() {
+            return bad("with --transactions the customer id comes from the log: use --map customer_id=COLUMN instead of --id-column".into());
+        }
+        if s.mode == Mode::Rfm && s.k.is_some() {
+            return bad("--mode rfm has its 11 named segments; --k applies to k-means only".into());
         }
         let mut roles: Vec<&str> = s.maps.iter().map(|m| m.role.as_str()).collect();
         roles.sort_unstable();

@@ -18,7 +18,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-pub use date::{days_from_civil, parse_iso_date};
+pub use date::{
+    DateEvidence, DateFormat, date_evidence, days_from_civil, parse_date, parse_iso_date,
+};
 pub use table::{Column, ColumnData, IdColumn, MISSING_CODE, Table};
 
 /// What went wrong reading a CSV file. Line numbers are 1-based and count the header.
@@ -180,7 +182,7 @@ pub fn sniff_delimiter(sample: &[u8]) -> u8 {
     best.0
 }
 
-fn reader(file: impl Read, delimiter: u8) -> csv::Reader<impl Read> {
+fn reader<R: Read>(file: R, delimiter: u8) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -255,6 +257,57 @@ pub fn read_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestE
     })
 }
 
+/// Data records of a file, one at a time, under the same rules as [`read_table`]: blank
+/// lines skipped, a record of the wrong width an error naming its line.
+pub struct Records {
+    rdr: csv::Reader<File>,
+    path: PathBuf,
+    width: usize,
+}
+
+impl Records {
+    /// Opens `header.path` past its header line.
+    pub fn open(header: &Header) -> Result<Records, IngestError> {
+        let path = header.path.clone();
+        let mut rdr = reader(open(&path)?, header.delimiter);
+        let mut skip = csv::ByteRecord::new();
+        rdr.read_byte_record(&mut skip)
+            .map_err(|e| csv_error(&path, e))?;
+        Ok(Records {
+            rdr,
+            path,
+            width: header.names.len(),
+        })
+    }
+
+    /// Reads the next data record into `record`; returns the line it starts on.
+    pub fn next(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, IngestError> {
+        loop {
+            if !self
+                .rdr
+                .read_byte_record(record)
+                .map_err(|e| csv_error(&self.path, e))?
+            {
+                return Ok(None);
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() == self.width {
+                return Ok(Some(line));
+            }
+            // A blank line is not a customer; anything else of the wrong width is an error.
+            if record.len() == 1 && record[0].trim_ascii().is_empty() {
+                continue;
+            }
+            return Err(IngestError::Ragged {
+                path: self.path.clone(),
+                line,
+                expected: self.width,
+                found: record.len(),
+            });
+        }
+    }
+}
+
 /// A column being filled while reading.
 enum Builder {
     Numeric(Vec<f64>),
@@ -277,11 +330,8 @@ pub fn read_table(header: &Header, plan: &ReadPlan) -> Result<Table, IngestError
     for &(i, _) in &plan.columns {
         assert!(i < width, "plan names column {i} of {width}");
     }
-    let mut rdr = reader(open(path)?, header.delimiter);
+    let mut records = Records::open(header)?;
     let mut record = csv::ByteRecord::new();
-    // Skip the header (already read by `read_header`).
-    rdr.read_byte_record(&mut record)
-        .map_err(|e| csv_error(path, e))?;
 
     let mut builders: Vec<Builder> = plan
         .columns
@@ -310,23 +360,7 @@ pub fn read_table(header: &Header, plan: &ReadPlan) -> Result<Table, IngestError
         value: String::from_utf8_lossy(field).chars().take(80).collect(),
     };
 
-    while rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
-    {
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != width {
-            // A blank line is not a customer; anything else of the wrong width is an error.
-            if record.len() == 1 && record[0].trim_ascii().is_empty() {
-                continue;
-            }
-            return Err(IngestError::Ragged {
-                path: path.to_owned(),
-                line,
-                expected: width,
-                found: record.len(),
-            });
-        }
+    while let Some(line) = records.next(&mut record)? {
         lines.push(line);
         if let Some(c) = plan.id_column {
             id_bytes.extend_from_slice(&record[c]);

@@ -1,0 +1,399 @@
+//! The behavioral strategy: customers by what they did — recency, frequency, money, order
+//! size, tenure, time between purchases, channel.
+//!
+//! Input is a per-customer table, or a transaction log given with `strata fit --transactions`,
+//! which the host aggregates into the same columns first (see `strata-behavior`).
+//! `strata fit --mode rfm` scores recency, frequency and monetary into quintiles and names the
+//! standard RFM segments instead of clustering; the grid is in [`DOCS`].
+
+#![deny(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
+use strata_plugin_api::{
+    ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
+    Strategy, StrategyInfo, Values,
+};
+
+pub struct Behavioral;
+
+const ROLES: &[Role] = &[
+    Role::numeric("recency", "Days since the last purchase"),
+    Role::new(
+        "last_purchase",
+        ColumnKind::Date,
+        "Date of the last purchase (instead of recency)",
+    ),
+    Role::numeric("frequency", "Number of purchases; log-scaled"),
+    Role::numeric("monetary", "Money spent, net of returns; log-scaled"),
+    Role::numeric("avg_order_value", "Money per purchase; log-scaled"),
+    Role::numeric("tenure", "Days since the first purchase"),
+    Role::numeric("interpurchase_days", "Mean days between purchases"),
+    Role::categorical("channel", "Main sales channel"),
+];
+
+/// Roles whose values are log-scaled (sign-preserving, since net money can be negative).
+const LOGGED: [&str; 3] = ["frequency", "monetary", "avg_order_value"];
+
+/// `sign(x) · ln(1 + |x|)`: a log scale that keeps refunds negative.
+fn signed_log(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Encoder {
+    /// A numeric role; `signed_log` first when `log` is set.
+    Numeric {
+        role: String,
+        log: bool,
+        scaler: NumericScaler,
+    },
+    /// A date turned into days before `as_of` (days since 1970-01-01).
+    DaysBefore {
+        role: String,
+        as_of: f64,
+        scaler: NumericScaler,
+    },
+    Categorical {
+        role: String,
+        onehot: OneHot,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub encoders: Vec<Encoder>,
+}
+
+impl Encoder {
+    fn column(&self) -> &str {
+        match self {
+            Encoder::Numeric { scaler, .. } | Encoder::DaysBefore { scaler, .. } => &scaler.column,
+            Encoder::Categorical { onehot, .. } => &onehot.column,
+        }
+    }
+    fn width(&self) -> usize {
+        match self {
+            Encoder::Categorical { onehot, .. } => onehot.n_features(),
+            _ => 1,
+        }
+    }
+}
+
+fn as_of_option(options: &Options) -> Result<Option<f64>, Error> {
+    match options.get_str("as_of_days") {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|d| d.is_finite())
+            .map(Some)
+            .ok_or_else(|| Error(format!("as_of_days must be a number of days, got '{s}'"))),
+    }
+}
+
+impl Strategy for Behavioral {
+    type State = State;
+
+    fn info() -> StrategyInfo {
+        StrategyInfo {
+            name: "behavioral",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "Segments customers by recency, frequency, money and tenure (table or transaction log)",
+            roles: ROLES,
+            metric: Metric::Euclidean,
+            default_k: 5,
+        }
+    }
+
+    fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        let scale = options.scale_or(Scale::Zscore)?;
+        if input.columns().is_empty() {
+            let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
+            return Err(Error(format!(
+                "bind at least one of the roles {}",
+                roles.join(", ")
+            )));
+        }
+        let mut encoders = Vec::new();
+        let mut features = Vec::new();
+        for c in input.columns() {
+            let enc = match (&c.values, c.kind) {
+                (Values::Numeric(v), ColumnKind::Date) => {
+                    let as_of = match as_of_option(options)? {
+                        Some(d) => d,
+                        None => {
+                            let last = v
+                                .iter()
+                                .copied()
+                                .filter(|x| !x.is_nan())
+                                .fold(f64::NEG_INFINITY, f64::max);
+                            last.floor() + 1.0
+                        }
+                    };
+                    let days: Vec<f64> = v.iter().map(|&d| as_of - d).collect();
+                    let scaler = NumericScaler::fit(c.name, &days, scale, true)?;
+                    Encoder::DaysBefore {
+                        role: c.role.to_owned(),
+                        as_of,
+                        scaler,
+                    }
+                }
+                (Values::Numeric(v), _) => {
+                    let log = LOGGED.contains(&c.role);
+                    let values: Vec<f64> = v
+                        .iter()
+                        .map(|&x| if log { signed_log(x) } else { x })
+                        .collect();
+                    let scaler = NumericScaler::fit(c.name, &values, scale, !log)?;
+                    Encoder::Numeric {
+                        role: c.role.to_owned(),
+                        log,
+                        scaler,
+                    }
+                }
+                (Values::Categorical { codes, dict }, _) => {
+                    let onehot = OneHot::fit(c.name, codes, dict)?;
+                    Encoder::Categorical {
+                        role: c.role.to_owned(),
+                        onehot,
+                    }
+                }
+            };
+            match &enc {
+                Encoder::Categorical { onehot, .. } => features.extend(onehot.feature_names()),
+                other => features.push(other.column().to_owned()),
+            }
+            encoders.push(enc);
+        }
+        Ok(Fitted {
+            features,
+            state: State { encoders },
+        })
+    }
+
+    fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
+        let mut offset = 0;
+        for enc in &state.encoders {
+            let col = input
+                .column(enc.column())
+                .ok_or_else(|| Error(format!("the input has no column '{}'", enc.column())))?;
+            match enc {
+                Encoder::Numeric { log, scaler, .. } => {
+                    let v = col.numeric()?;
+                    out.set_column(
+                        offset,
+                        v.iter().map(|&x| {
+                            scaler.apply(if *log && !x.is_nan() {
+                                signed_log(x)
+                            } else {
+                                x
+                            })
+                        }),
+                    );
+                }
+                Encoder::DaysBefore { as_of, scaler, .. } => {
+                    out.set_column(
+                        offset,
+                        col.numeric()?.iter().map(|&d| scaler.apply(as_of - d)),
+                    );
+                }
+                Encoder::Categorical { onehot, .. } => {
+                    let (codes, dict) = col.categorical()?;
+                    let map = onehot.code_map(dict);
+                    let w = onehot.n_features();
+                    for (row, &code) in codes.iter().enumerate() {
+                        onehot.apply(code, &map, &mut out.row_mut(row)[offset..offset + w]);
+                    }
+                }
+            }
+            offset += enc.width();
+        }
+        Ok(())
+    }
+
+    fn label(_state: &State, p: &SegmentProfile) -> String {
+        // Ratios to the overall mean rather than z-scores: these measures are heavy-tailed, so
+        // a few big customers inflate the standard deviation and hide real differences.
+        let ratio = |role: &str| {
+            p.numeric_role(role)
+                .filter(|s| s.overall_mean.abs() > f64::EPSILON)
+                .map(|s| s.mean / s.overall_mean)
+        };
+        let mut words = Vec::new();
+        match ratio("recency") {
+            Some(r) if r <= 0.67 => words.push("Recent"),
+            Some(r) if r >= 1.5 => words.push("Lapsed"),
+            Some(_) => words.push("Steady"),
+            None => {}
+        }
+        match ratio("frequency") {
+            Some(r) if r >= 1.5 => words.push("frequent"),
+            Some(r) if r <= 0.67 => words.push("occasional"),
+            _ => {}
+        }
+        let value = ratio("monetary").or_else(|| ratio("avg_order_value"));
+        match value {
+            Some(r) if r >= 1.5 => words.push("high-value"),
+            Some(r) if r <= 0.67 => words.push("low-value"),
+            Some(_) => words.push("mid-value"),
+            None => {}
+        }
+        if ratio("tenure").is_some_and(|r| r <= 0.5) {
+            words.push("new");
+        }
+        words.push("buyers");
+        let mut label = words.join(" ");
+        let mut c = label.chars();
+        label = c
+            .next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default();
+        if let Some(l) = p
+            .categorical_role("channel")
+            .and_then(|c| c.dominant().cloned())
+        {
+            if l.share >= 0.6 && l.share >= 1.2 * l.overall_share {
+                label.push_str(&format!(", mostly {}", l.value));
+            }
+        }
+        label
+    }
+
+    fn docs() -> &'static str {
+        DOCS
+    }
+}
+
+/// What `strata plugins --strategy behavioral` prints.
+pub const DOCS: &str = "\
+Inputs: a per-customer table (bind the roles with --map), or a transaction log with
+`strata fit --strategy behavioral --transactions LOG.csv`, whose columns bind with --map to
+customer_id, timestamp, amount (or quantity and unit_price) and invoice (optional); headers
+such as CustomerID, InvoiceDate, Quantity, UnitPrice, InvoiceNo are found without --map.
+The log is aggregated per customer as of --as-of DATE (default: the day after the last
+purchase): recency, frequency (distinct invoices, or rows without an invoice column),
+monetary (net of returns: negative amounts and invoices starting with C), avg_order_value,
+tenure and interpurchase_days. Rows without a customer id are skipped; everything skipped
+or netted is counted. Dates: ISO 8601, M/D/YYYY H:MM, M/D/YY H:MM, D/M/YYYY, YYYYMMDD;
+--date-format iso|mdy|dmy|ymd forces one, and is required when slash dates could be either.
+
+Features: frequency, monetary and avg_order_value through sign(x)·ln(1+|x|); recency,
+tenure and interpurchase_days log-scaled when skewed; then z-score (--scale robust|none);
+last_purchase (a date) becomes days before the as-of day; channel one-hot (weight 1/√2).
+Missing values take the training median.
+
+Labels (k-means): Recent / Steady / Lapsed (segment mean recency ≤ 0.67× or ≥ 1.5× the
+overall mean), frequent / occasional, high- / mid- / low-value, new (tenure ≤ 0.5×),
+e.g. \"Recent frequent high-value buyers\".
+
+--mode rfm: no clustering. Recency, frequency and monetary get quintile scores 1–5 (cut at
+the 20/40/60/80th percentiles; R is 5 for the most recent; equal values score the same).
+With FM = round-half-up((F + M) / 2), the segment is:
+
+  R \\ FM   1               2                    3                    4                5
+  5        New Customers   Potential Loyalists  Potential Loyalists  Champions        Champions
+  4        Promising       Potential Loyalists  Potential Loyalists  Loyal Customers  Loyal Customers
+  3        About To Sleep  About To Sleep       Need Attention       Loyal Customers  Loyal Customers
+  2        Hibernating     Hibernating          At Risk              At Risk          Can't Lose Them
+  1        Lost            Lost                 At Risk              At Risk          Can't Lose Them
+
+assignments.csv then also has recency, frequency, monetary, r_score, f_score and m_score (in
+both modes). Default k: 5.
+";
+
+strata_plugin_api::declare_strategy!(Behavioral);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_plugin_api::{Column, NumericStat};
+
+    #[test]
+    fn money_is_log_scaled_keeping_refunds_negative_and_dates_become_days() {
+        let money = [100.0, -20.0, 1000.0, f64::NAN];
+        let last = [10.0, 12.0, 20.0, 15.0];
+        let inp = Input::new(
+            4,
+            vec![
+                Column {
+                    role: "monetary",
+                    name: "monetary",
+                    kind: ColumnKind::Numeric,
+                    values: Values::Numeric(&money),
+                },
+                Column {
+                    role: "last_purchase",
+                    name: "Last",
+                    kind: ColumnKind::Date,
+                    values: Values::Numeric(&last),
+                },
+            ],
+        )
+        .unwrap();
+        let f = Behavioral::fit(&inp, &Options::default()).unwrap();
+        assert_eq!(f.features, vec!["monetary", "Last"]);
+        match &f.state.encoders[1] {
+            Encoder::DaysBefore { as_of, .. } => assert_eq!(*as_of, 21.0),
+            other => panic!("{other:?}"),
+        }
+        let mut buf = vec![0f32; 8];
+        Behavioral::transform(
+            &f.state,
+            &inp,
+            &mut FeatureMatrix::new(&mut buf, 2).unwrap(),
+        )
+        .unwrap();
+        assert!(buf.iter().all(|x| x.is_finite()));
+        assert!(
+            buf[2] < buf[0] && buf[0] < buf[4],
+            "order kept through the signed log: {buf:?}"
+        );
+        let with = Options::from_json(r#"{"as_of_days":"30"}"#).unwrap();
+        match &Behavioral::fit(&inp, &with).unwrap().state.encoders[1] {
+            Encoder::DaysBefore { as_of, .. } => assert_eq!(*as_of, 30.0),
+            other => panic!("{other:?}"),
+        }
+        let json = serde_json::to_string(&f.state).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&json).unwrap(), f.state);
+    }
+
+    #[test]
+    fn labels_use_ratios_to_the_overall_mean() {
+        let stat = |role, mean, overall| NumericStat {
+            role,
+            name: role,
+            mean,
+            overall_mean: overall,
+            overall_std: 1000.0,
+        };
+        let p = |numeric| SegmentProfile {
+            index: 0,
+            k: 3,
+            size: 5,
+            share: 0.5,
+            numeric,
+            categorical: vec![],
+        };
+        let state = State { encoders: vec![] };
+        let best = p(vec![
+            stat("recency", 10.0, 90.0),
+            stat("frequency", 12.0, 4.0),
+            stat("monetary", 5000.0, 1500.0),
+        ]);
+        assert_eq!(
+            Behavioral::label(&state, &best),
+            "Recent frequent high-value buyers"
+        );
+        let gone = p(vec![
+            stat("recency", 250.0, 90.0),
+            stat("frequency", 1.0, 4.0),
+            stat("monetary", 200.0, 1500.0),
+        ]);
+        assert_eq!(
+            Behavioral::label(&state, &gone),
+            "Lapsed occasional low-value buyers"
+        );
+    }
+}
