@@ -13,6 +13,13 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
         println!("  file: {}", i.path.display());
         println!("  metric: {}, default k: {}", i.metric.name(), i.default_k);
         println!("  roles:");
+        let name_w = i
+            .roles
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
         for r in &i.roles {
             let mut flags = vec![r.kind.name()];
             if r.required {
@@ -25,7 +32,7 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
                 flags.push("default: every numeric column");
             }
             println!(
-                "    {:<16} {:<40} {}",
+                "    {:<name_w$} {:<40} {}",
                 r.name,
                 flags.join(", "),
                 r.description

@@ -167,6 +167,13 @@ const SMALL: &str = "id,age,gender\n1,30,F\n2,40,M\n3,50,F\n";
 fn clear_errors_for_bad_input() {
     fails(&["--k", "0"], SMALL, &["k must be at least 1"]);
     fails(
+        &["--option", "nope=1", "--k", "2"],
+        SMALL,
+        &[
+            "strategy 'demographic' failed in fit: unknown option 'nope': this strategy takes no --option",
+        ],
+    );
+    fails(
         &["--k", "4"],
         SMALL,
         &["k = 4 is more than the 3 customers", "in.csv"],

@@ -199,7 +199,10 @@ impl Plugin {
         if size < abi::TABLE_V1_0_SIZE {
             return Err(HostError::Invalid {
                 path: path.to_owned(),
-                what: format!("function table of {size} bytes is smaller than ABI 1.0's {}", abi::TABLE_V1_0_SIZE),
+                what: format!(
+                    "function table of {size} bytes is smaller than ABI 1.0's {}",
+                    abi::TABLE_V1_0_SIZE
+                ),
             });
         }
         // SAFETY: `size` covers every ABI 1.0 field and the plugin keeps the table alive as

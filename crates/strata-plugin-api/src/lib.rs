@@ -22,8 +22,8 @@ pub mod __private;
 
 pub use abi::{ABI_MAJOR, ABI_MINOR, ColumnKind, MISSING_CODE, Metric};
 pub use sdk::{
-    CategoricalStat, Column, Error, FeatureMatrix, Fitted, Input, LevelShare, NumericStat, Options,
-    Role, SegmentProfile, Strategy, StrategyInfo, Values,
+    CategoricalStat, Column, Error, FeatureMatrix, Fitted, HOST_OPTION_KEYS, Input, LevelShare,
+    NumericStat, Options, Role, SegmentProfile, Strategy, StrategyInfo, Values,
 };
 
 /// Exports a [`Strategy`] implementation as a Strata plugin (ABI v1).

@@ -181,6 +181,10 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Option keys the host sets itself: `scale` (`--scale`) and `as_of_days` (`--as-of`, in days
+/// since 1970-01-01).
+pub const HOST_OPTION_KEYS: &[&str] = &["scale", "as_of_days"];
+
 /// Options the host passes through (`--scale`, and later strategy-specific ones), as JSON.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -205,6 +209,30 @@ impl Options {
 
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.map.get(key).and_then(|v| v.as_str())
+    }
+
+    /// The option keys present.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// Refuses any `--option` key this strategy does not take (`known`), so a typo is an
+    /// error rather than silently ignored. Keys the host passes itself ([`HOST_OPTION_KEYS`])
+    /// are always accepted.
+    pub fn check_known(&self, known: &[&str]) -> Result<(), Error> {
+        match self
+            .keys()
+            .find(|k| !HOST_OPTION_KEYS.contains(k) && !known.contains(k))
+        {
+            None => Ok(()),
+            Some(k) if known.is_empty() => Err(Error(format!(
+                "unknown option '{k}': this strategy takes no --option"
+            ))),
+            Some(k) => Err(Error(format!(
+                "unknown option '{k}': this strategy takes {}",
+                known.join(", ")
+            ))),
+        }
     }
 
     /// The scaling the user asked for (`--scale`), or `default`.

@@ -108,6 +108,7 @@ impl Strategy for Behavioral {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
         if input.columns().is_empty() {
             let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();

@@ -77,6 +77,7 @@ impl Strategy for Demographic {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
         if input.columns().is_empty() {
             let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();

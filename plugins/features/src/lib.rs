@@ -45,6 +45,7 @@ impl Strategy for Features {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
         let mut scalers = Vec::new();
         for c in input.role("features") {

@@ -297,6 +297,12 @@ impl Strategy for Firmographic {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&[
+            "industry_level",
+            "industry_names",
+            "region_names",
+            "revenue_unit",
+        ])?;
         let scale = options.scale_or(Scale::Zscore)?;
         if input.columns().is_empty() {
             let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();

@@ -252,6 +252,7 @@ impl Strategy for Psychographic {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&["likert_scale", "metric"])?;
         if options.get("scale").is_some() {
             return Err(Error::new(
                 "the psychographic strategy does not use --scale: Likert items are scaled by their \

@@ -46,6 +46,8 @@ impl Strategy for Template {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        // Refuse options this strategy does not take, so a typo is not silently ignored.
+        options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
         let mut scalers = Vec::new();
         for column in input.columns() {
