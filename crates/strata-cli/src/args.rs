@@ -174,6 +174,10 @@ pub struct FitArgs {
     /// lists what a strategy accepts.
     #[arg(long = "option", short = 'O', value_name = "KEY=VALUE", value_parser = strata_core::parse_option)]
     pub options: Vec<(String, String)>,
+    /// Group industry codes (NAICS, SIC) by their first N digits: shorthand for
+    /// `--option industry_level=N` (firmographic strategy).
+    #[arg(long, value_name = "N")]
+    pub industry_level: Option<u8>,
     /// What to do with missing values in bound columns.
     #[arg(long, value_enum, default_value_t = MissingArg::Impute)]
     pub missing: MissingArg,
@@ -239,6 +243,9 @@ impl FitArgs {
         }
         for (k, v) in &self.options {
             b = b.option(k, v);
+        }
+        if let Some(level) = self.industry_level {
+            b = b.option("industry_level", &level.to_string());
         }
         b.build()
     }

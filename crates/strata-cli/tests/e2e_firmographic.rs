@@ -224,8 +224,9 @@ fn naics_codes_grouped_by_sector_and_size_bands() {
     ];
     let mut args = common.to_vec();
     args.extend([
-        "--option",
-        "industry_level=2",
+        // The shorthand flag for --option industry_level=2.
+        "--industry-level",
+        "2",
         "--option",
         "industry_names=31:Manufacturing,54:Professional services,44:Retail",
     ]);

@@ -222,6 +222,13 @@ impl Strategy for Behavioral {
                 .filter(|s| s.overall_mean.abs() > f64::EPSILON)
                 .map(|s| s.mean / s.overall_mean)
         };
+        // Returns larger than purchases: a different conversation from "low value".
+        let net = p
+            .numeric_role("monetary")
+            .or_else(|| p.numeric_role("avg_order_value"));
+        if net.is_some_and(|s| s.mean < 0.0) {
+            return "Net returners (returns exceed purchases)".to_owned();
+        }
         let mut words = Vec::new();
         match ratio("recency") {
             Some(r) if r <= 0.67 => words.push("Recent"),
@@ -287,7 +294,8 @@ Missing values take the training median.
 
 Labels (k-means): Recent / Steady / Lapsed (segment mean recency ≤ 0.67× or ≥ 1.5× the
 overall mean), frequent / occasional, high- / mid- / low-value, new (tenure ≤ 0.5×),
-e.g. \"Recent frequent high-value buyers\".
+e.g. \"Recent frequent high-value buyers\"; a segment whose mean net money is negative is
+\"Net returners (returns exceed purchases)\".
 
 --mode rfm: no clustering. Recency, frequency and monetary get quintile scores 1–5 (cut at
 the 20/40/60/80th percentiles; R is 5 for the most recent; equal values score the same).
@@ -395,6 +403,14 @@ mod tests {
         assert_eq!(
             Behavioral::label(&state, &gone),
             "Lapsed occasional low-value buyers"
+        );
+        let refunds = p(vec![
+            stat("recency", 90.0, 90.0),
+            stat("monetary", -195.0, 1500.0),
+        ]);
+        assert_eq!(
+            Behavioral::label(&state, &refunds),
+            "Net returners (returns exceed purchases)"
         );
     }
 }
