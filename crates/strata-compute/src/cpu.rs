@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::{
     Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
-    check_centroids,
+    check_centroids, farthest_rows,
 };
 
 /// Multi-threaded CPU backend (uses the current rayon pool).
@@ -171,31 +171,12 @@ impl BoundData for CpuBound<'_> {
             labels: self.labels.clone(),
             nearest: self.nearest.clone(),
             second: self.second.clone(),
+            redecided: 0,
         })
     }
 
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError> {
-        let nearest = &self.nearest;
-        // Farthest first; equal distances by row, so the choice is reproducible.
-        let order_of = |a: &usize, b: &usize| nearest[*b].total_cmp(&nearest[*a]).then(a.cmp(b));
-        let mut order: Vec<usize> = (0..nearest.len()).collect();
-        let count = count.min(order.len());
-        if count == 0 {
-            return Ok(Vec::new());
-        }
-        if count < order.len() {
-            order.select_nth_unstable_by(count - 1, order_of);
-            order.truncate(count);
-        }
-        order.sort_unstable_by(order_of);
-        Ok(order
-            .into_iter()
-            .map(|row| FarRow {
-                row,
-                label: self.labels[row],
-                sq_distance: nearest[row],
-            })
-            .collect())
+        Ok(farthest_rows(&self.labels, &self.nearest, count))
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Assignments {
     pub nearest: Vec<f32>,
     /// Squared distance to the second-nearest centroid (infinity when k = 1).
     pub second: Vec<f32>,
+    /// Rows whose two nearest centroids were within float tolerance on the device and were
+    /// decided again in f64 on the CPU (always 0 on the CPU backend).
+    pub redecided: u64,
 }
 
 /// A row far from its centroid, used to reseed an empty cluster.
@@ -152,6 +155,23 @@ pub trait BoundData {
     /// The `count` rows farthest from their centroid after the last step, farthest first
     /// (ties: lower row first).
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError>;
+}
+
+/// The `count` rows with the largest `nearest` distance, farthest first (ties: lower row
+/// first), for reseeding empty clusters.
+pub fn farthest_rows(labels: &[u32], nearest: &[f32], count: usize) -> Vec<FarRow> {
+    let order_of = |a: &usize, b: &usize| nearest[*b].total_cmp(&nearest[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..nearest.len()).collect();
+    let count = count.min(order.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    if count < order.len() {
+        order.select_nth_unstable_by(count - 1, order_of);
+        order.truncate(count);
+    }
+    order.sort_unstable_by(order_of);
+    order.into_iter().map(|row| FarRow { row, label: labels[row], sq_distance: nearest[row] }).collect()
 }
 
 /// Checks a centroid matrix against the data's width.
