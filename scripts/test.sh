@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Strata's tests need and runs them. Idempotent; safe on a fresh machine.
 #
-# Needs: a Rust toolchain (cargo). System packages: none yet; when a test needs one it is
-# installed here with apt-get, never by hand.
+# Needs: a Rust toolchain (cargo). System packages are installed here with apt-get, never by
+# hand: Mesa's software Vulkan driver (lavapipe), so the GPU backend's WGSL runs and is checked
+# against the CPU on every run, with or without a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,25 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "scripts/test.sh: cargo not found; install Rust with rustup first" >&2
     exit 1
 fi
+
+if command -v apt-get >/dev/null 2>&1; then
+    missing=()
+    for pkg in mesa-vulkan-drivers libvulkan1; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+    # The driver is there now, so a GPU test that cannot find an adapter must fail, not skip.
+    export STRATA_REQUIRE_GPU=1
+else
+    echo "scripts/test.sh: no apt-get; GPU tests run only if a Vulkan driver is already installed" >&2
+fi
+# wgpu's Vulkan loader complains on every start without it.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 # The end-to-end tests run target/debug/strata, which loads the strategy plugins built beside
 # it, so build every workspace member (plugins included) before testing.

@@ -50,15 +50,18 @@ pub enum Command {
     Fit(Box<FitArgs>),
     /// List the strategy plugins found (and the files refused, with why).
     Plugins(PluginsArgs),
+    /// List the GPU adapters wgpu sees (Vulkan, Metal, DX12) and their key limits.
+    Devices,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BackendArg {
-    /// The best backend available (this build: the CPU).
+    /// The GPU when a hardware adapter exists and n·k·d is large enough to pay for the
+    /// transfer; otherwise the CPU. The choice and its reason are logged and in segments.json.
     Auto,
     /// Multi-threaded CPU backend.
     Cpu,
-    /// GPU backend (not in this build).
+    /// wgpu compute shaders; an error when no adapter exists.
     Gpu,
 }
 

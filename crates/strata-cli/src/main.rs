@@ -62,6 +62,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugins(p) => plugins::run(p, &registry()),
+        Command::Devices => {
+            devices();
+            Ok(())
+        }
+    }
+}
+
+/// `strata devices`: the adapters wgpu sees.
+fn devices() {
+    let adapters = strata_gpu::list_adapters();
+    if adapters.is_empty() {
+        println!("No GPU adapter found (Vulkan, Metal or DX12); `strata fit` will use the CPU.");
+        println!(
+            "A software Vulkan driver on Debian/Ubuntu: apt-get install mesa-vulkan-drivers libvulkan1"
+        );
+    }
+    for a in adapters {
+        println!(
+            "{} ({}, {}), driver {}",
+            a.name, a.backend, a.device_type, a.driver
+        );
+        println!(
+            "  max storage binding {} MiB, max buffer {} MiB, max workgroups per dimension {}",
+            a.max_storage_buffer_binding_size >> 20,
+            a.max_buffer_size >> 20,
+            a.max_compute_workgroups_per_dimension
+        );
     }
 }
 

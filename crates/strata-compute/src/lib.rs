@@ -171,7 +171,14 @@ pub fn farthest_rows(labels: &[u32], nearest: &[f32], count: usize) -> Vec<FarRo
         order.truncate(count);
     }
     order.sort_unstable_by(order_of);
-    order.into_iter().map(|row| FarRow { row, label: labels[row], sq_distance: nearest[row] }).collect()
+    order
+        .into_iter()
+        .map(|row| FarRow {
+            row,
+            label: labels[row],
+            sq_distance: nearest[row],
+        })
+        .collect()
 }
 
 /// Checks a centroid matrix against the data's width.

@@ -172,17 +172,47 @@ fn normalise_rows(matrix: &mut [f32], d: usize) {
     });
 }
 
-fn choose_backend(choice: BackendChoice) -> Result<(Box<dyn Backend>, String), CoreError> {
+/// Work per Lloyd pass (n·k·d) below which `auto` keeps to the CPU: moving the data to a GPU
+/// and back costs more than it saves.
+const GPU_MIN_WORK: f64 = 2e8;
+
+/// Picks the compute backend and says why.
+fn choose_backend(
+    choice: BackendChoice,
+    n: usize,
+    k: usize,
+    d: usize,
+) -> Result<(Box<dyn Backend>, String), CoreError> {
+    let open = || strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default());
     match choice {
         BackendChoice::Cpu => Ok((Box::new(CpuBackend::new()), "--backend cpu".into())),
-        BackendChoice::Auto => Ok((
-            Box::new(CpuBackend::new()),
-            "auto: this build has only the CPU backend".into(),
-        )),
-        BackendChoice::Gpu => Err(CoreError::Settings(
-            "--backend gpu: this build of strata has no GPU backend; use --backend cpu or auto"
-                .into(),
-        )),
+        BackendChoice::Gpu => match open() {
+            Ok(gpu) => Ok((Box::new(gpu), "--backend gpu".into())),
+            Err(e) => Err(CoreError::Settings(format!("--backend gpu: {e}"))),
+        },
+        BackendChoice::Auto => {
+            let work = n as f64 * k as f64 * d as f64;
+            if work < GPU_MIN_WORK {
+                return Ok((
+                    Box::new(CpuBackend::new()),
+                    format!("auto: n·k·d = {work:.0} is too little work to pay for a GPU transfer"),
+                ));
+            }
+            match open() {
+                Ok(gpu) if gpu.is_software() => Ok((
+                    Box::new(CpuBackend::new()),
+                    format!(
+                        "auto: the only adapter, {}, is a software renderer",
+                        gpu.adapter().name
+                    ),
+                )),
+                Ok(gpu) => Ok((
+                    Box::new(gpu),
+                    format!("auto: n·k·d = {work:.0} on a GPU adapter"),
+                )),
+                Err(e) => Ok((Box::new(CpuBackend::new()), format!("auto: {e}"))),
+            }
+        }
     }
 }
 
@@ -528,7 +558,6 @@ fn kmeans_segments(
         .tol(settings.tol)
         .n_init(settings.n_init)
         .check()?;
-    let (backend, reason) = choose_backend(settings.backend)?;
     let options = settings.plugin_options();
     let b = batch(&loaded.bindings, &loaded.table);
     let fitted = plugin.fit(&b, &options.to_string())?;
@@ -538,12 +567,24 @@ fn kmeans_segments(
     if info.metric == Metric::Cosine {
         normalise_rows(&mut matrix, d);
     }
+    let (mut backend, mut reason) = choose_backend(settings.backend, n, k, d)?;
     info!(
         "clustering {n} × {d} into k = {k} on {} ({reason})",
         backend.describe()
     );
     let data = MatrixRef::new(&matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
-    let mut km = strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver)?;
+    let mut km = match strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver) {
+        // The GPU could not hold the data: with `auto` the CPU takes over; with `gpu` it is an error.
+        Err(strata_kmeans::KMeansError::Compute(
+            e @ strata_compute::ComputeError::Unavailable { .. },
+        )) if settings.backend == BackendChoice::Auto => {
+            warn!("{e}; continuing on the CPU");
+            reason = format!("auto: fell back to the CPU ({e})");
+            backend = Box::new(CpuBackend::new());
+            strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver)?
+        }
+        other => other?,
+    };
     if !km.converged {
         warn!(
             "k-means stopped at --max-iter {} before converging",

@@ -48,7 +48,10 @@ pub struct GpuOptions {
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        GpuOptions { max_tile_rows: None, timeout: Duration::from_secs(120) }
+        GpuOptions {
+            max_tile_rows: None,
+            timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -77,8 +80,10 @@ fn summary(a: &wgpu::Adapter) -> AdapterSummary {
         name: info.name,
         backend: format!("{:?}", info.backend),
         device_type: format!("{:?}", info.device_type),
-        driver: format!("{} {}", info.driver, info.driver_info).trim().to_owned(),
-        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_owned(),
+        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
         max_buffer_size: l.max_buffer_size,
         max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
     }
@@ -86,7 +91,10 @@ fn summary(a: &wgpu::Adapter) -> AdapterSummary {
 
 /// Every adapter of the primary backends (Vulkan, Metal, DX12).
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::PRIMARY)).iter().map(summary).collect()
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::PRIMARY))
+        .iter()
+        .map(summary)
+        .collect()
 }
 
 /// The wgpu compute backend.
@@ -103,7 +111,10 @@ pub struct GpuBackend {
 }
 
 fn unavailable(reason: impl Into<String>) -> ComputeError {
-    ComputeError::Unavailable { backend: "gpu", reason: reason.into() }
+    ComputeError::Unavailable {
+        backend: "gpu",
+        reason: reason.into(),
+    }
 }
 
 impl GpuBackend {
@@ -114,7 +125,11 @@ impl GpuBackend {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
         }))
-        .map_err(|e| unavailable(format!("no GPU adapter ({e}); is a Vulkan driver installed?")))?;
+        .map_err(|e| {
+            unavailable(format!(
+                "no GPU adapter ({e}); is a Vulkan driver installed?"
+            ))
+        })?;
         let info = adapter.get_info();
         // Ask for what the adapter can do, not WebGPU's defaults: bigger bindings, fewer tiles.
         let limits = adapter.limits();
@@ -128,11 +143,15 @@ impl GpuBackend {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&errors);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string());
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(e.to_string());
         }));
         let lost = Arc::clone(&errors);
         device.set_device_lost_callback(move |reason, message| {
-            lost.lock().unwrap_or_else(|p| p.into_inner()).push(format!("device lost ({reason:?}): {message}"));
+            lost.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("device lost ({reason:?}): {message}"));
         });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("kmeans.wgsl"),
@@ -148,8 +167,19 @@ impl GpuBackend {
                 cache: None,
             })
         };
-        let (assign, partial, reduce) = (pipeline("assign"), pipeline("partial"), pipeline("reduce"));
-        let backend = GpuBackend { device, queue, info, limits, assign, partial, reduce, errors, opts };
+        let (assign, partial, reduce) =
+            (pipeline("assign"), pipeline("partial"), pipeline("reduce"));
+        let backend = GpuBackend {
+            device,
+            queue,
+            info,
+            limits,
+            assign,
+            partial,
+            reduce,
+            errors,
+            opts,
+        };
         backend.check("building the compute pipelines")?;
         Ok(backend)
     }
@@ -176,19 +206,33 @@ impl GpuBackend {
 
     /// Largest storage binding usable here. lavapipe misbehaves above `i32::MAX` bytes.
     fn max_binding(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size).min(i32::MAX as u64)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+            .min(i32::MAX as u64)
     }
 
     /// Waits for the queue, bounded by the timeout.
     fn wait(&self, stage: &'static str) -> Result<(), ComputeError> {
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(self.opts.timeout) })
-            .map_err(|e| ComputeError::Device { stage, message: e.to_string() })?;
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: Some(self.opts.timeout),
+            })
+            .map_err(|e| ComputeError::Device {
+                stage,
+                message: e.to_string(),
+            })?;
         self.check(stage)
     }
 
     /// Copies `size` bytes of `source` into a fresh mapped buffer and returns them.
-    fn read(&self, source: &wgpu::Buffer, size: u64, stage: &'static str) -> Result<Vec<u8>, ComputeError> {
+    fn read(
+        &self,
+        source: &wgpu::Buffer,
+        size: u64,
+        stage: &'static str,
+    ) -> Result<Vec<u8>, ComputeError> {
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size,
@@ -206,10 +250,26 @@ impl GpuBackend {
         self.wait(stage)?;
         match rx.try_recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(ComputeError::Device { stage, message: e.to_string() }),
-            Err(_) => return Err(ComputeError::Device { stage, message: "the readback never completed".into() }),
+            Ok(Err(e)) => {
+                return Err(ComputeError::Device {
+                    stage,
+                    message: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(ComputeError::Device {
+                    stage,
+                    message: "the readback never completed".into(),
+                });
+            }
         }
-        let bytes = slice.get_mapped_range().map_err(|e| ComputeError::Device { stage, message: e.to_string() })?.to_vec();
+        let bytes = slice
+            .get_mapped_range()
+            .map_err(|e| ComputeError::Device {
+                stage,
+                message: e.to_string(),
+            })?
+            .to_vec();
         staging.unmap();
         Ok(bytes)
     }
@@ -218,7 +278,9 @@ impl GpuBackend {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: size.max(4),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         })
     }
@@ -230,7 +292,10 @@ impl Backend for GpuBackend {
     }
 
     fn describe(&self) -> String {
-        format!("gpu: {} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "gpu: {} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
@@ -241,32 +306,55 @@ impl Backend for GpuBackend {
             tile_rows = tile_rows.min(cap.max(1));
         }
         if tile_rows == 0 {
-            return Err(unavailable(format!("one row of {d} features exceeds the adapter's storage binding")));
+            return Err(unavailable(format!(
+                "one row of {d} features exceeds the adapter's storage binding"
+            )));
         }
         let mut tiles = Vec::new();
         let mut start = 0;
         while start < n {
             let rows = tile_rows.min(n - start);
             let slice = &data.data()[start * d..(start + rows) * d];
-            let x = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("rows"),
-                contents: bytemuck::cast_slice(slice),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
-            let labels = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("labels"),
-                contents: bytemuck::cast_slice(&vec![u32::MAX; rows]),
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            });
+            let x = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("rows"),
+                    contents: bytemuck::cast_slice(slice),
+                    usage: wgpu::BufferUsages::STORAGE,
+                });
+            let labels = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("labels"),
+                    contents: bytemuck::cast_slice(&vec![u32::MAX; rows]),
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                });
             let best = self.storage("best", rows as u64 * 4);
             let second = self.storage("second", rows as u64 * 4);
-            tiles.push(Tile { rows, x, labels, best, second, blocks: 0, block_base: 0, params: None });
+            tiles.push(Tile {
+                rows,
+                x,
+                labels,
+                best,
+                second,
+                blocks: 0,
+                block_base: 0,
+                params: None,
+            });
             start += rows;
         }
         // Data that cannot be allocated is unavailability (auto falls back to the CPU), not a
         // fit error.
-        self.wait("uploading the data").map_err(|e| unavailable(e.to_string()))?;
-        Ok(Box::new(GpuBound { gpu: self, data, tiles, k_state: None, centroids: Vec::new(), stepped: false }))
+        self.wait("uploading the data")
+            .map_err(|e| unavailable(e.to_string()))?;
+        Ok(Box::new(GpuBound {
+            gpu: self,
+            data,
+            tiles,
+            k_state: None,
+            centroids: Vec::new(),
+            stepped: false,
+        }))
     }
 }
 
@@ -328,8 +416,10 @@ impl GpuBound<'_> {
         let budget = PARTIAL_BUDGET.min(gpu.max_binding());
         let max_blocks = (budget / (kd * 4).max(1)).max(1) as usize;
         let max_tile = self.tiles.iter().map(|t| t.rows).max().unwrap_or(1);
-        let block_rows =
-            n.div_ceil(max_blocks).max(WG as usize).max(max_tile.div_ceil(max_dim as usize)) as u32;
+        let block_rows = n
+            .div_ceil(max_blocks)
+            .max(WG as usize)
+            .max(max_tile.div_ceil(max_dim as usize)) as u32;
         let mut base = 0u32;
         for t in &mut self.tiles {
             t.blocks = (t.rows as u32).div_ceil(block_rows);
@@ -338,7 +428,9 @@ impl GpuBound<'_> {
         }
         let n_blocks = base;
         if u64::from(n_blocks) * kd * 4 > gpu.max_binding() {
-            return Err(unavailable(format!("k × d = {kd} is too large for this adapter's partial sums")));
+            return Err(unavailable(format!(
+                "k × d = {kd} is too large for this adapter's partial sums"
+            )));
         }
         let centroids = gpu.storage("centroids", kd * 4);
         let psums = gpu.storage("partial sums", u64::from(n_blocks) * kd * 4);
@@ -347,7 +439,10 @@ impl GpuBound<'_> {
         let rsums = gpu.storage("sums", (kd + 1) * 4);
         let rcounts = gpu.storage("counts", (k as u64 + 1) * 4);
         fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-            wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() }
+            wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            }
         }
         let mut uniforms = Vec::new();
         for t in &mut self.tiles {
@@ -361,11 +456,13 @@ impl GpuBound<'_> {
                 n_blocks,
                 pad: 0,
             };
-            let uniform = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+            let uniform = gpu
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("params"),
+                    contents: bytemuck::bytes_of(&params),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
             let assign = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("assign"),
                 layout: &gpu.assign.get_bind_group_layout(0),
@@ -408,22 +505,50 @@ impl GpuBound<'_> {
         });
         let mut keep = uniforms;
         keep.extend([psums, pcounts, pinertia]);
-        self.k_state = Some(KState { k, centroids, rsums, rcounts, reduce_group, _keep: keep });
+        self.k_state = Some(KState {
+            k,
+            centroids,
+            rsums,
+            rcounts,
+            reduce_group,
+            _keep: keep,
+        });
         gpu.check("allocating the k-means buffers")
     }
 
-    /// Reads labels, nearest and second distances of every tile.
-    fn read_rows(&self) -> Result<(Vec<u32>, Vec<f32>, Vec<f32>), ComputeError> {
+    /// Reads labels, nearest and second distances of every tile, as the device left them.
+    fn read_rows(&self) -> Result<Assignments, ComputeError> {
         let n = self.data.n();
-        let (mut labels, mut best, mut second) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut labels, mut best, mut second) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for t in &self.tiles {
             let bytes = t.rows as u64 * 4;
             let l = self.gpu.read(&t.labels, bytes, "reading labels")?;
-            labels.extend(bytemuck::cast_slice::<u8, u32>(&l).iter().map(|v| v & LABEL));
-            best.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(&t.best, bytes, "reading distances")?));
-            second.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(&t.second, bytes, "reading distances")?));
+            labels.extend(
+                bytemuck::cast_slice::<u8, u32>(&l)
+                    .iter()
+                    .map(|v| v & LABEL),
+            );
+            best.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(
+                &t.best,
+                bytes,
+                "reading distances",
+            )?));
+            second.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(
+                &t.second,
+                bytes,
+                "reading distances",
+            )?));
         }
-        Ok((labels, best, second))
+        Ok(Assignments {
+            labels,
+            nearest: best,
+            second,
+            redecided: 0,
+        })
     }
 }
 
@@ -436,7 +561,8 @@ impl BoundData for GpuBound<'_> {
         }
         let gpu = self.gpu;
         let ks = self.k_state.as_ref().expect("built above");
-        gpu.queue.write_buffer(&ks.centroids, 0, bytemuck::cast_slice(centroids));
+        gpu.queue
+            .write_buffer(&ks.centroids, 0, bytemuck::cast_slice(centroids));
         let kd = (k * d) as u32;
         let elements = kd + k as u32 + 2;
         let max_dim = gpu.limits.max_compute_workgroups_per_dimension;
@@ -476,7 +602,12 @@ impl BoundData for GpuBound<'_> {
         if !self.stepped {
             return Err(ComputeError::Shape("no assignment pass has run yet".into()));
         }
-        let (mut labels, mut nearest, mut second) = self.read_rows()?;
+        let Assignments {
+            mut labels,
+            mut nearest,
+            mut second,
+            ..
+        } = self.read_rows()?;
         let (k, d) = (self.centroids.len() / self.data.d(), self.data.d());
         let mut redecided = 0;
         for i in 0..labels.len() {
@@ -492,11 +623,16 @@ impl BoundData for GpuBound<'_> {
                 (labels[i], nearest[i], second[i]) = (l, b as f32, s as f32);
             }
         }
-        Ok(Assignments { labels, nearest, second, redecided })
+        Ok(Assignments {
+            labels,
+            nearest,
+            second,
+            redecided,
+        })
     }
 
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError> {
-        let (labels, nearest, _) = self.read_rows()?;
-        Ok(farthest_rows(&labels, &nearest, count))
+        let rows = self.read_rows()?;
+        Ok(farthest_rows(&rows.labels, &rows.nearest, count))
     }
 }

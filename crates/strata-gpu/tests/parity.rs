@@ -21,7 +21,10 @@ fn gpu(opts: GpuOptions) -> Option<GpuBackend> {
             assert_eq!(g.kind(), BackendKind::Gpu);
             let backend = g.adapter().backend;
             assert!(
-                matches!(backend, wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12),
+                matches!(
+                    backend,
+                    wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12
+                ),
                 "ran on {backend:?}, not a compute-capable primary backend"
             );
             eprintln!("running on {}", g.describe());
@@ -40,7 +43,9 @@ fn gpu(opts: GpuOptions) -> Option<GpuBackend> {
 
 fn random(n: usize, d: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n * d).map(|_| (rng.next_u32() as f32 / u32::MAX as f32) * 10.0 - 5.0).collect()
+    (0..n * d)
+        .map(|_| (rng.next_u32() as f32 / u32::MAX as f32) * 10.0 - 5.0)
+        .collect()
 }
 
 /// Rows whose two nearest centroids are within the tie tolerance in f64 (where f32 may differ).
@@ -67,19 +72,39 @@ fn one_pass(gpu: &GpuBackend, n: usize, d: usize, k: usize, seed: u64) {
     let mut cb = CpuBackend.bind(m).unwrap();
     let (gs, cs) = (gb.step(&c, k).unwrap(), cb.step(&c, k).unwrap());
     let (ga, ca) = (gb.assignments().unwrap(), cb.assignments().unwrap());
-    assert_eq!(ga.labels, ca.labels, "labels after re-deciding near-ties (n={n} d={d} k={k})");
+    assert_eq!(
+        ga.labels, ca.labels,
+        "labels after re-deciding near-ties (n={n} d={d} k={k})"
+    );
     let ties = near_ties(m, &c, k);
-    let count_diff: u64 = gs.counts.iter().zip(&cs.counts).map(|(a, b)| a.abs_diff(*b)).sum();
-    assert!(count_diff <= 2 * ties as u64, "counts differ by {count_diff} with {ties} near-ties");
+    let count_diff: u64 = gs
+        .counts
+        .iter()
+        .zip(&cs.counts)
+        .map(|(a, b)| a.abs_diff(*b))
+        .sum();
+    assert!(
+        count_diff <= 2 * ties as u64,
+        "counts differ by {count_diff} with {ties} near-ties"
+    );
     if count_diff == 0 {
-        assert!(rel(gs.inertia, cs.inertia) < 1e-5, "inertia {} vs {}", gs.inertia, cs.inertia);
+        assert!(
+            rel(gs.inertia, cs.inertia) < 1e-5,
+            "inertia {} vs {}",
+            gs.inertia,
+            cs.inertia
+        );
         let scale: f64 = data.iter().map(|v| f64::from(v.abs())).sum::<f64>() / (k * d) as f64;
         for (g, c) in gs.sums.iter().zip(&cs.sums) {
             assert!((g - c).abs() <= 1e-5 * scale.max(1.0), "sum {g} vs {c}");
         }
     }
     assert_eq!(gs.changed, n as u64, "every row is new on the first pass");
-    assert_eq!(gb.step(&c, k).unwrap().changed, 0, "nothing changes on a repeat pass");
+    assert_eq!(
+        gb.step(&c, k).unwrap().changed,
+        0,
+        "nothing changes on a repeat pass"
+    );
     for (g, c) in ga.nearest.iter().zip(&ca.nearest) {
         assert!((g - c).abs() <= 1e-4 * c.max(1.0), "distance {g} vs {c}");
     }
@@ -87,7 +112,9 @@ fn one_pass(gpu: &GpuBackend, n: usize, d: usize, k: usize, seed: u64) {
 
 #[test]
 fn one_pass_matches_the_cpu_for_odd_widths_k1_and_kn() {
-    let Some(g) = gpu(GpuOptions::default()) else { return };
+    let Some(g) = gpu(GpuOptions::default()) else {
+        return;
+    };
     one_pass(&g, 5000, 7, 5, 1); // d not a multiple of 4
     one_pass(&g, 3000, 16, 8, 2);
     one_pass(&g, 777, 3, 1, 3); // k = 1: no second centroid
@@ -96,14 +123,24 @@ fn one_pass_matches_the_cpu_for_odd_widths_k1_and_kn() {
 
 #[test]
 fn tiles_of_any_size_give_the_same_answers() {
-    let Some(g) = gpu(GpuOptions { max_tile_rows: Some(100), ..Default::default() }) else { return };
+    let Some(g) = gpu(GpuOptions {
+        max_tile_rows: Some(100),
+        ..Default::default()
+    }) else {
+        return;
+    };
     one_pass(&g, 1050, 6, 4, 5); // 11 tiles, the last one short
     one_pass(&g, 100, 6, 4, 6); // exactly one full tile
 }
 
 #[test]
 fn a_whole_fit_matches_the_cpu() {
-    let Some(g) = gpu(GpuOptions { max_tile_rows: Some(700), ..Default::default() }) else { return };
+    let Some(g) = gpu(GpuOptions {
+        max_tile_rows: Some(700),
+        ..Default::default()
+    }) else {
+        return;
+    };
     // Planted blobs in 7 dimensions.
     let (n_per, d, k) = (600, 7, 4);
     let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -119,15 +156,34 @@ fn a_whole_fit_matches_the_cpu() {
     let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
     let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
     assert_eq!(on_gpu.labels, on_cpu.labels);
-    assert!(rel(on_gpu.inertia, on_cpu.inertia) < 1e-5, "{} vs {}", on_gpu.inertia, on_cpu.inertia);
+    assert!(
+        rel(on_gpu.inertia, on_cpu.inertia) < 1e-5,
+        "{} vs {}",
+        on_gpu.inertia,
+        on_cpu.inertia
+    );
     for (a, b) in on_gpu.centroids.iter().zip(&on_cpu.centroids) {
-        assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "centroid {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+            "centroid {a} vs {b}"
+        );
     }
     assert_eq!(on_gpu.iterations, on_cpu.iterations);
     // An empty cluster is reseeded the same way on both (farthest rows read from the device).
-    let bad = Init::Centroids([vec![0.0; d], vec![1000.0; d], vec![8.0; d], vec![-1000.0; d]].concat());
+    let bad = Init::Centroids(
+        [
+            vec![0.0; d],
+            vec![1000.0; d],
+            vec![8.0; d],
+            vec![-1000.0; d],
+        ]
+        .concat(),
+    );
     let p = KMeansParams::new(4).init(bad).check().unwrap();
-    let (a, b) = (strata_kmeans::fit(&p, &g, m, &mut Silent).unwrap(), strata_kmeans::fit(&p, &CpuBackend, m, &mut Silent).unwrap());
+    let (a, b) = (
+        strata_kmeans::fit(&p, &g, m, &mut Silent).unwrap(),
+        strata_kmeans::fit(&p, &CpuBackend, m, &mut Silent).unwrap(),
+    );
     assert!(a.runs[0].reseeded > 0);
     assert_eq!(a.labels, b.labels);
 }

@@ -15,9 +15,12 @@ fn every_wgsl_file_validates() {
         let source = std::fs::read_to_string(&path).unwrap();
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.emit_to_string(&source)));
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.emit_to_string(&source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.emit_to_string(&source)));
         checked += 1;
     }
     assert!(checked >= 1, "no WGSL files found in {}", dir.display());
@@ -25,6 +28,9 @@ fn every_wgsl_file_validates() {
 
 #[test]
 fn the_backend_embeds_the_shader_file() {
-    let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders/kmeans.wgsl")).unwrap();
+    let on_disk = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders/kmeans.wgsl"),
+    )
+    .unwrap();
     assert_eq!(strata_gpu::SHADER, on_disk);
 }
