@@ -2,9 +2,11 @@
 //
 // Three kernels, run in this order each iteration, all deterministic (no atomics, fixed
 // summation order):
-//   assign   one invocation per row: nearest and second-nearest centroid (squared Euclidean,
-//            computed directly as Σ(x − c)², never the expanded form); the label's top bit says
-//            whether it changed since the previous pass.
+//   assign   one invocation per row and chunk of centroids [j0, j1): nearest and second-nearest
+//            centroid (squared Euclidean, computed directly as Σ(x − c)², never the expanded
+//            form), carried across chunks in `best`/`second`; after the last chunk the label's
+//            top bit says whether it changed since the previous pass. Chunks bound the work of
+//            one dispatch (driver watchdogs; llvmpipe stops loops after ~65k iterations).
 //   partial  one invocation per (block of rows, output element): per-block sums of the rows
 //            assigned to each centroid, counts, inertia and changed rows.
 //   reduce   one invocation per output element: adds the blocks in block order.
@@ -19,7 +21,11 @@ struct Params {
     block_rows: u32,   // rows per partial-sum block
     block_base: u32,   // index of this tile's first block among all tiles' blocks
     n_blocks: u32,     // blocks over all tiles
-    _pad: u32,
+    j0: u32,           // first centroid of this assign dispatch
+    j1: u32,           // one past its last centroid
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 const WG: u32 = 256u;
@@ -33,6 +39,7 @@ const BIG: f32 = 3.0e38;
 @group(0) @binding(3) var<storage, read_write> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> best: array<f32>;
 @group(0) @binding(5) var<storage, read_write> second: array<f32>;
+@group(0) @binding(11) var<storage, read_write> previous: array<u32>; // label of the last pass
 
 // Rows beyond 65,535 workgroups need a 2-D dispatch; the flat index is rebuilt here.
 fn flat(wg: vec3<u32>, nw: vec3<u32>, li: u32) -> u32 {
@@ -51,14 +58,21 @@ fn assign(@builtin(workgroup_id) wg: vec3<u32>,
     var b = BIG;
     var s = BIG;
     var label = 0u;
-    for (var j = 0u; j < p.k; j = j + 1u) {
+    if (p.j0 == 0u) {
+        previous[row] = labels[row] & LABEL;
+    } else {
+        b = best[row];
+        s = second[row];
+        label = labels[row] & LABEL;
+    }
+    for (var j = p.j0; j < p.j1; j = j + 1u) {
         let cb = j * p.d;
         var acc = 0.0;
         for (var f = 0u; f < p.d; f = f + 1u) {
             let t = x[base + f] - centroids[cb + f];
             acc = acc + t * t;
         }
-        // Strictly less: ties go to the lowest index, as on the CPU.
+        // Strictly less, chunks in order: ties go to the lowest index, as on the CPU.
         if (acc < b) {
             s = b;
             b = acc;
@@ -67,8 +81,11 @@ fn assign(@builtin(workgroup_id) wg: vec3<u32>,
             s = acc;
         }
     }
-    let changed = select(0u, CHANGED, (labels[row] & LABEL) != label);
-    labels[row] = label | changed;
+    var flag = 0u;
+    if (p.j1 == p.k) {
+        flag = select(0u, CHANGED, previous[row] != label);
+    }
+    labels[row] = label | flag;
     best[row] = b;
     second[row] = s;
 }

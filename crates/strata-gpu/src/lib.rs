@@ -34,8 +34,11 @@ const WG: u32 = 256;
 const LABEL: u32 = 0x7fff_ffff;
 /// Distances at or above this mean "no second centroid" (k = 1): the shader's sentinel.
 const BIG: f32 = 1e38;
-/// Partial-sum buffers stay under this many bytes.
+/// Partial-sum buffers stay under this many bytes when they can.
 const PARTIAL_BUDGET: u64 = 64 << 20;
+/// Loop iterations one invocation may run: bounds each dispatch's work (driver watchdogs) and
+/// stays under llvmpipe's loop limit (~65k iterations per invocation).
+const MAX_LOOP: usize = 32_768;
 
 /// How to open the GPU backend.
 #[derive(Debug, Clone)]
@@ -44,6 +47,9 @@ pub struct GpuOptions {
     pub max_tile_rows: Option<usize>,
     /// Longest wait for the device before giving up with an error.
     pub timeout: Duration,
+    /// Cap on workgroups per dispatch dimension (tests force the 2-D dispatch path with a
+    /// small value; the adapter's limit caps it anyway).
+    pub max_workgroups_per_dim: Option<u32>,
 }
 
 impl Default for GpuOptions {
@@ -51,6 +57,7 @@ impl Default for GpuOptions {
         GpuOptions {
             max_tile_rows: None,
             timeout: Duration::from_secs(120),
+            max_workgroups_per_dim: None,
         }
     }
 }
@@ -204,6 +211,14 @@ impl GpuBackend {
         Err(ComputeError::Device { stage, message })
     }
 
+    /// Workgroups allowed per dispatch dimension.
+    fn max_dim(&self) -> u32 {
+        let limit = self.limits.max_compute_workgroups_per_dimension;
+        self.opts
+            .max_workgroups_per_dim
+            .map_or(limit, |cap| cap.clamp(1, limit))
+    }
+
     /// Largest storage binding usable here. lavapipe misbehaves above `i32::MAX` bytes.
     fn max_binding(&self) -> u64 {
         self.limits
@@ -331,15 +346,17 @@ impl Backend for GpuBackend {
                 });
             let best = self.storage("best", rows as u64 * 4);
             let second = self.storage("second", rows as u64 * 4);
+            let previous = self.storage("previous labels", rows as u64 * 4);
             tiles.push(Tile {
                 rows,
                 x,
                 labels,
                 best,
                 second,
+                previous,
                 blocks: 0,
                 block_base: 0,
-                params: None,
+                groups: None,
             });
             start += rows;
         }
@@ -364,9 +381,11 @@ struct Tile {
     labels: wgpu::Buffer,
     best: wgpu::Buffer,
     second: wgpu::Buffer,
+    previous: wgpu::Buffer,
     blocks: u32,
     block_base: u32,
-    params: Option<(wgpu::BindGroup, wgpu::BindGroup)>,
+    /// One assign bind group per chunk of centroids, then the partial bind group.
+    groups: Option<(Vec<wgpu::BindGroup>, wgpu::BindGroup)>,
 }
 
 /// Buffers whose size depends on k, built on the first pass.
@@ -389,7 +408,9 @@ struct Params {
     block_rows: u32,
     block_base: u32,
     n_blocks: u32,
-    pad: u32,
+    j0: u32,
+    j1: u32,
+    pad: [u32; 3],
 }
 
 struct GpuBound<'a> {
@@ -412,14 +433,19 @@ impl GpuBound<'_> {
         let gpu = self.gpu;
         let (n, d) = (self.data.n(), self.data.d());
         let kd = (k * d) as u64;
-        let max_dim = gpu.limits.max_compute_workgroups_per_dimension;
+        let max_dim = gpu.max_dim();
         let budget = PARTIAL_BUDGET.min(gpu.max_binding());
         let max_blocks = (budget / (kd * 4).max(1)).max(1) as usize;
         let max_tile = self.tiles.iter().map(|t| t.rows).max().unwrap_or(1);
+        // Rows per block: enough blocks to keep the partial sums in budget, few enough rows
+        // that one invocation's loop stays bounded (the budget gives way first).
         let block_rows = n
             .div_ceil(max_blocks)
             .max(WG as usize)
+            .min(MAX_LOOP)
             .max(max_tile.div_ceil(max_dim as usize)) as u32;
+        // Centroids per assign dispatch: k_chunk · (d + 1) loop iterations per invocation.
+        let k_chunk = (MAX_LOOP / (d + 1)).max(1);
         let mut base = 0u32;
         for t in &mut self.tiles {
             t.blocks = (t.rows as u32).div_ceil(block_rows);
@@ -446,7 +472,7 @@ impl GpuBound<'_> {
         }
         let mut uniforms = Vec::new();
         for t in &mut self.tiles {
-            let params = Params {
+            let params = |j0: usize, j1: usize| Params {
                 n: t.rows as u32,
                 d: d as u32,
                 k: k as u32,
@@ -454,27 +480,37 @@ impl GpuBound<'_> {
                 block_rows,
                 block_base: t.block_base,
                 n_blocks,
-                pad: 0,
+                j0: j0 as u32,
+                j1: j1 as u32,
+                pad: [0; 3],
             };
-            let uniform = gpu
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("params"),
-                    contents: bytemuck::bytes_of(&params),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-            let assign = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("assign"),
-                layout: &gpu.assign.get_bind_group_layout(0),
-                entries: &[
-                    entry(0, &uniform),
-                    entry(1, &t.x),
-                    entry(2, &centroids),
-                    entry(3, &t.labels),
-                    entry(4, &t.best),
-                    entry(5, &t.second),
-                ],
-            });
+            let uniform_of = |p: Params| {
+                gpu.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("params"),
+                        contents: bytemuck::bytes_of(&p),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    })
+            };
+            let mut assign = Vec::new();
+            for j0 in (0..k).step_by(k_chunk) {
+                let chunk_uniform = uniform_of(params(j0, (j0 + k_chunk).min(k)));
+                assign.push(gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("assign"),
+                    layout: &gpu.assign.get_bind_group_layout(0),
+                    entries: &[
+                        entry(0, &chunk_uniform),
+                        entry(1, &t.x),
+                        entry(2, &centroids),
+                        entry(3, &t.labels),
+                        entry(4, &t.best),
+                        entry(5, &t.second),
+                        entry(11, &t.previous),
+                    ],
+                }));
+                uniforms.push(chunk_uniform);
+            }
+            let uniform = uniform_of(params(0, k));
             let partial = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("partial"),
                 layout: &gpu.partial.get_bind_group_layout(0),
@@ -488,14 +524,14 @@ impl GpuBound<'_> {
                     entry(8, &pinertia),
                 ],
             });
-            t.params = Some((assign, partial));
+            t.groups = Some((assign, partial));
             uniforms.push(uniform);
         }
         let reduce_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("reduce"),
             layout: &gpu.reduce.get_bind_group_layout(0),
             entries: &[
-                entry(0, &uniforms[0]),
+                entry(0, uniforms.last().expect("one tile at least")),
                 entry(6, &psums),
                 entry(7, &pcounts),
                 entry(8, &pinertia),
@@ -565,16 +601,18 @@ impl BoundData for GpuBound<'_> {
             .write_buffer(&ks.centroids, 0, bytemuck::cast_slice(centroids));
         let kd = (k * d) as u32;
         let elements = kd + k as u32 + 2;
-        let max_dim = gpu.limits.max_compute_workgroups_per_dimension;
+        let max_dim = gpu.max_dim();
         let mut enc = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for t in &self.tiles {
-                let (assign, partial) = t.params.as_ref().expect("built with the k state");
+                let (assign, partial) = t.groups.as_ref().expect("built with the k state");
                 pass.set_pipeline(&gpu.assign);
-                pass.set_bind_group(0, assign, &[]);
                 let (gx, gy) = groups_2d((t.rows as u32).div_ceil(WG), max_dim);
-                pass.dispatch_workgroups(gx, gy, 1);
+                for chunk in assign {
+                    pass.set_bind_group(0, chunk, &[]);
+                    pass.dispatch_workgroups(gx, gy, 1);
+                }
                 pass.set_pipeline(&gpu.partial);
                 pass.set_bind_group(0, partial, &[]);
                 pass.dispatch_workgroups(elements.div_ceil(WG), t.blocks, 1);

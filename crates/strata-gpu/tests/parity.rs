@@ -134,6 +134,26 @@ fn tiles_of_any_size_give_the_same_answers() {
 }
 
 #[test]
+fn more_workgroups_than_one_dimension_allows_use_a_2d_dispatch() {
+    // 3 workgroups per dimension: 2,000 rows need 8 groups of 256, so a 3 × 3 grid.
+    let opts = GpuOptions {
+        max_workgroups_per_dim: Some(3),
+        ..Default::default()
+    };
+    let Some(g) = gpu(opts) else { return };
+    one_pass(&g, 2000, 5, 3, 7);
+}
+
+#[test]
+fn centroids_far_larger_than_workgroup_memory() {
+    // k · d = 1024 × 256 = 262,144 floats (1 MiB), beyond any workgroup memory.
+    let Some(g) = gpu(GpuOptions::default()) else {
+        return;
+    };
+    one_pass(&g, 1100, 256, 1024, 8);
+}
+
+#[test]
 fn a_whole_fit_matches_the_cpu() {
     let Some(g) = gpu(GpuOptions {
         max_tile_rows: Some(700),
