@@ -32,22 +32,30 @@ impl Backend for CpuBackend {
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
         let n = data.n();
+        // ‖x‖² per row, once per fit: the tie margin needs it on every pass.
+        let norms = data
+            .data()
+            .par_chunks(data.d())
+            .map(|r| r.iter().map(|v| v * v).sum())
+            .collect();
         Ok(Box::new(CpuBound {
             data,
+            norms,
             labels: vec![u32::MAX; n],
             nearest: vec![f32::INFINITY; n],
-            second: vec![f32::INFINITY; n],
-            stepped: false,
+            centroids: Vec::new(),
         }))
     }
 }
 
 struct CpuBound<'a> {
     data: MatrixRef<'a>,
+    /// ‖x‖² per row.
+    norms: Vec<f32>,
     labels: Vec<u32>,
     nearest: Vec<f32>,
-    second: Vec<f32>,
-    stepped: bool,
+    /// Centroids of the last pass (empty before the first).
+    centroids: Vec<f32>,
 }
 
 /// Rows per chunk: a fixed function of the shape, so the reduction order never depends on
@@ -80,6 +88,28 @@ pub fn sq_dist_f64(a: &[f32], b: &[f32]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
+/// Squared Euclidean distance computed directly in f32 with eight independent accumulators
+/// (vectorised); summed in a fixed order, so the result is reproducible.
+#[inline]
+pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let (x, y): (&[f32; LANES], &[f32; LANES]) =
+            (x.try_into().expect("exact"), y.try_into().expect("exact"));
+        for l in 0..LANES {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let t = x - y;
+        acc[l] += t * t;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
 /// Nearest and second-nearest centroid of one row: (label, nearest², second²).
 #[inline]
 pub fn nearest_two(row: &[f32], centroids: &[f32], k: usize, d: usize) -> (u32, f64, f64) {
@@ -104,43 +134,225 @@ struct Partial {
     changed: u64,
 }
 
+/// Rows per block: the unit of the distance tile and of the f32 sums.
+const BLOCK: usize = 64;
+
+/// Centroids per register group in the distance kernel (one AVX register of f32).
+const LANES: usize = 8;
+
+/// Centroids laid out for the blocked distance loop.
+struct Prepared {
+    /// k rounded up to a whole number of groups.
+    kp: usize,
+    /// Grouped and transposed: for each group of 8 centroids, for each feature, that
+    /// coordinate of the 8 centroids (padding centroids are zero).
+    ctg: Vec<f32>,
+    /// ‖c‖² per centroid; +∞ for padding, so a padding centroid never wins.
+    norms: Vec<f32>,
+    /// Relative gap below which the f32 decision is re-checked in f64.
+    tie: f32,
+}
+
+impl Prepared {
+    fn new(centroids: &[f32], k: usize, d: usize) -> Prepared {
+        let kp = k.div_ceil(LANES) * LANES;
+        let mut ctg = vec![0f32; kp * d];
+        for j in 0..k {
+            let (g, l) = (j / LANES, j % LANES);
+            for f in 0..d {
+                ctg[(g * d + f) * LANES + l] = centroids[j * d + f];
+            }
+        }
+        let mut norms = vec![f32::INFINITY; kp];
+        for (j, norm) in norms.iter_mut().enumerate().take(k) {
+            *norm = centroids[j * d..(j + 1) * d]
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>() as f32;
+        }
+        // The f32 score ‖c‖² − 2x·c errs by at most about (d + 1)·ε·(‖x‖² + ‖c‖²); four times
+        // that is the margin inside which two centroids count as tied.
+        Prepared {
+            kp,
+            ctg,
+            norms,
+            tie: 4.0 * (d as f32 + 2.0) * f32::EPSILON,
+        }
+    }
+}
+
+/// Rows computed together in the distance kernel: each loaded group of centroid coordinates
+/// feeds this many rows' accumulators.
+const ROWS: usize = 4;
+
+/// `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide). For every 4 rows
+/// and group of 8 centroids, 4 register-sized accumulators (kept in vector registers) gain
+/// one fused multiply-add per feature.
+#[inline(always)]
+fn block_dots<const FMA: bool>(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
+    let fma = |x: f32, c: f32, a: f32| if FMA { x.mul_add(c, a) } else { a + x * c };
+    let n = block.len() / d;
+    let mut r = 0;
+    while r + ROWS <= n {
+        let rows: [&[f32]; ROWS] = std::array::from_fn(|q| &block[(r + q) * d..(r + q + 1) * d]);
+        for (g, group) in ctg.chunks_exact(d * LANES).enumerate() {
+            let mut acc = [[0f32; LANES]; ROWS];
+            for (f, c) in group.chunks_exact(LANES).enumerate() {
+                let c: &[f32; LANES] = c.try_into().expect("exact chunk");
+                for q in 0..ROWS {
+                    let xf = rows[q][f];
+                    for l in 0..LANES {
+                        acc[q][l] = fma(xf, c[l], acc[q][l]);
+                    }
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                let o = (r + q) * kp + g * LANES;
+                dots[o..o + LANES].copy_from_slice(a);
+            }
+        }
+        r += ROWS;
+    }
+    for r in r..n {
+        let row = &block[r * d..(r + 1) * d];
+        for (g, group) in ctg.chunks_exact(d * LANES).enumerate() {
+            let mut acc = [0f32; LANES];
+            for (&xf, c) in row.iter().zip(group.chunks_exact(LANES)) {
+                let c: &[f32; LANES] = c.try_into().expect("exact chunk");
+                for l in 0..LANES {
+                    acc[l] = fma(xf, c[l], acc[l]);
+                }
+            }
+            dots[r * kp + g * LANES..r * kp + (g + 1) * LANES].copy_from_slice(&acc);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn block_dots_avx2(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
+    block_dots::<true>(block, ctg, d, kp, dots);
+}
+
+/// Picks the widest kernel this CPU runs. Every kernel feeds the same f64 tie check, so the
+/// labels do not depend on which one ran.
+fn dots_fn() -> fn(&[f32], &[f32], usize, usize, &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        return |b, ctg, d, kp, out| {
+            // SAFETY: AVX2 and FMA were detected on this CPU just above.
+            unsafe { block_dots_avx2(b, ctg, d, kp, out) }
+        };
+    }
+    block_dots::<false>
+}
+
+/// One chunk of an assignment pass: labels, distances, and this chunk's partial sums.
+///
+/// The nearest centroid is found with the f32 score ‖c‖² − 2x·c from the blocked kernel; when
+/// the best two scores are within the score's error bound the row is decided in f64 instead,
+/// so labels are those of an exact f64 comparison whatever the kernel. The distance kept (and
+/// added to the inertia) is then computed directly as Σ(x − c)², never from the score.
+#[allow(clippy::too_many_arguments)]
+fn assign_chunk(
+    rows: &[f32],
+    norms: &[f32],
+    centroids: &[f32],
+    prep: &Prepared,
+    k: usize,
+    d: usize,
+    labels: &mut [u32],
+    nearest: &mut [f32],
+    dots_of: fn(&[f32], &[f32], usize, usize, &mut [f32]),
+) -> Partial {
+    let mut p = Partial {
+        sums: vec![0.0; k * d],
+        counts: vec![0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    let kp = prep.kp;
+    let mut dots = vec![0f32; BLOCK * kp];
+    let mut block_sums = vec![0f32; k * d];
+    for (b, block) in rows.chunks(BLOCK * d).enumerate() {
+        let n_rows = block.len() / d;
+        dots_of(block, &prep.ctg, d, kp, &mut dots[..n_rows * kp]);
+        block_sums.fill(0.0);
+        for r in 0..n_rows {
+            let i = b * BLOCK + r;
+            let row = &block[r * d..(r + 1) * d];
+            let (mut bj, mut bs, mut sj, mut ss) = (0usize, f32::INFINITY, 0usize, f32::INFINITY);
+            for (j, &dot) in dots[r * kp..(r + 1) * kp].iter().enumerate() {
+                let score = prep.norms[j] - 2.0 * dot;
+                if score < bs {
+                    (sj, ss) = (bj, bs);
+                    (bj, bs) = (j, score);
+                } else if score < ss {
+                    (sj, ss) = (j, score);
+                }
+            }
+            let margin = prep.tie * (norms[i] + prep.norms[bj].max(prep.norms[sj.min(k - 1)]));
+            let (label, best) = if k > 1 && ss - bs <= margin {
+                // Too close to call in f32: decide in f64, exactly as the reference does.
+                let (l, b, _) = nearest_two(row, centroids, k, d);
+                (l, b)
+            } else {
+                (
+                    bj as u32,
+                    f64::from(sq_dist_f32(row, &centroids[bj * d..(bj + 1) * d])),
+                )
+            };
+            if labels[i] != label {
+                p.changed += 1;
+            }
+            labels[i] = label;
+            nearest[i] = best as f32;
+            p.inertia += best;
+            p.counts[label as usize] += 1;
+            for (s, &x) in block_sums[label as usize * d..(label as usize + 1) * d]
+                .iter_mut()
+                .zip(row)
+            {
+                *s += x;
+            }
+        }
+        // f32 within a block of at most 64 rows, f64 across blocks: error ≤ 64·ε relative.
+        for (s, &v) in p.sums.iter_mut().zip(&block_sums) {
+            *s += f64::from(v);
+        }
+    }
+    p
+}
+
 impl BoundData for CpuBound<'_> {
     fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
         let data = self.data;
         let (n, d) = (data.n(), data.d());
         check_centroids(centroids, k, d)?;
         let chunk = chunk_rows(n, k, d);
+        let prep = Prepared::new(centroids, k, d);
+        let dots_of = dots_fn();
+        let norms = &self.norms;
         let partials: Vec<Partial> = self
             .labels
             .par_chunks_mut(chunk)
             .zip(self.nearest.par_chunks_mut(chunk))
-            .zip(self.second.par_chunks_mut(chunk))
             .enumerate()
-            .map(|(c, ((labels, nearest), second))| {
+            .map(|(c, (labels, nearest))| {
                 let start = c * chunk;
-                let mut p = Partial {
-                    sums: vec![0.0; k * d],
-                    counts: vec![0; k],
-                    inertia: 0.0,
-                    changed: 0,
-                };
-                for i in 0..labels.len() {
-                    let row = data.row(start + i);
-                    let (label, best, next) = nearest_two(row, centroids, k, d);
-                    if labels[i] != label {
-                        p.changed += 1;
-                    }
-                    labels[i] = label;
-                    nearest[i] = best as f32;
-                    second[i] = next as f32;
-                    p.inertia += best;
-                    p.counts[label as usize] += 1;
-                    let sum = &mut p.sums[label as usize * d..(label as usize + 1) * d];
-                    for (s, &x) in sum.iter_mut().zip(row) {
-                        *s += f64::from(x);
-                    }
-                }
-                p
+                let end = start + labels.len();
+                let rows = &data.data()[start * d..end * d];
+                assign_chunk(
+                    rows,
+                    &norms[start..end],
+                    centroids,
+                    &prep,
+                    k,
+                    d,
+                    labels,
+                    nearest,
+                    dots_of,
+                )
             })
             .collect();
         let mut out = StepOutput {
@@ -159,18 +371,26 @@ impl BoundData for CpuBound<'_> {
             out.inertia += p.inertia;
             out.changed += p.changed;
         }
-        self.stepped = true;
+        self.centroids = centroids.to_vec();
         Ok(out)
     }
 
     fn assignments(&mut self) -> Result<Assignments, ComputeError> {
-        if !self.stepped {
+        if self.centroids.is_empty() {
             return Err(ComputeError::Shape("no assignment pass has run yet".into()));
         }
+        // Once, at the end: exact f64 distances to the nearest and second-nearest centroid.
+        let (data, c) = (self.data, &self.centroids);
+        let (k, d) = (c.len() / data.d(), data.d());
+        let exact: Vec<(u32, f64, f64)> = (0..data.n())
+            .into_par_iter()
+            .map(|i| nearest_two(data.row(i), c, k, d))
+            .collect();
+        debug_assert!(exact.iter().zip(&self.labels).all(|(e, &l)| e.0 == l));
         Ok(Assignments {
             labels: self.labels.clone(),
-            nearest: self.nearest.clone(),
-            second: self.second.clone(),
+            nearest: exact.iter().map(|e| e.1 as f32).collect(),
+            second: exact.iter().map(|e| e.2 as f32).collect(),
             redecided: 0,
         })
     }
