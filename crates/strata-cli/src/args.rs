@@ -167,6 +167,11 @@ pub struct FitArgs {
     /// Convergence tolerance, relative to the data's mean feature variance (see below).
     #[arg(long, default_value_t = strata_kmeans_defaults::TOL)]
     pub tol: f64,
+    /// Start k-means from these centroids instead of k-means++: a CSV whose header names the
+    /// features in order (as in segments.json) and whose rows are centroids in the scaled
+    /// feature space (e.g. a previous model's). k is the number of rows; one run.
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
     /// k-means++ restarts; the run with the lowest inertia wins.
     #[arg(long, default_value_t = strata_kmeans_defaults::N_INIT)]
     pub n_init: usize,
@@ -215,6 +220,7 @@ impl FitArgs {
                 ModeArg::Rfm => strata_core::Mode::Rfm,
             })
             .date_format(self.date_format)
+            .init(self.init.clone())
             .as_of(self.as_of.as_deref())?
             .id_column(self.id_column.clone())
             .allow_duplicate_ids(self.allow_duplicate_ids)

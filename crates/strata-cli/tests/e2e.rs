@@ -498,6 +498,57 @@ fn the_template_plugin_builds_on_its_own_and_runs_through_the_host() {
 }
 
 #[test]
+fn init_file_starts_from_given_centroids() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, "id,a,b\n1,0,0\n2,0,1\n3,10,10\n4,10,11\n5,20,0\n").unwrap();
+    let init = dir.path().join("init.csv");
+    // Features are z-scored; these two centroids sit near the low and the high corner.
+    std::fs::write(&init, "a,b\n-1,-1\n1,1\n").unwrap();
+    let (_d, out, _) = fit_ok(
+        &input,
+        &[
+            "-s",
+            "features",
+            "--id-column",
+            "id",
+            "--scale",
+            "none",
+            "--init",
+            init.to_str().unwrap(),
+        ],
+    );
+    let seg = json(&out.join("segments.json"));
+    assert_eq!(seg["k"], 2);
+    assert_eq!(seg["n_init"], 1);
+    std::fs::write(&init, "b,a\n0,0\n").unwrap();
+    fails(
+        &["-s", "features", "--init", init.to_str().unwrap()],
+        "id,a,b\n1,0,0\n2,1,1\n",
+        &["--init must name the features in order (a, b)"],
+    );
+    std::fs::write(&init, "a,b\n0,0\n1,x\n").unwrap();
+    fails(
+        &["-s", "features", "--init", init.to_str().unwrap()],
+        "id,a,b\n1,0,0\n2,1,1\n",
+        &["init.csv, line 3, column 2 ('b'): expected a number"],
+    );
+    std::fs::write(&init, "a,b\n0,0\n1,1\n").unwrap();
+    fails(
+        &[
+            "-s",
+            "features",
+            "--k",
+            "3",
+            "--init",
+            init.to_str().unwrap(),
+        ],
+        "id,a,b\n1,0,0\n2,1,1\n3,2,2\n",
+        &["--k 3 but --init has 2 centroids"],
+    );
+}
+
+#[test]
 fn help_teaches_the_stopping_rule_and_outputs() {
     let o = run(&["fit", "--help"]);
     let s = text(&o.stdout);

@@ -538,6 +538,57 @@ struct Segmentation {
     kmeans: Option<(KMeansFit, KMeansSummary, BackendReport, usize)>,
 }
 
+/// Reads `--init FILE`: a header that names the features in order, then one row of scaled
+/// coordinates per centroid. Returns (k, centroids row-major).
+fn read_init(
+    path: &std::path::Path,
+    features: &[String],
+    k_flag: Option<usize>,
+) -> Result<(usize, Vec<f32>), CoreError> {
+    let header = strata_ingest::read_header(path, None)?;
+    let err = |message: String| CoreError::Data {
+        path: path.to_owned(),
+        message,
+    };
+    if header.names != features {
+        return Err(err(format!(
+            "--init must name the features in order ({}); its header has {}",
+            features.join(", "),
+            header.names.join(", ")
+        )));
+    }
+    let plan = ReadPlan {
+        columns: (0..features.len()).map(|i| (i, ParseAs::Numeric)).collect(),
+        ..Default::default()
+    };
+    let table = strata_ingest::read_table(&header, &plan)?;
+    let k = table.n_rows;
+    if k_flag.is_some_and(|flag| flag != k) {
+        return Err(err(format!(
+            "--k {} but --init has {k} centroids",
+            k_flag.unwrap_or(0)
+        )));
+    }
+    let mut centroids = vec![0f32; k * features.len()];
+    for (f, c) in table.columns.iter().enumerate() {
+        let ColumnData::Numeric(v) = &c.data else {
+            unreachable!("parsed as numbers")
+        };
+        for (row, &x) in v.iter().enumerate() {
+            if x.is_nan() {
+                return Err(err(format!(
+                    "line {}: centroid {} has no value for '{}'",
+                    table.lines[row],
+                    row + 1,
+                    c.name
+                )));
+            }
+            centroids[row * features.len() + f] = x as f32;
+        }
+    }
+    Ok((k, centroids))
+}
+
 fn kmeans_segments(
     settings: &FitSettings,
     plugin: &Plugin,
@@ -545,22 +596,31 @@ fn kmeans_segments(
 ) -> Result<Segmentation, CoreError> {
     let info = plugin.info();
     let n = loaded.table.n_rows;
-    let k = settings.k.unwrap_or(info.default_k as usize);
+    let options = settings.plugin_options();
+    let b = batch(&loaded.bindings, &loaded.table);
+    let fitted = plugin.fit(&b, &options.to_string())?;
+    let init = match &settings.init {
+        Some(path) => Some(read_init(path, &fitted.features, settings.k)?),
+        None => None,
+    };
+    let k = init
+        .as_ref()
+        .map_or(settings.k.unwrap_or(info.default_k as usize), |(k, _)| *k);
     if k > n {
         return Err(CoreError::Settings(format!(
             "k = {k} is more than the {n} customers to segment in {}",
             settings.input.display()
         )));
     }
-    let params = KMeansParams::new(k)
+    let mut params = KMeansParams::new(k)
         .seed(settings.seed)
         .max_iter(settings.max_iter)
         .tol(settings.tol)
-        .n_init(settings.n_init)
-        .check()?;
-    let options = settings.plugin_options();
-    let b = batch(&loaded.bindings, &loaded.table);
-    let fitted = plugin.fit(&b, &options.to_string())?;
+        .n_init(settings.n_init);
+    if let Some((_, centroids)) = init {
+        params = params.init(strata_kmeans::Init::Centroids(centroids));
+    }
+    let params = params.check()?;
     let d = fitted.features.len();
     info!("{d} features: {}", fitted.features.join(", "));
     let mut matrix = transform_all(plugin, &fitted.state, &b, d)?;

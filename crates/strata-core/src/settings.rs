@@ -95,6 +95,9 @@ pub struct FitSettings {
     pub as_of: Option<f64>,
     /// Forced date layout (`--date-format`).
     pub date_format: Option<strata_ingest::DateFormat>,
+    /// Starting centroids (`--init FILE`): a header naming the features, then one row per
+    /// segment, in the scaled feature space.
+    pub init: Option<PathBuf>,
 }
 
 impl FitSettings {
@@ -125,6 +128,7 @@ impl FitSettings {
                 mode: Mode::Kmeans,
                 as_of: None,
                 date_format: None,
+                init: None,
             },
         }
     }
@@ -224,6 +228,10 @@ impl FitSettingsBuilder {
         };
         Ok(self)
     }
+    pub fn init(mut self, v: Option<PathBuf>) -> Self {
+        self.s.init = v;
+        self
+    }
     pub fn date_format(mut self, v: Option<strata_ingest::DateFormat>) -> Self {
         self.s.date_format = v;
         self
@@ -285,6 +293,11 @@ impl FitSettingsBuilder {
         }
         if s.source == Source::Transactions && s.id_column.is_some() {
             return bad("with --transactions the customer id comes from the log: use --map customer_id=COLUMN instead of --id-column".into());
+        }
+        if s.mode == Mode::Rfm && s.init.is_some() {
+            return bad(
+                "--init gives k-means starting centroids; --mode rfm does not cluster".into(),
+            );
         }
         if s.mode == Mode::Rfm && s.k.is_some() {
             return bad("--mode rfm has its 11 named segments; --k applies to k-means only".into());
