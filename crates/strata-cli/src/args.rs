@@ -52,6 +52,8 @@ pub enum Command {
     Plugins(PluginsArgs),
     /// List the GPU adapters wgpu sees (Vulkan, Metal, DX12) and their key limits.
     Devices,
+    /// Write synthetic customers with planted segments (deterministic by seed, streamed).
+    Synth(SynthArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -258,6 +260,38 @@ impl FitArgs {
         }
         b.build()
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SynthKind {
+    /// Numeric columns f0.. around planted centres (for the `features` strategy).
+    Features,
+    /// Age, gender, income, education, marital status, region, household size.
+    Demographic,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Customers to write.
+    #[arg(long)]
+    pub rows: u64,
+    /// Random seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = SynthKind::Features)]
+    pub kind: SynthKind,
+    /// Numeric columns (features kind).
+    #[arg(long, default_value_t = 16)]
+    pub dims: usize,
+    /// Planted segments (features kind).
+    #[arg(long, default_value_t = 8)]
+    pub clusters: usize,
+    /// Output CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: PathBuf,
+    /// Also write each row's planted segment here (id,segment).
+    #[arg(long, value_name = "FILE.csv")]
+    pub truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

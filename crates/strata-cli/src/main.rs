@@ -62,11 +62,69 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plugins(p) => plugins::run(p, &registry()),
+        Command::Synth(s) => synth(s),
         Command::Devices => {
             devices();
             Ok(())
         }
     }
+}
+
+/// `strata synth`: streams synthetic customers to a file (temporary name, then renamed).
+fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
+    let kind = match a.kind {
+        args::SynthKind::Features => {
+            anyhow::ensure!(
+                a.dims >= 1 && a.clusters >= 1,
+                "--dims and --clusters must be at least 1"
+            );
+            strata_synth::Kind::Features {
+                dims: a.dims,
+                clusters: a.clusters,
+            }
+        }
+        args::SynthKind::Demographic => strata_synth::Kind::Demographic,
+    };
+    let spec = strata_synth::Spec {
+        rows: a.rows,
+        seed: a.seed,
+        kind,
+    };
+    let persist = |tmp: tempfile::NamedTempFile, to: &std::path::Path| {
+        tmp.persist(to)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", to.display(), e.error))
+    };
+    let temp_beside = |p: &std::path::Path| {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+                let mut b = tempfile::Builder::new();
+        // Temporary files are private by default; the output gets ordinary permissions.
+        #[cfg(unix)]
+        b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        b.tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))
+    };
+    let out = temp_beside(&a.out)?;
+    let truth = a.truth.as_deref().map(temp_beside).transpose()?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.as_file());
+        let mut t = truth
+            .as_ref()
+            .map(|t| std::io::BufWriter::with_capacity(1 << 20, t.as_file()));
+        strata_synth::generate(
+            &spec,
+            &mut w,
+            t.as_mut().map(|t| t as &mut dyn std::io::Write),
+        )
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    }
+    persist(out, &a.out)?;
+    if let (Some(t), Some(path)) = (truth, &a.truth) {
+        persist(t, path)?;
+    }
+    tracing::info!("wrote {} rows to {}", a.rows, a.out.display());
+    Ok(())
 }
 
 /// `strata devices`: the adapters wgpu sees.

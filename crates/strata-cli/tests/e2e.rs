@@ -549,6 +549,39 @@ fn init_file_starts_from_given_centroids() {
 }
 
 #[test]
+fn synth_writes_planted_segments_that_fit_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, truth) = (dir.path().join("s.csv"), dir.path().join("t.csv"));
+    let o = run(&[
+        "synth",
+        "--rows",
+        "3000",
+        "--dims",
+        "5",
+        "--clusters",
+        "4",
+        "--seed",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (_d, out, _) = fit_ok(&data, &["-s", "features", "--id-column", "id", "--k", "4"]);
+    let got = read_csv(&out.join("assignments.csv"));
+    let want = read_csv(&truth);
+    // Same partition up to renumbering: every planted segment maps to exactly one found one.
+    let mut map = std::collections::HashMap::new();
+    for (g, w) in got[1..].iter().zip(&want[1..]) {
+        assert_eq!(g[0], w[0]);
+        let found = map.entry(w[1].clone()).or_insert_with(|| g[1].clone());
+        assert_eq!(*found, g[1], "planted segment {} split", w[1]);
+    }
+    assert_eq!(map.len(), 4);
+}
+
+#[test]
 fn help_teaches_the_stopping_rule_and_outputs() {
     let o = run(&["fit", "--help"]);
     let s = text(&o.stdout);
