@@ -99,11 +99,12 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-                let mut b = tempfile::Builder::new();
+        let mut b = tempfile::Builder::new();
         // Temporary files are private by default; the output gets ordinary permissions.
         #[cfg(unix)]
         b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        b.tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))
+        b.tempfile_in(dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))
     };
     let out = temp_beside(&a.out)?;
     let truth = a.truth.as_deref().map(temp_beside).transpose()?;

@@ -66,43 +66,55 @@ fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: u32) {
     }
 }
 
-const PERSONAS: [(f64, (f64, f64), f64, &[&str], &[&str], &[&str], (u32, u32)); 4] = [
-    (
-        0.30,
-        (27.0, 4.0),
-        3.5,
-        &["Bachelor", "Bachelor", "High school"],
-        &["Single", "Single", "Married"],
-        &["Urban"],
-        (1, 2),
-    ),
-    (
-        0.30,
-        (39.0, 5.0),
-        4.2,
-        &["Bachelor", "High school", "Master"],
-        &["Married"],
-        &["Suburban", "Suburban", "Urban"],
-        (3, 5),
-    ),
-    (
-        0.20,
-        (47.0, 6.0),
-        4.9,
-        &["Master", "Doctorate", "Master"],
-        &["Married", "Single"],
-        &["Urban"],
-        (1, 3),
-    ),
-    (
-        0.20,
-        (68.0, 5.0),
-        3.6,
-        &["High school", "Bachelor"],
-        &["Married", "Widowed"],
-        &["Rural", "Rural", "Suburban"],
-        (1, 2),
-    ),
+/// One planted demographic segment.
+struct Persona {
+    weight: f64,
+    age: (f64, f64),
+    /// Mean of ln(income in k$).
+    log_income: f64,
+    education: &'static [&'static str],
+    marital: &'static [&'static str],
+    region: &'static [&'static str],
+    household: (u32, u32),
+}
+
+const PERSONAS: [Persona; 4] = [
+    Persona {
+        weight: 0.30,
+        age: (27.0, 4.0),
+        log_income: 3.5,
+        education: &["Bachelor", "Bachelor", "High school"],
+        marital: &["Single", "Single", "Married"],
+        region: &["Urban"],
+        household: (1, 2),
+    },
+    Persona {
+        weight: 0.30,
+        age: (39.0, 5.0),
+        log_income: 4.2,
+        education: &["Bachelor", "High school", "Master"],
+        marital: &["Married"],
+        region: &["Suburban", "Suburban", "Urban"],
+        household: (3, 5),
+    },
+    Persona {
+        weight: 0.20,
+        age: (47.0, 6.0),
+        log_income: 4.9,
+        education: &["Master", "Doctorate", "Master"],
+        marital: &["Married", "Single"],
+        region: &["Urban"],
+        household: (1, 3),
+    },
+    Persona {
+        weight: 0.20,
+        age: (68.0, 5.0),
+        log_income: 3.6,
+        education: &["High school", "Bachelor"],
+        marital: &["Married", "Widowed"],
+        region: &["Rural", "Rural", "Suburban"],
+        household: (1, 2),
+    },
 ];
 
 /// Writes the CSV (and, if given, `id,segment` truth) for `spec`.
@@ -153,11 +165,19 @@ pub fn generate(
                 let u = rng.unit();
                 let mut acc = 0.0;
                 let p = PERSONAS.iter().position(|p| {
-                    acc += p.0;
+                    acc += p.weight;
                     u < acc
                 });
                 let p = p.unwrap_or(PERSONAS.len() - 1);
-                let (_, (am, asd), li, edu, mar, reg, (h0, h1)) = PERSONAS[p];
+                let Persona {
+                    age: (am, asd),
+                    log_income: li,
+                    education: edu,
+                    marital: mar,
+                    region: reg,
+                    household: (h0, h1),
+                    ..
+                } = PERSONAS[p];
                 let pick = |rng: &mut Rng, v: &[&str]| v[rng.below(v.len())].to_owned();
                 let age = (am + asd * rng.normal()).round().clamp(18.0, 90.0);
                 let income = (li + 0.35 * rng.normal()).exp();
