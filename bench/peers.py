@@ -1,0 +1,201 @@
+"""Strata against its peers on the same data, same starting centroids, same machine, one run.
+
+Called by bench/run.sh (which builds Strata and installs the pinned peers). Writes
+bench/RESULTS.md. Cases:
+  1. Lloyd iterations on data in memory: Strata (lloyd_fixed example) vs scikit-learn
+     KMeans(algorithm="lloyd") vs faiss.Kmeans, 2 threads each, same init, tol 0.
+  2. End to end from a CSV: `strata fit` vs a pandas read_csv + StandardScaler + KMeans +
+     to_csv script, same starting centroids; wall time and peak memory.
+  3. The floor: measured copy bandwidth and f32 matmul throughput; each Lloyd case's time per
+     iteration over max(bytes / bandwidth, 3·n·k·d / flops).
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "work"
+STRATA = ROOT / "target" / "release" / "strata"
+LLOYD = ROOT / "target" / "release" / "examples" / "lloyd_fixed"
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+ITERS = int(os.environ.get("BENCH_ITERS", "20"))
+THREADS = 2
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def floor_rates():
+    """Copy bandwidth (GB/s, read + write) and f32 matmul throughput (GFLOP/s), 2 threads."""
+    a = np.ones(64 * 2**20 // 4 * 8, dtype=np.float32)  # 512 MiB
+    b = np.empty_like(a)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        times.append(time.perf_counter() - t)
+    bw = 2 * a.nbytes / min(times) / 1e9
+    m = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    with threadpool_limits(THREADS):
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            m @ m
+            times.append(time.perf_counter() - t)
+    flops = 2 * 2048**3 / min(times) / 1e9
+    return bw, flops
+
+
+def lloyd_case(n, d, k, bw, gflops):
+    rng = np.random.default_rng(n + d + k)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    init = x[rng.choice(n, k, replace=False)].copy()
+    WORK.mkdir(parents=True, exist_ok=True)
+    xf, cf = WORK / f"x_{n}_{d}.f32", WORK / f"c_{n}_{d}_{k}.f32"
+    x.astype("<f4").tofile(xf)
+    init.astype("<f4").tofile(cf)
+    results = {}
+
+    def strata():
+        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(ITERS)],
+                             check=True, capture_output=True, text=True,
+                             env={**os.environ, "RAYON_NUM_THREADS": str(THREADS)}).stdout
+        r = json.loads(out)
+        return r["ms_per_iter"], r["inertia"], r["iterations"]
+
+    def sklearn():
+        from sklearn.cluster import KMeans
+        with threadpool_limits(THREADS):
+            km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=ITERS, tol=0.0, algorithm="lloyd")
+            t = time.perf_counter()
+            km.fit(x)
+            secs = time.perf_counter() - t
+        return secs * 1e3 / km.n_iter_, float(km.inertia_), int(km.n_iter_)
+
+    def faiss_():
+        import faiss
+        faiss.omp_set_num_threads(THREADS)
+        km = faiss.Kmeans(d, k, niter=ITERS, verbose=False, max_points_per_centroid=10**9, seed=1)
+        t = time.perf_counter()
+        km.train(x, init_centroids=init)
+        secs = time.perf_counter() - t
+        dist, _ = km.index.search(x, 1)
+        return secs * 1e3 / ITERS, float(dist.astype(np.float64).sum()), ITERS
+
+    for name, fn in [("strata", strata), ("scikit-learn", sklearn), ("faiss", faiss_)]:
+        runs = [fn() for _ in range(REPS)]
+        results[name] = (median([r[0] for r in runs]), runs[0][1], runs[0][2])
+    floor_ms = max(x.nbytes / (bw * 1e9 / 2), 3 * n * k * d / (gflops * 1e9)) * 1e3
+    return results, floor_ms
+
+
+PANDAS_SCRIPT = r'''
+import sys, numpy as np, pandas as pd
+from sklearn.preprocessing import StandardScaler
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
+src, init_path, out, k, iters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+df = pd.read_csv(src)
+X = StandardScaler().fit_transform(df.drop(columns=["id"]).to_numpy(dtype=np.float64)).astype(np.float32)
+init = pd.read_csv(init_path).to_numpy(dtype=np.float32)
+with threadpool_limits(2):
+    km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
+pd.DataFrame({"id": df["id"], "segment": km.labels_}).to_csv(out, index=False)
+print(km.inertia_)
+'''
+
+
+def timed(cmd, env=None):
+    """Wall seconds and peak RSS (MiB) of a command, via /usr/bin/time."""
+    t = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, check=True, capture_output=True, text=True, env=env)
+    secs = time.perf_counter() - t
+    peak_kib = int(p.stderr.strip().splitlines()[-1])
+    return secs, peak_kib / 1024, p.stdout
+
+
+def end_to_end(rows, d=16, k=8):
+    WORK.mkdir(parents=True, exist_ok=True)
+    csv = WORK / f"synth_{rows}.csv"
+    if not csv.exists():
+        subprocess.run([str(STRATA), "-q", "synth", "--rows", str(rows), "--dims", str(d), "--clusters", str(k),
+                        "--seed", "11", "--out", str(csv)], check=True)
+    # Same starting centroids for both, in the z-scored space: k rows of the data, scaled.
+    import pandas as pd
+    head = pd.read_csv(csv, nrows=200_000)
+    cols = [c for c in head.columns if c != "id"]
+    full = pd.read_csv(csv, usecols=cols).to_numpy(dtype=np.float64)
+    mean, std = full.mean(axis=0), full.std(axis=0)
+    idx = np.random.default_rng(5).choice(len(full), k, replace=False)
+    init = ((full[idx] - mean) / std).astype(np.float32)
+    del full
+    init_csv = WORK / f"init_{rows}.csv"
+    pd.DataFrame(init, columns=cols).to_csv(init_csv, index=False, float_format="%.9g")
+    script = WORK / "pandas_kmeans.py"
+    script.write_text(PANDAS_SCRIPT)
+    env = {**os.environ, "RAYON_NUM_THREADS": str(THREADS)}
+    s_runs, p_runs = [], []
+    for _ in range(REPS):
+        out_dir = WORK / "strata_out"
+        s_runs.append(timed([str(STRATA), "-q", "fit", "-s", "features", "--id-column", "id", "--init", str(init_csv),
+                             "--max-iter", str(ITERS), "--tol", "0", "--out", str(out_dir), str(csv)], env))
+        p_runs.append(timed([sys.executable, str(script), str(csv), str(init_csv), str(WORK / "pandas_out.csv"),
+                             str(k), str(ITERS)], env))
+    s_inertia = json.load(open(WORK / "strata_out" / "segments.json"))["inertia"]
+    p_inertia = float(p_runs[0][2].strip())
+    return {
+        "rows": rows, "mb": csv.stat().st_size / 1e6,
+        "strata_s": median([r[0] for r in s_runs]), "strata_mib": max(r[1] for r in s_runs),
+        "pandas_s": median([r[0] for r in p_runs]), "pandas_mib": max(r[1] for r in p_runs),
+        "strata_inertia": s_inertia, "pandas_inertia": p_inertia,
+    }
+
+
+def main():
+    cases = [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16)]
+    if os.environ.get("BENCH_QUICK"):
+        cases = cases[:1]
+    bw, gflops = floor_rates()
+    lines = ["# Benchmark results", "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Command: `bench/run.sh`. "
+             f"{REPS} runs each (median), {THREADS} threads for every tool, {ITERS} Lloyd iterations from the "
+             "same starting centroids, tol 0.", "",
+             f"Measured floor: copy bandwidth {bw:.1f} GB/s (read + write), f32 matmul {gflops:.0f} GFLOP/s.", "",
+             "## Lloyd iterations, data in memory", "",
+             "| n | d | k | Strata ms/iter | scikit-learn ms/iter | faiss ms/iter | sklearn / Strata | faiss / Strata | "
+             "floor ms | Strata / floor | inertia rel. diff (sklearn, faiss) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, d, k in cases:
+        r, floor_ms = lloyd_case(n, d, k, bw, gflops)
+        s, sk, fa = r["strata"], r["scikit-learn"], r["faiss"]
+        rel = lambda a: abs(a - s[1]) / abs(s[1])  # noqa: E731
+        lines.append(f"| {n:,} | {d} | {k} | {s[0]:.2f} | {sk[0]:.2f} | {fa[0]:.2f} | {sk[0] / s[0]:.2f} | "
+                     f"{fa[0] / s[0]:.2f} | {floor_ms:.2f} | {s[0] / floor_ms:.1f} | {rel(sk[1]):.1e}, {rel(fa[1]):.1e} |")
+        print(lines[-1], flush=True)
+    lines += ["", "## End to end from a CSV (16 numeric columns, k = 8)", "",
+              "| rows | CSV MB | Strata s | pandas + sklearn s | speed-up | Strata peak MiB | pandas peak MiB | "
+              "memory ratio | inertia rel. diff |", "|---|---|---|---|---|---|---|---|---|"]
+    for rows in ([1_000_000] if os.environ.get("BENCH_QUICK") else [1_000_000, 10_000_000]):
+        e = end_to_end(rows)
+        lines.append(f"| {rows:,} | {e['mb']:.0f} | {e['strata_s']:.2f} | {e['pandas_s']:.2f} | "
+                     f"{e['pandas_s'] / e['strata_s']:.1f}× | {e['strata_mib']:.0f} | {e['pandas_mib']:.0f} | "
+                     f"{e['strata_mib'] / e['pandas_mib']:.2f} | "
+                     f"{abs(e['strata_inertia'] - e['pandas_inertia']) / abs(e['pandas_inertia']):.1e} |")
+        print(lines[-1], flush=True)
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

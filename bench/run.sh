@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The benchmark: builds Strata (release), installs the pinned peers (scikit-learn, faiss-cpu,
+# pandas, numpy) into bench/.venv, runs every case side by side and writes bench/RESULTS.md.
+# BENCH_QUICK=1 runs only the smallest cases; BENCH_REPS and BENCH_ITERS override 3 and 20.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --workspace --locked
+cargo build --release --locked -p strata-kmeans --example lloyd_fixed
+[ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+bench/.venv/bin/pip install -q -r bench/requirements.txt
+bench/.venv/bin/python bench/peers.py
