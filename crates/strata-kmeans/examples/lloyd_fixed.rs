@@ -10,7 +10,10 @@ use strata_kmeans::{Init, KMeansParams, Silent};
 fn read_f32(path: &str, len: usize) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(bytes.len(), len * 4, "{path}: expected {len} f32 values");
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn main() {
@@ -20,10 +23,17 @@ fn main() {
     let data = read_f32(&a[0], n * d);
     let init = read_f32(&a[3], k * d);
     let backend: Box<dyn Backend> = match a.get(6).map(String::as_str) {
-        Some("gpu") => Box::new(strata_gpu::GpuBackend::new(Default::default()).expect("a GPU adapter")),
+        Some("gpu") => {
+            Box::new(strata_gpu::GpuBackend::new(Default::default()).expect("a GPU adapter"))
+        }
         _ => Box::new(CpuBackend::new()),
     };
-    let params = KMeansParams::new(k).init(Init::Centroids(init)).max_iter(iters).tol(0.0).check().unwrap();
+    let params = KMeansParams::new(k)
+        .init(Init::Centroids(init))
+        .max_iter(iters)
+        .tol(0.0)
+        .check()
+        .unwrap();
     let m = MatrixRef::new(&data, n, d).unwrap();
     let t = Instant::now();
     let fit = strata_kmeans::fit(&params, backend.as_ref(), m, &mut Silent).unwrap();

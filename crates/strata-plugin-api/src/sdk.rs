@@ -175,6 +175,19 @@ impl<'a> Input<'a> {
         self.columns.iter().filter(move |c| c.role == role)
     }
 
+    /// An error naming `roles` when no column is bound to any of them, for strategies whose
+    /// roles are each optional but which need at least one.
+    pub fn require_columns(&self, roles: &[Role]) -> Result<(), Error> {
+        if !self.columns.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.name).collect();
+        Err(Error(format!(
+            "bind at least one of the roles {} (--map ROLE=COLUMN)",
+            names.join(", ")
+        )))
+    }
+
     /// The column bound to `name` (its CSV header).
     pub fn column(&self, name: &str) -> Option<&Column<'a>> {
         self.columns.iter().find(|c| c.name == name)

@@ -79,13 +79,7 @@ impl Strategy for Demographic {
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
         options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
-        if input.columns().is_empty() {
-            let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
-            return Err(Error(format!(
-                "bind at least one of the roles {}",
-                roles.join(", ")
-            )));
-        }
+        input.require_columns(ROLES)?;
         let mut encoders = Vec::new();
         let mut features = Vec::new();
         for c in input.columns() {

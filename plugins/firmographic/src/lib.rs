@@ -304,13 +304,7 @@ impl Strategy for Firmographic {
             "revenue_unit",
         ])?;
         let scale = options.scale_or(Scale::Zscore)?;
-        if input.columns().is_empty() {
-            let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
-            return Err(Error(format!(
-                "bind at least one of the roles {} (--map ROLE=COLUMN)",
-                roles.join(", ")
-            )));
-        }
+        input.require_columns(ROLES)?;
         let bound = |role: &str| input.role(role).next().is_some();
         let needs = |key: &str, role: &str| {
             Error(format!(
