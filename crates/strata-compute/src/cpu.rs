@@ -92,6 +92,7 @@ pub fn sq_dist_f64(a: &[f32], b: &[f32]) -> f64 {
 /// (vectorised); summed in a fixed order, so the result is reproducible.
 #[inline]
 pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 8;
     let mut acc = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
@@ -137,30 +138,38 @@ struct Partial {
 /// Rows per block: the unit of the distance tile and of the f32 sums.
 const BLOCK: usize = 64;
 
-/// Centroids per register group in the distance kernel (one AVX register of f32).
-const LANES: usize = 8;
+/// Centroids per register group in the distance kernel: 16 (two AVX registers, one AVX-512
+/// register) when k > 8, else 8.
+fn lanes_for(k: usize) -> usize {
+    if k > 8 { 16 } else { 8 }
+}
 
 /// Centroids laid out for the blocked distance loop.
 struct Prepared {
+    /// Centroids per group (8 or 16).
+    lanes: usize,
     /// k rounded up to a whole number of groups.
     kp: usize,
-    /// Grouped and transposed: for each group of 8 centroids, for each feature, that
-    /// coordinate of the 8 centroids (padding centroids are zero).
+    /// Grouped and transposed: for each group of `lanes` centroids, for each feature, that
+    /// coordinate of the group's centroids (padding centroids are zero).
     ctg: Vec<f32>,
     /// ‖c‖² per centroid; +∞ for padding, so a padding centroid never wins.
     norms: Vec<f32>,
+    /// Largest ‖c‖² of a real centroid, for the tie margin.
+    max_norm: f32,
     /// Relative gap below which the f32 decision is re-checked in f64.
     tie: f32,
 }
 
 impl Prepared {
     fn new(centroids: &[f32], k: usize, d: usize) -> Prepared {
-        let kp = k.div_ceil(LANES) * LANES;
+        let lanes = lanes_for(k);
+        let kp = k.div_ceil(lanes) * lanes;
         let mut ctg = vec![0f32; kp * d];
         for j in 0..k {
-            let (g, l) = (j / LANES, j % LANES);
+            let (g, l) = (j / lanes, j % lanes);
             for f in 0..d {
-                ctg[(g * d + f) * LANES + l] = centroids[j * d + f];
+                ctg[(g * d + f) * lanes + l] = centroids[j * d + f];
             }
         }
         let mut norms = vec![f32::INFINITY; kp];
@@ -170,12 +179,15 @@ impl Prepared {
                 .map(|&v| f64::from(v) * f64::from(v))
                 .sum::<f64>() as f32;
         }
+        let max_norm = norms[..k].iter().copied().fold(0.0, f32::max);
         // The f32 score ‖c‖² − 2x·c errs by at most about (d + 1)·ε·(‖x‖² + ‖c‖²); four times
         // that is the margin inside which two centroids count as tied.
         Prepared {
+            lanes,
             kp,
             ctg,
             norms,
+            max_norm,
             tie: 4.0 * (d as f32 + 2.0) * f32::EPSILON,
         }
     }
@@ -185,74 +197,135 @@ impl Prepared {
 /// feeds this many rows' accumulators.
 const ROWS: usize = 4;
 
-/// `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide). For every 4 rows
-/// and group of 8 centroids, 4 register-sized accumulators (kept in vector registers) gain
-/// one fused multiply-add per feature.
+/// `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide), with centroids
+/// in groups of `W`. For every 4 rows and group, 4 × W accumulators stay in vector registers and
+/// gain one fused multiply-add per feature.
 #[inline(always)]
-fn block_dots<const FMA: bool>(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
+fn block_dots<const FMA: bool, const W: usize>(
+    block: &[f32],
+    ctg: &[f32],
+    d: usize,
+    kp: usize,
+    dots: &mut [f32],
+) {
     let fma = |x: f32, c: f32, a: f32| if FMA { x.mul_add(c, a) } else { a + x * c };
     let n = block.len() / d;
     let mut r = 0;
     while r + ROWS <= n {
         let rows: [&[f32]; ROWS] = std::array::from_fn(|q| &block[(r + q) * d..(r + q + 1) * d]);
-        for (g, group) in ctg.chunks_exact(d * LANES).enumerate() {
-            let mut acc = [[0f32; LANES]; ROWS];
-            for (f, c) in group.chunks_exact(LANES).enumerate() {
-                let c: &[f32; LANES] = c.try_into().expect("exact chunk");
+        for (g, group) in ctg.chunks_exact(d * W).enumerate() {
+            let mut acc = [[0f32; W]; ROWS];
+            for (f, c) in group.chunks_exact(W).enumerate() {
+                let c: &[f32; W] = c.try_into().expect("exact chunk");
                 for q in 0..ROWS {
                     let xf = rows[q][f];
-                    for l in 0..LANES {
+                    for l in 0..W {
                         acc[q][l] = fma(xf, c[l], acc[q][l]);
                     }
                 }
             }
             for (q, a) in acc.iter().enumerate() {
-                let o = (r + q) * kp + g * LANES;
-                dots[o..o + LANES].copy_from_slice(a);
+                let o = (r + q) * kp + g * W;
+                dots[o..o + W].copy_from_slice(a);
             }
         }
         r += ROWS;
     }
     for r in r..n {
         let row = &block[r * d..(r + 1) * d];
-        for (g, group) in ctg.chunks_exact(d * LANES).enumerate() {
-            let mut acc = [0f32; LANES];
-            for (&xf, c) in row.iter().zip(group.chunks_exact(LANES)) {
-                let c: &[f32; LANES] = c.try_into().expect("exact chunk");
-                for l in 0..LANES {
+        for (g, group) in ctg.chunks_exact(d * W).enumerate() {
+            let mut acc = [0f32; W];
+            for (&xf, c) in row.iter().zip(group.chunks_exact(W)) {
+                let c: &[f32; W] = c.try_into().expect("exact chunk");
+                for l in 0..W {
                     acc[l] = fma(xf, c[l], acc[l]);
                 }
             }
-            dots[r * kp + g * LANES..r * kp + (g + 1) * LANES].copy_from_slice(&acc);
+            dots[r * kp + g * W..r * kp + (g + 1) * W].copy_from_slice(&acc);
         }
     }
 }
 
+type DotsFn = fn(&[f32], &[f32], usize, usize, &mut [f32]);
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn block_dots_avx2(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
-    block_dots::<true>(block, ctg, d, kp, dots);
+fn block_dots_avx2<const W: usize>(
+    block: &[f32],
+    ctg: &[f32],
+    d: usize,
+    kp: usize,
+    dots: &mut [f32],
+) {
+    block_dots::<true, W>(block, ctg, d, kp, dots);
 }
 
-/// Picks the widest kernel this CPU runs. Every kernel feeds the same f64 tie check, so the
-/// labels do not depend on which one ran.
-fn dots_fn() -> fn(&[f32], &[f32], usize, usize, &mut [f32]) {
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn block_dots_avx512<const W: usize>(
+    block: &[f32],
+    ctg: &[f32],
+    d: usize,
+    kp: usize,
+    dots: &mut [f32],
+) {
+    block_dots::<true, W>(block, ctg, d, kp, dots);
+}
+
+/// Picks the widest kernel this CPU runs for groups of `lanes`. Every kernel feeds the same
+/// f64 tie check, so the labels do not depend on which one ran.
+fn dots_fn(lanes: usize) -> DotsFn {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        return |b, ctg, d, kp, out| {
-            // SAFETY: AVX2 and FMA were detected on this CPU just above.
-            unsafe { block_dots_avx2(b, ctg, d, kp, out) }
-        };
+    {
+        let fma = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        if fma && std::is_x86_feature_detected!("avx512f") && lanes == 16 {
+            // SAFETY: AVX-512F, AVX2 and FMA were detected on this CPU just above.
+            return |b, c, d, kp, o| unsafe { block_dots_avx512::<16>(b, c, d, kp, o) };
+        }
+        if fma {
+            return if lanes == 16 {
+                // SAFETY: AVX2 and FMA were detected on this CPU just above.
+                |b, c, d, kp, o| unsafe { block_dots_avx2::<16>(b, c, d, kp, o) }
+            } else {
+                // SAFETY: as above.
+                |b, c, d, kp, o| unsafe { block_dots_avx2::<8>(b, c, d, kp, o) }
+            };
+        }
     }
-    block_dots::<false>
+    if lanes == 16 {
+        block_dots::<false, 16>
+    } else {
+        block_dots::<false, 8>
+    }
+}
+
+/// Best score of a row's scores and whether another is within `margin` of it: two passes over
+/// fixed-width groups, which the compiler vectorises (no data-dependent branches).
+#[inline(always)]
+fn best_of<const W: usize>(scores: &[f32], margin: f32) -> (usize, f32, bool) {
+    let mut mins = [f32::INFINITY; W];
+    for group in scores.chunks_exact(W) {
+        for l in 0..W {
+            mins[l] = mins[l].min(group[l]);
+        }
+    }
+    let best = mins.iter().copied().fold(f32::INFINITY, f32::min);
+    let (mut near, mut first) = (0u32, usize::MAX);
+    for (j, &s) in scores.iter().enumerate() {
+        near += u32::from(s <= best + margin);
+        if s == best && first == usize::MAX {
+            first = j;
+        }
+    }
+    (first, best, near > 1)
 }
 
 /// One chunk of an assignment pass: labels, distances, and this chunk's partial sums.
 ///
 /// The nearest centroid is found with the f32 score ‖c‖² − 2x·c from the blocked kernel; when
-/// the best two scores are within the score's error bound the row is decided in f64 instead,
-/// so labels are those of an exact f64 comparison whatever the kernel. The distance kept (and
-/// added to the inertia) is then computed directly as Σ(x − c)², never from the score.
+/// another score is within the score's error bound of the best, the row is decided in f64
+/// instead, so labels are those of an exact f64 comparison whatever the kernel. The distance
+/// kept (and added to the inertia) is then computed directly as Σ(x − c)², never from the score.
 #[allow(clippy::too_many_arguments)]
 fn assign_chunk(
     rows: &[f32],
@@ -263,7 +336,7 @@ fn assign_chunk(
     d: usize,
     labels: &mut [u32],
     nearest: &mut [f32],
-    dots_of: fn(&[f32], &[f32], usize, usize, &mut [f32]),
+    dots_of: DotsFn,
 ) -> Partial {
     let mut p = Partial {
         sums: vec![0.0; k * d],
@@ -281,18 +354,17 @@ fn assign_chunk(
         for r in 0..n_rows {
             let i = b * BLOCK + r;
             let row = &block[r * d..(r + 1) * d];
-            let (mut bj, mut bs, mut sj, mut ss) = (0usize, f32::INFINITY, 0usize, f32::INFINITY);
-            for (j, &dot) in dots[r * kp..(r + 1) * kp].iter().enumerate() {
-                let score = prep.norms[j] - 2.0 * dot;
-                if score < bs {
-                    (sj, ss) = (bj, bs);
-                    (bj, bs) = (j, score);
-                } else if score < ss {
-                    (sj, ss) = (j, score);
-                }
+            let scores = &mut dots[r * kp..(r + 1) * kp];
+            for (s, &c) in scores.iter_mut().zip(&prep.norms) {
+                *s = c - 2.0 * *s;
             }
-            let margin = prep.tie * (norms[i] + prep.norms[bj].max(prep.norms[sj.min(k - 1)]));
-            let (label, best) = if k > 1 && ss - bs <= margin {
+            let margin = prep.tie * (norms[i] + prep.max_norm);
+            let (bj, _, tied) = if prep.lanes == 16 {
+                best_of::<16>(scores, margin)
+            } else {
+                best_of::<8>(scores, margin)
+            };
+            let (label, best) = if k > 1 && tied {
                 // Too close to call in f32: decide in f64, exactly as the reference does.
                 let (l, b, _) = nearest_two(row, centroids, k, d);
                 (l, b)
@@ -331,7 +403,7 @@ impl BoundData for CpuBound<'_> {
         check_centroids(centroids, k, d)?;
         let chunk = chunk_rows(n, k, d);
         let prep = Prepared::new(centroids, k, d);
-        let dots_of = dots_fn();
+        let dots_of = dots_fn(prep.lanes);
         let norms = &self.norms;
         let partials: Vec<Partial> = self
             .labels

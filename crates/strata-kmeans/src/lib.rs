@@ -303,6 +303,7 @@ pub fn fit(
 
     let mut best: Option<(Vec<f32>, usize)> = None;
     let mut runs = Vec::with_capacity(params.n_init());
+    let mut last_step = None;
     for run in 0..params.n_init() {
         observer.run_started(run, params.n_init());
         let seed = run_seed(params.seed(), run);
@@ -310,7 +311,7 @@ pub fn fit(
             Init::Centroids(c) => c.clone(),
             Init::KMeansPlusPlus => kmeans_plus_plus(data, k, &mut ChaCha8Rng::seed_from_u64(seed)),
         };
-        let (centroids, summary) = lloyd(
+        let (step, centroids, summary) = lloyd(
             bound.as_mut(),
             data,
             start,
@@ -330,10 +331,15 @@ pub fn fit(
         if better {
             best = Some((centroids, run));
         }
+        last_step = Some(step);
     }
     let (centroids, best_run) = best.expect("n_init ≥ 1");
-    // Final pass against the winner, so labels and distances match the returned centroids.
-    let step = bound.step(&centroids, k)?;
+    // Labels and distances must match the returned centroids. When the winner is the last
+    // run, the device already holds its final pass; otherwise run one against the winner.
+    let step = match last_step {
+        Some(step) if best_run + 1 == runs.len() => step,
+        _ => bound.step(&centroids, k)?,
+    };
     let a = bound.assignments()?;
     let summary = &runs[best_run];
     Ok(KMeansFit {
@@ -368,7 +374,7 @@ fn lloyd(
     run: usize,
     seed: u64,
     observer: &mut dyn Observer,
-) -> Result<(Vec<f32>, RunSummary), KMeansError> {
+) -> Result<(strata_compute::StepOutput, Vec<f32>, RunSummary), KMeansError> {
     let d = data.d();
     let mut history = Vec::new();
     let mut converged = false;
@@ -399,8 +405,10 @@ fn lloyd(
             break;
         }
     }
-    let inertia = bound.step(&centroids, k)?.inertia;
+    let last = bound.step(&centroids, k)?;
+    let inertia = last.inertia;
     Ok((
+        last,
         centroids,
         RunSummary {
             seed,
