@@ -76,4 +76,17 @@ pub fn print(r: &FitReport) {
     for p in &r.written {
         println!("wrote {}", p.display());
     }
+    let show = |t: f64| {
+        if t < 1.0 {
+            format!("{:.0} ms", t * 1e3)
+        } else {
+            format!("{t:.2} s")
+        }
+    };
+    let times: Vec<String> = r
+        .timings
+        .iter()
+        .map(|(s, t)| format!("{s} {}", show(*t)))
+        .collect();
+    println!("Time: {}.", times.join(", "));
 }

@@ -17,6 +17,12 @@ fn demo_data_end_to_end() {
         stdout.contains("Missing values imputed: age 40"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("Time: ingest ")
+            && stdout.contains("k-means ")
+            && stdout.contains("output "),
+        "{stdout}"
+    );
     let seg = json(&out.join("segments.json"));
     assert_eq!(seg["input"]["missing"]["income"], 51);
     // The planted personas differ in age: the segments must too.

@@ -78,6 +78,10 @@ pub struct SegmentsFile {
     pub run_inertias: Vec<f64>,
     pub features: Vec<String>,
     pub segments: Vec<SegmentJson>,
+    /// Wall seconds per stage before the outputs were written (ingest, features, k-means,
+    /// profiles); writing itself is logged and printed.
+    #[serde(default)]
+    pub timings_s: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

@@ -45,6 +45,38 @@ pub struct SegmentSummary {
     pub key_traits: Vec<String>,
 }
 
+/// Wall time per stage of a fit.
+struct Stages {
+    start: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            start: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+}
+
+impl Stages {
+    /// Ends the stage `name`: records the time since the previous lap.
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, (now - self.start).as_secs_f64()));
+        self.start = now;
+    }
+
+    fn summary(&self) -> String {
+        self.laps
+            .iter()
+            .map(|(s, t)| format!("{s} {t:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// How a k-means run ended.
 #[derive(Debug, Clone)]
 pub struct KMeansSummary {
@@ -70,6 +102,8 @@ pub struct FitReport {
     pub k: usize,
     /// `None` in RFM mode.
     pub kmeans: Option<KMeansSummary>,
+    /// Wall seconds per stage, in order (ingest, features, k-means, profiles, output).
+    pub timings: Vec<(&'static str, f64)>,
     pub segments: Vec<SegmentSummary>,
     pub written: Vec<PathBuf>,
 }
@@ -593,6 +627,7 @@ fn kmeans_segments(
     settings: &FitSettings,
     plugin: &Plugin,
     loaded: &Loaded,
+    clock: &mut Stages,
 ) -> Result<Segmentation, CoreError> {
     let info = plugin.info();
     let n = loaded.table.n_rows;
@@ -627,6 +662,7 @@ fn kmeans_segments(
     if info.metric == Metric::Cosine {
         normalise_rows(&mut matrix, d);
     }
+    clock.lap("features");
     let (mut backend, mut reason) = choose_backend(settings.backend, n, k, d)?;
     info!(
         "clustering {n} × {d} into k = {k} on {} ({reason})",
@@ -652,6 +688,7 @@ fn kmeans_segments(
         );
     }
     order_by_size(&mut km);
+    clock.lap("k-means");
     let summary = KMeansSummary {
         inertia: km.inertia,
         iterations: km.iterations,
@@ -709,13 +746,18 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         info.version,
         info.path.display()
     );
+    let mut clock = Stages::default();
     let loaded = load(settings, &info)?;
+    clock.lap("ingest");
     let n = loaded.table.n_rows;
     let rfm = rfm_of(&loaded);
     let seg = match settings.mode {
-        Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded)?,
+        Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded, &mut clock)?,
         Mode::Rfm => rfm_segments(&info, rfm.as_ref())?,
     };
+    if settings.mode == Mode::Rfm {
+        clock.lap("rfm scores");
+    }
     let k = seg.k;
 
     let columns: Vec<(&Binding, &ColumnData)> = loaded
@@ -790,6 +832,7 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         .zip(&labels)
         .map(|(p, l)| segment_json(p, l))
         .collect();
+    clock.lap("profiles");
     let segments_file = SegmentsFile {
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy,
@@ -818,6 +861,11 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         }),
         features: seg.features.clone(),
         segments,
+        timings_s: clock
+            .laps
+            .iter()
+            .map(|(s, t)| (s.to_string(), *t))
+            .collect(),
     };
 
     let files: Vec<FileWriter> = vec![
@@ -847,6 +895,8 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
     for p in &written {
         info!("wrote {}", p.display());
     }
+    clock.lap("output");
+    info!("time: {}", clock.summary());
 
     Ok(FitReport {
         strategy: info.name.clone(),
@@ -865,6 +915,7 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         features: d,
         k,
         kmeans: km.map(|(_, s, _, _)| s.clone()),
+        timings: clock.laps.clone(),
         segments: profiles
             .iter()
             .zip(&labels)
