@@ -38,13 +38,6 @@ impl FromStr for Scale {
     }
 }
 
-/// The present (non-NaN) values, sorted.
-fn sorted_present(values: &[f64]) -> Vec<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    v.sort_by(f64::total_cmp);
-    v
-}
-
 /// Linear-interpolated quantile (numpy's default) of sorted values.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -57,9 +50,33 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
 }
 
+/// Linear-interpolated quantile (numpy's default) of the present values, found by selection
+/// (O(n)) rather than sorting: fitting a 10M-row column is a pass, not a sort.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    quantile_in_place(&mut v, q)
+}
+
+/// [`quantile`] over a scratch vector of present values (reordered).
+fn quantile_in_place(v: &mut [f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut at_lo, right) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let frac = pos - lo as f64;
+    if frac == 0.0 {
+        return Some(at_lo);
+    }
+    // The next value in sorted order is the smallest of those after `lo`.
+    let next = right.iter().copied().fold(f64::INFINITY, f64::min);
+    Some(at_lo + (next - at_lo) * frac)
+}
+
 /// Median of the present values.
 pub fn median(values: &[f64]) -> Option<f64> {
-    quantile_sorted(&sorted_present(values), 0.5)
+    quantile(values, 0.5)
 }
 
 /// Mean and population standard deviation of the present values (two-pass, f64).
@@ -148,8 +165,8 @@ impl NumericScaler {
             Scale::None => (0.0, 1.0),
             Scale::Zscore => mean_std(&transformed).expect("non-empty after imputation"),
             Scale::Robust => {
-                let sorted = sorted_present(&transformed);
-                let q = |p| quantile_sorted(&sorted, p).expect("non-empty");
+                let mut scratch = transformed.clone();
+                let mut q = |p| quantile_in_place(&mut scratch, p).expect("non-empty");
                 let iqr = q(0.75) - q(0.25);
                 // A column with most values equal has IQR 0: fall back to the std, then 1.
                 let spread = if iqr > 0.0 {
@@ -281,6 +298,19 @@ mod tests {
         assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[1.0, 2.0, 3.0, 4.0]), Some(2.5));
         assert_eq!(median(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn selection_quantiles_equal_sorted_ones() {
+        let v: Vec<f64> = (0..1001)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0)
+            .collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.999, 1.0] {
+            assert_eq!(quantile(&v, q), quantile_sorted(&sorted, q), "q = {q}");
+        }
+        assert_eq!(quantile(&[f64::NAN], 0.5), None);
     }
 
     #[test]
