@@ -302,7 +302,7 @@ pub fn fit(
     let mut bound = backend.bind(data)?;
 
     let mut best: Option<(Vec<f32>, usize)> = None;
-    let mut runs = Vec::with_capacity(params.n_init());
+    let mut runs: Vec<RunSummary> = Vec::with_capacity(params.n_init());
     let mut last_step = None;
     for run in 0..params.n_init() {
         observer.run_started(run, params.n_init());
@@ -325,7 +325,7 @@ pub fn fit(
         observer.run_finished(run, &summary);
         let better = match &best {
             None => true,
-            Some((_, b)) => summary.inertia < runs_inertia(&runs, *b),
+            Some((_, b)) => summary.inertia < runs[*b].inertia,
         };
         runs.push(summary);
         if better {
@@ -356,10 +356,6 @@ pub fn fit(
         best_run,
         runs,
     })
-}
-
-fn runs_inertia(runs: &[RunSummary], i: usize) -> f64 {
-    runs[i].inertia
 }
 
 /// Lloyd iterations from `centroids` until the stopping rule holds.

@@ -274,6 +274,21 @@ impl OneHot {
         dict.iter().map(|s| index.get(s).copied()).collect()
     }
 
+    /// Writes every row's indicators into features `offset..offset + n_features` of `out`
+    /// (`code_map` from [`OneHot::code_map`] for the batch's dictionary).
+    pub fn write_column(
+        &self,
+        codes: &[u32],
+        code_map: &[Option<usize>],
+        out: &mut crate::FeatureMatrix,
+        offset: usize,
+    ) {
+        let w = self.n_features();
+        for (row, &code) in codes.iter().enumerate() {
+            self.apply(code, code_map, &mut out.row_mut(row)[offset..offset + w]);
+        }
+    }
+
     /// Writes the indicators for one row into `out` (length `n_features`).
     #[inline]
     pub fn apply(&self, code: u32, code_map: &[Option<usize>], out: &mut [f32]) {

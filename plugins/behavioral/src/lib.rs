@@ -196,11 +196,7 @@ impl Strategy for Behavioral {
                 }
                 Encoder::Categorical { onehot, .. } => {
                     let (codes, dict) = col.categorical()?;
-                    let map = onehot.code_map(dict);
-                    let w = onehot.n_features();
-                    for (row, &code) in codes.iter().enumerate() {
-                        onehot.apply(code, &map, &mut out.row_mut(row)[offset..offset + w]);
-                    }
+                    onehot.write_column(codes, &onehot.code_map(dict), out, offset);
                 }
             }
             offset += enc.width();

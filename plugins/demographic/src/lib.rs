@@ -122,11 +122,7 @@ impl Strategy for Demographic {
                 }
                 Encoder::Categorical { onehot, .. } => {
                     let (codes, dict) = col.categorical()?;
-                    let map = onehot.code_map(dict);
-                    let w = onehot.n_features();
-                    for (row, &code) in codes.iter().enumerate() {
-                        onehot.apply(code, &map, &mut out.row_mut(row)[offset..offset + w]);
-                    }
+                    onehot.write_column(codes, &onehot.code_map(dict), out, offset);
                 }
             }
             offset += enc.width();

@@ -431,10 +431,7 @@ impl Strategy for Firmographic {
                     } else {
                         onehot.code_map(dict)
                     };
-                    let w = onehot.n_features();
-                    for (row, &code) in codes.iter().enumerate() {
-                        onehot.apply(code, &map, &mut out.row_mut(row)[offset..offset + w]);
-                    }
+                    onehot.write_column(codes, &map, out, offset);
                 }
                 Block::LogSize { scaler, .. } => {
                     let col = input_column(input, &scaler.column)?;
