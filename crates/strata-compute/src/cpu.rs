@@ -1,4 +1,5 @@
-//! The CPU reference backend: rayon over fixed row chunks, f64 distances, ordered reduction.
+//! The CPU reference backend: rayon over fixed row chunks, f32 scores with near-ties decided in
+//! f64, ordered reduction.
 //!
 //! Determinism: rows are cut into chunks whose size depends only on (n, k, d), never on the
 //! thread count; each chunk accumulates its own partial sums, and the partials are added in
@@ -89,8 +90,9 @@ pub fn sq_dist_f64(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// Squared Euclidean distance computed directly in f32 with eight independent accumulators
-/// (vectorised); summed in a fixed order, so the result is reproducible.
-#[inline]
+/// (vectorised); summed in a fixed order, so the result is reproducible. Always inlined, so
+/// that it is compiled at the vector width of the kernel that calls it.
+#[inline(always)]
 pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 8;
     let mut acc = [0f32; LANES];
@@ -109,6 +111,38 @@ pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
         acc[l] += t * t;
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// [`sq_dist_f32`] with AVX2 vectors, bit for bit: the same eight lanes (multiply then add, no
+/// FMA, as the portable loop rounds), the same remainder lanes, the same summation order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sq_dist_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let len = a.len().min(b.len());
+    let whole = len / 8 * 8;
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 8 ≤ whole ≤ len of both slices.
+        let t = unsafe {
+            _mm256_sub_ps(
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+            )
+        };
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(t, t));
+        i += 8;
+    }
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds eight f32.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    for (l, (x, y)) in a[whole..len].iter().zip(&b[whole..len]).enumerate() {
+        let t = x - y;
+        lanes[l] += t * t;
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 }
 
 /// Nearest and second-nearest centroid of one row: (label, nearest², second²).
@@ -138,11 +172,9 @@ struct Partial {
 /// Rows per block: the unit of the distance tile and of the f32 sums.
 const BLOCK: usize = 64;
 
-/// Centroids per register group in the distance kernel: 16 (two AVX registers, one AVX-512
-/// register) when k > 8, else 8.
-fn lanes_for(k: usize) -> usize {
-    if k > 8 { 16 } else { 8 }
-}
+/// Rows computed together in the distance kernels: each loaded group of centroid coordinates
+/// feeds this many rows' accumulators.
+const ROWS: usize = 4;
 
 /// Centroids laid out for the blocked distance loop.
 struct Prepared {
@@ -162,8 +194,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(centroids: &[f32], k: usize, d: usize) -> Prepared {
-        let lanes = lanes_for(k);
+    fn new(centroids: &[f32], k: usize, d: usize, lanes: usize) -> Prepared {
         let kp = k.div_ceil(lanes) * lanes;
         let mut ctg = vec![0f32; kp * d];
         for j in 0..k {
@@ -191,24 +222,23 @@ impl Prepared {
             tie: 4.0 * (d as f32 + 2.0) * f32::EPSILON,
         }
     }
+
+    /// Scores of two centroids closer than this (for a row with ‖x‖² = `x_norm`) are too close
+    /// to call in f32.
+    #[inline(always)]
+    fn margin(&self, x_norm: f32) -> f32 {
+        self.tie * (x_norm + self.max_norm)
+    }
 }
 
-/// Rows computed together in the distance kernel: each loaded group of centroid coordinates
-/// feeds this many rows' accumulators.
-const ROWS: usize = 4;
+/// The f32 decision for one row: the best centroid, or `None` when another centroid's score
+/// is within the tie margin (or the scores are not finite) and f64 must decide.
+type Pick = Option<u32>;
 
-/// `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide), with centroids
-/// in groups of `W`. For every 4 rows and group, 4 × W accumulators stay in vector registers and
-/// gain one fused multiply-add per feature.
-#[inline(always)]
-fn block_dots<const FMA: bool, const W: usize>(
-    block: &[f32],
-    ctg: &[f32],
-    d: usize,
-    kp: usize,
-    dots: &mut [f32],
-) {
-    let fma = |x: f32, c: f32, a: f32| if FMA { x.mul_add(c, a) } else { a + x * c };
+/// Portable kernel: `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide),
+/// with centroids in groups of `W`; for every 4 rows and group, 4 × W accumulators gain one
+/// multiply-add per feature.
+fn block_dots<const W: usize>(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
     let n = block.len() / d;
     let mut r = 0;
     while r + ROWS <= n {
@@ -220,7 +250,7 @@ fn block_dots<const FMA: bool, const W: usize>(
                 for q in 0..ROWS {
                     let xf = rows[q][f];
                     for l in 0..W {
-                        acc[q][l] = fma(xf, c[l], acc[q][l]);
+                        acc[q][l] += xf * c[l];
                     }
                 }
             }
@@ -238,7 +268,7 @@ fn block_dots<const FMA: bool, const W: usize>(
             for (&xf, c) in row.iter().zip(group.chunks_exact(W)) {
                 let c: &[f32; W] = c.try_into().expect("exact chunk");
                 for l in 0..W {
-                    acc[l] = fma(xf, c[l], acc[l]);
+                    acc[l] += xf * c[l];
                 }
             }
             dots[r * kp + g * W..r * kp + (g + 1) * W].copy_from_slice(&acc);
@@ -246,63 +276,10 @@ fn block_dots<const FMA: bool, const W: usize>(
     }
 }
 
-type DotsFn = fn(&[f32], &[f32], usize, usize, &mut [f32]);
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn block_dots_avx2<const W: usize>(
-    block: &[f32],
-    ctg: &[f32],
-    d: usize,
-    kp: usize,
-    dots: &mut [f32],
-) {
-    block_dots::<true, W>(block, ctg, d, kp, dots);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn block_dots_avx512<const W: usize>(
-    block: &[f32],
-    ctg: &[f32],
-    d: usize,
-    kp: usize,
-    dots: &mut [f32],
-) {
-    block_dots::<true, W>(block, ctg, d, kp, dots);
-}
-
-/// Picks the widest kernel this CPU runs for groups of `lanes`. Every kernel feeds the same
-/// f64 tie check, so the labels do not depend on which one ran.
-fn dots_fn(lanes: usize) -> DotsFn {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let fma = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        if fma && std::is_x86_feature_detected!("avx512f") && lanes == 16 {
-            // SAFETY: AVX-512F, AVX2 and FMA were detected on this CPU just above.
-            return |b, c, d, kp, o| unsafe { block_dots_avx512::<16>(b, c, d, kp, o) };
-        }
-        if fma {
-            return if lanes == 16 {
-                // SAFETY: AVX2 and FMA were detected on this CPU just above.
-                |b, c, d, kp, o| unsafe { block_dots_avx2::<16>(b, c, d, kp, o) }
-            } else {
-                // SAFETY: as above.
-                |b, c, d, kp, o| unsafe { block_dots_avx2::<8>(b, c, d, kp, o) }
-            };
-        }
-    }
-    if lanes == 16 {
-        block_dots::<false, 16>
-    } else {
-        block_dots::<false, 8>
-    }
-}
-
 /// Best score of a row's scores and whether another is within `margin` of it: two passes over
 /// fixed-width groups, which the compiler vectorises (no data-dependent branches).
 #[inline(always)]
-fn best_of<const W: usize>(scores: &[f32], margin: f32) -> (usize, f32, bool) {
+fn best_of<const W: usize>(scores: &[f32], margin: f32) -> Pick {
     let mut mins = [f32::INFINITY; W];
     for group in scores.chunks_exact(W) {
         for l in 0..W {
@@ -317,27 +294,250 @@ fn best_of<const W: usize>(scores: &[f32], margin: f32) -> (usize, f32, bool) {
             first = j;
         }
     }
-    (first, best, near > 1)
+    (near == 1 && first != usize::MAX).then_some(first as u32)
+}
+
+/// Portable picks for the rows of `block`.
+fn picks_portable(
+    block: &[f32],
+    x_norms: &[f32],
+    prep: &Prepared,
+    d: usize,
+    dots: &mut [f32],
+    picks: &mut [Pick],
+) {
+    let kp = prep.kp;
+    let n = block.len() / d;
+    let dots = &mut dots[..n * kp];
+    if prep.lanes == 16 {
+        block_dots::<16>(block, &prep.ctg, d, kp, dots);
+    } else {
+        block_dots::<8>(block, &prep.ctg, d, kp, dots);
+    }
+    for ((scores, pick), &xn) in dots.chunks_exact_mut(kp).zip(picks.iter_mut()).zip(x_norms) {
+        for (s, &c) in scores.iter_mut().zip(&prep.norms) {
+            *s = c - 2.0 * *s;
+        }
+        let margin = prep.margin(xn);
+        *pick = if prep.lanes == 16 {
+            best_of::<16>(scores, margin)
+        } else {
+            best_of::<8>(scores, margin)
+        };
+    }
+}
+
+/// AVX2/FMA picks for the rows of `block`, centroids in groups of 8 (`prep.lanes == 8`).
+///
+/// Per 4 rows, the scores ‖c‖² − 2x·c of one or two groups are built in 4 × 2 vector
+/// accumulators (each centroid load feeds 4 FMAs, each broadcast row value 2) and stored to
+/// `scores`; each row's argmin and tie count are then vector min, compare and mask operations
+/// over its scores, with no per-centroid branch.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt,bmi1")]
+fn picks_avx2(
+    block: &[f32],
+    x_norms: &[f32],
+    prep: &Prepared,
+    d: usize,
+    scores: &mut [f32],
+    picks: &mut [Pick],
+) {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(prep.lanes, 8);
+    let kp = prep.kp;
+    let groups = kp / 8;
+    let n = block.len() / d;
+    // Four rows × two groups: 8 accumulators. (Six rows, 12 accumulators, measured slower:
+    // blocks of 64 rows do not split into tiles of six.)
+    const TILE: usize = 4;
+    assert!(scores.len() >= TILE * kp && picks.len() >= n && x_norms.len() >= n);
+    assert!(prep.ctg.len() == kp * d && prep.norms.len() == kp);
+    let ctg = prep.ctg.as_ptr();
+    let two = _mm256_set1_ps(2.0);
+    let mut r = 0;
+    while r < n {
+        // A short last tile repeats its last row; the repeats are computed and ignored.
+        let last = n - 1;
+        let row_at = |q: usize| {
+            let i = (r + q).min(last);
+            &block[i * d..(i + 1) * d]
+        };
+        // Written out: `array::from_fn` here was not inlined and cost 6% of the pass.
+        let rows: [&[f32]; TILE] = [row_at(0), row_at(1), row_at(2), row_at(3)];
+        let mut g = 0;
+        while g < groups {
+            let pair = g + 1 < groups;
+            // SAFETY: for every f < d, (g·d + f)·8 + 8 ≤ kp·d, and with `pair`
+            // ((g + 1)·d + f)·8 + 8 ≤ kp·d (asserted lengths above); the norms reads end at
+            // (g + 2)·8 ≤ kp; the score stores end at (q·kp + (g + 2)·8) ≤ TILE·kp.
+            unsafe {
+                let c0 = ctg.add(g * d * 8);
+                let c1 = ctg.add((g + 1).min(groups - 1) * d * 8);
+                let mut a0 = [_mm256_setzero_ps(); TILE];
+                let mut a1 = [_mm256_setzero_ps(); TILE];
+                if pair {
+                    for f in 0..d {
+                        let v0 = _mm256_loadu_ps(c0.add(f * 8));
+                        let v1 = _mm256_loadu_ps(c1.add(f * 8));
+                        for q in 0..TILE {
+                            let x = _mm256_set1_ps(*rows[q].get_unchecked(f));
+                            a0[q] = _mm256_fmadd_ps(x, v0, a0[q]);
+                            a1[q] = _mm256_fmadd_ps(x, v1, a1[q]);
+                        }
+                    }
+                } else {
+                    for f in 0..d {
+                        let v0 = _mm256_loadu_ps(c0.add(f * 8));
+                        for q in 0..TILE {
+                            let x = _mm256_set1_ps(*rows[q].get_unchecked(f));
+                            a0[q] = _mm256_fmadd_ps(x, v0, a0[q]);
+                        }
+                    }
+                }
+                let n0 = _mm256_loadu_ps(prep.norms.as_ptr().add(g * 8));
+                let s = scores.as_mut_ptr();
+                for (q, a) in a0.iter().enumerate() {
+                    _mm256_storeu_ps(s.add(q * kp + g * 8), _mm256_fnmadd_ps(two, *a, n0));
+                }
+                if pair {
+                    let n1 = _mm256_loadu_ps(prep.norms.as_ptr().add(g * 8 + 8));
+                    for (q, a) in a1.iter().enumerate() {
+                        _mm256_storeu_ps(s.add(q * kp + g * 8 + 8), _mm256_fnmadd_ps(two, *a, n1));
+                    }
+                }
+            }
+            g += if pair { 2 } else { 1 };
+        }
+        for q in 0..TILE.min(n - r) {
+            let row = &scores[q * kp..(q + 1) * kp];
+            // SAFETY: `row` holds `groups` whole groups of 8.
+            picks[r + q] = unsafe {
+                let p = row.as_ptr();
+                let mut m = _mm256_loadu_ps(p);
+                for g in 1..groups {
+                    m = _mm256_min_ps(m, _mm256_loadu_ps(p.add(g * 8)));
+                }
+                // Horizontal min: every lane ends up holding the smallest score.
+                m = _mm256_min_ps(m, _mm256_permute2f128_ps::<1>(m, m));
+                m = _mm256_min_ps(m, _mm256_shuffle_ps::<0b01_00_11_10>(m, m));
+                m = _mm256_min_ps(m, _mm256_shuffle_ps::<0b10_11_00_01>(m, m));
+                let best = _mm256_cvtss_f32(m);
+                let thr = _mm256_set1_ps(best + prep.margin(x_norms[r + q]));
+                let (mut near, mut first) = (0u32, u32::MAX);
+                for g in 0..groups {
+                    let v = _mm256_loadu_ps(p.add(g * 8));
+                    near += (_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(v, thr)) as u32)
+                        .count_ones();
+                    let eq = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(v, m)) as u32;
+                    if first == u32::MAX && eq != 0 {
+                        first = g as u32 * 8 + eq.trailing_zeros();
+                    }
+                }
+                (near == 1 && first != u32::MAX).then_some(first)
+            };
+        }
+        r += TILE;
+    }
+}
+
+/// Which implementation builds the picks; chosen once per pass from what the CPU runs. Every
+/// kernel feeds the same f64 tie check, so the labels do not depend on which one ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("popcnt")
+            && std::is_x86_feature_detected!("bmi1")
+        {
+            return Kernel::Avx2;
+        }
+        Kernel::Portable
+    }
+
+    fn lanes(self, k: usize) -> usize {
+        match self {
+            // 16 centroids per group (two vector registers) when k > 8.
+            Kernel::Portable => {
+                if k > 8 {
+                    16
+                } else {
+                    8
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => 8,
+        }
+    }
+}
+
+/// What one chunk's pass shares with every other chunk.
+struct Pass<'p> {
+    centroids: &'p [f32],
+    prep: &'p Prepared,
+    k: usize,
+    d: usize,
+    kernel: Kernel,
 }
 
 /// One chunk of an assignment pass: labels, distances, and this chunk's partial sums.
 ///
-/// The nearest centroid is found with the f32 score ‖c‖² − 2x·c from the blocked kernel; when
-/// another score is within the score's error bound of the best, the row is decided in f64
-/// instead, so labels are those of an exact f64 comparison whatever the kernel. The distance
-/// kept (and added to the inertia) is then computed directly as Σ(x − c)², never from the score.
-#[allow(clippy::too_many_arguments)]
+/// The nearest centroid is found with the f32 score ‖c‖² − 2x·c; when another score is within
+/// the score's error bound of the best, the row is decided in f64 instead, so labels are those
+/// of an exact f64 comparison whatever the kernel. The distance kept (and added to the
+/// inertia) is then computed directly as Σ(x − c)², never from the score.
 fn assign_chunk(
+    pass: &Pass<'_>,
     rows: &[f32],
     norms: &[f32],
-    centroids: &[f32],
-    prep: &Prepared,
-    k: usize,
-    d: usize,
     labels: &mut [u32],
     nearest: &mut [f32],
-    dots_of: DotsFn,
 ) -> Partial {
+    match pass.kernel {
+        Kernel::Portable => assign_chunk_with::<false>(pass, rows, norms, labels, nearest),
+        // SAFETY: `Kernel::Avx2` is only chosen after AVX2, FMA, POPCNT and BMI1 were detected.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => unsafe { assign_chunk_avx2(pass, rows, norms, labels, nearest) },
+    }
+}
+
+/// The chunk loop compiled with AVX2 and FMA enabled, so the direct distance and the block sums
+/// are vectorised at that width too.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt,bmi1")]
+fn assign_chunk_avx2(
+    pass: &Pass<'_>,
+    rows: &[f32],
+    norms: &[f32],
+    labels: &mut [u32],
+    nearest: &mut [f32],
+) -> Partial {
+    assign_chunk_with::<true>(pass, rows, norms, labels, nearest)
+}
+
+#[inline(always)]
+fn assign_chunk_with<const AVX2: bool>(
+    pass: &Pass<'_>,
+    rows: &[f32],
+    norms: &[f32],
+    labels: &mut [u32],
+    nearest: &mut [f32],
+) -> Partial {
+    let Pass {
+        centroids,
+        prep,
+        k,
+        d,
+        ..
+    } = *pass;
     let mut p = Partial {
         sums: vec![0.0; k * d],
         counts: vec![0; k],
@@ -345,41 +545,50 @@ fn assign_chunk(
         changed: 0,
     };
     let kp = prep.kp;
-    let mut dots = vec![0f32; BLOCK * kp];
+    let mut scratch = vec![0f32; BLOCK * kp];
+    let mut picks: [Pick; BLOCK] = [None; BLOCK];
     let mut block_sums = vec![0f32; k * d];
+    // Four accumulators, by row index mod 4: a fixed order, and no chain of dependent adds.
+    let mut inertia = [0f64; 4];
     for (b, block) in rows.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
-        dots_of(block, &prep.ctg, d, kp, &mut dots[..n_rows * kp]);
+        let x_norms = &norms[b * BLOCK..b * BLOCK + n_rows];
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: only instantiated inside `assign_chunk_avx2`, which runs after the
+            // kernel's features were detected.
+            unsafe { picks_avx2(block, x_norms, prep, d, &mut scratch, &mut picks) };
+        } else {
+            picks_portable(block, x_norms, prep, d, &mut scratch, &mut picks);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        picks_portable(block, x_norms, prep, d, &mut scratch, &mut picks);
         block_sums.fill(0.0);
-        for r in 0..n_rows {
+        for (r, pick) in picks[..n_rows].iter().enumerate() {
             let i = b * BLOCK + r;
             let row = &block[r * d..(r + 1) * d];
-            let scores = &mut dots[r * kp..(r + 1) * kp];
-            for (s, &c) in scores.iter_mut().zip(&prep.norms) {
-                *s = c - 2.0 * *s;
-            }
-            let margin = prep.tie * (norms[i] + prep.max_norm);
-            let (bj, _, tied) = if prep.lanes == 16 {
-                best_of::<16>(scores, margin)
-            } else {
-                best_of::<8>(scores, margin)
+            let dist = |j: usize| {
+                let c = &centroids[j * d..(j + 1) * d];
+                #[cfg(target_arch = "x86_64")]
+                if AVX2 {
+                    // SAFETY: as for `picks_avx2` above.
+                    return f64::from(unsafe { sq_dist_f32_avx2(row, c) });
+                }
+                f64::from(sq_dist_f32(row, c))
             };
-            let (label, best) = if k > 1 && tied {
+            let (label, best) = match pick {
+                _ if k == 1 => (0, dist(0)),
+                Some(j) => (*j, dist(*j as usize)),
                 // Too close to call in f32: decide in f64, exactly as the reference does.
-                let (l, b, _) = nearest_two(row, centroids, k, d);
-                (l, b)
-            } else {
-                (
-                    bj as u32,
-                    f64::from(sq_dist_f32(row, &centroids[bj * d..(bj + 1) * d])),
-                )
+                None => {
+                    let (l, b, _) = nearest_two(row, centroids, k, d);
+                    (l, b)
+                }
             };
-            if labels[i] != label {
-                p.changed += 1;
-            }
+            p.changed += u64::from(labels[i] != label);
             labels[i] = label;
             nearest[i] = best as f32;
-            p.inertia += best;
+            inertia[r % 4] += best;
             p.counts[label as usize] += 1;
             for (s, &x) in block_sums[label as usize * d..(label as usize + 1) * d]
                 .iter_mut()
@@ -393,6 +602,7 @@ fn assign_chunk(
             *s += f64::from(v);
         }
     }
+    p.inertia = (inertia[0] + inertia[1]) + (inertia[2] + inertia[3]);
     p
 }
 
@@ -402,8 +612,15 @@ impl BoundData for CpuBound<'_> {
         let (n, d) = (data.n(), data.d());
         check_centroids(centroids, k, d)?;
         let chunk = chunk_rows(n, k, d);
-        let prep = Prepared::new(centroids, k, d);
-        let dots_of = dots_fn(prep.lanes);
+        let kernel = Kernel::detect();
+        let prep = Prepared::new(centroids, k, d, kernel.lanes(k));
+        let pass = Pass {
+            centroids,
+            prep: &prep,
+            k,
+            d,
+            kernel,
+        };
         let norms = &self.norms;
         let partials: Vec<Partial> = self
             .labels
@@ -414,17 +631,7 @@ impl BoundData for CpuBound<'_> {
                 let start = c * chunk;
                 let end = start + labels.len();
                 let rows = &data.data()[start * d..end * d];
-                assign_chunk(
-                    rows,
-                    &norms[start..end],
-                    centroids,
-                    &prep,
-                    k,
-                    d,
-                    labels,
-                    nearest,
-                    dots_of,
-                )
+                assign_chunk(&pass, rows, &norms[start..end], labels, nearest)
             })
             .collect();
         let mut out = StepOutput {
@@ -566,6 +773,76 @@ mod tests {
         assert_eq!(one.inertia.to_bits(), two.inertia.to_bits());
         assert_eq!(one.sums, two.sums);
         assert_eq!(one.counts, two.counts);
+    }
+
+    /// Every row the AVX2 kernel decides in f32 gets the label brute force in f64 gives, and
+    /// so does every row the portable kernel decides; near-ties are deferred (a duplicate
+    /// centroid makes some). Group counts 1 to 9, odd widths.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_picks_match_portable_picks() {
+        if Kernel::detect() != Kernel::Avx2 {
+            eprintln!("no AVX2 on this CPU: only the portable kernel exists here");
+            return;
+        }
+        for (d, k) in [
+            (1, 1),
+            (3, 2),
+            (16, 8),
+            (7, 9),
+            (16, 16),
+            (5, 17),
+            (64, 64),
+            (9, 70),
+        ] {
+            let n = 203;
+            let data: Vec<f32> = (0..n * d)
+                .map(|i| ((i * 7919 + d) % 613) as f32 / 61.0 - 5.0)
+                .collect();
+            let mut c: Vec<f32> = data[..k * d].iter().map(|v| v * 0.9 + 0.1).collect();
+            if k > 2 {
+                // A copy of row 0's nearest centroid: row 0 (at least) is then a tie.
+                let j0 = brute(&data[..d], 1, d, &c, k).0[0] as usize;
+                let other = (j0 + 1) % k;
+                let copy = c[j0 * d..(j0 + 1) * d].to_vec();
+                c[other * d..(other + 1) * d].copy_from_slice(&copy);
+            }
+            let norms: Vec<f32> = data
+                .chunks(d)
+                .map(|r| r.iter().map(|v| v * v).sum())
+                .collect();
+            let (p8, p16) = (
+                Prepared::new(&c, k, d, 8),
+                Prepared::new(&c, k, d, Kernel::Portable.lanes(k)),
+            );
+            let truth = brute(&data, n, d, &c, k).0;
+            let mut scratch = vec![0f32; BLOCK * p8.kp.max(p16.kp)];
+            let mut deferred = 0;
+            for (b, (block, x_norms)) in data.chunks(BLOCK * d).zip(norms.chunks(BLOCK)).enumerate()
+            {
+                let m = x_norms.len();
+                let (mut fast, mut slow) = ([None; BLOCK], [None; BLOCK]);
+                // SAFETY: AVX2, FMA, POPCNT and BMI1 were detected above.
+                unsafe { picks_avx2(block, x_norms, &p8, d, &mut scratch, &mut fast) };
+                picks_portable(block, x_norms, &p16, d, &mut scratch, &mut slow);
+                for r in 0..m {
+                    let want = truth[b * BLOCK + r];
+                    for pick in [fast[r], slow[r]] {
+                        match pick {
+                            Some(j) => assert_eq!(j, want, "d={d} k={k} row {}", b * BLOCK + r),
+                            None => deferred += 1,
+                        }
+                    }
+                }
+            }
+            if k > 2 {
+                assert!(deferred > 0, "the duplicated centroid should defer row 0");
+            }
+            // And the labels of a whole pass are those of brute force in f64.
+            let m = MatrixRef::new(&data, n, d).unwrap();
+            let a = CpuBackend.assign(m, &c, k).unwrap();
+            assert_eq!(a.labels, truth, "d={d} k={k}");
+        }
     }
 
     #[test]
