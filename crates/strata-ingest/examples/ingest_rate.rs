@@ -1,0 +1,50 @@
+//! Times CSV ingest alone: `cargo run --release -p strata-ingest --example ingest_rate -- FILE
+//! [ID_COLUMN] [REPS]`. Reads every column but the id as a number (the `features` strategy's
+//! plan) and prints the median wall time and MB/s of file parsed into columns. Used by
+//! `bench/run.sh` (the "ingest alone" case) and to keep `bench/NOTES.md`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use strata_ingest::{ParseAs, ReadPlan, read_header, read_table};
+
+// The allocator the `strata` binary uses, so the figure is the binary's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = Path::new(
+        args.first()
+            .expect("usage: ingest_rate FILE [ID_COLUMN] [REPS]"),
+    );
+    let id_name = args.get(1).map(String::as_str).unwrap_or("id");
+    let reps: usize = args
+        .get(2)
+        .map_or(3, |r| r.parse().expect("REPS is a number"));
+    let header = read_header(path, None).expect("readable header");
+    let id = header.position(id_name);
+    let plan = ReadPlan {
+        id_column: id,
+        allow_duplicate_ids: false,
+        columns: (0..header.names.len())
+            .filter(|&i| Some(i) != id)
+            .map(|i| (i, ParseAs::Numeric))
+            .collect(),
+    };
+    let bytes = std::fs::metadata(path).expect("file size").len() as f64;
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for _ in 0..reps {
+        let t = Instant::now();
+        rows = read_table(&header, &plan).expect("valid file").n_rows;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "rows={rows} bytes={bytes:.0} threads={} median {median:.3} s, {:.0} MB/s",
+        rayon::current_num_threads(),
+        bytes / median / 1e6
+    );
+}

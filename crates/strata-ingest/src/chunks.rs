@@ -1,0 +1,188 @@
+//! Cuts a CSV file's data into byte chunks that end on record boundaries, so that chunks can be
+//! parsed on different threads and give exactly what one sequential reader would.
+//!
+//! A newline ends a record unless it is inside a quoted field. Whether it is depends on the
+//! bytes before it, so the cut is found by a small state machine that follows the csv crate's
+//! rules (a quote opens a quoted field only at the start of a field; `""` inside one is an
+//! escaped quote). A chunk without any quote byte skips the machine: its last newline is the cut.
+//! Each chunk carries the line number its first record starts on, counted as the csv crate
+//! counts lines (every `\n`).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use crate::IngestError;
+
+/// Bytes read per chunk (a chunk grows past this only to finish a record).
+pub(crate) const CHUNK_BYTES: usize = 4 << 20;
+
+/// Whole records of the file, and the line the first one starts on.
+pub(crate) struct Chunk {
+    pub bytes: Vec<u8>,
+    pub first_line: u64,
+}
+
+/// Where the reader is relative to CSV quoting, at a byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field (or record).
+    Start,
+    /// Inside an unquoted field.
+    Field,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: either its end or the first half of `""`.
+    QuoteSeen,
+}
+
+/// The position after the last record-ending newline in `bytes`, which start at a record
+/// boundary; `None` when no record ends inside them.
+fn last_boundary(bytes: &[u8], delimiter: u8) -> Option<usize> {
+    if memchr::memchr(b'"', bytes).is_none() {
+        return memchr::memrchr(b'\n', bytes).map(|p| p + 1);
+    }
+    let mut state = State::Start;
+    let mut cut = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteSeen,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteSeen, b'"') => State::Quoted,
+            (State::Start, b'"') => State::Quoted,
+            (_, b'\n') => {
+                cut = Some(i + 1);
+                State::Start
+            }
+            (_, b'\r') => State::Start,
+            (_, b) if b == delimiter => State::Start,
+            _ => State::Field,
+        };
+    }
+    cut
+}
+
+/// Reads a file's data (past the header) as a series of [`Chunk`]s.
+pub(crate) struct Chunker {
+    file: File,
+    path: PathBuf,
+    delimiter: u8,
+    chunk_bytes: usize,
+    /// Bytes read after the last cut.
+    carry: Vec<u8>,
+    next_line: u64,
+    eof: bool,
+}
+
+impl Chunker {
+    /// Starts at byte `offset` (the first data record), which is on line `line`.
+    pub fn new(
+        mut file: File,
+        path: PathBuf,
+        delimiter: u8,
+        offset: u64,
+        line: u64,
+        chunk_bytes: usize,
+    ) -> Result<Chunker, IngestError> {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Chunker {
+            file,
+            path,
+            delimiter,
+            chunk_bytes: chunk_bytes.max(1),
+            carry: Vec::new(),
+            next_line: line,
+            eof: false,
+        })
+    }
+
+    /// The next chunk, or `None` at the end of the file.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>, IngestError> {
+        loop {
+            if self.eof {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                let bytes = std::mem::take(&mut self.carry);
+                return Ok(Some(self.emit(bytes)));
+            }
+            let mut buf = std::mem::take(&mut self.carry);
+            let start = buf.len();
+            buf.resize(start + self.chunk_bytes, 0);
+            let mut filled = start;
+            while filled < buf.len() {
+                match self.file.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(got) => filled += got,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(source) => {
+                        return Err(IngestError::Io {
+                            path: self.path.clone(),
+                            source,
+                        });
+                    }
+                }
+            }
+            buf.truncate(filled);
+            if self.eof {
+                self.carry = buf;
+                continue;
+            }
+            match last_boundary(&buf, self.delimiter) {
+                Some(cut) => {
+                    self.carry = buf[cut..].to_vec();
+                    buf.truncate(cut);
+                    return Ok(Some(self.emit(buf)));
+                }
+                // One record longer than a chunk (or a quote never closed): read on.
+                None => self.carry = buf,
+            }
+        }
+    }
+
+    fn emit(&mut self, bytes: Vec<u8>) -> Chunk {
+        let first_line = self.next_line;
+        self.next_line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+        Chunk { bytes, first_line }
+    }
+
+    /// Up to `count` chunks.
+    pub fn next_batch(&mut self, count: usize) -> Result<Vec<Chunk>, IngestError> {
+        let mut batch = Vec::with_capacity(count);
+        while batch.len() < count {
+            match self.next_chunk()? {
+                Some(c) => batch.push(c),
+                None => break,
+            }
+        }
+        Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_follow_quoting() {
+        assert_eq!(last_boundary(b"a,b\nc,d\ne", b','), Some(8));
+        assert_eq!(last_boundary(b"a,b", b','), None);
+        // A newline inside quotes does not end the record.
+        assert_eq!(last_boundary(b"a,\"x\ny\"\nb,\"p\nq", b','), Some(8));
+        // An escaped quote keeps the field open.
+        assert_eq!(last_boundary(b"a,\"x\"\"\ny\"\nb", b','), Some(10));
+        // A quote inside an unquoted field is a literal (5'10" tall), not an opening quote.
+        assert_eq!(last_boundary(b"a,5'10\"\nb,1\nc", b','), Some(12));
+        // Only at the start of a field does a quote open one.
+        assert_eq!(last_boundary(b"a;\"x;\n\";1\nz", b';'), Some(10));
+        // CRLF endings.
+        assert_eq!(last_boundary(b"a,b\r\nc,d\r\ne", b','), Some(10));
+    }
+}
