@@ -35,6 +35,14 @@ pub struct Global {
     /// Only errors on stderr.
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
+    /// How log lines on stderr look: `text` for people, `json` (one object per line: level,
+    /// message, fields) for pipelines. JSON also turns progress bars off.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway, and
+    /// never with --quiet).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
     /// Worker threads (default: one per core). Results are identical for any count.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -54,6 +62,12 @@ pub enum Command {
     Devices,
     /// Write synthetic customers with planted segments (deterministic by seed, streamed).
     Synth(SynthArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -268,6 +282,14 @@ pub enum SynthKind {
     Features,
     /// Age, gender, income, education, marital status, region, household size.
     Demographic,
+    /// Survey: 1-5 Likert items, 0-10 interest scores, a lifestyle (psychographic strategy).
+    Psychographic,
+    /// Per customer: recency, frequency, monetary, order value, tenure, channel (behavioral).
+    Behavioral,
+    /// B2B accounts: NAICS industry, employees, revenue, region, spend per line, stage.
+    Firmographic,
+    /// An invoice log with returns; --rows counts log lines (behavioral --transactions).
+    Transactions,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod plugins;
+mod progress;
 mod summary;
 
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, LogFormat};
 
 // Ingest parses chunks of a few MB on every thread and frees them as they merge; the system
 // allocator returns each such block to the kernel and faults it back in, which cost a quarter of
@@ -20,7 +21,7 @@ use crate::args::{Cli, Command};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn init_logging(verbosity: i8) {
+fn init_logging(verbosity: i8, format: LogFormat) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
         0 => "warn,strata_core=info",
@@ -29,13 +30,18 @@ fn init_logging(verbosity: i8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("STRATA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(|| progress::LogWriter)
         .with_target(false)
-        .without_time()
-        .init();
+        .without_time();
+    match format {
+        // One JSON object per line: level, fields (the message among them) and the span path.
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -59,7 +65,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for r in &registry.refused {
                 tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
             }
-            let report = strata_core::fit(&settings, &registry).with_context(|| {
+            let bars = progress::Bars::new(
+                cli.global.quiet == 0
+                    && !cli.global.no_progress
+                    && cli.global.log_format == LogFormat::Text,
+            );
+            let report = strata_core::fit_with_progress(&settings, &registry, &bars);
+            bars.finish();
+            let report = report.with_context(|| {
                 format!(
                     "strata fit failed; nothing was written to {}",
                     settings.out.display()
@@ -91,6 +104,10 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
             }
         }
         args::SynthKind::Demographic => strata_synth::Kind::Demographic,
+        args::SynthKind::Psychographic => strata_synth::Kind::Psychographic,
+        args::SynthKind::Behavioral => strata_synth::Kind::Behavioral,
+        args::SynthKind::Firmographic => strata_synth::Kind::Firmographic,
+        args::SynthKind::Transactions => strata_synth::Kind::Transactions,
     };
     let spec = strata_synth::Spec {
         rows: a.rows,
@@ -160,11 +177,20 @@ fn devices() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose as i8 - cli.global.quiet as i8);
+    init_logging(
+        cli.global.verbose as i8 - cli.global.quiet as i8,
+        cli.global.log_format,
+    );
+    let json = cli.global.log_format == LogFormat::Json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if json {
+                // A pipeline reading JSON lines gets the failure as one too.
+                tracing::error!(error = %format!("{e:#}"), "strata failed");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::from(1)
         }
     }

@@ -15,14 +15,16 @@ mod model;
 mod output;
 mod pipeline;
 mod profile;
+mod progress;
 mod settings;
 
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{SegmentsFile, write_atomically};
-pub use pipeline::{FitReport, SegmentSummary, fit};
+pub use pipeline::{FitReport, SegmentSummary, fit, fit_with_progress};
 pub use profile::{SegmentProfile, key_traits};
+pub use progress::{NoProgress, Progress};
 pub use settings::{
     BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, Mode, RoleMap, Source,
     parse_delimiter, parse_option,

@@ -19,6 +19,8 @@ use strata_ingest::{ColumnData, Header, IdColumn, ParseAs, ReadPlan, Table};
 use strata_kmeans::{KMeansFit, KMeansParams, Observer, RunSummary};
 use tracing::{debug, info, warn};
 
+use crate::progress::{NoProgress, Progress};
+
 use crate::model::{InputSpec, KMeansRecord, Model, StrategyRef};
 use crate::output::{
     BackendReport, CategoricalJson, FileWriter, InputReport, LevelJson, NumericJson, SegmentJson,
@@ -45,35 +47,34 @@ pub struct SegmentSummary {
     pub key_traits: Vec<String>,
 }
 
-/// Wall time per stage of a fit.
-struct Stages {
+/// Wall time per stage of a fit, reported to a [`Progress`] as stages start and end.
+struct Stages<'p> {
     start: std::time::Instant,
     laps: Vec<(&'static str, f64)>,
+    progress: &'p dyn Progress,
 }
 
-impl Default for Stages {
-    fn default() -> Self {
+impl<'p> Stages<'p> {
+    fn new(progress: &'p dyn Progress) -> Stages<'p> {
         Stages {
             start: std::time::Instant::now(),
             laps: Vec::new(),
+            progress,
         }
     }
-}
 
-impl Stages {
+    /// Announces the stage `name` (its time counts from the previous lap).
+    fn begin(&self, name: &'static str) {
+        self.progress.stage(name);
+    }
+
     /// Ends the stage `name`: records the time since the previous lap.
     fn lap(&mut self, name: &'static str) {
         let now = std::time::Instant::now();
-        self.laps.push((name, (now - self.start).as_secs_f64()));
+        let seconds = (now - self.start).as_secs_f64();
+        self.laps.push((name, seconds));
+        self.progress.stage_done(name, seconds);
         self.start = now;
-    }
-
-    fn summary(&self) -> String {
-        self.laps
-            .iter()
-            .map(|(s, t)| format!("{s} {t:.2} s"))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 
@@ -108,15 +109,21 @@ pub struct FitReport {
     pub written: Vec<PathBuf>,
 }
 
-/// Logs k-means progress (never row data).
-struct LogObserver;
+/// Logs k-means progress (never row data) and forwards iterations to the [`Progress`].
+struct LogObserver<'p> {
+    progress: &'p dyn Progress,
+    runs: usize,
+    max_iter: usize,
+}
 
-impl Observer for LogObserver {
+impl Observer for LogObserver<'_> {
     fn run_started(&mut self, run: usize, runs: usize) {
         debug!("k-means run {}/{runs}", run + 1);
     }
     fn iteration(&mut self, run: usize, iteration: usize, inertia: f64, shift: f64) {
         debug!(run = run + 1, iteration, inertia, shift, "lloyd step");
+        self.progress
+            .iteration(run, self.runs, iteration, self.max_iter, inertia);
     }
     fn empty_cluster_reseeded(&mut self, run: usize, cluster: usize) {
         debug!(
@@ -376,7 +383,11 @@ fn load_transactions(
 }
 
 /// Reads the input, binds roles, sets aside text columns, counts and handles missing values.
-fn load(settings: &FitSettings, info: &PluginInfo) -> Result<Loaded, CoreError> {
+fn load(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    progress: &dyn Progress,
+) -> Result<Loaded, CoreError> {
     let path = settings.input.as_path();
     let header = strata_ingest::read_header(path, settings.delimiter)?;
     let (mut table, mut bindings, transactions) = match settings.source {
@@ -401,7 +412,10 @@ fn load(settings: &FitSettings, info: &PluginInfo) -> Result<Loaded, CoreError> 
                 allow_duplicate_ids: settings.allow_duplicate_ids,
                 columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
             };
-            let table = strata_ingest::read_table(&header, &plan)?;
+            let total = std::fs::metadata(path).map_or(0, |m| m.len());
+            let table = strata_ingest::read_table_with_progress(&header, &plan, &mut |done| {
+                progress.bytes(done, total)
+            })?;
             info!("read {} rows from {}", table.n_rows, path.display());
             (table, bindings, None)
         }
@@ -627,8 +641,9 @@ fn kmeans_segments(
     settings: &FitSettings,
     plugin: &Plugin,
     loaded: &Loaded,
-    clock: &mut Stages,
+    clock: &mut Stages<'_>,
 ) -> Result<Segmentation, CoreError> {
+    clock.begin("features");
     let info = plugin.info();
     let n = loaded.table.n_rows;
     let options = settings.plugin_options();
@@ -663,13 +678,19 @@ fn kmeans_segments(
         normalise_rows(&mut matrix, d);
     }
     clock.lap("features");
+    clock.begin("k-means");
+    let mut observer = LogObserver {
+        progress: clock.progress,
+        runs: settings.n_init,
+        max_iter: settings.max_iter,
+    };
     let (mut backend, mut reason) = choose_backend(settings.backend, n, k, d)?;
     info!(
         "clustering {n} × {d} into k = {k} on {} ({reason})",
         backend.describe()
     );
     let data = MatrixRef::new(&matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
-    let mut km = match strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver) {
+    let mut km = match strata_kmeans::fit(&params, backend.as_ref(), data, &mut observer) {
         // The GPU could not hold the data: with `auto` the CPU takes over; with `gpu` it is an error.
         Err(strata_kmeans::KMeansError::Compute(
             e @ strata_compute::ComputeError::Unavailable { .. },
@@ -677,7 +698,7 @@ fn kmeans_segments(
             warn!("{e}; continuing on the CPU");
             reason = format!("auto: fell back to the CPU ({e})");
             backend = Box::new(CpuBackend::new());
-            strata_kmeans::fit(&params, backend.as_ref(), data, &mut LogObserver)?
+            strata_kmeans::fit(&params, backend.as_ref(), data, &mut observer)?
         }
         other => other?,
     };
@@ -737,6 +758,15 @@ fn rfm_segments(info: &PluginInfo, rfm: Option<&Rfm>) -> Result<Segmentation, Co
 
 /// Runs a fit job and writes its outputs.
 pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, CoreError> {
+    fit_with_progress(settings, registry, &NoProgress)
+}
+
+/// [`fit`], reporting stages, bytes read and k-means iterations to `progress` as it goes.
+pub fn fit_with_progress(
+    settings: &FitSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<FitReport, CoreError> {
     let path = settings.input.as_path();
     let plugin = registry.find(&settings.strategy)?;
     let info = plugin.info().clone();
@@ -746,18 +776,23 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         info.version,
         info.path.display()
     );
-    let mut clock = Stages::default();
-    let loaded = load(settings, &info)?;
+    let mut clock = Stages::new(progress);
+    clock.begin("ingest");
+    let loaded = load(settings, &info, progress)?;
     clock.lap("ingest");
     let n = loaded.table.n_rows;
     let rfm = rfm_of(&loaded);
     let seg = match settings.mode {
         Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded, &mut clock)?,
-        Mode::Rfm => rfm_segments(&info, rfm.as_ref())?,
+        Mode::Rfm => {
+            clock.begin("rfm scores");
+            rfm_segments(&info, rfm.as_ref())?
+        }
     };
     if settings.mode == Mode::Rfm {
         clock.lap("rfm scores");
     }
+    clock.begin("profiles");
     let k = seg.k;
 
     let columns: Vec<(&Binding, &ColumnData)> = loaded
@@ -833,6 +868,7 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         .map(|(p, l)| segment_json(p, l))
         .collect();
     clock.lap("profiles");
+    clock.begin("output");
     let segments_file = SegmentsFile {
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy,
@@ -896,7 +932,23 @@ pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, Cor
         info!("wrote {}", p.display());
     }
     clock.lap("output");
-    info!("time: {}", clock.summary());
+    let lap = |name: &str| {
+        clock
+            .laps
+            .iter()
+            .filter(|(s, _)| *s == name)
+            .map(|(_, t)| *t)
+            .sum::<f64>()
+    };
+    info!(
+        ingest_s = lap("ingest"),
+        features_s = lap("features"),
+        k_means_s = lap("k-means"),
+        rfm_scores_s = lap("rfm scores"),
+        profiles_s = lap("profiles"),
+        output_s = lap("output"),
+        "stage times"
+    );
 
     Ok(FitReport {
         strategy: info.name.clone(),

@@ -349,13 +349,24 @@ fn batch_len() -> usize {
 /// parallel while the next batch is read; chunk results are merged in file order, so the table
 /// (dictionary order included) and the first error reported are those of a sequential read.
 pub fn read_table(header: &Header, plan: &ReadPlan) -> Result<Table, IngestError> {
-    read_table_chunked(header, plan, chunks::CHUNK_BYTES)
+    read_table_chunked(header, plan, chunks::CHUNK_BYTES, &mut |_| {})
+}
+
+/// [`read_table`], calling `progress` with the bytes of the file parsed so far after each batch
+/// of chunks (for a progress bar; the file's size is the total).
+pub fn read_table_with_progress(
+    header: &Header,
+    plan: &ReadPlan,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Table, IngestError> {
+    read_table_chunked(header, plan, chunks::CHUNK_BYTES, progress)
 }
 
 fn read_table_chunked(
     header: &Header,
     plan: &ReadPlan,
     chunk_bytes: usize,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
     let path = header.path.as_path();
     let width = header.names.len();
@@ -381,6 +392,7 @@ fn read_table_chunked(
     )?;
     let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut merged = Merged::new(plan);
+    let mut done = offset;
     let mut batch = chunker.next_batch(batch_len())?;
     while !batch.is_empty() {
         let (next, parts) = rayon::join(
@@ -395,7 +407,9 @@ fn read_table_chunked(
         // Parts before the next batch's I/O error: the earlier problem is reported first.
         for (part, chunk) in parts.into_iter().zip(&batch) {
             merged.append(part?, chunk.bytes.len(), file_bytes, plan);
+            done += chunk.bytes.len() as u64;
         }
+        progress(done);
         batch = next?;
     }
     merged.finish(header, plan)

@@ -235,9 +235,9 @@ fn chunk_size_never_changes_the_result() {
             ],
             ..Default::default()
         };
-        let whole = format!("{:?}", read_table_chunked(&h, &plan, 1 << 20));
+        let whole = format!("{:?}", read_table_chunked(&h, &plan, 1 << 20, &mut |_| {}));
         for size in 1..csv.len() + 2 {
-            let chunked = format!("{:?}", read_table_chunked(&h, &plan, size));
+            let chunked = format!("{:?}", read_table_chunked(&h, &plan, size, &mut |_| {}));
             assert_eq!(
                 chunked,
                 whole,
@@ -256,10 +256,13 @@ fn lines_count_from_the_header_in_chunks() {
         columns: vec![(1, ParseAs::Numeric)],
         ..Default::default()
     };
-    let err = read_table_chunked(&h, &plan, 3).unwrap_err().to_string();
+    let err = read_table_chunked(&h, &plan, 3, &mut |_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 5, column 2 ('x')"), "{err}");
     let f = file(b"id,x\n1,5\n2,\"6\n\"\n3,7\n");
     let h = read_header(f.path(), None).unwrap();
+    let mut reported = Vec::new();
     let t = read_table_chunked(
         &h,
         &ReadPlan {
@@ -267,8 +270,12 @@ fn lines_count_from_the_header_in_chunks() {
             ..Default::default()
         },
         2,
+        &mut |done| reported.push(done),
     )
     .unwrap();
+    // Progress rises to the file's size.
+    assert!(reported.windows(2).all(|w| w[0] < w[1]), "{reported:?}");
+    assert_eq!(reported.last(), Some(&20));
     assert_eq!(t.lines, vec![2, 3, 5]);
 }
 

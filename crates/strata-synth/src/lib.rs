@@ -5,9 +5,18 @@
 //! (ChaCha8, and numbers formatted with fixed decimals by integer arithmetic). The true segment
 //! of each row can be written to a second file.
 //!
-//! Kinds so far: `features` (numeric columns around k planted centres, for benchmarks and
-//! parity checks) and `demographic` (age, gender, skewed income, education, marital status,
-//! region, household size in four personas, with ~2% missing values).
+//! Kinds, each with planted segments (personas) and about 2% missing cells where a strategy
+//! imputes them:
+//! - `features`: numeric columns around k planted centres (benchmarks, parity checks);
+//! - `demographic`: age, gender, skewed income, education, marital status, region, household;
+//! - `psychographic`: a survey of 1–5 Likert items, 0–10 interest scores and a lifestyle;
+//! - `behavioral`: one row per customer with recency, frequency, heavy-tailed monetary value,
+//!   order value, tenure, days between purchases and channel;
+//! - `firmographic`: B2B accounts with NAICS industry codes, employees, revenue, region, spend
+//!   per product line, order frequency, tenure and lifecycle stage;
+//! - `transactions`: an invoice log (InvoiceNo, CustomerID, InvoiceDate, Quantity, UnitPrice)
+//!   with returns (`C` invoices, negative quantities); `rows` counts log lines (the last
+//!   invoice is finished, so a few more may be written), and the truth has one line per customer.
 
 use std::io::{self, Write};
 
@@ -21,6 +30,14 @@ pub enum Kind {
     Features { dims: usize, clusters: usize },
     /// The demographic strategy's columns in four personas.
     Demographic,
+    /// Survey answers in four personas (the psychographic strategy's columns).
+    Psychographic,
+    /// Per-customer purchase behaviour in five personas (the behavioral strategy's roles).
+    Behavioral,
+    /// B2B accounts in four personas (the firmographic strategy's roles).
+    Firmographic,
+    /// A transaction log of five customer personas (aggregated by the behavioral strategy).
+    Transactions,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +134,205 @@ const PERSONAS: [Persona; 4] = [
     },
 ];
 
+/// Index drawn from `weights` (which sum to 1).
+fn pick_weighted(rng: &mut Rng, weights: &[f64]) -> usize {
+    let u = rng.unit();
+    let mut acc = 0.0;
+    weights
+        .iter()
+        .position(|w| {
+            acc += w;
+            u < acc
+        })
+        .unwrap_or(weights.len() - 1)
+}
+
+/// Appends `x` with `decimals` decimals, or nothing (a missing cell) with probability 2%.
+fn push_maybe(line: &mut Vec<u8>, rng: &mut Rng, x: f64, decimals: u32) {
+    line.push(b',');
+    if rng.unit() >= 0.02 {
+        push_fixed(line, x, decimals);
+    }
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Survey items: (topic, item) per Likert column, in header order.
+const SURVEY_ITEMS: [&str; 12] = [
+    "Music: Rock",
+    "Music: Pop",
+    "Music: Classical",
+    "Outdoor: Hiking",
+    "Outdoor: Camping",
+    "Fashion: Shopping",
+    "Fashion: Brands",
+    "Tech: Gadgets",
+    "Tech: Gaming",
+    "Home: Cooking",
+    "Home: Gardening",
+    "Home: DIY",
+];
+const SURVEY_INTERESTS: [&str; 4] = [
+    "Interest: Travel",
+    "Interest: Sports",
+    "Interest: Arts",
+    "Interest: Finance",
+];
+
+/// (weight, mean answer per Likert item, mean interest score, lifestyles).
+type SurveyPersona = (f64, [f64; 12], [f64; 4], &'static [&'static str]);
+const SURVEY_PERSONAS: [SurveyPersona; 4] = [
+    // Outdoor enthusiasts.
+    (
+        0.30,
+        [3.0, 2.5, 2.5, 4.6, 4.4, 2.0, 2.0, 2.5, 2.0, 3.5, 4.0, 3.8],
+        [7.5, 8.0, 3.0, 3.5],
+        &["Active", "Active", "Rural"],
+    ),
+    // Trend-led urbanites.
+    (
+        0.25,
+        [3.5, 4.5, 2.0, 2.0, 1.8, 4.6, 4.5, 4.0, 3.0, 2.5, 1.5, 1.8],
+        [8.0, 4.0, 6.0, 4.0],
+        &["Urban"],
+    ),
+    // Tech and gaming.
+    (
+        0.25,
+        [4.2, 3.0, 1.8, 2.0, 2.2, 2.2, 3.0, 4.7, 4.6, 2.0, 1.5, 3.0],
+        [4.0, 5.0, 3.0, 6.5],
+        &["Urban", "Homebody"],
+    ),
+    // Home and culture.
+    (
+        0.20,
+        [2.0, 2.5, 4.4, 2.5, 2.0, 2.0, 2.0, 1.8, 1.5, 4.6, 4.3, 4.0],
+        [5.0, 2.5, 8.0, 5.0],
+        &["Homebody", "Homebody", "Rural"],
+    ),
+];
+
+/// (weight, recency days, purchases, order value, tenure days, channels): medians; each row
+/// scatters around them log-normally.
+type BehaviourPersona = (f64, f64, f64, f64, f64, &'static [&'static str]);
+const BEHAVIOUR_PERSONAS: [BehaviourPersona; 5] = [
+    // Champions: recent, frequent, big baskets.
+    (
+        0.15,
+        8.0,
+        24.0,
+        120.0,
+        900.0,
+        &["online", "online", "store"],
+    ),
+    // Loyal regulars.
+    (
+        0.25,
+        20.0,
+        12.0,
+        55.0,
+        1100.0,
+        &["store", "store", "online"],
+    ),
+    // New customers.
+    (0.20, 10.0, 2.0, 45.0, 30.0, &["online"]),
+    // At risk: used to buy, not lately.
+    (0.20, 160.0, 8.0, 70.0, 800.0, &["store", "phone"]),
+    // Hibernating.
+    (0.20, 420.0, 2.0, 30.0, 700.0, &["store", "online", "phone"]),
+];
+
+/// (weight, NAICS codes, median employees, revenue per employee, spend share per line
+/// [hardware, software, services], orders per year, tenure years, regions, stages).
+type FirmPersona = (
+    f64,
+    &'static [&'static str],
+    f64,
+    f64,
+    [f64; 3],
+    f64,
+    f64,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+const FIRM_PERSONAS: [FirmPersona; 4] = [
+    // Small retail and hospitality, many short-lived accounts.
+    (
+        0.40,
+        &["44", "45", "72"],
+        12.0,
+        90_000.0,
+        [0.6, 0.2, 0.2],
+        4.0,
+        1.5,
+        &["South", "West", "Central"],
+        &["onboarding", "active", "at risk"],
+    ),
+    // Mid-size professional services, software-heavy.
+    (
+        0.25,
+        &["54", "52"],
+        180.0,
+        220_000.0,
+        [0.1, 0.6, 0.3],
+        12.0,
+        5.0,
+        &["North", "Central"],
+        &["active", "active", "expanding"],
+    ),
+    // Large manufacturers, hardware and services.
+    (
+        0.20,
+        &["31", "32", "33"],
+        2_500.0,
+        300_000.0,
+        [0.5, 0.1, 0.4],
+        20.0,
+        9.0,
+        &["North", "East"],
+        &["active", "expanding"],
+    ),
+    // Health care and education, services-led, slow buyers.
+    (
+        0.15,
+        &["62", "61"],
+        600.0,
+        110_000.0,
+        [0.2, 0.2, 0.6],
+        3.0,
+        6.0,
+        &["East", "South", "West"],
+        &["active", "at risk", "churned"],
+    ),
+];
+
+/// (weight, invoices per year, lines per invoice, median unit price, return share, days
+/// active before the log ends: `None` while still buying).
+type TxPersona = (f64, f64, f64, f64, f64, Option<f64>);
+const TX_PERSONAS: [TxPersona; 5] = [
+    (0.15, 26.0, 4.0, 12.0, 0.04, None),
+    (0.25, 10.0, 3.0, 6.0, 0.02, None),
+    (0.20, 4.0, 2.0, 5.0, 0.01, None),
+    (0.20, 8.0, 3.0, 8.0, 0.08, Some(200.0)),
+    (0.20, 2.0, 2.0, 4.0, 0.02, Some(450.0)),
+];
+
+/// The log covers 2024-01-01 to 2025-12-31 (days since 1970-01-01).
+const TX_START: i64 = 19_723;
+const TX_DAYS: f64 = 731.0;
+
 /// Writes the CSV (and, if given, `id,segment` truth) for `spec`.
 pub fn generate(
     spec: &Spec,
@@ -204,8 +420,168 @@ pub fn generate(
                 }
             }
         }
+        Kind::Psychographic => {
+            line.extend_from_slice(b"respondent_id");
+            for name in SURVEY_ITEMS.iter().chain(&SURVEY_INTERESTS) {
+                line.extend_from_slice(format!(",{name}").as_bytes());
+            }
+            line.extend_from_slice(b",Lifestyle\n");
+            out.write_all(&line)?;
+            write_truth_header(&mut truth, "respondent_id")?;
+            let weights: Vec<f64> = SURVEY_PERSONAS.iter().map(|p| p.0).collect();
+            for i in 1..=spec.rows {
+                line.clear();
+                let p = pick_weighted(&mut rng, &weights);
+                let (_, items, interests, lifestyles) = SURVEY_PERSONAS[p];
+                line.extend_from_slice(format!("R{i:08}").as_bytes());
+                for m in items {
+                    let answer = (m + 0.8 * rng.normal()).round().clamp(1.0, 5.0);
+                    push_maybe(&mut line, &mut rng, answer, 0);
+                }
+                for m in interests {
+                    let score = (m + 1.5 * rng.normal()).round().clamp(0.0, 10.0);
+                    push_maybe(&mut line, &mut rng, score, 0);
+                }
+                line.push(b',');
+                line.extend_from_slice(lifestyles[rng.below(lifestyles.len())].as_bytes());
+                line.push(b'\n');
+                out.write_all(&line)?;
+                write_truth(&mut truth, &format!("R{i:08}"), p)?;
+            }
+        }
+        Kind::Behavioral => {
+            out.write_all(b"customer_id,recency,frequency,monetary,avg_order_value,tenure,interpurchase_days,channel\n")?;
+            write_truth_header(&mut truth, "customer_id")?;
+            let weights: Vec<f64> = BEHAVIOUR_PERSONAS.iter().map(|p| p.0).collect();
+            for i in 1..=spec.rows {
+                line.clear();
+                let p = pick_weighted(&mut rng, &weights);
+                let (_, recency, purchases, order_value, tenure, channels) = BEHAVIOUR_PERSONAS[p];
+                let spread =
+                    |rng: &mut Rng, median: f64, sigma: f64| median * (sigma * rng.normal()).exp();
+                let tenure = spread(&mut rng, tenure, 0.3).round().max(1.0);
+                let recency = spread(&mut rng, recency, 0.5).round().min(tenure);
+                let frequency = spread(&mut rng, purchases, 0.4).round().max(1.0);
+                // Heavy-tailed: a few customers spend far more per order than the rest.
+                let aov = spread(&mut rng, order_value, 0.6);
+                let monetary = aov * frequency;
+                let gap = if frequency > 1.0 {
+                    (tenure - recency).max(0.0) / (frequency - 1.0)
+                } else {
+                    0.0
+                };
+                line.extend_from_slice(format!("{i}").as_bytes());
+                push_maybe(&mut line, &mut rng, recency, 0);
+                push_maybe(&mut line, &mut rng, frequency, 0);
+                push_maybe(&mut line, &mut rng, monetary, 2);
+                push_maybe(&mut line, &mut rng, aov, 2);
+                push_maybe(&mut line, &mut rng, tenure, 0);
+                push_maybe(&mut line, &mut rng, gap, 1);
+                line.push(b',');
+                line.extend_from_slice(channels[rng.below(channels.len())].as_bytes());
+                line.push(b'\n');
+                out.write_all(&line)?;
+                write_truth(&mut truth, &i.to_string(), p)?;
+            }
+        }
+        Kind::Firmographic => {
+            out.write_all(b"account_id,industry,employees,revenue,region,spend_hardware,spend_software,spend_services,purchase_frequency,tenure,lifecycle_stage\n")?;
+            write_truth_header(&mut truth, "account_id")?;
+            let weights: Vec<f64> = FIRM_PERSONAS.iter().map(|p| p.0).collect();
+            for i in 1..=spec.rows {
+                line.clear();
+                let p = pick_weighted(&mut rng, &weights);
+                let (_, codes, employees, per_head, mix, orders, tenure, regions, stages) =
+                    FIRM_PERSONAS[p];
+                let employees = (employees * (0.7 * rng.normal()).exp()).round().max(1.0);
+                let revenue = employees * per_head * (0.3 * rng.normal()).exp();
+                // Spend with us grows with size, less than proportionally.
+                let total = 400.0 * employees.powf(0.8) * (0.4 * rng.normal()).exp();
+                line.extend_from_slice(format!("A{i:07},").as_bytes());
+                line.extend_from_slice(codes[rng.below(codes.len())].as_bytes());
+                push_maybe(&mut line, &mut rng, employees, 0);
+                push_maybe(&mut line, &mut rng, revenue, 0);
+                line.push(b',');
+                line.extend_from_slice(regions[rng.below(regions.len())].as_bytes());
+                for share in mix {
+                    let s = (share * (0.25 * rng.normal()).exp()).min(1.0);
+                    push_maybe(&mut line, &mut rng, total * s, 2);
+                }
+                let orders = (orders * (0.4 * rng.normal()).exp()).round();
+                let tenure = (tenure * (0.4 * rng.normal()).exp()).max(0.1);
+                push_maybe(&mut line, &mut rng, orders, 0);
+                push_maybe(&mut line, &mut rng, tenure, 1);
+                line.push(b',');
+                line.extend_from_slice(stages[rng.below(stages.len())].as_bytes());
+                line.push(b'\n');
+                out.write_all(&line)?;
+                write_truth(&mut truth, &format!("A{i:07}"), p)?;
+            }
+        }
+        Kind::Transactions => {
+            out.write_all(b"InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice\n")?;
+            write_truth_header(&mut truth, "CustomerID")?;
+            let weights: Vec<f64> = TX_PERSONAS.iter().map(|p| p.0).collect();
+            let (mut written, mut invoice, mut customer) = (0u64, 100_000u64, 0u64);
+            while written < spec.rows {
+                customer += 1;
+                let p = pick_weighted(&mut rng, &weights);
+                let (_, per_year, lines, price, returns, stops) = TX_PERSONAS[p];
+                let first = rng.unit() * TX_DAYS * 0.9;
+                let last = stops.map_or(TX_DAYS, |before_end| {
+                    (TX_DAYS - before_end).max(first + 1.0)
+                });
+                let id = 10_000 + customer;
+                // Purchases as a Poisson process: exponential gaps at the persona's rate.
+                let (mut day, before) = (first, written);
+                while day < last && written < spec.rows {
+                    invoice += 1;
+                    // Only what was bought can be returned: a first invoice is a purchase.
+                    let is_return = rng.unit() < returns && written > before;
+                    let n_lines = 1 + rng.below((2.0 * lines) as usize);
+                    let minute = rng.below(10 * 60) + 8 * 60;
+                    let (y, m, d) = civil_from_days(TX_START + day as i64);
+                    let date =
+                        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minute / 60, minute % 60);
+                    for _ in 0..n_lines {
+                        line.clear();
+                        let qty = 1 + rng.below(12) as i64;
+                        let unit = price * (0.5 * rng.normal()).exp();
+                        let (no, qty) = if is_return {
+                            (format!("C{invoice}"), -qty)
+                        } else {
+                            (invoice.to_string(), qty)
+                        };
+                        line.extend_from_slice(format!("{no},{id},{date},{qty},").as_bytes());
+                        push_fixed(&mut line, unit, 2);
+                        line.push(b'\n');
+                        out.write_all(&line)?;
+                        written += 1;
+                    }
+                    day += -(rng.unit().max(f64::MIN_POSITIVE)).ln() * 365.0 / per_year;
+                }
+                // A customer whose first purchase would fall after its last is not in the log.
+                if written > before {
+                    write_truth(&mut truth, &id.to_string(), p)?;
+                }
+            }
+        }
     }
     out.flush()
+}
+
+fn write_truth_header(truth: &mut Option<&mut dyn Write>, id: &str) -> io::Result<()> {
+    match truth {
+        Some(t) => writeln!(t, "{id},segment"),
+        None => Ok(()),
+    }
+}
+
+fn write_truth(truth: &mut Option<&mut dyn Write>, id: &str, segment: usize) -> io::Result<()> {
+    match truth {
+        Some(t) => writeln!(t, "{id},{segment}"),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +638,77 @@ mod tests {
                 .iter()
                 .all(|l| l.split(',').nth(1).unwrap().parse::<usize>().unwrap() < 4)
         );
+    }
+
+    #[test]
+    fn every_kind_is_deterministic_rectangular_and_labelled() {
+        for (kind, width) in [
+            (Kind::Psychographic, 18),
+            (Kind::Behavioral, 8),
+            (Kind::Firmographic, 11),
+            (Kind::Transactions, 5),
+        ] {
+            let spec = Spec {
+                rows: 3000,
+                seed: 5,
+                kind: kind.clone(),
+            };
+            let (a, t) = run(&spec);
+            assert_eq!(
+                (a.clone(), t.clone()),
+                run(&spec),
+                "{kind:?}: same seed, same bytes"
+            );
+            let lines: Vec<&str> = a.lines().collect();
+            assert!(lines.len() > 3000, "{kind:?}");
+            assert!(
+                lines.iter().all(|l| l.split(',').count() == width),
+                "{kind:?}: every line has {width} fields"
+            );
+            let ids: std::collections::HashSet<&str> = lines[1..]
+                .iter()
+                .map(|l| {
+                    l.split(',')
+                        .nth(if kind == Kind::Transactions { 1 } else { 0 })
+                        .unwrap()
+                })
+                .collect();
+            let truth: Vec<&str> = t.lines().skip(1).collect();
+            assert_eq!(
+                truth.len(),
+                ids.len(),
+                "{kind:?}: one truth line per customer"
+            );
+            assert!(
+                truth
+                    .iter()
+                    .all(|l| ids.contains(l.split(',').next().unwrap()))
+            );
+            let segments: std::collections::HashSet<&str> =
+                truth.iter().map(|l| l.split(',').nth(1).unwrap()).collect();
+            assert!(segments.len() >= 4, "{kind:?}: {segments:?}");
+        }
+        // Returns are in the log, as C invoices with negative quantities.
+        let (log, _) = run(&Spec {
+            rows: 3000,
+            seed: 5,
+            kind: Kind::Transactions,
+        });
+        let returns: Vec<&str> = log.lines().filter(|l| l.starts_with('C')).collect();
+        assert!(!returns.is_empty());
+        assert!(
+            returns
+                .iter()
+                .all(|l| l.split(',').nth(3).unwrap().starts_with('-'))
+        );
+    }
+
+    #[test]
+    fn days_become_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(TX_START), (2024, 1, 1));
+        assert_eq!(civil_from_days(TX_START + 59), (2024, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
     #[test]
