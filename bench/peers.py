@@ -6,7 +6,9 @@ bench/RESULTS.md. Cases:
      KMeans(algorithm="lloyd") vs faiss.Kmeans, 2 threads each, same init, tol 0.
   2. End to end from a CSV: `strata fit` vs a pandas read_csv + StandardScaler + KMeans +
      to_csv script, same starting centroids; wall time and peak memory.
-  3. The floor: measured copy bandwidth and f32 matmul throughput; each Lloyd case's time per
+  3. Ingest alone: MB/s of CSV parsed into columns (ingest_rate example) on 1 and 2 threads,
+     next to pandas.read_csv on the same file.
+  4. The floor: measured copy bandwidth and f32 matmul throughput; each Lloyd case's time per
      iteration over max(bytes / bandwidth, 3·n·k·d / flops).
 """
 import json
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work"
 STRATA = ROOT / "target" / "release" / "strata"
 LLOYD = ROOT / "target" / "release" / "examples" / "lloyd_fixed"
+INGEST = ROOT / "target" / "release" / "examples" / "ingest_rate"
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 ITERS = int(os.environ.get("BENCH_ITERS", "20"))
 THREADS = 2
@@ -162,6 +165,24 @@ def end_to_end(rows, d=16, k=8):
     }
 
 
+def ingest_case(rows):
+    """MB/s of the end-to-end CSV parsed into columns: Strata on 1 and 2 threads, pandas."""
+    csv = WORK / f"synth_{rows}.csv"
+    mb = csv.stat().st_size / 1e6
+    out = {}
+    for threads in (1, 2):
+        env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
+        p = subprocess.run([str(INGEST), str(csv), "id", str(REPS)], env=env, check=True,
+                           capture_output=True, text=True)
+        secs = float(p.stdout.split("median ")[1].split(" s")[0])
+        out[threads] = mb / secs
+    code = ("import sys, time, pandas; t = time.perf_counter(); pandas.read_csv(sys.argv[1]); "
+            "print(time.perf_counter() - t)")
+    pandas_s = median([float(subprocess.run([sys.executable, "-c", code, str(csv)], check=True,
+                                            capture_output=True, text=True).stdout) for _ in range(REPS)])
+    return {"rows": rows, "mb": mb, "one": out[1], "two": out[2], "pandas": mb / pandas_s}
+
+
 def main():
     cases = [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16)]
     if os.environ.get("BENCH_QUICK"):
@@ -193,6 +214,14 @@ def main():
                      f"{e['pandas_s'] / e['strata_s']:.1f}× | {e['strata_mib']:.0f} | {e['pandas_mib']:.0f} | "
                      f"{e['strata_mib'] / e['pandas_mib']:.2f} | "
                      f"{abs(e['strata_inertia'] - e['pandas_inertia']) / abs(e['pandas_inertia']):.1e} |")
+        print(lines[-1], flush=True)
+    lines += ["", "## Ingest alone (CSV parsed into typed columns)", "",
+              "| rows | CSV MB | Strata 1 thread MB/s | Strata 2 threads MB/s | per core (2 threads) | "
+              "pandas.read_csv MB/s | Strata 2 threads / pandas |", "|---|---|---|---|---|---|---|"]
+    for rows in ([1_000_000] if os.environ.get("BENCH_QUICK") else [1_000_000, 10_000_000]):
+        g = ingest_case(rows)
+        lines.append(f"| {rows:,} | {g['mb']:.0f} | {g['one']:.0f} | {g['two']:.0f} | {g['two'] / 2:.0f} | "
+                     f"{g['pandas']:.0f} | {g['two'] / g['pandas']:.1f}× |")
         print(lines[-1], flush=True)
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
 

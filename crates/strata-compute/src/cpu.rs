@@ -5,6 +5,8 @@
 //! thread count; each chunk accumulates its own partial sums, and the partials are added in
 //! chunk order. So 1 thread and 16 threads give bit-identical sums, inertia and labels.
 
+use std::cmp::Ordering;
+
 use rayon::prelude::*;
 
 use crate::{
@@ -606,6 +608,56 @@ fn assign_chunk_with<const AVX2: bool>(
     p
 }
 
+/// Exact (f64) distances of each row of `rows` to its centroid `labels[r]` and to its
+/// second-nearest centroid. The second is searched only among centroids whose f32 score is
+/// within the tie margin of the best other score: the true second-nearest is always among them
+/// (its score errs by at most half the margin, as does the best other's), so one or two f64
+/// distances per row replace k of them.
+#[allow(clippy::too_many_arguments)]
+fn exact_two(
+    rows: &[f32],
+    x_norms: &[f32],
+    labels: &[u32],
+    centroids: &[f32],
+    (k, d): (usize, usize),
+    prep: &Prepared,
+    dots: &mut [f32],
+    nearest: &mut [f32],
+    second: &mut [f32],
+) {
+    let kp = prep.kp;
+    let n = rows.len() / d;
+    let dots = &mut dots[..n * kp];
+    if prep.lanes == 16 {
+        block_dots::<16>(rows, &prep.ctg, d, kp, dots);
+    } else {
+        block_dots::<8>(rows, &prep.ctg, d, kp, dots);
+    }
+    let centroid = |j: usize| &centroids[j * d..(j + 1) * d];
+    for r in 0..n {
+        let row = &rows[r * d..(r + 1) * d];
+        let label = labels[r] as usize;
+        nearest[r] = sq_dist_f64(row, centroid(label)) as f32;
+        if k < 2 {
+            second[r] = f32::INFINITY;
+            continue;
+        }
+        let scores = &dots[r * kp..r * kp + k];
+        let score = |j: usize| prep.norms[j] - 2.0 * scores[j];
+        let best_other = (0..k)
+            .filter(|&j| j != label)
+            .map(score)
+            .fold(f32::INFINITY, f32::min);
+        let limit = best_other + prep.margin(x_norms[r]);
+        let exact = (0..k)
+            // A NaN score (overflow) is kept: f64 decides it.
+            .filter(|&j| j != label && score(j).partial_cmp(&limit) != Some(Ordering::Greater))
+            .map(|j| sq_dist_f64(row, centroid(j)))
+            .fold(f64::INFINITY, f64::min);
+        second[r] = exact as f32;
+    }
+}
+
 impl BoundData for CpuBound<'_> {
     fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
         let data = self.data;
@@ -661,15 +713,35 @@ impl BoundData for CpuBound<'_> {
         // Once, at the end: exact f64 distances to the nearest and second-nearest centroid.
         let (data, c) = (self.data, &self.centroids);
         let (k, d) = (c.len() / data.d(), data.d());
-        let exact: Vec<(u32, f64, f64)> = (0..data.n())
-            .into_par_iter()
-            .map(|i| nearest_two(data.row(i), c, k, d))
-            .collect();
-        debug_assert!(exact.iter().zip(&self.labels).all(|(e, &l)| e.0 == l));
+        let mut nearest = vec![0f32; data.n()];
+        let mut second = vec![f32::INFINITY; data.n()];
+        let prep = Prepared::new(c, k, d, Kernel::Portable.lanes(k));
+        nearest
+            .par_chunks_mut(BLOCK)
+            .zip(second.par_chunks_mut(BLOCK))
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; BLOCK * prep.kp],
+                |dots, (b, (near, sec))| {
+                    let start = b * BLOCK;
+                    let rows = &data.data()[start * d..(start + near.len()) * d];
+                    exact_two(
+                        rows,
+                        &self.norms[start..start + near.len()],
+                        &self.labels[start..start + near.len()],
+                        c,
+                        (k, d),
+                        &prep,
+                        dots,
+                        near,
+                        sec,
+                    );
+                },
+            );
         Ok(Assignments {
             labels: self.labels.clone(),
-            nearest: exact.iter().map(|e| e.1 as f32).collect(),
-            second: exact.iter().map(|e| e.2 as f32).collect(),
+            nearest,
+            second,
             redecided: 0,
         })
     }
@@ -842,6 +914,32 @@ mod tests {
             let m = MatrixRef::new(&data, n, d).unwrap();
             let a = CpuBackend.assign(m, &c, k).unwrap();
             assert_eq!(a.labels, truth, "d={d} k={k}");
+        }
+    }
+
+    /// The shortcut for the second-nearest distance (f64 only for centroids near the best
+    /// other score) gives exactly what computing all k distances in f64 gives, ties included.
+    #[test]
+    fn nearest_and_second_are_those_of_all_f64_distances() {
+        for (d, k) in [(1, 1), (2, 2), (16, 8), (7, 9), (5, 17), (64, 64), (3, 40)] {
+            let n = 700;
+            let data: Vec<f32> = (0..n * d)
+                .map(|i| ((i * 104_729 + 7 * d) % 389) as f32 / 23.0 - 8.0)
+                .collect();
+            let mut c: Vec<f32> = data[d..(k + 1) * d].iter().map(|v| v * 0.8 - 0.3).collect();
+            if k > 3 {
+                // Duplicate centroids: equal second distances.
+                let copy = c[..d].to_vec();
+                c[2 * d..3 * d].copy_from_slice(&copy);
+            }
+            let m = MatrixRef::new(&data, n, d).unwrap();
+            let a = CpuBackend.assign(m, &c, k).unwrap();
+            for i in 0..n {
+                let (l, near, sec) = nearest_two(m.row(i), &c, k, d);
+                assert_eq!(a.labels[i], l, "d={d} k={k} row {i}");
+                assert_eq!(a.nearest[i], near as f32, "d={d} k={k} row {i}");
+                assert_eq!(a.second[i], sec as f32, "d={d} k={k} row {i}");
+            }
         }
     }
 
