@@ -239,7 +239,8 @@ type Pick = Option<u32>;
 
 /// Portable kernel: `dots[r·kp + j] = x_r · c_j` for the rows of `block` (row-major, `d` wide),
 /// with centroids in groups of `W`; for every 4 rows and group, 4 × W accumulators gain one
-/// multiply-add per feature.
+/// multiply-add per feature. Always inlined, so it vectorises at the width of its caller.
+#[inline(always)]
 fn block_dots<const W: usize>(block: &[f32], ctg: &[f32], d: usize, kp: usize, dots: &mut [f32]) {
     let n = block.len() / d;
     let mut r = 0;
@@ -614,6 +615,7 @@ fn assign_chunk_with<const AVX2: bool>(
 /// (its score errs by at most half the margin, as does the best other's), so one or two f64
 /// distances per row replace k of them.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn exact_two(
     rows: &[f32],
     x_norms: &[f32],
@@ -656,6 +658,26 @@ fn exact_two(
             .fold(f64::INFINITY, f64::min);
         second[r] = exact as f32;
     }
+}
+
+/// [`exact_two`] compiled for AVX2 (its distance tile is most of the final pass).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn exact_two_avx2(
+    rows: &[f32],
+    x_norms: &[f32],
+    labels: &[u32],
+    centroids: &[f32],
+    shape: (usize, usize),
+    prep: &Prepared,
+    dots: &mut [f32],
+    nearest: &mut [f32],
+    second: &mut [f32],
+) {
+    exact_two(
+        rows, x_norms, labels, centroids, shape, prep, dots, nearest, second,
+    );
 }
 
 impl BoundData for CpuBound<'_> {
@@ -715,6 +737,7 @@ impl BoundData for CpuBound<'_> {
         let (k, d) = (c.len() / data.d(), data.d());
         let mut nearest = vec![0f32; data.n()];
         let mut second = vec![f32::INFINITY; data.n()];
+        let kernel = Kernel::detect();
         let prep = Prepared::new(c, k, d, Kernel::Portable.lanes(k));
         nearest
             .par_chunks_mut(BLOCK)
@@ -725,17 +748,19 @@ impl BoundData for CpuBound<'_> {
                 |dots, (b, (near, sec))| {
                     let start = b * BLOCK;
                     let rows = &data.data()[start * d..(start + near.len()) * d];
-                    exact_two(
-                        rows,
+                    let (norms, labels) = (
                         &self.norms[start..start + near.len()],
                         &self.labels[start..start + near.len()],
-                        c,
-                        (k, d),
-                        &prep,
-                        dots,
-                        near,
-                        sec,
                     );
+                    #[cfg(target_arch = "x86_64")]
+                    if kernel != Kernel::Portable {
+                        // SAFETY: a non-portable kernel is only detected with AVX2 and FMA.
+                        unsafe {
+                            exact_two_avx2(rows, norms, labels, c, (k, d), &prep, dots, near, sec)
+                        };
+                        return;
+                    }
+                    exact_two(rows, norms, labels, c, (k, d), &prep, dots, near, sec);
                 },
             );
         Ok(Assignments {

@@ -269,11 +269,25 @@ fn fixed_order_sum(
 }
 
 fn check_finite(data: MatrixRef<'_>) -> Result<(), KMeansError> {
-    match data.data().par_iter().position_first(|v| !v.is_finite()) {
-        Some(pos) => Err(KMeansError::NonFinite {
-            row: pos / data.d(),
-            column: pos % data.d(),
-        }),
+    // Whole chunks tested without a branch per value (it vectorises), then the first bad
+    // value found in the first bad chunk: a per-value parallel search cost a tenth of a fit.
+    const CHUNK: usize = 1 << 16;
+    let values = data.data();
+    let bad_chunk = values
+        .par_chunks(CHUNK)
+        .position_first(|c| c.iter().fold(false, |bad, v| bad | !v.is_finite()));
+    match bad_chunk {
+        Some(c) => {
+            let pos = c * CHUNK
+                + values[c * CHUNK..]
+                    .iter()
+                    .position(|v| !v.is_finite())
+                    .expect("the chunk has one");
+            Err(KMeansError::NonFinite {
+                row: pos / data.d(),
+                column: pos % data.d(),
+            })
+        }
         None => Ok(()),
     }
 }

@@ -203,6 +203,18 @@ fn parameters_are_checked_before_work() {
         fit(&p, &CpuBackend, m, &mut Silent),
         Err(KMeansError::NonFinite { row: 1, column: 0 })
     ));
+    // The first bad value is found past the first chunk of the search, and before a later one.
+    let mut big = vec![1.0f32; 3 * 100_000];
+    big[3 * 70_001 + 2] = f32::INFINITY;
+    big[3 * 90_000] = f32::NAN;
+    let m = MatrixRef::new(&big, 100_000, 3).unwrap();
+    assert!(matches!(
+        fit(&p, &CpuBackend, m, &mut Silent),
+        Err(KMeansError::NonFinite {
+            row: 70_001,
+            column: 2
+        })
+    ));
 }
 
 #[test]
