@@ -185,8 +185,9 @@ def ingest_case(rows):
 
 def main():
     cases = [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16)]
+    csv_rows = [1_000_000, 10_000_000]
     if os.environ.get("BENCH_QUICK"):
-        cases = cases[:1]
+        cases, csv_rows = cases[:1], csv_rows[:1]
     bw, gflops = floor_rates()
     lines = ["# Benchmark results", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -208,7 +209,7 @@ def main():
     lines += ["", "## End to end from a CSV (16 numeric columns, k = 8)", "",
               "| rows | CSV MB | Strata s | pandas + sklearn s | speed-up | Strata peak MiB | pandas peak MiB | "
               "memory ratio | inertia rel. diff |", "|---|---|---|---|---|---|---|---|---|"]
-    for rows in ([1_000_000] if os.environ.get("BENCH_QUICK") else [1_000_000, 10_000_000]):
+    for rows in csv_rows:
         e = end_to_end(rows)
         lines.append(f"| {rows:,} | {e['mb']:.0f} | {e['strata_s']:.2f} | {e['pandas_s']:.2f} | "
                      f"{e['pandas_s'] / e['strata_s']:.1f}× | {e['strata_mib']:.0f} | {e['pandas_mib']:.0f} | "
@@ -218,7 +219,7 @@ def main():
     lines += ["", "## Ingest alone (CSV parsed into typed columns)", "",
               "| rows | CSV MB | Strata 1 thread MB/s | Strata 2 threads MB/s | per core (2 threads) | "
               "pandas.read_csv MB/s | Strata 2 threads / pandas |", "|---|---|---|---|---|---|---|"]
-    for rows in ([1_000_000] if os.environ.get("BENCH_QUICK") else [1_000_000, 10_000_000]):
+    for rows in csv_rows:
         g = ingest_case(rows)
         lines.append(f"| {rows:,} | {g['mb']:.0f} | {g['one']:.0f} | {g['two']:.0f} | {g['two'] / 2:.0f} | "
                      f"{g['pandas']:.0f} | {g['two'] / g['pandas']:.1f}× |")

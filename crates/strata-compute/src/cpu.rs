@@ -115,38 +115,6 @@ pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
-/// [`sq_dist_f32`] with AVX2 vectors, bit for bit: the same eight lanes (multiply then add, no
-/// FMA, as the portable loop rounds), the same remainder lanes, the same summation order.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sq_dist_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let len = a.len().min(b.len());
-    let whole = len / 8 * 8;
-    let mut acc = _mm256_setzero_ps();
-    let mut i = 0;
-    while i < whole {
-        // SAFETY: i + 8 ≤ whole ≤ len of both slices.
-        let t = unsafe {
-            _mm256_sub_ps(
-                _mm256_loadu_ps(a.as_ptr().add(i)),
-                _mm256_loadu_ps(b.as_ptr().add(i)),
-            )
-        };
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(t, t));
-        i += 8;
-    }
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds eight f32.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    for (l, (x, y)) in a[whole..len].iter().zip(&b[whole..len]).enumerate() {
-        let t = x - y;
-        lanes[l] += t * t;
-    }
-    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
-        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-}
-
 /// Nearest and second-nearest centroid of one row: (label, nearest², second²).
 #[inline]
 pub fn nearest_two(row: &[f32], centroids: &[f32], k: usize, d: usize) -> (u32, f64, f64) {
@@ -223,6 +191,19 @@ impl Prepared {
             max_norm,
             tie: 4.0 * (d as f32 + 2.0) * f32::EPSILON,
         }
+    }
+
+    /// `dots[r·kp + j] = x_r · c_j` for the rows of `block` with the portable tile; returns
+    /// the filled part of `dots`.
+    #[inline(always)]
+    fn dots<'b>(&self, block: &[f32], d: usize, dots: &'b mut [f32]) -> &'b mut [f32] {
+        let dots = &mut dots[..block.len() / d * self.kp];
+        if self.lanes == 16 {
+            block_dots::<16>(block, &self.ctg, d, self.kp, dots);
+        } else {
+            block_dots::<8>(block, &self.ctg, d, self.kp, dots);
+        }
+        dots
     }
 
     /// Scores of two centroids closer than this (for a row with ‖x‖² = `x_norm`) are too close
@@ -310,13 +291,7 @@ fn picks_portable(
     picks: &mut [Pick],
 ) {
     let kp = prep.kp;
-    let n = block.len() / d;
-    let dots = &mut dots[..n * kp];
-    if prep.lanes == 16 {
-        block_dots::<16>(block, &prep.ctg, d, kp, dots);
-    } else {
-        block_dots::<8>(block, &prep.ctg, d, kp, dots);
-    }
+    let dots = prep.dots(block, d, dots);
     for ((scores, pick), &xn) in dots.chunks_exact_mut(kp).zip(picks.iter_mut()).zip(x_norms) {
         for (s, &c) in scores.iter_mut().zip(&prep.norms) {
             *s = c - 2.0 * *s;
@@ -570,15 +545,8 @@ fn assign_chunk_with<const AVX2: bool>(
         for (r, pick) in picks[..n_rows].iter().enumerate() {
             let i = b * BLOCK + r;
             let row = &block[r * d..(r + 1) * d];
-            let dist = |j: usize| {
-                let c = &centroids[j * d..(j + 1) * d];
-                #[cfg(target_arch = "x86_64")]
-                if AVX2 {
-                    // SAFETY: as for `picks_avx2` above.
-                    return f64::from(unsafe { sq_dist_f32_avx2(row, c) });
-                }
-                f64::from(sq_dist_f32(row, c))
-            };
+            // Inlined into the AVX2 copy of this loop, so it vectorises at that width.
+            let dist = |j: usize| f64::from(sq_dist_f32(row, &centroids[j * d..(j + 1) * d]));
             let (label, best) = match pick {
                 _ if k == 1 => (0, dist(0)),
                 Some(j) => (*j, dist(*j as usize)),
@@ -629,12 +597,7 @@ fn exact_two(
 ) {
     let kp = prep.kp;
     let n = rows.len() / d;
-    let dots = &mut dots[..n * kp];
-    if prep.lanes == 16 {
-        block_dots::<16>(rows, &prep.ctg, d, kp, dots);
-    } else {
-        block_dots::<8>(rows, &prep.ctg, d, kp, dots);
-    }
+    let dots = prep.dots(rows, d, dots);
     let centroid = |j: usize| &centroids[j * d..(j + 1) * d];
     for r in 0..n {
         let row = &rows[r * d..(r + 1) * d];

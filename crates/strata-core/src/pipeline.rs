@@ -200,17 +200,9 @@ pub(crate) fn transform_all(
 
 /// Scales each row to unit length (rows of zeros stay zero), for cosine distance.
 fn normalise_rows(matrix: &mut [f32], d: usize) {
-    matrix.par_chunks_mut(d).for_each(|row| {
-        let norm = row
-            .iter()
-            .map(|&x| f64::from(x) * f64::from(x))
-            .sum::<f64>()
-            .sqrt();
-        if norm > 0.0 {
-            row.iter_mut()
-                .for_each(|x| *x = (f64::from(*x) / norm) as f32);
-        }
-    });
+    matrix
+        .par_chunks_mut(d)
+        .for_each(strata_plugin_api::prep::unit_normalise);
 }
 
 /// Work per Lloyd pass (n·k·d) below which `auto` keeps to the CPU: moving the data to a GPU

@@ -2,8 +2,8 @@
 //! k-means iteration. The CLI draws progress bars from these calls; a library user can ignore
 //! them ([`NoProgress`]). Nothing here carries row data.
 
-/// Callbacks from a running fit, on the thread that called [`fit_with_progress`]
-/// (`crate::fit_with_progress`).
+/// Callbacks from a running fit, on the thread that called
+/// [`fit_with_progress`](crate::fit_with_progress).
 pub trait Progress {
     /// A stage starts: "ingest", "features", "k-means", "rfm scores", "profiles" or "output".
     fn stage(&self, _name: &'static str) {}

@@ -273,14 +273,9 @@ pub struct Records {
 impl Records {
     /// Opens `header.path` past its header line.
     pub fn open(header: &Header) -> Result<Records, IngestError> {
-        let path = header.path.clone();
-        let mut rdr = reader(open(&path)?, header.delimiter);
-        let mut skip = csv::ByteRecord::new();
-        rdr.read_byte_record(&mut skip)
-            .map_err(|e| csv_error(&path, e))?;
         Ok(Records {
-            rdr,
-            path,
+            rdr: past_header(header)?,
+            path: header.path.clone(),
             width: header.names.len(),
         })
     }
@@ -311,6 +306,16 @@ impl Records {
             });
         }
     }
+}
+
+/// A reader of `header.path` that has read the header record (as the csv reader sees it, so a
+/// quoted newline in a name counts).
+fn past_header(header: &Header) -> Result<csv::Reader<File>, IngestError> {
+    let mut rdr = reader(open(&header.path)?, header.delimiter);
+    let mut skip = csv::ByteRecord::new();
+    rdr.read_byte_record(&mut skip)
+        .map_err(|e| csv_error(&header.path, e))?;
+    Ok(rdr)
 }
 
 /// A column being filled while reading one chunk.
@@ -373,24 +378,19 @@ fn read_table_chunked(
     for &(i, _) in &plan.columns {
         assert!(i < width, "plan names column {i} of {width}");
     }
-    // Past the header, as the csv reader sees it (so a quoted newline in a name counts).
-    let (offset, line) = {
-        let mut rdr = reader(open(path)?, header.delimiter);
-        let mut skip = csv::ByteRecord::new();
-        rdr.read_byte_record(&mut skip)
-            .map_err(|e| csv_error(path, e))?;
-        let pos = rdr.position();
-        (pos.byte(), pos.line())
-    };
+    let rdr = past_header(header)?;
+    let (offset, line) = (rdr.position().byte(), rdr.position().line());
+    let file = rdr.into_inner();
+    let file_bytes = file.metadata().map_or(0, |m| m.len());
+    // The chunker seeks the file to the first data record itself.
     let mut chunker = chunks::Chunker::new(
-        open(path)?,
+        file,
         path.to_owned(),
         header.delimiter,
         offset,
         line,
         chunk_bytes,
     )?;
-    let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut merged = Merged::new(plan);
     let mut done = offset;
     let mut batch = chunker.next_batch(batch_len())?;

@@ -351,9 +351,7 @@ pub fn generate(
             }
             line.push(b'\n');
             out.write_all(&line)?;
-            if let Some(t) = truth.as_deref_mut() {
-                t.write_all(b"id,segment\n")?;
-            }
+            write_truth_header(&mut truth, "id")?;
             for i in 1..=spec.rows {
                 line.clear();
                 let c = rng.below(k);
@@ -364,27 +362,18 @@ pub fn generate(
                 }
                 line.push(b'\n');
                 out.write_all(&line)?;
-                if let Some(t) = truth.as_deref_mut() {
-                    writeln!(t, "{i},{c}")?;
-                }
+                write_truth(&mut truth, i, c)?;
             }
         }
         Kind::Demographic => {
             out.write_all(
                 b"customer_id,age,gender,income,education,marital_status,region,household_size\n",
             )?;
-            if let Some(t) = truth.as_deref_mut() {
-                t.write_all(b"customer_id,segment\n")?;
-            }
+            write_truth_header(&mut truth, "customer_id")?;
+            let weights: Vec<f64> = PERSONAS.iter().map(|p| p.weight).collect();
             for i in 1..=spec.rows {
                 line.clear();
-                let u = rng.unit();
-                let mut acc = 0.0;
-                let p = PERSONAS.iter().position(|p| {
-                    acc += p.weight;
-                    u < acc
-                });
-                let p = p.unwrap_or(PERSONAS.len() - 1);
+                let p = pick_weighted(&mut rng, &weights);
                 let Persona {
                     age: (am, asd),
                     log_income: li,
@@ -415,9 +404,7 @@ pub fn generate(
                 line.extend_from_slice(fields.join(",").as_bytes());
                 line.push(b'\n');
                 out.write_all(&line)?;
-                if let Some(t) = truth.as_deref_mut() {
-                    writeln!(t, "C{i:08},{p}")?;
-                }
+                write_truth(&mut truth, format_args!("C{i:08}"), p)?;
             }
         }
         Kind::Psychographic => {
@@ -446,7 +433,7 @@ pub fn generate(
                 line.extend_from_slice(lifestyles[rng.below(lifestyles.len())].as_bytes());
                 line.push(b'\n');
                 out.write_all(&line)?;
-                write_truth(&mut truth, &format!("R{i:08}"), p)?;
+                write_truth(&mut truth, format_args!("R{i:08}"), p)?;
             }
         }
         Kind::Behavioral => {
@@ -481,7 +468,7 @@ pub fn generate(
                 line.extend_from_slice(channels[rng.below(channels.len())].as_bytes());
                 line.push(b'\n');
                 out.write_all(&line)?;
-                write_truth(&mut truth, &i.to_string(), p)?;
+                write_truth(&mut truth, i, p)?;
             }
         }
         Kind::Firmographic => {
@@ -515,7 +502,7 @@ pub fn generate(
                 line.extend_from_slice(stages[rng.below(stages.len())].as_bytes());
                 line.push(b'\n');
                 out.write_all(&line)?;
-                write_truth(&mut truth, &format!("A{i:07}"), p)?;
+                write_truth(&mut truth, format_args!("A{i:07}"), p)?;
             }
         }
         Kind::Transactions => {
@@ -562,7 +549,7 @@ pub fn generate(
                 }
                 // A customer whose first purchase would fall after its last is not in the log.
                 if written > before {
-                    write_truth(&mut truth, &id.to_string(), p)?;
+                    write_truth(&mut truth, id, p)?;
                 }
             }
         }
@@ -577,7 +564,11 @@ fn write_truth_header(truth: &mut Option<&mut dyn Write>, id: &str) -> io::Resul
     }
 }
 
-fn write_truth(truth: &mut Option<&mut dyn Write>, id: &str, segment: usize) -> io::Result<()> {
+fn write_truth(
+    truth: &mut Option<&mut dyn Write>,
+    id: impl std::fmt::Display,
+    segment: usize,
+) -> io::Result<()> {
     match truth {
         Some(t) => writeln!(t, "{id},{segment}"),
         None => Ok(()),

@@ -23,7 +23,7 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
-use strata_plugin_api::prep::{NumericScaler, OneHot, median};
+use strata_plugin_api::prep::{NumericScaler, OneHot, median, unit_normalise};
 use strata_plugin_api::{
     Error, FeatureMatrix, Fitted, Input, Metric, NumericStat, Options, Role, SegmentProfile,
     Strategy, StrategyInfo,
@@ -431,20 +431,6 @@ fn range_scaler(column: &str, values: &[f64], lo: f64, hi: f64) -> Result<Numeri
         },
         weight: 1.0,
     })
-}
-
-/// Divides a row by its Euclidean length (computed in f64); a row of zeros stays zero.
-pub fn unit_normalise(row: &mut [f32]) {
-    let norm = row
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    if norm > 0.0 {
-        for x in row.iter_mut() {
-            *x = (f64::from(*x) / norm) as f32;
-        }
-    }
 }
 
 fn num(x: f64) -> String {
