@@ -373,46 +373,171 @@ fn read_table_chunked(
     chunk_bytes: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
-    let path = header.path.as_path();
-    let width = header.names.len();
-    for &(i, _) in &plan.columns {
-        assert!(i < width, "plan names column {i} of {width}");
-    }
-    let rdr = past_header(header)?;
-    let (offset, line) = (rdr.position().byte(), rdr.position().line());
-    let file = rdr.into_inner();
-    let file_bytes = file.metadata().map_or(0, |m| m.len());
-    // The chunker seeks the file to the first data record itself.
-    let mut chunker = chunks::Chunker::new(
-        file,
-        path.to_owned(),
-        header.delimiter,
-        offset,
-        line,
-        chunk_bytes,
-    )?;
+    let mut reader = BatchReader::new(header, plan, chunk_bytes, 1)?;
     let mut merged = Merged::new(plan);
-    let mut done = offset;
-    let mut batch = chunker.next_batch(batch_len())?;
-    while !batch.is_empty() {
+    merged.reserve_from_first = Some(reader.file_bytes);
+    while reader.step(header, plan, &mut merged)? {
+        progress(reader.done);
+    }
+    merged.finish(header, plan)
+}
+
+/// Reads batches of chunks, parsing one batch on every thread while the next is read.
+struct BatchReader {
+    chunker: chunks::Chunker,
+    /// The batch read and not yet parsed.
+    pending: Vec<chunks::Chunk>,
+    /// Chunks handed out so far (parsed or skipped).
+    index: usize,
+    /// Parse only every `keep_one_in`-th chunk (1: all of them).
+    keep_one_in: usize,
+    /// Bytes of the file behind the chunks handed out, header included.
+    done: u64,
+    file_bytes: u64,
+}
+
+impl BatchReader {
+    fn new(
+        header: &Header,
+        plan: &ReadPlan,
+        chunk_bytes: usize,
+        keep_one_in: usize,
+    ) -> Result<BatchReader, IngestError> {
+        let width = header.names.len();
+        for &(i, _) in &plan.columns {
+            assert!(i < width, "plan names column {i} of {width}");
+        }
+        let rdr = past_header(header)?;
+        let (offset, line) = (rdr.position().byte(), rdr.position().line());
+        let file = rdr.into_inner();
+        let file_bytes = file.metadata().map_or(0, |m| m.len());
+        // The chunker seeks the file to the first data record itself.
+        let mut chunker = chunks::Chunker::new(
+            file,
+            header.path.clone(),
+            header.delimiter,
+            offset,
+            line,
+            chunk_bytes,
+        )?;
+        let pending = chunker.next_batch(batch_len())?;
+        Ok(BatchReader {
+            chunker,
+            pending,
+            index: 0,
+            keep_one_in: keep_one_in.max(1),
+            done: offset,
+            file_bytes,
+        })
+    }
+
+    /// Parses the pending batch into `merged` and reads the next; `false` once the file is done.
+    fn step(
+        &mut self,
+        header: &Header,
+        plan: &ReadPlan,
+        merged: &mut Merged,
+    ) -> Result<bool, IngestError> {
+        if self.pending.is_empty() {
+            return Ok(false);
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let (first, every) = (self.index, self.keep_one_in);
+        let parsed = |i: usize| (first + i) % every == 0;
         let (next, parts) = rayon::join(
-            || chunker.next_batch(batch_len()),
+            || self.chunker.next_batch(batch_len()),
             || {
                 batch
                     .par_iter()
-                    .map(|c| parse_chunk(c, header, plan))
+                    .enumerate()
+                    .filter(|(i, _)| parsed(*i))
+                    .map(|(_, c)| parse_chunk(c, header, plan))
                     .collect::<Vec<_>>()
             },
         );
         // Parts before the next batch's I/O error: the earlier problem is reported first.
-        for (part, chunk) in parts.into_iter().zip(&batch) {
-            merged.append(part?, chunk.bytes.len(), file_bytes, plan);
-            done += chunk.bytes.len() as u64;
+        let kept = batch.iter().enumerate().filter(|(i, _)| parsed(*i));
+        for (part, (_, chunk)) in parts.into_iter().zip(kept) {
+            merged.append(part?, chunk.bytes.len(), plan);
         }
-        progress(done);
-        batch = next?;
+        self.done += batch.iter().map(|c| c.bytes.len() as u64).sum::<u64>();
+        self.index += batch.len();
+        self.pending = next?;
+        Ok(true)
     }
-    merged.finish(header, plan)
+}
+
+/// A file's rows a batch at a time, for data too large to hold as one [`Table`].
+///
+/// Each [`TableStream::next_table`] is a table of the rows of one batch of chunks (a few
+/// tens of MB of the file), in file order, parsed as [`read_table`] parses. Categorical codes
+/// index one dictionary for the whole stream, so a code means the same value in every table;
+/// each table carries the dictionary as it stands after its own rows. A column planned as
+/// [`ParseAs::AutoNumeric`] is `NotNumeric` in the table where text first shows and every
+/// table after it.
+///
+/// Not checked across tables: duplicate ids (the caller sees every id), and a file with no
+/// rows gives no table rather than an error. Ids of a file without an id column are
+/// [`IdColumn::RowNumbers`] counted from each table's start; use the tables' `lines`, or count.
+pub struct TableStream<'a> {
+    header: &'a Header,
+    plan: &'a ReadPlan,
+    reader: BatchReader,
+    merged: Merged,
+}
+
+impl<'a> TableStream<'a> {
+    /// Every row of the file.
+    pub fn new(header: &'a Header, plan: &'a ReadPlan) -> Result<TableStream<'a>, IngestError> {
+        TableStream::sampled(header, plan, 1)
+    }
+
+    /// The rows of one chunk in every `keep_one_in` (of about 4 MB each, spread evenly over
+    /// the file): a cheap systematic sample of a large file. Every byte is still read.
+    pub fn sampled(
+        header: &'a Header,
+        plan: &'a ReadPlan,
+        keep_one_in: usize,
+    ) -> Result<TableStream<'a>, IngestError> {
+        TableStream::with_chunks(header, plan, keep_one_in, chunks::CHUNK_BYTES)
+    }
+
+    fn with_chunks(
+        header: &'a Header,
+        plan: &'a ReadPlan,
+        keep_one_in: usize,
+        chunk_bytes: usize,
+    ) -> Result<TableStream<'a>, IngestError> {
+        Ok(TableStream {
+            header,
+            plan,
+            reader: BatchReader::new(header, plan, chunk_bytes, keep_one_in)?,
+            merged: Merged::new(plan),
+        })
+    }
+
+    /// The chunk size a sample counts in, for choosing `keep_one_in`.
+    pub const CHUNK_BYTES: usize = chunks::CHUNK_BYTES;
+
+    /// The next table of rows, or `None` at the end of the file.
+    pub fn next_table(&mut self) -> Result<Option<Table>, IngestError> {
+        while self.reader.step(self.header, self.plan, &mut self.merged)? {
+            if !self.merged.lines.is_empty() {
+                return Ok(Some(self.merged.take(self.header, self.plan)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Bytes of the file read so far (header included).
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.done
+    }
+
+    /// The file's size in bytes.
+    pub fn file_bytes(&self) -> u64 {
+        self.reader.file_bytes
+    }
 }
 
 /// Parses the records of one chunk.
@@ -590,6 +715,9 @@ enum MergedColumn {
 }
 
 struct Merged {
+    /// The file's size, to size every vector from the first part's rows per byte (a whole
+    /// table is being read); `None` for tables of a stream.
+    reserve_from_first: Option<u64>,
     lines: Vec<u64>,
     id_bytes: Vec<u8>,
     id_offsets: Vec<usize>,
@@ -599,6 +727,7 @@ struct Merged {
 impl Merged {
     fn new(plan: &ReadPlan) -> Merged {
         Merged {
+            reserve_from_first: None,
             lines: Vec::new(),
             id_bytes: Vec::new(),
             id_offsets: vec![0],
@@ -617,12 +746,12 @@ impl Merged {
         }
     }
 
-    /// Appends the next part (`bytes` long in the file) in file order; the first part's rows
-    /// per byte size the whole table's vectors, out of `file_bytes`.
-    fn append(&mut self, part: Part, bytes: usize, file_bytes: u64, plan: &ReadPlan) {
-        if self.lines.is_empty() && bytes > 0 {
+    /// Appends the next part (`bytes` long in the file) in file order.
+    fn append(&mut self, part: Part, bytes: usize, plan: &ReadPlan) {
+        if let Some(file_bytes) = self.reserve_from_first.filter(|_| bytes > 0) {
             let rows = part.lines.len() as f64 * file_bytes as f64 / bytes as f64;
             self.reserve((rows * 1.02) as usize + 16, plan);
+            self.reserve_from_first = None;
         }
         self.lines.extend_from_slice(&part.lines);
         if plan.id_column.is_some() {
@@ -688,6 +817,46 @@ impl Merged {
                 MergedColumn::Text { codes, .. } => codes.reserve(rows),
                 MergedColumn::NotNumeric { .. } => {}
             }
+        }
+    }
+
+    /// The rows merged so far as a table, leaving the dictionaries (and columns found not to
+    /// be numeric) for the rows to come.
+    fn take(&mut self, header: &Header, plan: &ReadPlan) -> Table {
+        let lines = std::mem::take(&mut self.lines);
+        let n_rows = lines.len();
+        let ids = match plan.id_column {
+            None => IdColumn::RowNumbers(n_rows),
+            Some(c) => IdColumn::Text {
+                name: header.names[c].clone(),
+                bytes: std::mem::take(&mut self.id_bytes),
+                offsets: std::mem::replace(&mut self.id_offsets, vec![0]),
+            },
+        };
+        let columns = self
+            .columns
+            .iter_mut()
+            .zip(&plan.columns)
+            .map(|(m, &(col, _))| Column {
+                index: col,
+                name: header.names[col].clone(),
+                data: match m {
+                    MergedColumn::Numeric(v) => ColumnData::Numeric(std::mem::take(v)),
+                    MergedColumn::Text { codes, dict, .. } => ColumnData::Categorical {
+                        codes: std::mem::take(codes),
+                        dict: dict.clone(),
+                    },
+                    MergedColumn::NotNumeric { line } => ColumnData::NotNumeric {
+                        first_text_line: *line,
+                    },
+                },
+            })
+            .collect();
+        Table {
+            n_rows,
+            ids,
+            columns,
+            lines,
         }
     }
 

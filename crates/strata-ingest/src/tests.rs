@@ -248,6 +248,85 @@ fn chunk_size_never_changes_the_result() {
     }
 }
 
+/// The tables of a stream, put back together.
+fn concat(tables: Vec<Table>) -> (Vec<u64>, Vec<Vec<u8>>, Vec<Vec<String>>) {
+    let mut lines = Vec::new();
+    let mut ids = Vec::new();
+    let mut cols = vec![Vec::new(); tables.first().map_or(0, |t| t.columns.len())];
+    let mut scratch = String::new();
+    for t in &tables {
+        lines.extend_from_slice(&t.lines);
+        ids.extend((0..t.n_rows).map(|i| t.ids.get(i, &mut scratch).to_vec()));
+        for (c, col) in t.columns.iter().enumerate() {
+            match &col.data {
+                ColumnData::Numeric(v) => cols[c].extend(v.iter().map(|x| format!("{x:?}"))),
+                ColumnData::Categorical { codes, dict } => {
+                    // Each code names the same value in every later table's dictionary.
+                    let last = tables.last().unwrap().columns[c].data.clone();
+                    let ColumnData::Categorical { dict: all, .. } = last else {
+                        panic!("a column changed kind")
+                    };
+                    assert_eq!(&all[..dict.len()], &dict[..]);
+                    cols[c].extend(codes.iter().map(|x| format!("{x}")))
+                }
+                ColumnData::NotNumeric { .. } => cols[c] = vec!["not numeric".into()],
+            }
+        }
+    }
+    (lines, ids, cols)
+}
+
+/// A stream's tables hold, in order, exactly the rows of one whole read (or stop at the same
+/// first error), whatever the chunk size; a sampled stream holds some of those rows, whole.
+#[test]
+fn streamed_tables_add_up_to_the_whole_table() {
+    let csv = b"id,seg,x\nA,red,1\nB,\"blue\nsky\",2\n\nC,red,3\nD,\"say \"\"hi\"\"\",4\nE,green,NA\nF,red,6\nG,blue,7\nH,teal,8\n";
+    let f = file(csv);
+    let h = read_header(f.path(), None).unwrap();
+    let plan = ReadPlan {
+        id_column: Some(0),
+        columns: vec![(1, ParseAs::Text), (2, ParseAs::Numeric)],
+        ..Default::default()
+    };
+    let whole = read_table(&h, &plan).unwrap();
+    let (lines, ids, cols) = concat(vec![whole]);
+    for size in 1..csv.len() + 2 {
+        let mut stream = TableStream::with_chunks(&h, &plan, 1, size).unwrap();
+        let mut tables = Vec::new();
+        while let Some(t) = stream.next_table().unwrap() {
+            assert!(t.n_rows > 0);
+            tables.push(t);
+        }
+        assert_eq!(stream.bytes_read(), csv.len() as u64, "chunk size {size}");
+        assert_eq!(concat(tables), (lines.clone(), ids.clone(), cols.clone()));
+
+        let mut sample = TableStream::with_chunks(&h, &plan, 3, size).unwrap();
+        let mut seen = Vec::new();
+        while let Some(t) = sample.next_table().unwrap() {
+            seen.extend(t.lines);
+        }
+        assert!(!seen.is_empty() && seen.iter().all(|l| lines.contains(l)));
+        if size < 12 {
+            assert!(seen.len() < lines.len(), "chunk size {size}: {seen:?}");
+        }
+    }
+    let bad = file(b"id,x\n1,5\n2,6\n3,oops\n");
+    let h = read_header(bad.path(), None).unwrap();
+    let plan = ReadPlan {
+        columns: vec![(1, ParseAs::Numeric)],
+        ..Default::default()
+    };
+    let mut stream = TableStream::with_chunks(&h, &plan, 1, 4).unwrap();
+    let err = loop {
+        match stream.next_table() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the bad value was not reported"),
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(err.contains("line 4, column 2 ('x')"), "{err}");
+}
+
 #[test]
 fn lines_count_from_the_header_in_chunks() {
     let f = file(b"id,x\n1,5\n\n2,6\n3,oops\n");
