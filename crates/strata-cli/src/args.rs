@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use strata_core::{BackendChoice, FitSettings, MissingPolicy, RoleMap};
+use strata_core::{BackendChoice, FitSettings, MissingPolicy, RoleMap, Streaming};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +79,16 @@ pub enum BackendArg {
     Cpu,
     /// wgpu compute shaders; an error when no adapter exists.
     Gpu,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StreamArg {
+    /// Stream a customer table larger than a quarter of the memory available.
+    Auto,
+    /// Always stream (customer tables clustered with k-means).
+    Always,
+    /// Always hold the whole table in memory.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,6 +218,21 @@ pub struct FitArgs {
     /// Compute backend for the distance work.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
+    /// Stream the file instead of holding it whole: memory for the f32 feature matrix and the
+    /// ids only, for files of tens of millions of customers. The file is read three times
+    /// (a sample the strategy learns its preprocessing from, the features, the profiles), and
+    /// k-means++ restarts run on a sample of the rows before Lloyd runs on all of them.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = StreamArg::Auto)]
+    pub stream: StreamArg,
+    /// Streamed fits: megabytes of the file, in chunks spread over all of it, that the
+    /// strategy learns its preprocessing (scaling, imputation, categories) from. A file no
+    /// larger is read whole, as an in-memory fit reads it.
+    #[arg(long, value_name = "MB", default_value_t = strata_core::DEFAULT_PREP_SAMPLE_MB)]
+    pub prep_sample: u64,
+    /// Streamed fits: rows (every ⌈n / ROWS⌉-th) the k-means++ restarts run on; Lloyd then
+    /// runs on every row from the best restart's centroids, and the inertia gap is reported.
+    #[arg(long, value_name = "ROWS", default_value_t = strata_core::DEFAULT_INIT_SAMPLE)]
+    pub init_sample: usize,
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -262,7 +287,14 @@ impl FitArgs {
                 BackendArg::Auto => BackendChoice::Auto,
                 BackendArg::Cpu => BackendChoice::Cpu,
                 BackendArg::Gpu => BackendChoice::Gpu,
-            });
+            })
+            .streaming(match self.stream {
+                StreamArg::Auto => Streaming::Auto,
+                StreamArg::Always => Streaming::Always,
+                StreamArg::Never => Streaming::Never,
+            })
+            .prep_sample_mb(self.prep_sample)
+            .init_sample(self.init_sample);
         for m in &self.maps {
             b = b.map(m.clone());
         }

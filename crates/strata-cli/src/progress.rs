@@ -55,7 +55,7 @@ impl Progress for Bars {
     fn bytes(&self, done: u64, total: u64) {
         if self.bar.length() != Some(total) {
             self.bar.set_length(total);
-            self.style("ingest [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} (eta {eta})");
+            self.style("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} (eta {eta})");
         }
         self.bar.set_position(done);
     }

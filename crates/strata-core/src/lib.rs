@@ -17,19 +17,21 @@ mod pipeline;
 mod profile;
 mod progress;
 mod settings;
+mod stream;
 
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{SegmentsFile, write_atomically};
-pub use pipeline::{FitReport, SegmentSummary, fit, fit_with_progress};
+pub use pipeline::{FitReport, SampleInit, SegmentSummary, fit, fit_with_progress};
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
-    BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, Mode, RoleMap, Source,
-    parse_delimiter, parse_option,
+    BackendChoice, DEFAULT_INIT_SAMPLE, DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder,
+    MissingPolicy, Mode, RoleMap, Source, Streaming, parse_delimiter, parse_option,
 };
 pub use strata_ingest::DateFormat;
+pub use stream::StreamReport;
 
 /// k-means defaults, re-exported for front ends that show them.
 pub mod kmeans_defaults {

@@ -77,6 +77,13 @@ pub struct SegmentsFile {
     pub best_run: usize,
     pub run_inertias: Vec<f64>,
     pub features: Vec<String>,
+    /// Set when the file was streamed rather than held whole (`--stream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamed: Option<crate::StreamReport>,
+    /// Set when the k-means++ restarts ran on a sample of the rows (streamed fits of many
+    /// rows): the sample and the inertia gap to Lloyd on every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_sample: Option<crate::SampleInit>,
     pub segments: Vec<SegmentJson>,
     /// Wall seconds per stage before the outputs were written (ingest, features, k-means,
     /// profiles); writing itself is logged and printed.

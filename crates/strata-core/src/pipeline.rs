@@ -48,10 +48,10 @@ pub struct SegmentSummary {
 }
 
 /// Wall time per stage of a fit, reported to a [`Progress`] as stages start and end.
-struct Stages<'p> {
+pub(crate) struct Stages<'p> {
     start: std::time::Instant,
     laps: Vec<(&'static str, f64)>,
-    progress: &'p dyn Progress,
+    pub progress: &'p dyn Progress,
 }
 
 impl<'p> Stages<'p> {
@@ -64,12 +64,12 @@ impl<'p> Stages<'p> {
     }
 
     /// Announces the stage `name` (its time counts from the previous lap).
-    fn begin(&self, name: &'static str) {
+    pub fn begin(&self, name: &'static str) {
         self.progress.stage(name);
     }
 
     /// Ends the stage `name`: records the time since the previous lap.
-    fn lap(&mut self, name: &'static str) {
+    pub fn lap(&mut self, name: &'static str) {
         let now = std::time::Instant::now();
         let seconds = (now - self.start).as_secs_f64();
         self.laps.push((name, seconds));
@@ -146,7 +146,7 @@ impl Observer for LogObserver<'_> {
     }
 }
 
-fn parse_as(b: &Binding) -> ParseAs {
+pub(crate) fn parse_as(b: &Binding) -> ParseAs {
     match b.kind {
         ColumnKind::Numeric if b.auto => ParseAs::AutoNumeric,
         ColumnKind::Numeric => ParseAs::Numeric,
@@ -155,7 +155,7 @@ fn parse_as(b: &Binding) -> ParseAs {
     }
 }
 
-fn batch<'a>(bindings: &'a [Binding], table: &'a Table) -> Batch<'a> {
+pub(crate) fn batch<'a>(bindings: &'a [Binding], table: &'a Table) -> Batch<'a> {
     let columns = bindings
         .iter()
         .zip(&table.columns)
@@ -199,7 +199,7 @@ pub(crate) fn transform_all(
 }
 
 /// Scales each row to unit length (rows of zeros stay zero), for cosine distance.
-fn normalise_rows(matrix: &mut [f32], d: usize) {
+pub(crate) fn normalise_rows(matrix: &mut [f32], d: usize) {
     matrix
         .par_chunks_mut(d)
         .for_each(strata_plugin_api::prep::unit_normalise);
@@ -281,20 +281,144 @@ fn dedupe_labels(labels: &mut [String]) {
     }
 }
 
-/// The customer table a fit works on, however it was read.
-struct Loaded {
-    table: Table,
-    bindings: Vec<Binding>,
-    delimiter: u8,
-    /// Customers in the input (after aggregation, for a transaction log).
-    rows: usize,
-    rows_dropped: usize,
-    missing: BTreeMap<String, usize>,
-    skipped_columns: Vec<String>,
-    transactions: Option<TxReport>,
+/// Binds the strategy's roles to the header of a customer table and plans what to read.
+pub(crate) fn customer_plan(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    header: &Header,
+) -> Result<(Vec<Binding>, ReadPlan), CoreError> {
+    let path = settings.input.as_path();
+    let id_index = match &settings.id_column {
+        None => None,
+        Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
+            path: path.to_owned(),
+            message: format!(
+                "--id-column '{name}' is not in the header; the header has {}",
+                header
+                    .names
+                    .iter()
+                    .map(|n| format!("'{n}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?),
+    };
+    let bindings = resolve_bindings(path, info, header, &settings.maps, id_index)?;
+    let plan = ReadPlan {
+        id_column: id_index,
+        allow_duplicate_ids: settings.allow_duplicate_ids,
+        columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
+    };
+    Ok((bindings, plan))
 }
 
-fn data_error(settings: &FitSettings, message: String) -> CoreError {
+/// Leaves out the "every numeric column" candidates that held text, from the table and the
+/// bindings; returns their names. An error when no column is left.
+pub(crate) fn set_aside_text_columns(
+    settings: &FitSettings,
+    table: &mut Table,
+    bindings: &mut Vec<Binding>,
+) -> Result<Vec<String>, CoreError> {
+    let keep_col: Vec<bool> = table
+        .columns
+        .iter()
+        .map(|c| !matches!(c.data, ColumnData::NotNumeric { .. }))
+        .collect();
+    let skipped: Vec<String> = table
+        .columns
+        .iter()
+        .zip(&keep_col)
+        .filter(|(_, k)| !**k)
+        .map(|(c, _)| c.name.clone())
+        .collect();
+    if skipped.is_empty() {
+        return Ok(skipped);
+    }
+    info!("left out non-numeric columns: {}", skipped.join(", "));
+    let mut it = keep_col.iter();
+    bindings.retain(|_| *it.next().expect("one flag per binding"));
+    let mut it = keep_col.iter();
+    table
+        .columns
+        .retain(|_| *it.next().expect("one flag per column"));
+    if bindings.is_empty() {
+        return Err(data_error(
+            settings,
+            format!(
+                "no numeric column to cluster (non-numeric: {}); bind columns with --map",
+                skipped.join(", ")
+            ),
+        ));
+    }
+    Ok(skipped)
+}
+
+/// `--missing drop`: the table without its rows that miss a bound value, and how many went.
+pub(crate) fn drop_incomplete(table: Table) -> (Table, usize) {
+    let keep: Vec<bool> = (0..table.n_rows)
+        .map(|i| table.columns.iter().all(|c| !c.data.is_missing(i)))
+        .collect();
+    let dropped = keep.iter().filter(|k| !**k).count();
+    if dropped == 0 {
+        return (table, 0);
+    }
+    let table = Table {
+        n_rows: table.n_rows - dropped,
+        ids: table.ids.filter(&keep),
+        columns: table
+            .columns
+            .iter()
+            .map(|c| strata_ingest::Column {
+                data: c.data.filter(&keep),
+                ..c.clone()
+            })
+            .collect(),
+        lines: table
+            .lines
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| *l)
+            .collect(),
+    };
+    (table, dropped)
+}
+
+/// The error for a bound column with no value at all.
+pub(crate) fn no_values_error(settings: &FitSettings, b: &Binding) -> CoreError {
+    data_error(
+        settings,
+        format!(
+            "column '{}' (role {}) has no values: every row is missing",
+            b.column, b.role
+        ),
+    )
+}
+
+/// The error for `--missing drop` leaving nothing.
+pub(crate) fn all_dropped_error(settings: &FitSettings) -> CoreError {
+    data_error(
+        settings,
+        "every row has a missing value in a bound column; nothing is left to segment \
+         (try --missing impute)"
+            .into(),
+    )
+}
+
+/// The customer table a fit works on, however it was read.
+pub(crate) struct Loaded {
+    pub table: Table,
+    pub bindings: Vec<Binding>,
+    pub delimiter: u8,
+    /// Customers in the input (after aggregation, for a transaction log).
+    pub rows: usize,
+    pub rows_dropped: usize,
+    pub missing: BTreeMap<String, usize>,
+    pub skipped_columns: Vec<String>,
+    pub transactions: Option<TxReport>,
+}
+
+pub(crate) fn data_error(settings: &FitSettings, message: String) -> CoreError {
     CoreError::Data {
         path: settings.input.clone(),
         message,
@@ -388,22 +512,7 @@ fn load(
             (t, b, Some(r))
         }
         Source::Customers => {
-            let id_index = match &settings.id_column {
-                None => None,
-                Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
-                    path: path.to_owned(),
-                    message: format!(
-                        "--id-column '{name}' is not in the header; the header has {}",
-                        header.names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
-                    ),
-                })?),
-            };
-            let bindings = resolve_bindings(path, info, &header, &settings.maps, id_index)?;
-            let plan = ReadPlan {
-                id_column: id_index,
-                allow_duplicate_ids: settings.allow_duplicate_ids,
-                columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
-            };
+            let (bindings, plan) = customer_plan(settings, info, &header)?;
             let total = std::fs::metadata(path).map_or(0, |m| m.len());
             let table = strata_ingest::read_table_with_progress(&header, &plan, &mut |done| {
                 progress.bytes(done, total)
@@ -422,52 +531,13 @@ fn load(
     }
     let rows = table.n_rows;
 
-    // Set aside "every numeric column" candidates that held text.
-    let keep_col: Vec<bool> = table
-        .columns
-        .iter()
-        .map(|c| !matches!(c.data, ColumnData::NotNumeric { .. }))
-        .collect();
-    let skipped_columns: Vec<String> = table
-        .columns
-        .iter()
-        .zip(&keep_col)
-        .filter(|(_, k)| !**k)
-        .map(|(c, _)| c.name.clone())
-        .collect();
-    if !skipped_columns.is_empty() {
-        info!(
-            "left out non-numeric columns: {}",
-            skipped_columns.join(", ")
-        );
-        let mut it = keep_col.iter();
-        bindings.retain(|_| *it.next().expect("one flag per binding"));
-        let mut it = keep_col.iter();
-        table
-            .columns
-            .retain(|_| *it.next().expect("one flag per column"));
-        if bindings.is_empty() {
-            return Err(data_error(
-                settings,
-                format!(
-                    "no numeric column to cluster (non-numeric: {}); bind columns with --map",
-                    skipped_columns.join(", ")
-                ),
-            ));
-        }
-    }
+    let skipped_columns = set_aside_text_columns(settings, &mut table, &mut bindings)?;
 
     let mut missing = BTreeMap::new();
     for (b, c) in bindings.iter().zip(&table.columns) {
         let m = c.data.missing();
         if m == rows {
-            return Err(data_error(
-                settings,
-                format!(
-                    "column '{}' (role {}) has no values: every row is missing",
-                    b.column, b.role
-                ),
-            ));
+            return Err(no_values_error(settings, b));
         }
         missing.insert(b.column.clone(), m);
     }
@@ -480,37 +550,10 @@ fn load(
                 }
             }
             MissingPolicy::Drop => {
-                let keep: Vec<bool> = (0..rows)
-                    .map(|i| table.columns.iter().all(|c| !c.data.is_missing(i)))
-                    .collect();
-                rows_dropped = keep.iter().filter(|k| !**k).count();
-                table = Table {
-                    n_rows: rows - rows_dropped,
-                    ids: table.ids.filter(&keep),
-                    columns: table
-                        .columns
-                        .iter()
-                        .map(|c| strata_ingest::Column {
-                            data: c.data.filter(&keep),
-                            ..c.clone()
-                        })
-                        .collect(),
-                    lines: table
-                        .lines
-                        .iter()
-                        .zip(&keep)
-                        .filter(|(_, k)| **k)
-                        .map(|(l, _)| *l)
-                        .collect(),
-                };
+                (table, rows_dropped) = drop_incomplete(table);
                 info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
                 if table.n_rows == 0 {
-                    return Err(data_error(
-                        settings,
-                        "every row has a missing value in a bound column; nothing is left to segment \
-                         (try --missing impute)"
-                            .into(),
-                    ));
+                    return Err(all_dropped_error(settings));
                 }
             }
         }
@@ -565,17 +608,17 @@ fn rfm_of(loaded: &Loaded) -> Option<Rfm> {
 }
 
 /// How customers were put into segments.
-struct Segmentation {
-    k: usize,
-    labels: Vec<u32>,
+pub(crate) struct Segmentation {
+    pub k: usize,
+    pub labels: Vec<u32>,
     /// Squared distance to the segment's centroid (k-means only).
-    distances: Option<Vec<f32>>,
+    pub distances: Option<Vec<f32>>,
     /// Fixed segment names (RFM); otherwise the plugin names the segments.
-    names: Option<Vec<String>>,
-    features: Vec<String>,
+    pub names: Option<Vec<String>>,
+    pub features: Vec<String>,
     /// The plugin's state (k-means only).
-    state: Option<String>,
-    kmeans: Option<(KMeansFit, KMeansSummary, BackendReport, usize)>,
+    pub state: Option<String>,
+    pub kmeans: Option<Clustered>,
 }
 
 /// Reads `--init FILE`: a header that names the features in order, then one row of scaled
@@ -641,28 +684,8 @@ fn kmeans_segments(
     let options = settings.plugin_options();
     let b = batch(&loaded.bindings, &loaded.table);
     let fitted = plugin.fit(&b, &options.to_string())?;
-    let init = match &settings.init {
-        Some(path) => Some(read_init(path, &fitted.features, settings.k)?),
-        None => None,
-    };
-    let k = init
-        .as_ref()
-        .map_or(settings.k.unwrap_or(info.default_k as usize), |(k, _)| *k);
-    if k > n {
-        return Err(CoreError::Settings(format!(
-            "k = {k} is more than the {n} customers to segment in {}",
-            settings.input.display()
-        )));
-    }
-    let mut params = KMeansParams::new(k)
-        .seed(settings.seed)
-        .max_iter(settings.max_iter)
-        .tol(settings.tol)
-        .n_init(settings.n_init);
-    if let Some((_, centroids)) = init {
-        params = params.init(strata_kmeans::Init::Centroids(centroids));
-    }
-    let params = params.check()?;
+    let params = kmeans_params(settings, info, &fitted.features)?;
+    check_k(settings, params.k(), n)?;
     let d = fitted.features.len();
     info!("{d} features: {}", fitted.features.join(", "));
     let mut matrix = transform_all(plugin, &fitted.state, &b, d)?;
@@ -671,9 +694,100 @@ fn kmeans_segments(
     }
     clock.lap("features");
     clock.begin("k-means");
+    let mut clustered = cluster(settings, params, &matrix, d, clock.progress, None)?;
+    clock.lap("k-means");
+    Ok(Segmentation {
+        k: clustered.fit.k,
+        labels: std::mem::take(&mut clustered.fit.labels),
+        distances: Some(std::mem::take(&mut clustered.fit.nearest)),
+        names: None,
+        features: fitted.features,
+        state: Some(fitted.state),
+        kmeans: Some(clustered),
+    })
+}
+
+/// The k-means parameters of a fit (`--init` read and checked against the features), before
+/// the data is transformed.
+pub(crate) fn kmeans_params(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    features: &[String],
+) -> Result<strata_kmeans::CheckedParams, CoreError> {
+    let init = match &settings.init {
+        Some(path) => Some(read_init(path, features, settings.k)?),
+        None => None,
+    };
+    let k = init
+        .as_ref()
+        .map_or(settings.k.unwrap_or(info.default_k as usize), |(k, _)| *k);
+    let mut params = KMeansParams::new(k)
+        .seed(settings.seed)
+        .max_iter(settings.max_iter)
+        .tol(settings.tol)
+        .n_init(settings.n_init);
+    if let Some((_, centroids)) = init {
+        params = params.init(strata_kmeans::Init::Centroids(centroids));
+    }
+    Ok(params.check()?)
+}
+
+pub(crate) fn check_k(settings: &FitSettings, k: usize, n: usize) -> Result<(), CoreError> {
+    if k > n {
+        return Err(CoreError::Settings(format!(
+            "k = {k} is more than the {n} customers to segment in {}",
+            settings.input.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A k-means fit and how it ran.
+pub(crate) struct Clustered {
+    pub fit: KMeansFit,
+    pub summary: KMeansSummary,
+    pub backend: BackendReport,
+    pub n_init: usize,
+    /// Starting centroids chosen on a sample of the rows (streamed fits of many rows).
+    pub sample: Option<SampleInit>,
+}
+
+/// Starting centroids chosen on a sample, then refined by Lloyd on every row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SampleInit {
+    /// Rows of the sample (every `stride`-th row).
+    pub rows: usize,
+    pub stride: usize,
+    /// Inertia of each restart on the sample, and the one kept.
+    pub run_inertias: Vec<f64>,
+    pub best_run: usize,
+    /// Inertia over every row at the sample's centroids, before the full Lloyd steps.
+    pub inertia_at_sample_centroids: f64,
+    /// Inertia over every row after them.
+    pub inertia: f64,
+    /// How much the full steps lowered the inertia: (at sample centroids − final) / final.
+    pub gap: f64,
+}
+
+/// Clusters a row-major `matrix` of `d` columns, on the backend the settings ask for
+/// (falling back to the CPU under `auto` when the GPU cannot hold the data). With
+/// `init_sample` and more rows than that, the k-means++ restarts run on every
+/// ⌈n / init_sample⌉-th row and the best one's centroids start Lloyd on every row.
+pub(crate) fn cluster(
+    settings: &FitSettings,
+    params: strata_kmeans::CheckedParams,
+    matrix: &[f32],
+    d: usize,
+    progress: &dyn Progress,
+    init_sample: Option<usize>,
+) -> Result<Clustered, CoreError> {
+    let n = matrix.len() / d.max(1);
+    let k = params.k();
+    check_k(settings, k, n)?;
+    let n_init = params.n_init();
     let mut observer = LogObserver {
-        progress: clock.progress,
-        runs: settings.n_init,
+        progress,
+        runs: n_init,
         max_iter: settings.max_iter,
     };
     let (mut backend, mut reason) = choose_backend(settings.backend, n, k, d)?;
@@ -681,18 +795,79 @@ fn kmeans_segments(
         "clustering {n} × {d} into k = {k} on {} ({reason})",
         backend.describe()
     );
-    let data = MatrixRef::new(&matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
-    let mut km = match strata_kmeans::fit(&params, backend.as_ref(), data, &mut observer) {
-        // The GPU could not hold the data: with `auto` the CPU takes over; with `gpu` it is an error.
-        Err(strata_kmeans::KMeansError::Compute(
-            e @ strata_compute::ComputeError::Unavailable { .. },
-        )) if settings.backend == BackendChoice::Auto => {
-            warn!("{e}; continuing on the CPU");
-            reason = format!("auto: fell back to the CPU ({e})");
-            backend = Box::new(CpuBackend::new());
-            strata_kmeans::fit(&params, backend.as_ref(), data, &mut observer)?
+    let mut run = |params: &strata_kmeans::CheckedParams,
+                   data: MatrixRef<'_>,
+                   observer: &mut LogObserver<'_>|
+     -> Result<KMeansFit, CoreError> {
+        match strata_kmeans::fit(params, backend.as_ref(), data, observer) {
+            // The GPU could not hold the data: with `auto` the CPU takes over; with `gpu` it
+            // is an error.
+            Err(strata_kmeans::KMeansError::Compute(
+                e @ strata_compute::ComputeError::Unavailable { .. },
+            )) if settings.backend == BackendChoice::Auto => {
+                warn!("{e}; continuing on the CPU");
+                reason = format!("auto: fell back to the CPU ({e})");
+                backend = Box::new(CpuBackend::new());
+                Ok(strata_kmeans::fit(
+                    params,
+                    backend.as_ref(),
+                    data,
+                    observer,
+                )?)
+            }
+            other => Ok(other?),
         }
-        other => other?,
+    };
+    let data = MatrixRef::new(matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
+    let stride = init_sample.map_or(1, |s| n.div_ceil(s.max(1)));
+    let sampled = stride > 1
+        && matches!(params.init(), strata_kmeans::Init::KMeansPlusPlus)
+        && n.div_ceil(stride) >= k;
+    let (mut km, sample) = if sampled {
+        let rows: Vec<f32> = matrix
+            .par_chunks(d * stride)
+            .flat_map_iter(|c| c[..d].iter().copied())
+            .collect();
+        let ns = rows.len() / d;
+        info!("choosing starting centroids on every {stride}th row ({ns} rows)");
+        let on_sample = run(
+            &params,
+            MatrixRef::new(&rows, ns, d).map_err(strata_kmeans::KMeansError::from)?,
+            &mut observer,
+        )?;
+        drop(rows);
+        let full = KMeansParams::new(k)
+            .seed(settings.seed)
+            .max_iter(settings.max_iter)
+            .tol(settings.tol)
+            .init(strata_kmeans::Init::Centroids(on_sample.centroids.clone()))
+            .check()?;
+        observer.runs = 1;
+        let km = run(&full, data, &mut observer)?;
+        let start = km.runs[0].history.first().copied().unwrap_or(km.inertia);
+        let gap = if km.inertia > 0.0 {
+            (start - km.inertia) / km.inertia
+        } else {
+            0.0
+        };
+        info!(
+            "Lloyd on all {n} rows took the inertia from {start:.6e} at the sample's centroids \
+             to {:.6e} ({:.3}% lower)",
+            km.inertia,
+            100.0 * gap
+        );
+        let sample = SampleInit {
+            rows: ns,
+            stride,
+            run_inertias: on_sample.runs.iter().map(|r| r.inertia).collect(),
+            best_run: on_sample.best_run,
+            inertia_at_sample_centroids: start,
+            inertia: km.inertia,
+            gap,
+        };
+        (km, Some(sample))
+    } else {
+        (run(&params, data, &mut observer)?, None)
     };
     if !km.converged {
         warn!(
@@ -701,26 +876,23 @@ fn kmeans_segments(
         );
     }
     order_by_size(&mut km);
-    clock.lap("k-means");
     let summary = KMeansSummary {
         inertia: km.inertia,
         iterations: km.iterations,
         converged: km.converged,
         backend: backend.describe(),
     };
-    let report = BackendReport {
+    let backend = BackendReport {
         kind: backend.kind().name().into(),
         description: backend.describe(),
         reason,
     };
-    Ok(Segmentation {
-        k,
-        labels: km.labels.clone(),
-        distances: Some(km.nearest.clone()),
-        names: None,
-        features: fitted.features,
-        state: Some(fitted.state),
-        kmeans: Some((km, summary, report, params.n_init())),
+    Ok(Clustered {
+        fit: km,
+        summary,
+        backend,
+        n_init,
+        sample,
     })
 }
 
@@ -769,30 +941,37 @@ pub fn fit_with_progress(
         info.path.display()
     );
     let mut clock = Stages::new(progress);
-    clock.begin("ingest");
-    let loaded = load(settings, &info, progress)?;
-    clock.lap("ingest");
-    let n = loaded.table.n_rows;
-    let rfm = rfm_of(&loaded);
-    let seg = match settings.mode {
-        Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded, &mut clock)?,
-        Mode::Rfm => {
-            clock.begin("rfm scores");
-            rfm_segments(&info, rfm.as_ref())?
+    let (loaded, seg, rfm, profiles, streamed) = match crate::stream::streaming_reason(settings) {
+        Some(reason) => {
+            let s = crate::stream::fit_streamed(settings, &plugin, &info, reason, &mut clock)?;
+            (s.loaded, s.seg, None, s.profiles, Some(s.report))
+        }
+        None => {
+            clock.begin("ingest");
+            let loaded = load(settings, &info, progress)?;
+            clock.lap("ingest");
+            let rfm = rfm_of(&loaded);
+            let seg = match settings.mode {
+                Mode::Kmeans => kmeans_segments(settings, &plugin, &loaded, &mut clock)?,
+                Mode::Rfm => {
+                    clock.begin("rfm scores");
+                    let seg = rfm_segments(&info, rfm.as_ref())?;
+                    clock.lap("rfm scores");
+                    seg
+                }
+            };
+            clock.begin("profiles");
+            let columns: Vec<(&Binding, &ColumnData)> = loaded
+                .bindings
+                .iter()
+                .zip(loaded.table.columns.iter().map(|c| &c.data))
+                .collect();
+            let profiles = compute_profiles(&columns, &seg.labels, seg.k);
+            (loaded, seg, rfm, profiles, None)
         }
     };
-    if settings.mode == Mode::Rfm {
-        clock.lap("rfm scores");
-    }
-    clock.begin("profiles");
+    let n = loaded.table.n_rows;
     let k = seg.k;
-
-    let columns: Vec<(&Binding, &ColumnData)> = loaded
-        .bindings
-        .iter()
-        .zip(loaded.table.columns.iter().map(|c| &c.data))
-        .collect();
-    let profiles = compute_profiles(&columns, &seg.labels, k);
     let labels = match (&seg.names, &seg.state) {
         (Some(names), _) => names.clone(),
         (None, Some(state)) => {
@@ -838,18 +1017,18 @@ pub fn fit_with_progress(
         }),
         k,
         d,
-        centroids: km.map_or_else(Vec::new, |(f, ..)| {
-            f.centroids.chunks(d).map(<[f32]>::to_vec).collect()
+        centroids: km.map_or_else(Vec::new, |c| {
+            c.fit.centroids.chunks(d).map(<[f32]>::to_vec).collect()
         }),
         labels: labels.clone(),
-        kmeans: km.map(|(f, _, _, n_init)| KMeansRecord {
+        kmeans: km.map(|c| KMeansRecord {
             seed: settings.seed,
             max_iter: settings.max_iter,
             tol: settings.tol,
-            n_init: *n_init,
-            inertia: f.inertia,
-            iterations: f.iterations,
-            converged: f.converged,
+            n_init: c.n_init,
+            inertia: c.fit.inertia,
+            iterations: c.fit.iterations,
+            converged: c.fit.converged,
         }),
         rfm: rfm.as_ref().map(|r| r.cuts.clone()),
     };
@@ -876,18 +1055,18 @@ pub fn fit_with_progress(
             bindings: loaded.bindings.clone(),
         },
         transactions: loaded.transactions.clone(),
-        backend: km.map(|(_, _, b, _)| b.clone()),
+        backend: km.map(|c| c.backend.clone()),
         k,
-        inertia: km.map(|(f, ..)| f.inertia),
-        iterations: km.map_or(0, |(f, ..)| f.iterations),
-        converged: km.is_none_or(|(f, ..)| f.converged),
-        n_init: km.map_or(0, |(_, _, _, n)| *n),
+        inertia: km.map(|c| c.fit.inertia),
+        iterations: km.map_or(0, |c| c.fit.iterations),
+        converged: km.is_none_or(|c| c.fit.converged),
+        n_init: km.map_or(0, |c| c.n_init),
         seed: settings.seed,
-        best_run: km.map_or(0, |(f, ..)| f.best_run),
-        run_inertias: km.map_or_else(Vec::new, |(f, ..)| {
-            f.runs.iter().map(|r| r.inertia).collect()
-        }),
+        best_run: km.map_or(0, |c| c.fit.best_run),
+        run_inertias: km.map_or_else(Vec::new, |c| c.fit.runs.iter().map(|r| r.inertia).collect()),
         features: seg.features.clone(),
+        streamed,
+        init_sample: km.and_then(|c| c.sample.clone()),
         segments,
         timings_s: clock
             .laps
@@ -958,7 +1137,7 @@ pub fn fit_with_progress(
         transactions: loaded.transactions.clone(),
         features: d,
         k,
-        kmeans: km.map(|(_, s, _, _)| s.clone()),
+        kmeans: km.map(|c| c.summary.clone()),
         timings: clock.laps.clone(),
         segments: profiles
             .iter()

@@ -18,93 +18,223 @@ pub fn compute_profiles(
     labels: &[u32],
     k: usize,
 ) -> Vec<Profile> {
-    let n = labels.len();
-    let mut sizes = vec![0u64; k];
-    for &l in labels {
-        sizes[l as usize] += 1;
+    let mut builder = ProfileBuilder::new(k);
+    builder.add(columns, labels);
+    builder.finish()
+}
+
+/// [`compute_profiles`] over rows that come a table at a time (a streamed fit): the same
+/// numbers, from sums and counts per segment. Across tables the overall variance is merged
+/// from each table's own (Chan et al.), so one table gives exactly `compute_profiles`.
+pub(crate) struct ProfileBuilder {
+    k: usize,
+    sizes: Vec<u64>,
+    columns: Vec<Accumulator>,
+}
+
+enum Accumulator {
+    Numeric {
+        binding: Binding,
+        sum: Vec<f64>,
+        cnt: Vec<u64>,
+        /// Values seen, their mean and sum of squared deviations.
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
+    Categorical {
+        binding: Binding,
+        /// Per segment, rows per code.
+        counts: Vec<Vec<u64>>,
+        dict: Vec<String>,
+    },
+}
+
+impl ProfileBuilder {
+    pub fn new(k: usize) -> ProfileBuilder {
+        ProfileBuilder {
+            k,
+            sizes: vec![0; k],
+            columns: Vec::new(),
+        }
     }
-    let mut profiles: Vec<Profile> = (0..k)
-        .map(|j| Profile {
-            index: j as u32,
-            k: k as u32,
-            size: sizes[j],
-            share: if n == 0 {
-                0.0
-            } else {
-                sizes[j] as f64 / n as f64
-            },
-            numeric: Vec::new(),
-            categorical: Vec::new(),
-        })
-        .collect();
-    for (b, data) in columns {
-        match data {
-            ColumnData::Numeric(v) => {
-                let mut sum = vec![0.0f64; k];
-                let mut cnt = vec![0u64; k];
-                for (&x, &l) in v.iter().zip(labels) {
-                    if !x.is_nan() {
-                        sum[l as usize] += x;
-                        cnt[l as usize] += 1;
+
+    /// Adds rows: the same columns (by binding) in every call, and their segments.
+    pub fn add(&mut self, columns: &[(&Binding, &ColumnData)], labels: &[u32]) {
+        let k = self.k;
+        for &l in labels {
+            self.sizes[l as usize] += 1;
+        }
+        let columns: Vec<_> = columns
+            .iter()
+            .filter(|(_, d)| !matches!(d, ColumnData::NotNumeric { .. }))
+            .collect();
+        if self.columns.is_empty() {
+            self.columns = columns
+                .iter()
+                .map(|(b, d)| match d {
+                    ColumnData::Categorical { .. } => Accumulator::Categorical {
+                        binding: (*b).clone(),
+                        counts: vec![Vec::new(); k],
+                        dict: Vec::new(),
+                    },
+                    _ => Accumulator::Numeric {
+                        binding: (*b).clone(),
+                        sum: vec![0.0; k],
+                        cnt: vec![0; k],
+                        n: 0,
+                        mean: 0.0,
+                        m2: 0.0,
+                    },
+                })
+                .collect();
+        }
+        assert_eq!(
+            self.columns.len(),
+            columns.len(),
+            "the same columns each time"
+        );
+        for (acc, (_, data)) in self.columns.iter_mut().zip(columns) {
+            match (acc, data) {
+                (
+                    Accumulator::Numeric {
+                        sum,
+                        cnt,
+                        n,
+                        mean,
+                        m2,
+                        ..
+                    },
+                    ColumnData::Numeric(v),
+                ) => {
+                    let mut s = vec![0.0f64; k];
+                    let mut c = vec![0u64; k];
+                    for (&x, &l) in v.iter().zip(labels) {
+                        if !x.is_nan() {
+                            s[l as usize] += x;
+                            c[l as usize] += 1;
+                        }
+                    }
+                    let nb: u64 = c.iter().sum();
+                    if nb == 0 {
+                        continue;
+                    }
+                    let mean_b = s.iter().sum::<f64>() / nb as f64;
+                    let m2_b = v
+                        .iter()
+                        .filter(|x| !x.is_nan())
+                        .map(|x| (x - mean_b).powi(2))
+                        .sum::<f64>();
+                    if *n == 0 {
+                        (*mean, *m2) = (mean_b, m2_b);
+                    } else {
+                        let total = (*n + nb) as f64;
+                        let delta = mean_b - *mean;
+                        *m2 += m2_b + delta * delta * (*n as f64) * (nb as f64) / total;
+                        *mean += delta * nb as f64 / total;
+                    }
+                    *n += nb;
+                    for j in 0..k {
+                        sum[j] += s[j];
+                        cnt[j] += c[j];
                     }
                 }
-                let total: u64 = cnt.iter().sum();
-                let overall_mean = sum.iter().sum::<f64>() / total.max(1) as f64;
-                let var = v
-                    .iter()
-                    .filter(|x| !x.is_nan())
-                    .map(|x| (x - overall_mean).powi(2))
-                    .sum::<f64>()
-                    / total.max(1) as f64;
-                for j in 0..k {
-                    if cnt[j] > 0 {
+                (
+                    Accumulator::Categorical {
+                        counts, dict: all, ..
+                    },
+                    ColumnData::Categorical { codes, dict },
+                ) => {
+                    // A later table's dictionary extends an earlier one's (a stream keeps one).
+                    if dict.len() > all.len() {
+                        all.extend_from_slice(&dict[all.len()..]);
+                    }
+                    for row in counts.iter_mut() {
+                        row.resize(all.len(), 0);
+                    }
+                    for (&c, &l) in codes.iter().zip(labels) {
+                        if c != MISSING_CODE {
+                            counts[l as usize][c as usize] += 1;
+                        }
+                    }
+                }
+                _ => unreachable!("a column kept its kind"),
+            }
+        }
+    }
+
+    pub fn finish(self) -> Vec<Profile> {
+        let k = self.k;
+        let rows: u64 = self.sizes.iter().sum();
+        let mut profiles: Vec<Profile> = (0..k)
+            .map(|j| Profile {
+                index: j as u32,
+                k: k as u32,
+                size: self.sizes[j],
+                share: if rows == 0 {
+                    0.0
+                } else {
+                    self.sizes[j] as f64 / rows as f64
+                },
+                numeric: Vec::new(),
+                categorical: Vec::new(),
+            })
+            .collect();
+        for acc in self.columns {
+            match acc {
+                Accumulator::Numeric {
+                    binding: b,
+                    sum,
+                    cnt,
+                    n,
+                    mean,
+                    m2,
+                } => {
+                    let overall_std = (m2 / n.max(1) as f64).sqrt();
+                    for j in (0..k).filter(|&j| cnt[j] > 0) {
                         profiles[j].numeric.push(NumericProfile {
                             role: b.role.clone(),
                             name: b.column.clone(),
                             mean: sum[j] / cnt[j] as f64,
-                            overall_mean,
-                            overall_std: var.sqrt(),
+                            overall_mean: mean,
+                            overall_std,
+                        });
+                    }
+                }
+                Accumulator::Categorical {
+                    binding: b,
+                    counts,
+                    dict,
+                } => {
+                    let m = dict.len();
+                    let overall: Vec<u64> = (0..m)
+                        .map(|c| counts.iter().map(|row| row[c]).sum())
+                        .collect();
+                    let overall_total: u64 = overall.iter().sum::<u64>().max(1);
+                    for (j, row) in counts.iter().enumerate() {
+                        let seg_total = row.iter().sum::<u64>().max(1);
+                        let mut levels: Vec<(String, f64, f64)> = (0..m)
+                            .filter(|&c| overall[c] > 0)
+                            .map(|c| {
+                                (
+                                    dict[c].clone(),
+                                    row[c] as f64 / seg_total as f64,
+                                    overall[c] as f64 / overall_total as f64,
+                                )
+                            })
+                            .collect();
+                        levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                        profiles[j].categorical.push(CategoricalProfile {
+                            role: b.role.clone(),
+                            name: b.column.clone(),
+                            levels,
                         });
                     }
                 }
             }
-            ColumnData::Categorical { codes, dict } => {
-                let m = dict.len();
-                let mut counts = vec![0u64; k * m];
-                for (&c, &l) in codes.iter().zip(labels) {
-                    if c != MISSING_CODE {
-                        counts[l as usize * m + c as usize] += 1;
-                    }
-                }
-                let overall: Vec<u64> = (0..m)
-                    .map(|c| (0..k).map(|j| counts[j * m + c]).sum())
-                    .collect();
-                let overall_total: u64 = overall.iter().sum::<u64>().max(1);
-                for j in 0..k {
-                    let row = &counts[j * m..(j + 1) * m];
-                    let seg_total = row.iter().sum::<u64>().max(1);
-                    let mut levels: Vec<(String, f64, f64)> = (0..m)
-                        .filter(|&c| overall[c] > 0)
-                        .map(|c| {
-                            (
-                                dict[c].clone(),
-                                row[c] as f64 / seg_total as f64,
-                                overall[c] as f64 / overall_total as f64,
-                            )
-                        })
-                        .collect();
-                    levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                    profiles[j].categorical.push(CategoricalProfile {
-                        role: b.role.clone(),
-                        name: b.column.clone(),
-                        levels,
-                    });
-                }
-            }
-            ColumnData::NotNumeric { .. } => {}
         }
+        profiles
     }
-    profiles
 }
 
 /// A number for people: whole above 1000, one decimal above 10, else two.
@@ -202,6 +332,20 @@ mod tests {
             vec![("F".into(), 1.0, 2.0 / 3.0), ("M".into(), 0.0, 1.0 / 3.0)]
         );
         assert_eq!(p[1].categorical[0].levels[0], ("M".into(), 1.0, 1.0 / 3.0));
+        // Row by row through the builder: the same profiles, up to the merged variance.
+        let mut b = ProfileBuilder::new(2);
+        for i in 0..4 {
+            let one = |d: &ColumnData| d.filter(&[0, 1, 2, 3].map(|r| r == i));
+            b.add(&[(&age, &one(&ages)), (&g, &one(&gs))], &labels[i..i + 1]);
+        }
+        let streamed = b.finish();
+        assert_eq!(streamed[1].categorical, p[1].categorical);
+        for (s, w) in streamed.iter().zip(&p) {
+            assert_eq!(s.size, w.size);
+            let (s, w) = (&s.numeric[0], &w.numeric[0]);
+            assert_eq!((s.mean, s.overall_mean), (w.mean, w.overall_mean));
+            assert!((s.overall_std - w.overall_std).abs() < 1e-12 * w.overall_std);
+        }
         let traits = key_traits(&p[0]);
         assert_eq!(traits, vec!["Age 25.0 (avg 36.7)", "G F 100% (avg 67%)"]);
     }

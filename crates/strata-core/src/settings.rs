@@ -68,6 +68,21 @@ pub enum BackendChoice {
     Gpu,
 }
 
+/// Whether a fit holds the whole table in memory or streams the file (`--stream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streaming {
+    /// Stream when the table would take more than a quarter of the memory available.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Default `--prep-sample`: megabytes of a streamed file the strategy learns its
+/// preprocessing from.
+pub const DEFAULT_PREP_SAMPLE_MB: u64 = 256;
+/// Default `--init-sample`: rows a streamed fit chooses its starting centroids on.
+pub const DEFAULT_INIT_SAMPLE: usize = 1_000_000;
+
 /// A validated fit job. Build it with [`FitSettings::builder`].
 #[derive(Debug, Clone)]
 pub struct FitSettings {
@@ -98,6 +113,11 @@ pub struct FitSettings {
     /// Starting centroids (`--init FILE`): a header naming the features, then one row per
     /// segment, in the scaled feature space.
     pub init: Option<PathBuf>,
+    pub streaming: Streaming,
+    /// Streamed fits: megabytes of the file (spread over it) the strategy learns from.
+    pub prep_sample_mb: u64,
+    /// Streamed fits: rows (spread over the data) the starting centroids are chosen on.
+    pub init_sample: usize,
 }
 
 impl FitSettings {
@@ -129,6 +149,9 @@ impl FitSettings {
                 as_of: None,
                 date_format: None,
                 init: None,
+                streaming: Streaming::Auto,
+                prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
+                init_sample: DEFAULT_INIT_SAMPLE,
             },
         }
     }
@@ -240,6 +263,18 @@ impl FitSettingsBuilder {
         self.s.backend = v;
         self
     }
+    pub fn streaming(mut self, v: Streaming) -> Self {
+        self.s.streaming = v;
+        self
+    }
+    pub fn prep_sample_mb(mut self, v: u64) -> Self {
+        self.s.prep_sample_mb = v;
+        self
+    }
+    pub fn init_sample(mut self, v: usize) -> Self {
+        self.s.init_sample = v;
+        self
+    }
 
     pub fn build(self) -> Result<FitSettings, CoreError> {
         let s = self.s;
@@ -249,6 +284,21 @@ impl FitSettingsBuilder {
         }
         if s.max_iter == 0 {
             return bad("--max-iter must be at least 1".into());
+        }
+        if s.prep_sample_mb == 0 {
+            return bad("--prep-sample must be at least 1 (MB)".into());
+        }
+        if s.init_sample == 0 {
+            return bad("--init-sample must be at least 1 (rows)".into());
+        }
+        if s.streaming == Streaming::Always
+            && (s.source == Source::Transactions || s.mode == Mode::Rfm)
+        {
+            return bad(
+                "--stream always works on customer tables clustered with k-means; a transaction \
+                 log or --mode rfm is read whole"
+                    .into(),
+            );
         }
         if s.n_init == 0 {
             return bad("--n-init must be at least 1".into());

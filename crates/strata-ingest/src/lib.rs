@@ -348,6 +348,10 @@ fn batch_len() -> usize {
     4 * rayon::current_num_threads()
 }
 
+/// The size of the chunks a sample ([`read_table_sampled`], [`TableStream::sampled`]) counts
+/// in, for choosing `keep_one_in`.
+pub const CHUNK_BYTES: usize = chunks::CHUNK_BYTES;
+
 /// Reads the rows of `header.path` according to `plan`.
 ///
 /// The data is cut into chunks of whole records ([`chunks`]), a batch of which is parsed in
@@ -365,6 +369,24 @@ pub fn read_table_with_progress(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
     read_table_chunked(header, plan, chunks::CHUNK_BYTES, progress)
+}
+
+/// [`read_table_with_progress`] on one chunk (of about 4 MB) in every `keep_one_in`, spread
+/// evenly over the file: a systematic sample of a file too large to read whole. Every byte
+/// is still read, to find the records; a duplicate id is an error only within the sample.
+pub fn read_table_sampled(
+    header: &Header,
+    plan: &ReadPlan,
+    keep_one_in: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Table, IngestError> {
+    let mut reader = BatchReader::new(header, plan, chunks::CHUNK_BYTES, keep_one_in)?;
+    let mut merged = Merged::new(plan);
+    merged.reserve_from_first = Some(reader.file_bytes / reader.keep_one_in as u64);
+    while reader.step(header, plan, &mut merged)? {
+        progress(reader.done);
+    }
+    merged.finish(header, plan)
 }
 
 fn read_table_chunked(
@@ -515,9 +537,6 @@ impl<'a> TableStream<'a> {
             merged: Merged::new(plan),
         })
     }
-
-    /// The chunk size a sample counts in, for choosing `keep_one_in`.
-    pub const CHUNK_BYTES: usize = chunks::CHUNK_BYTES;
 
     /// The next table of rows, or `None` at the end of the file.
     pub fn next_table(&mut self) -> Result<Option<Table>, IngestError> {
