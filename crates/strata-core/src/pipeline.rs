@@ -1109,7 +1109,8 @@ pub fn fit_with_progress(
             .iter()
             .filter(|(s, _)| *s == name)
             .map(|(_, t)| *t)
-            .sum::<f64>()
+            // An empty float sum is -0.0; a stage that did not run took 0 s.
+            .fold(0.0, |a, b| a + b)
     };
     info!(
         ingest_s = lap("ingest"),
