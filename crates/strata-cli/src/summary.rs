@@ -26,6 +26,29 @@ pub fn print(r: &FitReport) {
                     "stopped at --max-iter without converging"
                 }
             );
+            let q = &km.quality;
+            let num = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
+            };
+            println!(
+                "Quality: silhouette {} ({} {} rows; -1 to 1, higher is better), Davies-Bouldin {} \
+                 (lower is better), Calinski-Harabasz {} (higher is better).",
+                num(q.silhouette, 3),
+                if q.silhouette_sampled {
+                    "a sample of"
+                } else {
+                    "all"
+                },
+                q.silhouette_rows,
+                num(q.davies_bouldin, 3),
+                num(q.calinski_harabasz, 1)
+            );
+            if let Some(s) = &km.stability {
+                println!(
+                    "Stability: {} restarts agree to an adjusted Rand index of at least {:.3} ({}).",
+                    s.runs, s.min_agreement, s.reading
+                );
+            }
         }
         None => println!(
             "Scored {} of {} customers with strategy {} {} into RFM segments (quintile scores 1–5).",

@@ -67,6 +67,33 @@ fn mall_customers_as_in_the_issue() {
         .collect();
     assert_eq!(labels.len(), 5, "five distinct names: {labels:?}");
     assert!(stdout.contains("KEY TRAITS"));
+    // 200 customers: an exact silhouette, and the three restarts compared.
+    let q = &seg["quality"];
+    assert_eq!(
+        (
+            q["silhouette_rows"].as_u64(),
+            q["silhouette_sampled"].as_bool()
+        ),
+        (Some(200), Some(false))
+    );
+    assert!(
+        q["silhouette"]
+            .as_f64()
+            .is_some_and(|s| (-1.0..=1.0).contains(&s)),
+        "{q}"
+    );
+    assert!(
+        q["calinski_harabasz"].as_f64().is_some_and(|v| v > 0.0),
+        "{q}"
+    );
+    let st = &seg["stability"];
+    assert_eq!(st["runs"], 3);
+    assert_eq!(
+        st["agreement"][seg["best_run"].as_u64().unwrap() as usize],
+        1.0
+    );
+    assert!(["stable", "moderate", "unstable"].contains(&st["reading"].as_str().unwrap()));
+    assert!(stdout.contains("Quality: silhouette") && stdout.contains("Stability: 3 restarts"));
 }
 
 #[test]

@@ -73,6 +73,8 @@ fn small_streamed_fit_equals_the_in_memory_fit() {
         "3000 rows need no init sample"
     );
     assert_eq!(w["segments"].as_array().unwrap().len(), 4);
+    assert_eq!(w["quality"], s["quality"]);
+    assert_eq!(w["stability"], s["stability"]);
     for (ws, ss) in w["segments"]
         .as_array()
         .unwrap()
@@ -131,6 +133,19 @@ fn sampled_streamed_fit_finds_the_planted_segments() {
     );
     assert!(end <= start && end == seg["inertia"].as_f64().unwrap());
     assert!(init["gap"].as_f64().unwrap() >= 0.0);
+    // The restarts ran on the sample, so their agreement is measured there; quality on all.
+    assert_eq!(seg["stability"]["rows"], 5000);
+    assert_eq!(seg["stability"]["runs"], 3);
+    let q = &seg["quality"];
+    assert_eq!(q["silhouette_rows"], 10_000);
+    assert_eq!(q["silhouette_sampled"], true);
+    assert!(
+        q["silhouette"]
+            .as_f64()
+            .is_some_and(|s| s > 0.5 && s <= 1.0),
+        "{q}"
+    );
+    assert!(q["davies_bouldin"].as_f64().is_some_and(|v| v > 0.0), "{q}");
 
     let rows = check_outputs(&out, &ids_of(&file, 0), 8);
     let planted: Vec<String> = read_csv(&truth)[1..].iter().map(|r| r[1].clone()).collect();

@@ -23,7 +23,7 @@ pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{SegmentsFile, write_atomically};
-pub use pipeline::{FitReport, SampleInit, SegmentSummary, fit, fit_with_progress};
+pub use pipeline::{FitReport, SampleInit, SegmentSummary, Stability, fit, fit_with_progress};
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{

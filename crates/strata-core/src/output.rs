@@ -84,6 +84,13 @@ pub struct SegmentsFile {
     /// rows): the sample and the inertia gap to Lloyd on every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_sample: Option<crate::SampleInit>,
+    /// Segmentation quality on the feature matrix (k-means mode): silhouette (exact up to
+    /// 10,000 rows, on a seeded sample above), Davies-Bouldin, Calinski-Harabasz.
+    #[serde(default)]
+    pub quality: Option<strata_quality::Quality>,
+    /// How far the k-means++ restarts agree (adjusted Rand index against the winner).
+    #[serde(default)]
+    pub stability: Option<crate::Stability>,
     pub segments: Vec<SegmentJson>,
     /// Wall seconds per stage before the outputs were written (ingest, features, k-means,
     /// profiles); writing itself is logged and printed.

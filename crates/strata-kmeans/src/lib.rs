@@ -187,6 +187,10 @@ pub struct RunSummary {
     /// Inertia before each step (against the centroids that step started from).
     pub history: Vec<f64>,
     pub reseeded: usize,
+    /// Adjusted Rand index of this run's final labels against the winning run's (1 for the
+    /// winner): how far restarts agree on the segmentation. `None` with one run.
+    #[serde(default)]
+    pub agreement: Option<f64>,
 }
 
 /// The result of a fit: the best restart's centroids and the final assignment.
@@ -317,6 +321,8 @@ pub fn fit(
 
     let mut best: Option<(Vec<f32>, usize)> = None;
     let mut runs: Vec<RunSummary> = Vec::with_capacity(params.n_init());
+    // Every run's final centroids, to compare the runs' segmentations at the end.
+    let mut finals: Vec<Vec<f32>> = Vec::with_capacity(params.n_init());
     let mut last_step = None;
     for run in 0..params.n_init() {
         observer.run_started(run, params.n_init());
@@ -342,6 +348,9 @@ pub fn fit(
             Some((_, b)) => summary.inertia < runs[*b].inertia,
         };
         runs.push(summary);
+        if params.n_init() > 1 {
+            finals.push(centroids.clone());
+        }
         if better {
             best = Some((centroids, run));
         }
@@ -355,6 +364,17 @@ pub fn fit(
         _ => bound.step(&centroids, k)?,
     };
     let a = bound.assignments()?;
+    let step_counts = step.counts;
+    let step_inertia = step.inertia;
+    // Stability: each other run's labels against the winner's (one more pass per run).
+    for (r, c) in finals.iter().enumerate() {
+        runs[r].agreement = Some(if r == best_run {
+            1.0
+        } else {
+            bound.step(c, k)?;
+            strata_quality::adjusted_rand_index(&a.labels, &bound.assignments()?.labels)
+        });
+    }
     let summary = &runs[best_run];
     Ok(KMeansFit {
         k,
@@ -363,8 +383,8 @@ pub fn fit(
         labels: a.labels,
         nearest: a.nearest,
         second: a.second,
-        counts: step.counts,
-        inertia: step.inertia,
+        counts: step_counts,
+        inertia: step_inertia,
         iterations: summary.iterations,
         converged: summary.converged,
         best_run,
@@ -427,6 +447,7 @@ fn lloyd(
             converged,
             history,
             reseeded,
+            agreement: None,
         },
     ))
 }

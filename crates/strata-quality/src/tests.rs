@@ -1,0 +1,140 @@
+use super::*;
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    sklearn: String,
+    cases: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    d: usize,
+    k: usize,
+    data: Vec<f64>,
+    labels: Vec<u32>,
+    planted: Vec<u32>,
+    silhouette: f64,
+    davies_bouldin: f64,
+    calinski_harabasz: f64,
+    ari_planted: f64,
+}
+
+fn fixture() -> Fixture {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/quality/sklearn_quality.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn close(got: Option<f64>, want: f64, what: &str, tol: f64) {
+    let got = got.unwrap_or_else(|| panic!("{what}: no value"));
+    assert!(
+        (got - want).abs() <= tol * want.abs().max(1.0),
+        "{what}: {got} vs scikit-learn's {want}"
+    );
+}
+
+/// The same scores as scikit-learn on the same data and labels. The fixture's data are
+/// f32-exact, so only summation order separates the two, and the silhouette's distances in
+/// f32 (to 1e-6).
+#[test]
+fn scores_agree_with_scikit_learn() {
+    let f = fixture();
+    assert!(!f.sklearn.is_empty());
+    for c in &f.cases {
+        let data: Vec<f32> = c.data.iter().map(|&v| v as f32).collect();
+        assert!(data.iter().zip(&c.data).all(|(&a, &b)| a as f64 == b));
+        let n = c.labels.len();
+        let q = quality(&data, c.d, &c.labels, c.k, n, 1);
+        close(
+            q.silhouette,
+            c.silhouette,
+            &format!("{} silhouette", c.name),
+            1e-6,
+        );
+        close(
+            q.davies_bouldin,
+            c.davies_bouldin,
+            &format!("{} DB", c.name),
+            1e-9,
+        );
+        close(
+            q.calinski_harabasz,
+            c.calinski_harabasz,
+            &format!("{} CH", c.name),
+            1e-9,
+        );
+        assert!(!q.silhouette_sampled && q.silhouette_rows == n);
+        close(
+            Some(adjusted_rand_index(&c.planted, &c.labels)),
+            c.ari_planted,
+            &format!("{} ARI", c.name),
+            1e-12,
+        );
+    }
+}
+
+/// Above the exact limit the silhouette is a sample's: reported as such, reproducible by seed,
+/// and near the exact value.
+#[test]
+fn sampled_silhouette_is_reported_and_close() {
+    let f = fixture();
+    let c = f.cases.iter().find(|c| c.name == "overlapping").unwrap();
+    let data: Vec<f32> = c.data.iter().map(|&v| v as f32).collect();
+    let q = quality(&data, c.d, &c.labels, c.k, 250, 7);
+    assert!(q.silhouette_sampled);
+    assert_eq!((q.silhouette_rows, q.silhouette_seed), (250, Some(7)));
+    assert_eq!(q, quality(&data, c.d, &c.labels, c.k, 250, 7));
+    assert!((q.silhouette.unwrap() - c.silhouette).abs() < 0.05);
+    assert_ne!(
+        q.silhouette,
+        quality(&data, c.d, &c.labels, c.k, 250, 8).silhouette
+    );
+}
+
+#[test]
+fn samples_are_distinct_sorted_and_seeded() {
+    let s = sample_rows(1000, 100, 3);
+    assert_eq!(s.len(), 100);
+    assert!(s.windows(2).all(|w| w[0] < w[1]) && s[99] < 1000);
+    assert_eq!(s, sample_rows(1000, 100, 3));
+    assert_ne!(s, sample_rows(1000, 100, 4));
+    assert_eq!(sample_rows(5, 9, 1), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn rand_index_ignores_numbering_and_handles_trivial_partitions() {
+    let a = [0, 0, 1, 1, 2, 2];
+    assert_eq!(adjusted_rand_index(&a, &[2, 2, 0, 0, 1, 1]), 1.0);
+    assert_eq!(adjusted_rand_index(&[0; 6], &[0; 6]), 1.0);
+    assert!(adjusted_rand_index(&a, &[0, 1, 0, 1, 0, 1]) < 0.0);
+}
+
+/// One segment has no between-segment spread: no score rather than a made-up one.
+#[test]
+fn one_segment_has_no_scores() {
+    let data = [0f32, 1.0, 2.0, 3.0];
+    let q = quality(&data, 1, &[0, 0, 0, 0], 3, 10, 1);
+    assert_eq!(
+        (q.silhouette, q.davies_bouldin, q.calinski_harabasz),
+        (None, None, None)
+    );
+}
+
+/// Fixed chunking: one thread and many give the same bits.
+#[test]
+fn scores_do_not_depend_on_the_thread_count() {
+    let f = fixture();
+    let c = &f.cases[1];
+    let data: Vec<f32> = c.data.iter().map(|&v| v as f32).collect();
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| quality(&data, c.d, &c.labels, c.k, 200, 5))
+    };
+    assert_eq!(run(1), run(3));
+}
