@@ -233,6 +233,11 @@ pub struct FitArgs {
     /// runs on every row from the best restart's centroids, and the inertia gap is reported.
     #[arg(long, value_name = "ROWS", default_value_t = strata_core::DEFAULT_INIT_SAMPLE)]
     pub init_sample: usize,
+    /// Flag a customer as ambiguous (between two segments) when the distance to its centroid
+    /// over the distance to the second-nearest is above R (1: exactly between the two).
+    /// assignments.csv has the ratio and the flag; segments.json counts the flagged per segment.
+    #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
+    pub ambiguous_ratio: f64,
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -294,7 +299,8 @@ impl FitArgs {
                 StreamArg::Never => Streaming::Never,
             })
             .prep_sample_mb(self.prep_sample)
-            .init_sample(self.init_sample);
+            .init_sample(self.init_sample)
+            .ambiguous_ratio(self.ambiguous_ratio);
         for m in &self.maps {
             b = b.map(m.clone());
         }

@@ -158,6 +158,49 @@ fn golden_assignments_on_a_small_fixture() {
     );
 }
 
+/// Boundary customers: the ratio of the distances to the two nearest centroids is in
+/// assignments.csv with its flag, and each segment counts its flagged customers.
+#[test]
+fn boundary_customers_are_flagged_and_counted() {
+    let input = repo().join("tests/fixtures/small_demographic.csv");
+    let (_dir, out, _) = fit_ok(
+        &input,
+        &[
+            "--id-column",
+            "customer_id",
+            "--k",
+            "3",
+            "--ambiguous-ratio",
+            "0.8",
+        ],
+    );
+    let rows = read_csv(&out.join("assignments.csv"));
+    assert_eq!(rows[0][4..6], ["boundary_ratio", "ambiguous"]);
+    let mut flagged = vec![0u64; 3];
+    for r in &rows[1..] {
+        let ratio: f64 = r[4].parse().unwrap();
+        assert!((0.0..=1.0).contains(&ratio), "{r:?}");
+        assert_eq!(r[5] == "true", ratio > 0.8, "{r:?}");
+        if r[5] == "true" {
+            flagged[r[1].parse::<usize>().unwrap()] += 1;
+        }
+    }
+    let seg = json(&out.join("segments.json"));
+    assert_eq!(seg["ambiguous_ratio"], 0.8);
+    let counted: Vec<u64> = seg["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ambiguous"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counted, flagged);
+    fails(
+        &["--ambiguous-ratio", "1.5"],
+        "id,x\n1,2\n",
+        &["--ambiguous-ratio"],
+    );
+}
+
 /// The library reports every stage in order, bytes read up to the file's size, and each
 /// k-means iteration: what the CLI's progress bars are drawn from.
 #[test]

@@ -27,8 +27,9 @@ pub use pipeline::{FitReport, SampleInit, SegmentSummary, Stability, fit, fit_wi
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
-    BackendChoice, DEFAULT_INIT_SAMPLE, DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder,
-    MissingPolicy, Mode, RoleMap, Source, Streaming, parse_delimiter, parse_option,
+    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_PREP_SAMPLE_MB,
+    FitSettings, FitSettingsBuilder, MissingPolicy, Mode, RoleMap, Source, Streaming,
+    parse_delimiter, parse_option,
 };
 pub use strata_ingest::DateFormat;
 pub use stream::StreamReport;

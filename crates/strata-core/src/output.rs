@@ -91,6 +91,10 @@ pub struct SegmentsFile {
     /// How far the k-means++ restarts agree (adjusted Rand index against the winner).
     #[serde(default)]
     pub stability: Option<crate::Stability>,
+    /// The nearest-over-second-nearest distance ratio above which a customer is flagged
+    /// ambiguous (k-means only).
+    #[serde(default)]
+    pub ambiguous_ratio: Option<f64>,
     pub segments: Vec<SegmentJson>,
     /// Wall seconds per stage before the outputs were written (ingest, features, k-means,
     /// profiles); writing itself is logged and printed.
@@ -130,6 +134,10 @@ pub struct SegmentJson {
     pub numeric: Vec<NumericJson>,
     pub categorical: Vec<CategoricalJson>,
     pub key_traits: Vec<String>,
+    /// Customers of the segment flagged ambiguous (k-means only): nearly as close to another
+    /// segment's centroid (ratio above `ambiguous_ratio`).
+    #[serde(default)]
+    pub ambiguous: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]

@@ -615,6 +615,8 @@ pub(crate) struct Segmentation {
     pub labels: Vec<u32>,
     /// Squared distance to the segment's centroid (k-means only).
     pub distances: Option<Vec<f32>>,
+    /// Squared distance to the second-nearest centroid (k-means only).
+    pub second: Option<Vec<f32>>,
     /// Fixed segment names (RFM); otherwise the plugin names the segments.
     pub names: Option<Vec<String>>,
     pub features: Vec<String>,
@@ -702,6 +704,7 @@ fn kmeans_segments(
         k: clustered.fit.k,
         labels: std::mem::take(&mut clustered.fit.labels),
         distances: Some(std::mem::take(&mut clustered.fit.nearest)),
+        second: Some(std::mem::take(&mut clustered.fit.second)),
         names: None,
         features: fitted.features,
         state: Some(fitted.state),
@@ -986,6 +989,7 @@ fn rfm_segments(info: &PluginInfo, rfm: Option<&Rfm>) -> Result<Segmentation, Co
         k: RfmSegment::ALL.len(),
         labels: rfm.scores.iter().map(|s| s.segment().index()).collect(),
         distances: None,
+        second: None,
         names: Some(
             RfmSegment::ALL
                 .iter()
@@ -1111,10 +1115,27 @@ pub fn fit_with_progress(
         rfm: rfm.as_ref().map(|r| r.cuts.clone()),
     };
 
+    let ambiguous = match (&seg.distances, &seg.second) {
+        (Some(a), Some(b)) => Some(ambiguous_counts(
+            &seg.labels,
+            a,
+            b,
+            k,
+            settings.ambiguous_ratio,
+        )),
+        _ => None,
+    };
+    if let Some(a) = &ambiguous {
+        info!(
+            "{} customers are ambiguous (distance ratio to the two nearest centroids above {})",
+            a.iter().sum::<u64>(),
+            settings.ambiguous_ratio
+        );
+    }
     let segments: Vec<SegmentJson> = profiles
         .iter()
         .zip(&labels)
-        .map(|(p, l)| segment_json(p, l))
+        .map(|(p, l)| segment_json(p, l, ambiguous.as_ref().map(|a| a[p.index as usize])))
         .collect();
     clock.lap("profiles");
     clock.begin("output");
@@ -1146,6 +1167,7 @@ pub fn fit_with_progress(
         streamed,
         init_sample: km.and_then(|c| c.sample.clone()),
         quality: km.map(|c| c.quality.clone()),
+        ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
         stability: km.and_then(|c| c.stability.clone()),
         segments,
         timings_s: clock
@@ -1163,7 +1185,8 @@ pub fn fit_with_progress(
                     w,
                     &loaded.table.ids,
                     &seg.labels,
-                    seg.distances.as_deref(),
+                    seg.distances.as_deref().zip(seg.second.as_deref()),
+                    settings.ambiguous_ratio,
                     &labels,
                     rfm.as_ref(),
                 )
@@ -1235,7 +1258,36 @@ pub fn fit_with_progress(
     })
 }
 
-fn segment_json(p: &Profile, label: &str) -> SegmentJson {
+/// Distance to the nearest centroid over distance to the second nearest, from squared
+/// distances: near 0 deep inside a segment, 1 exactly between two (0 when k = 1).
+pub(crate) fn boundary_ratio(nearest: f32, second: f32) -> f32 {
+    if !second.is_finite() {
+        0.0
+    } else if second <= 0.0 {
+        1.0
+    } else {
+        (nearest.max(0.0) / second).sqrt().min(1.0)
+    }
+}
+
+/// Customers per segment whose boundary ratio is above `threshold`.
+fn ambiguous_counts(
+    labels: &[u32],
+    nearest: &[f32],
+    second: &[f32],
+    k: usize,
+    threshold: f64,
+) -> Vec<u64> {
+    let mut counts = vec![0u64; k];
+    for ((&l, &a), &b) in labels.iter().zip(nearest).zip(second) {
+        if f64::from(boundary_ratio(a, b)) > threshold {
+            counts[l as usize] += 1;
+        }
+    }
+    counts
+}
+
+fn segment_json(p: &Profile, label: &str, ambiguous: Option<u64>) -> SegmentJson {
     let mut centroid = serde_json::Map::new();
     for nstat in &p.numeric {
         centroid.insert(nstat.name.clone(), serde_json::json!(nstat.mean));
@@ -1283,6 +1335,7 @@ fn segment_json(p: &Profile, label: &str) -> SegmentJson {
             })
             .collect(),
         key_traits: key_traits(p),
+        ambiguous,
     }
 }
 
@@ -1301,20 +1354,30 @@ impl std::fmt::Display for Rounded {
     }
 }
 
-/// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space;
-/// empty without k-means), one row per segmented customer in input order; with RFM measures,
-/// also recency, frequency, monetary and their scores.
+/// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space),
+/// boundary_ratio (that distance over the distance to the second-nearest centroid) and
+/// ambiguous (`true` when the ratio is above `threshold`); the last three empty without
+/// k-means. One row per segmented customer in input order; with RFM measures, also recency,
+/// frequency, monetary and their scores.
 fn write_assignments(
     w: &mut dyn Write,
     ids: &IdColumn,
     segments: &[u32],
-    sq_distances: Option<&[f32]>,
+    sq_distances: Option<(&[f32], &[f32])>,
+    threshold: f64,
     labels: &[String],
     rfm: Option<&Rfm>,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut out = csv::WriterBuilder::new().from_writer(w);
-    let mut head = vec!["id", "segment", "label", "distance"];
+    let mut head = vec![
+        "id",
+        "segment",
+        "label",
+        "distance",
+        "boundary_ratio",
+        "ambiguous",
+    ];
     if rfm.is_some() {
         head.extend([
             "recency",
@@ -1337,8 +1400,21 @@ fn write_assignments(
         field(&mut out, format_args!("{l}"))?;
         out.write_field(&labels[l as usize])?;
         match sq_distances {
-            Some(d) => field(&mut out, format_args!("{}", d[i].max(0.0).sqrt()))?,
-            None => out.write_field("")?,
+            Some((near, second)) => {
+                field(&mut out, format_args!("{}", near[i].max(0.0).sqrt()))?;
+                let ratio = boundary_ratio(near[i], second[i]);
+                field(&mut out, format_args!("{ratio:.4}"))?;
+                out.write_field(if f64::from(ratio) > threshold {
+                    "true"
+                } else {
+                    "false"
+                })?;
+            }
+            None => {
+                for _ in 0..3 {
+                    out.write_field("")?;
+                }
+            }
         }
         if let Some(r) = rfm {
             for v in &r.values {

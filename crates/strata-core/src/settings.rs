@@ -118,7 +118,13 @@ pub struct FitSettings {
     pub prep_sample_mb: u64,
     /// Streamed fits: rows (spread over the data) the starting centroids are chosen on.
     pub init_sample: usize,
+    /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
+    /// flagged as ambiguous (`--ambiguous-ratio`).
+    pub ambiguous_ratio: f64,
 }
+
+/// Default `--ambiguous-ratio`: within 10% of as close to a second segment as to their own.
+pub const DEFAULT_AMBIGUOUS_RATIO: f64 = 0.9;
 
 impl FitSettings {
     pub fn builder(
@@ -152,6 +158,7 @@ impl FitSettings {
                 streaming: Streaming::Auto,
                 prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
                 init_sample: DEFAULT_INIT_SAMPLE,
+                ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
             },
         }
     }
@@ -275,6 +282,10 @@ impl FitSettingsBuilder {
         self.s.init_sample = v;
         self
     }
+    pub fn ambiguous_ratio(mut self, v: f64) -> Self {
+        self.s.ambiguous_ratio = v;
+        self
+    }
 
     pub fn build(self) -> Result<FitSettings, CoreError> {
         let s = self.s;
@@ -287,6 +298,12 @@ impl FitSettingsBuilder {
         }
         if s.prep_sample_mb == 0 {
             return bad("--prep-sample must be at least 1 (MB)".into());
+        }
+        if !(s.ambiguous_ratio > 0.0 && s.ambiguous_ratio <= 1.0) {
+            return bad(format!(
+                "--ambiguous-ratio must be above 0 and at most 1 (got {})",
+                s.ambiguous_ratio
+            ));
         }
         if s.init_sample == 0 {
             return bad("--init-sample must be at least 1 (rows)".into());

@@ -377,6 +377,7 @@ pub(crate) fn fit_streamed(
     drop(matrix);
     let labels = std::mem::take(&mut clustered.fit.labels);
     let distances = std::mem::take(&mut clustered.fit.nearest);
+    let second = std::mem::take(&mut clustered.fit.second);
     clock.lap("k-means");
 
     // 4. Profiles, from the raw values read again.
@@ -430,6 +431,7 @@ pub(crate) fn fit_streamed(
             k,
             labels,
             distances: Some(distances),
+            second: Some(second),
             names: None,
             features: fitted.features,
             state: Some(fitted.state),
