@@ -71,6 +71,8 @@ fn transaction_log_clusters_customers_and_counts_what_it_netted() {
             "segment",
             "label",
             "distance",
+            "boundary_ratio",
+            "ambiguous",
             "recency",
             "frequency",
             "monetary",
@@ -100,7 +102,7 @@ fn transaction_log_clusters_customers_and_counts_what_it_netted() {
     );
     // Customer 17850: 34 invoices in the first days of December, net of returns.
     let c = rows.iter().find(|r| r[0] == "17850").unwrap();
-    assert_eq!(c[5], "34");
+    assert_eq!(c[7], "34");
     let model = Model::load(&out.join("model.json")).unwrap();
     assert_eq!(model.input.source, "transactions");
 }
@@ -140,8 +142,11 @@ fn rfm_mode_names_the_segments_and_scores_point_the_right_way() {
         .map(|r| {
             let f = |i: usize| r[i].parse::<f64>().unwrap();
             let s = |i: usize| r[i].parse::<u8>().unwrap();
-            assert!(r[3].is_empty(), "no distance without k-means");
-            (f(4), f(5), f(6), s(7), s(8), s(9))
+            assert!(
+                r[3..6].iter().all(|c| c.is_empty()),
+                "no distance without k-means"
+            );
+            (f(6), f(7), f(8), s(9), s(10), s(11))
         })
         .collect();
     for a in &body {
@@ -179,7 +184,7 @@ fn rfm_mode_names_the_segments_and_scores_point_the_right_way() {
         }
     }
     let champions: Vec<_> = rows[1..].iter().filter(|r| r[2] == "Champions").collect();
-    assert!(!champions.is_empty() && champions.iter().all(|r| r[7] == "5"));
+    assert!(!champions.is_empty() && champions.iter().all(|r| r[9] == "5"));
     let model = Model::load(&out.join("model.json")).unwrap();
     assert!(model.rfm.is_some() && model.centroids.is_empty());
 }
