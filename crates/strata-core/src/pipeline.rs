@@ -355,30 +355,40 @@ pub(crate) fn set_aside_text_columns(
     Ok(skipped)
 }
 
-/// `--missing drop`: the table without its rows that miss a bound value, and how many went.
-pub(crate) fn drop_incomplete(table: Table) -> (Table, usize) {
+/// Rows of `table` with every bound value, or `None` when that is all of them.
+pub(crate) fn complete_rows(table: &Table) -> Option<Vec<bool>> {
     let keep: Vec<bool> = (0..table.n_rows)
         .map(|i| table.columns.iter().all(|c| !c.data.is_missing(i)))
         .collect();
-    let dropped = keep.iter().filter(|k| !**k).count();
-    if dropped == 0 {
-        return (table, 0);
+    keep.contains(&false).then_some(keep)
+}
+
+/// `--missing drop`: the table without its rows that miss a bound value, and how many went.
+pub(crate) fn drop_incomplete(table: Table) -> (Table, usize) {
+    match complete_rows(&table) {
+        None => (table, 0),
+        Some(keep) => keep_rows(&table, &keep),
     }
+}
+
+/// The rows of `table` where `keep` is true, and how many were left out.
+pub(crate) fn keep_rows(table: &Table, keep: &[bool]) -> (Table, usize) {
+    let dropped = keep.iter().filter(|k| !**k).count();
     let table = Table {
         n_rows: table.n_rows - dropped,
-        ids: table.ids.filter(&keep),
+        ids: table.ids.filter(keep),
         columns: table
             .columns
             .iter()
             .map(|c| strata_ingest::Column {
-                data: c.data.filter(&keep),
+                data: c.data.filter(keep),
                 ..c.clone()
             })
             .collect(),
         lines: table
             .lines
             .iter()
-            .zip(&keep)
+            .zip(keep)
             .filter(|(_, k)| **k)
             .map(|(l, _)| *l)
             .collect(),

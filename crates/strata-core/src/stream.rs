@@ -23,9 +23,9 @@ use strata_ingest::{ColumnData, IdColumn, IngestError, ReadPlan, Table, TableStr
 use tracing::info;
 
 use crate::pipeline::{
-    Loaded, Segmentation, Stages, all_dropped_error, batch, check_k, cluster, customer_plan,
-    data_error, drop_incomplete, kmeans_params, no_values_error, normalise_rows,
-    set_aside_text_columns, transform_all,
+    Loaded, Segmentation, Stages, all_dropped_error, batch, check_k, cluster, complete_rows,
+    customer_plan, data_error, drop_incomplete, keep_rows, kmeans_params, no_values_error,
+    normalise_rows, set_aside_text_columns, transform_all,
 };
 use crate::profile::ProfileBuilder;
 use crate::settings::{Mode, Source, Streaming};
@@ -173,14 +173,6 @@ impl Ids {
     }
 }
 
-/// Rows of `table` with every bound value, or `None` when that is all of them.
-fn complete(table: &Table) -> Option<Vec<bool>> {
-    let keep: Vec<bool> = (0..table.n_rows)
-        .map(|i| table.columns.iter().all(|c| !c.data.is_missing(i)))
-        .collect();
-    keep.contains(&false).then_some(keep)
-}
-
 /// A column the sample took for numeric that holds text further on.
 fn text_beyond_sample(
     settings: &FitSettings,
@@ -307,12 +299,16 @@ pub(crate) fn fit_streamed(
         for (m, c) in missing.iter_mut().zip(&table.columns) {
             *m += c.data.missing();
         }
-        let keep = if drop_rows { complete(&table) } else { None };
+        let keep = if drop_rows {
+            complete_rows(&table)
+        } else {
+            None
+        };
         ids.append(&table, keep.as_deref(), rows);
         rows += table.n_rows;
-        if keep.is_some() {
+        if let Some(keep) = &keep {
             let dropped;
-            (table, dropped) = drop_incomplete(table);
+            (table, dropped) = keep_rows(&table, keep);
             rows_dropped += dropped;
         }
         lines.extend_from_slice(&table.lines);

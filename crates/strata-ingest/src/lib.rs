@@ -380,13 +380,7 @@ pub fn read_table_sampled(
     keep_one_in: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
-    let mut reader = BatchReader::new(header, plan, chunks::CHUNK_BYTES, keep_one_in)?;
-    let mut merged = Merged::new(plan);
-    merged.reserve_from_first = Some(reader.file_bytes / reader.keep_one_in as u64);
-    while reader.step(header, plan, &mut merged)? {
-        progress(reader.done);
-    }
-    merged.finish(header, plan)
+    read_one_in(header, plan, chunks::CHUNK_BYTES, keep_one_in, progress)
 }
 
 fn read_table_chunked(
@@ -395,9 +389,21 @@ fn read_table_chunked(
     chunk_bytes: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
-    let mut reader = BatchReader::new(header, plan, chunk_bytes, 1)?;
+    read_one_in(header, plan, chunk_bytes, 1, progress)
+}
+
+/// One table of the chunks kept (one in `keep_one_in`), its vectors sized from the first
+/// part's rows per byte.
+fn read_one_in(
+    header: &Header,
+    plan: &ReadPlan,
+    chunk_bytes: usize,
+    keep_one_in: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Table, IngestError> {
+    let mut reader = BatchReader::new(header, plan, chunk_bytes, keep_one_in)?;
     let mut merged = Merged::new(plan);
-    merged.reserve_from_first = Some(reader.file_bytes);
+    merged.reserve_from_first = Some(reader.file_bytes / reader.keep_one_in as u64);
     while reader.step(header, plan, &mut merged)? {
         progress(reader.done);
     }

@@ -35,23 +35,51 @@ pub struct Quality {
     pub calinski_harabasz: Option<f64>,
 }
 
-/// Per-segment means (k × d, f64) and sizes.
-fn means(data: &[f32], d: usize, labels: &[u32], k: usize) -> (Vec<f64>, Vec<usize>) {
-    let mut sums = vec![0f64; k * d];
+/// Per-segment means (k × d, f64) and sizes, with the number of segments that have rows.
+struct Means {
+    centroids: Vec<f64>,
+    sizes: Vec<usize>,
+    used: usize,
+}
+
+fn means(data: &[f32], d: usize, labels: &[u32], k: usize) -> Means {
+    let partial: Vec<(Vec<f64>, Vec<usize>)> = data
+        .par_chunks(CHUNK_ROWS * d.max(1))
+        .zip(labels.par_chunks(CHUNK_ROWS))
+        .map(|(rows, ls)| {
+            let mut sums = vec![0f64; k * d];
+            let mut sizes = vec![0usize; k];
+            for (row, &l) in rows.chunks_exact(d).zip(ls) {
+                let l = l as usize;
+                sizes[l] += 1;
+                for (s, &x) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
+                    *s += x as f64;
+                }
+            }
+            (sums, sizes)
+        })
+        .collect();
+    let mut centroids = vec![0f64; k * d];
     let mut sizes = vec![0usize; k];
-    for (row, &l) in data.chunks_exact(d).zip(labels) {
-        let l = l as usize;
-        sizes[l] += 1;
-        for (s, &x) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
-            *s += x as f64;
+    for (s, c) in &partial {
+        for (a, b) in centroids.iter_mut().zip(s) {
+            *a += b;
+        }
+        for (a, b) in sizes.iter_mut().zip(c) {
+            *a += b;
         }
     }
     for (j, &size) in sizes.iter().enumerate() {
-        for s in &mut sums[j * d..(j + 1) * d] {
+        for s in &mut centroids[j * d..(j + 1) * d] {
             *s /= size.max(1) as f64;
         }
     }
-    (sums, sizes)
+    let used = sizes.iter().filter(|&&c| c > 0).count();
+    Means {
+        centroids,
+        sizes,
+        used,
+    }
 }
 
 fn sq_dist(a: &[f32], b: &[f64]) -> f64 {
@@ -69,12 +97,15 @@ const CHUNK_ROWS: usize = 4096;
 
 /// Calinski–Harabasz index: [Σ_j n_j‖c_j − c‖² / (k − 1)] / [Σ‖x − c_label‖² / (n − k)].
 pub fn calinski_harabasz(data: &[f32], d: usize, labels: &[u32], k: usize) -> Option<f64> {
-    let n = labels.len();
-    let used = used_segments(labels, k);
+    calinski_harabasz_with(data, d, labels, &means(data, d, labels, k))
+}
+
+fn calinski_harabasz_with(data: &[f32], d: usize, labels: &[u32], m: &Means) -> Option<f64> {
+    let (n, k, used) = (labels.len(), m.sizes.len(), m.used);
     if used < 2 || n <= used {
         return None;
     }
-    let (centroids, sizes) = means(data, d, labels, k);
+    let (centroids, sizes) = (&m.centroids, &m.sizes);
     let overall: Vec<f64> = (0..d)
         .map(|f| {
             (0..k)
@@ -93,7 +124,7 @@ pub fn calinski_harabasz(data: &[f32], d: usize, labels: &[u32], k: usize) -> Op
                     .sum::<f64>()
         })
         .sum();
-    let within = within_sum(data, d, labels, &centroids);
+    let within = within_sum(data, d, labels, centroids);
     if within == 0.0 {
         return None;
     }
@@ -114,21 +145,17 @@ fn within_sum(data: &[f32], d: usize, labels: &[u32], centroids: &[f64]) -> f64 
         .sum()
 }
 
-fn used_segments(labels: &[u32], k: usize) -> usize {
-    let mut seen = vec![false; k];
-    for &l in labels {
-        seen[l as usize] = true;
-    }
-    seen.iter().filter(|s| **s).count()
-}
-
 /// Davies–Bouldin index: the mean over segments of max_{j≠i} (s_i + s_j) / ‖c_i − c_j‖, where
 /// s_i is the mean distance of segment i's rows to its centroid. Empty segments are left out.
 pub fn davies_bouldin(data: &[f32], d: usize, labels: &[u32], k: usize) -> Option<f64> {
-    if used_segments(labels, k) < 2 {
+    davies_bouldin_with(data, d, labels, &means(data, d, labels, k))
+}
+
+fn davies_bouldin_with(data: &[f32], d: usize, labels: &[u32], m: &Means) -> Option<f64> {
+    if m.used < 2 {
         return None;
     }
-    let (centroids, sizes) = means(data, d, labels, k);
+    let (centroids, sizes, k) = (&m.centroids, &m.sizes, m.sizes.len());
     let partial: Vec<Vec<f64>> = data
         .par_chunks(CHUNK_ROWS * d)
         .zip(labels.par_chunks(CHUNK_ROWS))
@@ -294,13 +321,14 @@ pub fn quality(
     assert_eq!(data.len(), n * d, "{n} rows of {d} features");
     let sampled = n > exact_limit;
     let rows = sample_rows(n, exact_limit, seed);
+    let m = means(data, d, labels, k);
     Quality {
         silhouette: silhouette_of(data, d, labels, k, &rows),
         silhouette_rows: rows.len(),
         silhouette_sampled: sampled,
         silhouette_seed: sampled.then_some(seed),
-        davies_bouldin: davies_bouldin(data, d, labels, k),
-        calinski_harabasz: calinski_harabasz(data, d, labels, k),
+        davies_bouldin: davies_bouldin_with(data, d, labels, &m),
+        calinski_harabasz: calinski_harabasz_with(data, d, labels, &m),
     }
 }
 
