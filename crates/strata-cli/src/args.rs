@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use strata_core::{BackendChoice, FitSettings, MissingPolicy, RoleMap, Streaming};
+use strata_core::{
+    BackendChoice, FitSettings, FitSettingsBuilder, MissingPolicy, RoleMap, Streaming,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +58,9 @@ pub struct Global {
 pub enum Command {
     /// Segment the customers in a CSV file and write assignments, profiles and a model.
     Fit(Box<FitArgs>),
+    /// Fit every k of a range and print inertia, silhouette, Davies-Bouldin and
+    /// Calinski-Harabasz for each, with a recommended k (writes no segments).
+    ChooseK(Box<ChooseKArgs>),
     /// List the strategy plugins found (and the files refused, with why).
     Plugins(PluginsArgs),
     /// List the GPU adapters wgpu sees (Vulkan, Metal, DX12) and their key limits.
@@ -137,6 +142,69 @@ pub enum ScaleArg {
         same segments on any number of threads."
 )]
 pub struct FitArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// kmeans: cluster the strategy's features. rfm: score recency, frequency and monetary
+    /// into quintiles and name the standard RFM segments (behavioral strategy).
+    #[arg(long, value_enum, default_value_t = ModeArg::Kmeans, help_heading = "Clustering")]
+    pub mode: ModeArg,
+    /// Number of segments, or `auto`: fit every k of --k-range, score each (silhouette,
+    /// Davies-Bouldin, Calinski-Harabasz) and keep the recommended one; the table goes into
+    /// segments.json and the summary. Default: the strategy's k.
+    #[arg(long, short = 'k', value_name = "N|auto", value_parser = parse_k, help_heading = "Clustering")]
+    pub k: Option<KArg>,
+    #[command(flatten)]
+    pub kmeans: KmeansArgs,
+    /// Start k-means from these centroids instead of k-means++: a CSV whose header names the
+    /// features in order (as in segments.json) and whose rows are centroids in the scaled
+    /// feature space (e.g. a previous model's). k is the number of rows; one run.
+    #[arg(long, value_name = "FILE", help_heading = "Clustering")]
+    pub init: Option<PathBuf>,
+    /// Stream the file instead of holding it whole: memory for the f32 feature matrix and the
+    /// ids only, for files of tens of millions of customers. The file is read three times
+    /// (a sample the strategy learns its preprocessing from, the features, the profiles), and
+    /// k-means++ restarts run on a sample of the rows before Lloyd runs on all of them.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = StreamArg::Auto, help_heading = "Large files")]
+    pub stream: StreamArg,
+    /// Streamed fits: megabytes of the file, in chunks spread over all of it, that the
+    /// strategy learns its preprocessing (scaling, imputation, categories) from. A file no
+    /// larger is read whole, as an in-memory fit reads it.
+    #[arg(long, value_name = "MB", default_value_t = strata_core::DEFAULT_PREP_SAMPLE_MB, help_heading = "Large files")]
+    pub prep_sample: u64,
+    /// Streamed fits: rows (every ⌈n / ROWS⌉-th) the k-means++ restarts (and --k auto) run on;
+    /// Lloyd then runs on every row from the best restart's centroids, and the inertia gap is
+    /// reported.
+    #[arg(long, value_name = "ROWS", default_value_t = strata_core::DEFAULT_INIT_SAMPLE, help_heading = "Large files")]
+    pub init_sample: usize,
+    /// Flag a customer as ambiguous (between two segments) when the distance to its centroid
+    /// over the distance to the second-nearest is above R (1: exactly between the two).
+    /// assignments.csv has the ratio and the flag; segments.json counts the flagged per segment.
+    #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
+    pub ambiguous_ratio: f64,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `--k N` or `--k auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KArg {
+    Auto,
+    N(usize),
+}
+
+fn parse_k(s: &str) -> Result<KArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(KArg::Auto);
+    }
+    s.parse()
+        .map(KArg::N)
+        .map_err(|_| format!("expected a number of segments or 'auto', got '{s}'"))
+}
+
+/// What to read and how to turn it into features: shared by `fit` and `choose-k`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
     /// The customer CSV file (header required), one row per customer.
     #[arg(
         value_name = "INPUT.csv",
@@ -149,20 +217,16 @@ pub struct FitArgs {
     /// interpurchase_days (for the behavioral strategy). Bind its columns with --map
     /// customer_id=, timestamp=, amount= (or quantity= and unit_price=), invoice=; the usual
     /// headers (CustomerID, InvoiceDate, Quantity, UnitPrice, InvoiceNo) are found without.
-    #[arg(long, value_name = "LOG.csv")]
+    #[arg(long, value_name = "LOG.csv", help_heading = "Transaction logs")]
     pub transactions: Option<PathBuf>,
     /// Measure behaviour as of this day, YYYY-MM-DD (default: the day after the last purchase);
     /// later transactions are left out.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", help_heading = "Transaction logs")]
     pub as_of: Option<String>,
     /// Date layout of the transaction log: iso, mdy (12/31/2010 8:26), dmy (31/12/2010) or
     /// ymd (20101231). Default: detected; required when slash dates could be either.
-    #[arg(long, value_name = "LAYOUT", value_parser = parse_date_format)]
+    #[arg(long, value_name = "LAYOUT", value_parser = parse_date_format, help_heading = "Transaction logs")]
     pub date_format: Option<strata_core::DateFormat>,
-    /// kmeans: cluster the strategy's features. rfm: score recency, frequency and monetary
-    /// into quintiles and name the standard RFM segments (behavioral strategy).
-    #[arg(long, value_enum, default_value_t = ModeArg::Kmeans)]
-    pub mode: ModeArg,
     /// Strategy plugin to use (see `strata plugins`).
     #[arg(long, short = 's', default_value = "demographic")]
     pub strategy: String,
@@ -181,26 +245,6 @@ pub struct FitArgs {
     /// Field delimiter: one character or `tab` (default: sniffed among `,` `;` and tab).
     #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
     pub delimiter: Option<u8>,
-    /// Number of segments (default: the strategy's).
-    #[arg(long, short = 'k')]
-    pub k: Option<usize>,
-    /// Random seed for k-means++ seeding; the default is fixed so runs are reproducible.
-    #[arg(long, default_value_t = strata_kmeans_defaults::SEED)]
-    pub seed: u64,
-    /// Most Lloyd steps per run.
-    #[arg(long, default_value_t = strata_kmeans_defaults::MAX_ITER)]
-    pub max_iter: usize,
-    /// Convergence tolerance, relative to the data's mean feature variance (see below).
-    #[arg(long, default_value_t = strata_kmeans_defaults::TOL)]
-    pub tol: f64,
-    /// Start k-means from these centroids instead of k-means++: a CSV whose header names the
-    /// features in order (as in segments.json) and whose rows are centroids in the scaled
-    /// feature space (e.g. a previous model's). k is the number of rows; one run.
-    #[arg(long, value_name = "FILE")]
-    pub init: Option<PathBuf>,
-    /// k-means++ restarts; the run with the lowest inertia wins.
-    #[arg(long, default_value_t = strata_kmeans_defaults::N_INIT)]
-    pub n_init: usize,
     /// How numeric features are scaled (default: the strategy's, z-score for the bundled ones).
     #[arg(long, value_enum)]
     pub scale: Option<ScaleArg>,
@@ -215,32 +259,51 @@ pub struct FitArgs {
     /// What to do with missing values in bound columns.
     #[arg(long, value_enum, default_value_t = MissingArg::Impute)]
     pub missing: MissingArg,
+}
+
+/// k-means options shared by `fit` and `choose-k`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Clustering")]
+pub struct KmeansArgs {
+    /// The k tried by --k auto (and choose-k), LO..HI inclusive. Giving it implies --k auto.
+    #[arg(long, value_name = "LO..HI", value_parser = strata_core::parse_k_range)]
+    pub k_range: Option<std::ops::RangeInclusive<usize>>,
+    /// Random seed for k-means++ seeding; the default is fixed so runs are reproducible.
+    #[arg(long, default_value_t = strata_kmeans_defaults::SEED)]
+    pub seed: u64,
+    /// Most Lloyd steps per run.
+    #[arg(long, default_value_t = strata_kmeans_defaults::MAX_ITER)]
+    pub max_iter: usize,
+    /// Convergence tolerance, relative to the data's mean feature variance (see below).
+    #[arg(long, default_value_t = strata_kmeans_defaults::TOL)]
+    pub tol: f64,
+    /// k-means++ restarts; the run with the lowest inertia wins.
+    #[arg(long, default_value_t = strata_kmeans_defaults::N_INIT)]
+    pub n_init: usize,
     /// Compute backend for the distance work.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
-    /// Stream the file instead of holding it whole: memory for the f32 feature matrix and the
-    /// ids only, for files of tens of millions of customers. The file is read three times
-    /// (a sample the strategy learns its preprocessing from, the features, the profiles), and
-    /// k-means++ restarts run on a sample of the rows before Lloyd runs on all of them.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = StreamArg::Auto)]
-    pub stream: StreamArg,
-    /// Streamed fits: megabytes of the file, in chunks spread over all of it, that the
-    /// strategy learns its preprocessing (scaling, imputation, categories) from. A file no
-    /// larger is read whole, as an in-memory fit reads it.
-    #[arg(long, value_name = "MB", default_value_t = strata_core::DEFAULT_PREP_SAMPLE_MB)]
-    pub prep_sample: u64,
-    /// Streamed fits: rows (every ⌈n / ROWS⌉-th) the k-means++ restarts run on; Lloyd then
-    /// runs on every row from the best restart's centroids, and the inertia gap is reported.
-    #[arg(long, value_name = "ROWS", default_value_t = strata_core::DEFAULT_INIT_SAMPLE)]
-    pub init_sample: usize,
-    /// Flag a customer as ambiguous (between two segments) when the distance to its centroid
-    /// over the distance to the second-nearest is above R (1: exactly between the two).
-    /// assignments.csv has the ratio and the flag; segments.json counts the flagged per segment.
-    #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
-    pub ambiguous_ratio: f64,
-    /// Output folder (created if missing).
-    #[arg(long, short = 'o', value_name = "DIR")]
-    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "For each k of --k-range (default 2..12), Strata fits k-means with the \
+        given seed and restarts and prints its inertia (lower with every k; look for the bend), \
+        silhouette (-1..1, higher is better), Davies-Bouldin (lower is better) and \
+        Calinski-Harabasz (higher is better). The silhouette is exact up to 10,000 customers \
+        and computed on a seeded sample above that.\n\n\
+        Recommended k: the highest silhouette; a smaller k scoring within 0.01 of it is \
+        preferred, since fewer segments are easier to act on. `strata fit --k auto` applies \
+        the same rule and goes on with the chosen k."
+)]
+pub struct ChooseKArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub kmeans: KmeansArgs,
+    /// Also write the table as JSON to this file.
+    #[arg(long, value_name = "FILE.json")]
+    pub json: Option<PathBuf>,
 }
 
 /// Defaults shown in `--help`, taken from the k-means crate so they cannot drift.
@@ -251,31 +314,21 @@ mod strata_kmeans_defaults {
     pub const N_INIT: usize = strata_core::kmeans_defaults::N_INIT;
 }
 
-impl FitArgs {
-    /// Validated settings for the library.
-    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+impl DataArgs {
+    /// The settings builder for this input, before the command's own options.
+    fn builder(&self, out: &std::path::Path) -> Result<FitSettingsBuilder, strata_core::CoreError> {
         let (input, source) = match (&self.input, &self.transactions) {
             (_, Some(log)) => (log, strata_core::Source::Transactions),
             (Some(table), None) => (table, strata_core::Source::Customers),
             (None, None) => unreachable!("clap requires INPUT or --transactions"),
         };
-        let mut b = FitSettings::builder(input, &self.out, &self.strategy)
+        let mut b = FitSettings::builder(input, out, &self.strategy)
             .source(source)
-            .mode(match self.mode {
-                ModeArg::Kmeans => strata_core::Mode::Kmeans,
-                ModeArg::Rfm => strata_core::Mode::Rfm,
-            })
             .date_format(self.date_format)
-            .init(self.init.clone())
             .as_of(self.as_of.as_deref())?
             .id_column(self.id_column.clone())
             .allow_duplicate_ids(self.allow_duplicate_ids)
             .delimiter(self.delimiter)
-            .k(self.k)
-            .seed(self.seed)
-            .max_iter(self.max_iter)
-            .tol(self.tol)
-            .n_init(self.n_init)
             .scale(self.scale.map(|s| {
                 match s {
                     ScaleArg::Zscore => "zscore",
@@ -287,20 +340,7 @@ impl FitArgs {
             .missing(match self.missing {
                 MissingArg::Impute => MissingPolicy::Impute,
                 MissingArg::Drop => MissingPolicy::Drop,
-            })
-            .backend(match self.backend {
-                BackendArg::Auto => BackendChoice::Auto,
-                BackendArg::Cpu => BackendChoice::Cpu,
-                BackendArg::Gpu => BackendChoice::Gpu,
-            })
-            .streaming(match self.stream {
-                StreamArg::Auto => Streaming::Auto,
-                StreamArg::Always => Streaming::Always,
-                StreamArg::Never => Streaming::Never,
-            })
-            .prep_sample_mb(self.prep_sample)
-            .init_sample(self.init_sample)
-            .ambiguous_ratio(self.ambiguous_ratio);
+            });
         for m in &self.maps {
             b = b.map(m.clone());
         }
@@ -310,7 +350,75 @@ impl FitArgs {
         if let Some(level) = self.industry_level {
             b = b.option("industry_level", &level.to_string());
         }
+        Ok(b)
+    }
+}
+
+impl KmeansArgs {
+    fn apply(&self, b: FitSettingsBuilder) -> FitSettingsBuilder {
+        b.seed(self.seed)
+            .max_iter(self.max_iter)
+            .tol(self.tol)
+            .n_init(self.n_init)
+            .backend(match self.backend {
+                BackendArg::Auto => BackendChoice::Auto,
+                BackendArg::Cpu => BackendChoice::Cpu,
+                BackendArg::Gpu => BackendChoice::Gpu,
+            })
+    }
+}
+
+impl FitArgs {
+    /// Validated settings for the library.
+    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+        let (k, k_range) = match (self.k, &self.kmeans.k_range) {
+            (Some(KArg::N(k)), None) => (Some(k), None),
+            (Some(KArg::N(_)), Some(_)) => {
+                return Err(strata_core::CoreError::Settings(
+                    "--k-range is for --k auto; drop it or --k N".into(),
+                ));
+            }
+            (Some(KArg::Auto), r) | (None, r @ Some(_)) => (
+                None,
+                Some(r.clone().unwrap_or(strata_core::DEFAULT_K_RANGE)),
+            ),
+            (None, None) => (None, None),
+        };
+        let b = self
+            .kmeans
+            .apply(self.data.builder(&self.out)?)
+            .mode(match self.mode {
+                ModeArg::Kmeans => strata_core::Mode::Kmeans,
+                ModeArg::Rfm => strata_core::Mode::Rfm,
+            })
+            .init(self.init.clone())
+            .k(k)
+            .k_range(k_range)
+            .streaming(match self.stream {
+                StreamArg::Auto => Streaming::Auto,
+                StreamArg::Always => Streaming::Always,
+                StreamArg::Never => Streaming::Never,
+            })
+            .prep_sample_mb(self.prep_sample)
+            .init_sample(self.init_sample)
+            .ambiguous_ratio(self.ambiguous_ratio);
         b.build()
+    }
+}
+
+impl ChooseKArgs {
+    /// Validated settings: those of `fit --k auto` with the same flags. Nothing is written
+    /// to the output folder, so it is only a placeholder.
+    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+        self.kmeans
+            .apply(self.data.builder(std::path::Path::new(""))?)
+            .k_range(Some(
+                self.kmeans
+                    .k_range
+                    .clone()
+                    .unwrap_or(strata_core::DEFAULT_K_RANGE),
+            ))
+            .build()
     }
 }
 
@@ -399,6 +507,17 @@ mod tests {
         assert_eq!(s.k, Some(3));
         assert_eq!(s.missing, MissingPolicy::Drop);
         assert_eq!(s.maps[0].role, "age");
+        let cli = Cli::parse_from(["strata", "fit", "--k", "auto", "--out", "o", "in.csv"]);
+        let Command::Fit(f) = cli.command else {
+            panic!()
+        };
+        let s = f.to_settings().unwrap();
+        assert_eq!((s.k, s.k_range), (None, Some(strata_core::DEFAULT_K_RANGE)));
+        let cli = Cli::parse_from(["strata", "fit", "--k-range", "3..5", "-o", "o", "in.csv"]);
+        let Command::Fit(f) = cli.command else {
+            panic!()
+        };
+        assert_eq!(f.to_settings().unwrap().k_range, Some(3..=5));
         let cli = Cli::parse_from(["strata", "fit", "--k", "0", "--out", "o", "in.csv"]);
         let Command::Fit(f) = cli.command else {
             panic!()

@@ -81,6 +81,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             summary::print(&report);
             Ok(())
         }
+        Command::ChooseK(c) => {
+            let settings = c.to_settings()?;
+            let registry = registry();
+            for r in &registry.refused {
+                tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
+            }
+            let bars = progress::Bars::new(
+                cli.global.quiet == 0
+                    && !cli.global.no_progress
+                    && cli.global.log_format == LogFormat::Text,
+            );
+            let selection = strata_core::choose_k(&settings, &registry, &bars);
+            bars.finish();
+            let selection = selection.context("strata choose-k failed")?;
+            summary::print_k_selection(&selection);
+            if let Some(path) = &c.json {
+                strata_core::write_file_atomically(path, |w| {
+                    strata_core::write_json(&selection, w)
+                })
+                .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Plugins(p) => plugins::run(p, &registry()),
         Command::Synth(s) => synth(s),
         Command::Devices => {

@@ -1,6 +1,45 @@
 //! The short segment table `strata fit` prints on stdout.
 
 use strata_core::FitReport;
+use strata_core::select::KSelection;
+
+/// The `--k auto` / `choose-k` table, with the recommendation and its rule.
+pub fn print_k_selection(s: &KSelection) {
+    let num = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    println!(
+        "Choosing k in {}..{} on {} {} rows (silhouette on {} rows{}):",
+        s.range[0],
+        s.range[1],
+        if s.sampled { "a sample of" } else { "all" },
+        s.rows,
+        s.silhouette_rows,
+        s.silhouette_seed
+            .map_or_else(String::new, |seed| format!(", sampled with seed {seed}"))
+    );
+    println!(
+        "{:>4}  {:>14}  {:>10}  {:>14}  {:>17}  {:>9}",
+        "k", "INERTIA", "SILHOUETTE", "DAVIES-BOULDIN", "CALINSKI-HARABASZ", "STABILITY"
+    );
+    for c in &s.candidates {
+        println!(
+            "{:>4}  {:>14.6e}  {:>10}  {:>14}  {:>17}  {:>9}{}",
+            c.k,
+            c.inertia,
+            num(c.silhouette, 4),
+            num(c.davies_bouldin, 4),
+            num(c.calinski_harabasz, 1),
+            num(c.min_agreement, 3),
+            if c.k == s.chosen {
+                "  <- recommended"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("Recommended k = {} (rule: {}).", s.chosen, s.rule);
+}
 
 pub fn print(r: &FitReport) {
     if let Some(t) = &r.transactions {
@@ -12,6 +51,10 @@ pub fn print(r: &FitReport) {
     }
     match &r.kmeans {
         Some(km) => {
+            if let Some(sel) = &km.k_selection {
+                print_k_selection(sel);
+                println!();
+            }
             println!(
                 "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
                 r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, km.backend

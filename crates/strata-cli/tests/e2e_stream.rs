@@ -237,3 +237,54 @@ fn streamed_fit_checks_every_row() {
     assert_eq!(seg["input"]["rows_dropped"], 1);
     check_outputs(&out, &ids_of(&file, 0), 3);
 }
+
+/// `--k auto` on a streamed fit chooses k on the k-means++ sample (and says so), then runs
+/// Lloyd on every row with the chosen k: four planted segments are found.
+#[test]
+fn streamed_k_auto_chooses_on_the_init_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("four.csv");
+    let o = run(&[
+        "synth",
+        "--rows",
+        "30000",
+        "--clusters",
+        "4",
+        "--dims",
+        "6",
+        "--seed",
+        "7",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (_g, out, stdout) = fit_ok(
+        &file,
+        &[
+            "-s",
+            "features",
+            "--id-column",
+            "id",
+            "--k-range",
+            "2..6",
+            "--stream",
+            "always",
+            "--init-sample",
+            "3000",
+        ],
+    );
+    assert!(
+        stdout.contains("Choosing k in 2..6 on a sample of 3000 rows"),
+        "{stdout}"
+    );
+    let seg = json(&out.join("segments.json"));
+    let sel = &seg["k_selection"];
+    assert_eq!(
+        (sel["rows"].as_u64(), sel["sampled"].as_bool()),
+        (Some(3000), Some(true))
+    );
+    assert_eq!(sel["chosen"], 4);
+    assert_eq!(seg["k"], 4);
+    assert_eq!(seg["init_sample"]["rows"], 3000);
+    check_outputs(&out, &ids_of(&file, 0), 4);
+}

@@ -16,20 +16,23 @@ mod output;
 mod pipeline;
 mod profile;
 mod progress;
+pub mod select;
 mod settings;
 mod stream;
 
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
-pub use output::{SegmentsFile, write_atomically};
-pub use pipeline::{FitReport, SampleInit, SegmentSummary, Stability, fit, fit_with_progress};
+pub use output::{SegmentsFile, write_atomically, write_file_atomically, write_json};
+pub use pipeline::{
+    FitReport, SampleInit, SegmentSummary, Stability, choose_k, fit, fit_with_progress,
+};
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
-    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_PREP_SAMPLE_MB,
-    FitSettings, FitSettingsBuilder, MissingPolicy, Mode, RoleMap, Source, Streaming,
-    parse_delimiter, parse_option,
+    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_K_RANGE,
+    DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder, MAX_K_RANGE_END, MissingPolicy, Mode,
+    RoleMap, Source, Streaming, parse_delimiter, parse_k_range, parse_option,
 };
 pub use strata_ingest::DateFormat;
 pub use stream::StreamReport;

@@ -50,6 +50,26 @@ pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<Pa
     Ok(written)
 }
 
+/// Writes one file at `path` the same way (temporary name beside it, then renamed).
+pub fn write_file_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<PathBuf, CoreError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| CoreError::Output {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+        })?;
+    let mut written = write_atomically(dir, vec![(name, Box::new(write))])?;
+    Ok(written.remove(0))
+}
+
 /// Writes `value` as pretty JSON with a final newline.
 pub fn write_json<T: Serialize>(value: &T, w: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, value)?;
@@ -91,6 +111,9 @@ pub struct SegmentsFile {
     /// How far the k-means++ restarts agree (adjusted Rand index against the winner).
     #[serde(default)]
     pub stability: Option<crate::Stability>,
+    /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
+    #[serde(default)]
+    pub k_selection: Option<crate::select::KSelection>,
     /// The nearest-over-second-nearest distance ratio above which a customer is flagged
     /// ambiguous (k-means only).
     #[serde(default)]

@@ -27,6 +27,7 @@ use crate::output::{
     SegmentsFile, write_json,
 };
 use crate::profile::{compute_profiles, key_traits};
+use crate::select::{KCandidate, KSelection};
 use crate::settings::{Mode, Source};
 use crate::{
     BackendChoice, Binding, CoreError, FitSettings, MissingPolicy, resolve_bindings,
@@ -87,6 +88,8 @@ pub struct KMeansSummary {
     pub backend: String,
     pub quality: strata_quality::Quality,
     pub stability: Option<Stability>,
+    /// The k-selection table (`--k auto`).
+    pub k_selection: Option<KSelection>,
 }
 
 /// What a fit did, for the caller to print.
@@ -116,6 +119,8 @@ struct LogObserver<'p> {
     progress: &'p dyn Progress,
     runs: usize,
     max_iter: usize,
+    /// Log each restart's end at debug rather than info (many fits under `--k auto`).
+    quiet_runs: bool,
 }
 
 impl Observer for LogObserver<'_> {
@@ -134,17 +139,26 @@ impl Observer for LogObserver<'_> {
         );
     }
     fn run_finished(&mut self, run: usize, s: &RunSummary) {
-        info!(
-            "k-means run {}: inertia {:.6e} after {} iterations ({})",
-            run + 1,
-            s.inertia,
-            s.iterations,
-            if s.converged {
-                "converged"
-            } else {
-                "hit --max-iter"
-            }
-        );
+        let outcome = if s.converged {
+            "converged"
+        } else {
+            "hit --max-iter"
+        };
+        if self.quiet_runs {
+            debug!(
+                "k-means run {}: inertia {:.6e} after {} iterations ({outcome})",
+                run + 1,
+                s.inertia,
+                s.iterations
+            );
+        } else {
+            info!(
+                "k-means run {}: inertia {:.6e} after {} iterations ({outcome})",
+                run + 1,
+                s.inertia,
+                s.iterations
+            );
+        }
     }
 }
 
@@ -686,6 +700,35 @@ fn read_init(
     Ok((k, centroids))
 }
 
+/// The strategy's fitted preprocessing, the k-means parameters and the feature matrix of a
+/// loaded table.
+fn features_of(
+    settings: &FitSettings,
+    plugin: &Plugin,
+    loaded: &Loaded,
+) -> Result<
+    (
+        strata_host::FitOutput,
+        strata_kmeans::CheckedParams,
+        Vec<f32>,
+    ),
+    CoreError,
+> {
+    let info = plugin.info();
+    let options = settings.plugin_options();
+    let b = batch(&loaded.bindings, &loaded.table);
+    let fitted = plugin.fit(&b, &options.to_string())?;
+    let params = kmeans_params(settings, info, &fitted.features)?;
+    check_k(settings, params.k(), loaded.table.n_rows)?;
+    let d = fitted.features.len();
+    info!("{d} features: {}", fitted.features.join(", "));
+    let mut matrix = transform_all(plugin, &fitted.state, &b, d)?;
+    if info.metric == Metric::Cosine {
+        normalise_rows(&mut matrix, d);
+    }
+    Ok((fitted, params, matrix))
+}
+
 fn kmeans_segments(
     settings: &FitSettings,
     plugin: &Plugin,
@@ -693,19 +736,8 @@ fn kmeans_segments(
     clock: &mut Stages<'_>,
 ) -> Result<Segmentation, CoreError> {
     clock.begin("features");
-    let info = plugin.info();
-    let n = loaded.table.n_rows;
-    let options = settings.plugin_options();
-    let b = batch(&loaded.bindings, &loaded.table);
-    let fitted = plugin.fit(&b, &options.to_string())?;
-    let params = kmeans_params(settings, info, &fitted.features)?;
-    check_k(settings, params.k(), n)?;
+    let (fitted, params, matrix) = features_of(settings, plugin, loaded)?;
     let d = fitted.features.len();
-    info!("{d} features: {}", fitted.features.join(", "));
-    let mut matrix = transform_all(plugin, &fitted.state, &b, d)?;
-    if info.metric == Metric::Cosine {
-        normalise_rows(&mut matrix, d);
-    }
     clock.lap("features");
     clock.begin("k-means");
     let mut clustered = cluster(settings, params, &matrix, d, clock.progress, None)?;
@@ -722,6 +754,63 @@ fn kmeans_segments(
     })
 }
 
+/// `strata choose-k`: reads the data as `fit --k auto` does (in memory), fits every k of
+/// `settings.k_range` and returns the table with its recommendation. Writes nothing.
+pub fn choose_k(
+    settings: &FitSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<KSelection, CoreError> {
+    let Some(range) = settings.k_range.clone() else {
+        return Err(CoreError::Settings(
+            "choose-k needs a range of k (--k-range)".into(),
+        ));
+    };
+    if settings.mode != Mode::Kmeans {
+        return Err(CoreError::Settings(
+            "choose-k chooses k for k-means; --mode rfm has fixed segments".into(),
+        ));
+    }
+    if let Some(reason) = crate::stream::streaming_reason(settings) {
+        return Err(CoreError::Settings(format!(
+            "{} would be streamed ({reason}); choose-k reads the whole table. Run `strata fit \
+             --k auto`, which streams it and chooses k on its k-means++ sample",
+            settings.input.display()
+        )));
+    }
+    let plugin = registry.find(&settings.strategy)?;
+    let info = plugin.info().clone();
+    let mut clock = Stages::new(progress);
+    clock.begin("ingest");
+    let loaded = load(settings, &info, progress)?;
+    clock.lap("ingest");
+    clock.begin("features");
+    let (fitted, params, matrix) = features_of(settings, &plugin, &loaded)?;
+    let d = fitted.features.len();
+    clock.lap("features");
+    clock.begin("k-means");
+    let n = loaded.table.n_rows;
+    let mut runner = Runner::new(settings, n, *range.end(), d)?;
+    let mut observer = LogObserver {
+        progress,
+        runs: params.n_init(),
+        max_iter: settings.max_iter,
+        quiet_runs: true,
+    };
+    let (selection, _) = select_k(
+        &mut runner,
+        settings,
+        &params,
+        range,
+        &matrix,
+        d,
+        false,
+        &mut observer,
+    )?;
+    clock.lap("k-means");
+    Ok(selection)
+}
+
 /// The k-means parameters of a fit (`--init` read and checked against the features), before
 /// the data is transformed.
 pub(crate) fn kmeans_params(
@@ -733,9 +822,13 @@ pub(crate) fn kmeans_params(
         Some(path) => Some(read_init(path, features, settings.k)?),
         None => None,
     };
+    let default_k = match &settings.k_range {
+        Some(r) => *r.start(),
+        None => info.default_k as usize,
+    };
     let k = init
         .as_ref()
-        .map_or(settings.k.unwrap_or(info.default_k as usize), |(k, _)| *k);
+        .map_or(settings.k.unwrap_or(default_k), |(k, _)| *k);
     let mut params = KMeansParams::new(k)
         .seed(settings.seed)
         .max_iter(settings.max_iter)
@@ -768,6 +861,8 @@ pub(crate) struct Clustered {
     pub quality: strata_quality::Quality,
     /// How far the k-means++ restarts agree (`None` with one run).
     pub stability: Option<Stability>,
+    /// The k-selection table (`--k auto`).
+    pub k_selection: Option<KSelection>,
 }
 
 /// Rows the silhouette is computed on exactly; a seeded sample of this many above it. About
@@ -828,10 +923,155 @@ pub struct SampleInit {
     pub gap: f64,
 }
 
+/// The backend a fit runs on, and why; under `auto` it falls back to the CPU when the GPU
+/// cannot hold the data (with `gpu` that is an error).
+struct Runner<'s> {
+    settings: &'s FitSettings,
+    backend: Box<dyn Backend>,
+    reason: String,
+}
+
+impl<'s> Runner<'s> {
+    /// Chooses the backend for `n` rows, up to `k` segments and `d` features.
+    fn new(settings: &'s FitSettings, n: usize, k: usize, d: usize) -> Result<Self, CoreError> {
+        let (backend, reason) = choose_backend(settings.backend, n, k, d)?;
+        info!("clustering {n} × {d} on {} ({reason})", backend.describe());
+        Ok(Runner {
+            settings,
+            backend,
+            reason,
+        })
+    }
+
+    fn with_fallback<T>(
+        &mut self,
+        mut work: impl FnMut(&dyn Backend) -> Result<T, strata_kmeans::KMeansError>,
+    ) -> Result<T, CoreError> {
+        match work(self.backend.as_ref()) {
+            Err(strata_kmeans::KMeansError::Compute(
+                e @ strata_compute::ComputeError::Unavailable { .. },
+            )) if self.settings.backend == BackendChoice::Auto => {
+                warn!("{e}; continuing on the CPU");
+                self.reason = format!("auto: fell back to the CPU ({e})");
+                self.backend = Box::new(CpuBackend::new());
+                Ok(work(self.backend.as_ref())?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn fit(
+        &mut self,
+        params: &strata_kmeans::CheckedParams,
+        data: MatrixRef<'_>,
+        observer: &mut LogObserver<'_>,
+    ) -> Result<KMeansFit, CoreError> {
+        self.with_fallback(|b| strata_kmeans::fit(params, b, data, observer))
+    }
+
+    /// Labels every row against fixed centroids (one pass, no update).
+    fn assign(
+        &mut self,
+        data: MatrixRef<'_>,
+        centroids: &[f32],
+        k: usize,
+    ) -> Result<strata_kmeans::Assigned, CoreError> {
+        self.with_fallback(|b| strata_kmeans::assign(b, data, centroids, k))
+    }
+}
+
+/// Fits every k of `range` on `eval` (n × d) with the fit's seed and restarts, scores each, and
+/// recommends one by [`crate::select::RULE`]. Returns the table and the chosen k's fit, labels
+/// included. Only the centroids of the other candidates are kept while the range runs, so
+/// memory does not grow with the range.
+#[allow(clippy::too_many_arguments)]
+fn select_k(
+    runner: &mut Runner<'_>,
+    settings: &FitSettings,
+    params: &strata_kmeans::CheckedParams,
+    range: std::ops::RangeInclusive<usize>,
+    eval: &[f32],
+    d: usize,
+    sampled: bool,
+    observer: &mut LogObserver<'_>,
+) -> Result<(KSelection, KMeansFit), CoreError> {
+    let n = eval.len() / d.max(1);
+    check_k(settings, *range.start(), n)?;
+    let hi = (*range.end()).min(n);
+    if hi < *range.end() {
+        warn!(
+            "--k-range ends at {}, but only {n} rows: trying k up to {hi}",
+            range.end()
+        );
+    }
+    let data = MatrixRef::new(eval, n, d).map_err(strata_kmeans::KMeansError::from)?;
+    let mut candidates = Vec::new();
+    let mut fits = Vec::new();
+    let mut silhouette = (0, None);
+    for k in *range.start()..=hi {
+        info!("--k auto: fitting k = {k}");
+        let p = KMeansParams::new(k)
+            .seed(params.seed())
+            .max_iter(params.max_iter())
+            .tol(params.tol())
+            .n_init(params.n_init())
+            .check()?;
+        let mut fit = runner.fit(&p, data, observer)?;
+        let q = strata_quality::quality(eval, d, &fit.labels, k, SILHOUETTE_ROWS, settings.seed);
+        silhouette = (q.silhouette_rows, q.silhouette_seed);
+        let c = KCandidate {
+            k,
+            inertia: fit.inertia,
+            silhouette: q.silhouette,
+            davies_bouldin: q.davies_bouldin,
+            calinski_harabasz: q.calinski_harabasz,
+            iterations: fit.iterations,
+            converged: fit.converged,
+            min_agreement: Stability::of(&fit.runs, n).map(|s| s.min_agreement),
+        };
+        info!(
+            "k = {k}: inertia {:.6e}, silhouette {}, Davies-Bouldin {}, Calinski-Harabasz {}",
+            c.inertia,
+            fmt_opt(c.silhouette),
+            fmt_opt(c.davies_bouldin),
+            fmt_opt(c.calinski_harabasz)
+        );
+        candidates.push(c);
+        // The labels are recomputed for the chosen k alone.
+        fit.labels = Vec::new();
+        fit.nearest = Vec::new();
+        fit.second = Vec::new();
+        fits.push(fit);
+    }
+    let chosen = crate::select::recommend(&candidates).expect("the range is not empty");
+    info!("--k auto chose k = {chosen} ({})", crate::select::RULE);
+    let mut fit = fits.swap_remove(chosen - range.start());
+    drop(fits);
+    observer.quiet_runs = false;
+    let a = runner.assign(data, &fit.centroids, fit.k)?;
+    fit.labels = a.labels;
+    fit.nearest = a.nearest;
+    fit.second = a.second;
+    fit.counts = a.counts;
+    fit.inertia = a.inertia;
+    let selection = KSelection {
+        rule: crate::select::RULE.into(),
+        range: [*range.start(), *range.end()],
+        rows: n,
+        sampled,
+        silhouette_rows: silhouette.0,
+        silhouette_seed: silhouette.1,
+        candidates,
+        chosen,
+    };
+    Ok((selection, fit))
+}
+
 /// Clusters a row-major `matrix` of `d` columns, on the backend the settings ask for
 /// (falling back to the CPU under `auto` when the GPU cannot hold the data). With
-/// `init_sample` and more rows than that, the k-means++ restarts run on every
-/// ⌈n / init_sample⌉-th row and the best one's centroids start Lloyd on every row.
+/// `init_sample` and more rows than that, the k-means++ restarts (and, under `--k auto`, the
+/// choice of k) run on every ⌈n / init_sample⌉-th row and the best one's centroids start Lloyd
+/// on every row.
 pub(crate) fn cluster(
     settings: &FitSettings,
     params: strata_kmeans::CheckedParams,
@@ -841,68 +1081,65 @@ pub(crate) fn cluster(
     init_sample: Option<usize>,
 ) -> Result<Clustered, CoreError> {
     let n = matrix.len() / d.max(1);
-    let k = params.k();
-    check_k(settings, k, n)?;
     let n_init = params.n_init();
+    let plus_plus = matches!(params.init(), strata_kmeans::Init::KMeansPlusPlus);
+    let range = settings.k_range.clone().filter(|_| plus_plus);
+    let k_max = range.as_ref().map_or(params.k(), |r| *r.end());
+    check_k(settings, params.k(), n)?;
     let mut observer = LogObserver {
         progress,
         runs: n_init,
         max_iter: settings.max_iter,
+        quiet_runs: range.is_some(),
     };
-    let (mut backend, mut reason) = choose_backend(settings.backend, n, k, d)?;
-    info!(
-        "clustering {n} × {d} into k = {k} on {} ({reason})",
-        backend.describe()
-    );
-    let mut run = |params: &strata_kmeans::CheckedParams,
-                   data: MatrixRef<'_>,
-                   observer: &mut LogObserver<'_>|
-     -> Result<KMeansFit, CoreError> {
-        match strata_kmeans::fit(params, backend.as_ref(), data, observer) {
-            // The GPU could not hold the data: with `auto` the CPU takes over; with `gpu` it
-            // is an error.
-            Err(strata_kmeans::KMeansError::Compute(
-                e @ strata_compute::ComputeError::Unavailable { .. },
-            )) if settings.backend == BackendChoice::Auto => {
-                warn!("{e}; continuing on the CPU");
-                reason = format!("auto: fell back to the CPU ({e})");
-                backend = Box::new(CpuBackend::new());
-                Ok(strata_kmeans::fit(
-                    params,
-                    backend.as_ref(),
-                    data,
-                    observer,
-                )?)
-            }
-            other => Ok(other?),
-        }
-    };
+    let mut runner = Runner::new(settings, n, k_max, d)?;
     let data = MatrixRef::new(matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
     let stride = init_sample.map_or(1, |s| n.div_ceil(s.max(1)));
-    let sampled = stride > 1
-        && matches!(params.init(), strata_kmeans::Init::KMeansPlusPlus)
-        && n.div_ceil(stride) >= k;
-    let (mut km, sample, stability) = if sampled {
-        let rows: Vec<f32> = matrix
+    let sampled = stride > 1 && plus_plus && n.div_ceil(stride) >= params.k();
+    let rows: Vec<f32>;
+    let eval = if sampled {
+        rows = matrix
             .par_chunks(d * stride)
             .flat_map_iter(|c| c[..d].iter().copied())
             .collect();
-        let ns = rows.len() / d;
-        info!("choosing starting centroids on every {stride}th row ({ns} rows)");
-        let on_sample = run(
-            &params,
-            MatrixRef::new(&rows, ns, d).map_err(strata_kmeans::KMeansError::from)?,
-            &mut observer,
-        )?;
-        drop(rows);
+        info!(
+            "choosing starting centroids on every {stride}th row ({} rows)",
+            rows.len() / d.max(1)
+        );
+        &rows[..]
+    } else {
+        matrix
+    };
+    let ns = eval.len() / d.max(1);
+    let (on_eval, k_selection) = match range {
+        Some(range) => {
+            let (sel, fit) = select_k(
+                &mut runner,
+                settings,
+                &params,
+                range,
+                eval,
+                d,
+                sampled,
+                &mut observer,
+            )?;
+            (fit, Some(sel))
+        }
+        None => {
+            let data = MatrixRef::new(eval, ns, d).map_err(strata_kmeans::KMeansError::from)?;
+            (runner.fit(&params, data, &mut observer)?, None)
+        }
+    };
+    let k = on_eval.k;
+    let (mut km, sample, stability) = if sampled {
         let full = KMeansParams::new(k)
             .seed(settings.seed)
             .max_iter(settings.max_iter)
             .tol(settings.tol)
-            .init(strata_kmeans::Init::Centroids(on_sample.centroids.clone()))
+            .init(strata_kmeans::Init::Centroids(on_eval.centroids.clone()))
             .check()?;
         observer.runs = 1;
-        let km = run(&full, data, &mut observer)?;
+        let km = runner.fit(&full, data, &mut observer)?;
         let start = km.runs[0].history.first().copied().unwrap_or(km.inertia);
         let gap = if km.inertia > 0.0 {
             (start - km.inertia) / km.inertia
@@ -915,21 +1152,20 @@ pub(crate) fn cluster(
             km.inertia,
             100.0 * gap
         );
-        let stability = Stability::of(&on_sample.runs, ns);
+        let stability = Stability::of(&on_eval.runs, ns);
         let sample = SampleInit {
             rows: ns,
             stride,
-            run_inertias: on_sample.runs.iter().map(|r| r.inertia).collect(),
-            best_run: on_sample.best_run,
+            run_inertias: on_eval.runs.iter().map(|r| r.inertia).collect(),
+            best_run: on_eval.best_run,
             inertia_at_sample_centroids: start,
             inertia: km.inertia,
             gap,
         };
         (km, Some(sample), stability)
     } else {
-        let km = run(&params, data, &mut observer)?;
-        let stability = Stability::of(&km.runs, n);
-        (km, None, stability)
+        let stability = Stability::of(&on_eval.runs, n);
+        (on_eval, None, stability)
     };
     if !km.converged {
         warn!(
@@ -963,14 +1199,15 @@ pub(crate) fn cluster(
         inertia: km.inertia,
         iterations: km.iterations,
         converged: km.converged,
-        backend: backend.describe(),
+        backend: runner.backend.describe(),
         quality: quality.clone(),
         stability: stability.clone(),
+        k_selection: k_selection.clone(),
     };
     let backend = BackendReport {
-        kind: backend.kind().name().into(),
-        description: backend.describe(),
-        reason,
+        kind: runner.backend.kind().name().into(),
+        description: runner.backend.describe(),
+        reason: runner.reason,
     };
     Ok(Clustered {
         fit: km,
@@ -980,6 +1217,7 @@ pub(crate) fn cluster(
         sample,
         quality,
         stability,
+        k_selection,
     })
 }
 
@@ -1179,6 +1417,7 @@ pub fn fit_with_progress(
         quality: km.map(|c| c.quality.clone()),
         ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
         stability: km.and_then(|c| c.stability.clone()),
+        k_selection: km.and_then(|c| c.k_selection.clone()),
         segments,
         timings_s: clock
             .laps

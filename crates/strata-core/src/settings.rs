@@ -94,8 +94,11 @@ pub struct FitSettings {
     pub id_column: Option<String>,
     pub allow_duplicate_ids: bool,
     pub delimiter: Option<u8>,
-    /// `None`: the strategy's default.
+    /// `None`: the strategy's default (or `k_range` when set).
     pub k: Option<usize>,
+    /// `--k auto`: every k of this range is fitted and scored, and one is recommended by the
+    /// rule in [`crate::select`]; the fit goes on with it.
+    pub k_range: Option<std::ops::RangeInclusive<usize>>,
     pub seed: u64,
     pub max_iter: usize,
     pub tol: f64,
@@ -143,6 +146,7 @@ impl FitSettings {
                 allow_duplicate_ids: false,
                 delimiter: None,
                 k: None,
+                k_range: None,
                 seed: DEFAULT_SEED,
                 max_iter: DEFAULT_MAX_ITER,
                 tol: DEFAULT_TOL,
@@ -207,6 +211,11 @@ impl FitSettingsBuilder {
     }
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.s.k = k;
+        self
+    }
+    /// `--k auto --k-range LO..HI`: choose k in this range (checked in [`build`](Self::build)).
+    pub fn k_range(mut self, r: Option<std::ops::RangeInclusive<usize>>) -> Self {
+        self.s.k_range = r;
         self
     }
     pub fn seed(mut self, v: u64) -> Self {
@@ -292,6 +301,26 @@ impl FitSettingsBuilder {
         let bad = |m: String| Err(CoreError::Settings(m));
         if s.k == Some(0) {
             return bad("k must be at least 1 (got 0)".into());
+        }
+        if let Some(r) = &s.k_range {
+            if s.k.is_some() {
+                return bad("give --k a number or --k auto, not both".into());
+            }
+            if *r.start() < 2 || r.start() > r.end() || *r.end() > MAX_K_RANGE_END {
+                return bad(format!(
+                    "--k-range must be LO..HI with 2 ≤ LO ≤ HI ≤ {MAX_K_RANGE_END} (got {}..{})",
+                    r.start(),
+                    r.end()
+                ));
+            }
+            if s.init.is_some() {
+                return bad("--init fixes k by its rows; it cannot go with --k auto".into());
+            }
+            if s.mode == Mode::Rfm {
+                return bad(
+                    "--mode rfm has its 11 named segments; --k auto applies to k-means only".into(),
+                );
+            }
         }
         if s.max_iter == 0 {
             return bad("--max-iter must be at least 1".into());
@@ -381,6 +410,28 @@ impl FitSettingsBuilder {
     }
 }
 
+/// Largest k `--k-range` accepts: each k is a whole fit, and past a few dozen segments no
+/// marketer reads them.
+pub const MAX_K_RANGE_END: usize = 64;
+
+/// Default `--k-range`.
+pub const DEFAULT_K_RANGE: std::ops::RangeInclusive<usize> = 2..=12;
+
+/// Parses `--k-range LO..HI` (also `LO..=HI` and `LO-HI`), inclusive.
+pub fn parse_k_range(s: &str) -> Result<std::ops::RangeInclusive<usize>, String> {
+    let (lo, hi) = s
+        .split_once("..=")
+        .or_else(|| s.split_once(".."))
+        .or_else(|| s.split_once('-'))
+        .ok_or_else(|| format!("expected LO..HI, e.g. 2..12, got '{s}'"))?;
+    let num = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("expected LO..HI with whole numbers, e.g. 2..12, got '{s}'"))
+    };
+    Ok(num(lo)?..=num(hi)?)
+}
+
 /// Parses `--option KEY=VALUE`.
 pub fn parse_option(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -443,6 +494,19 @@ mod tests {
             s.plugin_options(),
             serde_json::json!({"scale": "robust", "industry_level": "2"})
         );
+        assert_eq!(parse_k_range("2..12"), Ok(2..=12));
+        assert_eq!(parse_k_range("3..=5"), Ok(3..=5));
+        assert_eq!(parse_k_range("2-6"), Ok(2..=6));
+        assert!(parse_k_range("2..x").is_err());
+        assert!(b().k_range(Some(2..=8)).build().is_ok());
+        for bad in [
+            b().k_range(Some(1..=8)),
+            b().k_range(Some(std::ops::RangeInclusive::new(5, 4))),
+            b().k_range(Some(2..=8)).k(Some(3)),
+            b().k_range(Some(2..=8)).init(Some("c.csv".into())),
+        ] {
+            assert!(matches!(bad.build(), Err(CoreError::Settings(_))));
+        }
         assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
         assert_eq!(parse_delimiter(";"), Ok(b';'));
         assert!(parse_delimiter(";;").is_err());

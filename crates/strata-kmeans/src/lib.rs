@@ -392,6 +392,42 @@ pub fn fit(
     })
 }
 
+/// Every row labelled with its nearest of fixed centroids: what scoring new customers with a
+/// saved model, or relabelling with a fit's final centroids, needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assigned {
+    pub labels: Vec<u32>,
+    /// Squared distance to the nearest centroid.
+    pub nearest: Vec<f32>,
+    /// Squared distance to the second-nearest centroid (infinity when k = 1).
+    pub second: Vec<f32>,
+    pub counts: Vec<u64>,
+    pub inertia: f64,
+}
+
+/// Labels every row of `data` with its nearest of the `k` centroids (k × d, row-major): one
+/// assignment pass, no update. The labels are those [`fit`] gives for the same final centroids,
+/// on either backend.
+pub fn assign(
+    backend: &dyn Backend,
+    data: MatrixRef<'_>,
+    centroids: &[f32],
+    k: usize,
+) -> Result<Assigned, KMeansError> {
+    strata_compute::check_centroids(centroids, k, data.d())?;
+    check_finite(data)?;
+    let mut bound = backend.bind(data)?;
+    let step = bound.step(centroids, k)?;
+    let a = bound.assignments()?;
+    Ok(Assigned {
+        labels: a.labels,
+        nearest: a.nearest,
+        second: a.second,
+        counts: step.counts,
+        inertia: step.inertia,
+    })
+}
+
 /// Lloyd iterations from `centroids` until the stopping rule holds.
 #[allow(clippy::too_many_arguments)]
 fn lloyd(

@@ -227,3 +227,23 @@ fn seeding_is_reproducible_and_seed_dependent() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+/// Scoring with a fit's final centroids reproduces the fit: the same labels, distances,
+/// counts and inertia (what `--k auto` and `strata assign` rely on).
+#[test]
+fn assign_with_final_centroids_reproduces_the_fit() {
+    let (data, truth) = blobs(300, &CENTERS, 6.0, 11);
+    let m = MatrixRef::new(&data, truth.len(), 3).unwrap();
+    let params = KMeansParams::new(5).n_init(2).check().unwrap();
+    let fit = fit(&params, &CpuBackend, m, &mut Silent).unwrap();
+    let a = assign(&CpuBackend, m, &fit.centroids, 5).unwrap();
+    assert_eq!(a.labels, fit.labels);
+    assert_eq!(a.nearest, fit.nearest);
+    assert_eq!(a.second, fit.second);
+    assert_eq!(a.counts, fit.counts);
+    assert_eq!(a.inertia, fit.inertia);
+    assert!(matches!(
+        assign(&CpuBackend, m, &fit.centroids[..9], 5),
+        Err(KMeansError::Compute(_))
+    ));
+}
