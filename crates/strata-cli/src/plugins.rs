@@ -31,6 +31,12 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
             if r.default_all_numeric {
                 flags.push("default: every numeric column");
             }
+            if r.value {
+                flags.push("value measure");
+            }
+            if r.personal {
+                flags.push("personal");
+            }
             println!(
                 "    {:<name_w$} {:<40} {}",
                 r.name,

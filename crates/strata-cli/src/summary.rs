@@ -124,19 +124,45 @@ pub fn print(r: &FitReport) {
         .max()
         .unwrap_or(5)
         .max(5);
+    let has_value = r.value_measure.is_some();
     println!(
-        "{:>3}  {:>9}  {:>6}  {:<label_w$}  KEY TRAITS",
-        "#", "SIZE", "SHARE", "LABEL"
+        "{:>3}  {:>9}  {:>6}  {}{:>4}  {:<label_w$}  KEY TRAITS",
+        "#",
+        "SIZE",
+        "SHARE",
+        if has_value { " VALUE  " } else { "" },
+        "RANK",
+        "LABEL"
     );
     for s in &r.segments {
+        let value = match (has_value, s.value_share) {
+            (false, _) => String::new(),
+            (true, Some(v)) => format!("{:>5.1}%  ", v * 100.0),
+            (true, None) => format!("{:>6}  ", "n/a"),
+        };
         println!(
-            "{:>3}  {:>9}  {:>5.1}%  {:<label_w$}  {}",
+            "{:>3}  {:>9}  {:>5.1}%  {value}{:>4}  {:<label_w$}  {}",
             s.index,
             s.size,
             s.share * 100.0,
+            s.attractiveness.rank,
             s.label,
             s.key_traits.join("; ")
         );
+    }
+    println!();
+    match &r.value_measure {
+        Some(m) => println!(
+            "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
+             value per customer (segments.json says how).",
+            m.role,
+            m.columns.join(" + ")
+        ),
+        None => println!(
+            "RANK: attractiveness from size (strategy {} has no value measure; segments.json \
+             says how).",
+            r.strategy
+        ),
     }
     println!();
     for p in &r.written {

@@ -358,7 +358,7 @@ fn plugins_lists_strategies_and_roles() {
     assert!(o.status.success());
     let s = text(&o.stdout);
     assert!(
-        s.contains("demographic") && s.contains("features") && s.contains("1.1"),
+        s.contains("demographic") && s.contains("features") && s.contains(&host_abi()),
         "{s}"
     );
     let o = run(&["plugins", "--strategy", "features"]);
@@ -368,6 +368,11 @@ fn plugins_lists_strategies_and_roles() {
         s.contains("Labels: the two columns whose segment mean"),
         "docs printed: {s}"
     );
+}
+
+/// This host's ABI version, as printed ("1.2").
+fn host_abi() -> String {
+    format!("{}.{}", strata_host::HOST_ABI.0, strata_host::HOST_ABI.1)
 }
 
 const SMALL: &str = "id,age,gender\n1,30,F\n2,40,M\n3,50,F\n";
@@ -488,7 +493,10 @@ fn a_plugin_with_another_abi_version_is_refused_by_name() {
     let s = text(&o.stdout);
     assert!(s.contains(&format!("refused {}", file.display())), "{s}");
     assert!(
-        s.contains("plugin ABI version 99.3 is not supported by this strata (ABI 1.1)"),
+        s.contains(&format!(
+            "plugin ABI version 99.3 is not supported by this strata (ABI {})",
+            host_abi()
+        )),
         "{s}"
     );
     fails(
@@ -499,7 +507,11 @@ fn a_plugin_with_another_abi_version_is_refused_by_name() {
             dir.path().to_str().unwrap(),
         ],
         SMALL,
-        &[file.to_str().unwrap(), "99.3", "ABI 1.1"],
+        &[
+            file.to_str().unwrap(),
+            "99.3",
+            &format!("ABI {}", host_abi()),
+        ],
     );
 }
 
@@ -658,6 +670,17 @@ fn a_plugin_built_for_abi_1_0_still_works_and_its_table_is_not_overread() {
         ],
     );
     check_outputs(&out, &ids_of(&input, 0), 2);
+    // The value flag arrived in ABI 1.2: a plugin claiming 1.0 may not set it.
+    let o = strata()
+        .args(["plugins", "--plugin-dir", d])
+        .env("STRATA_TEST_V1_0_VALUE_FLAG", "1")
+        .output()
+        .unwrap();
+    let s = text(&o.stdout);
+    assert!(
+        s.contains("role 'features' has flags 0x8 unknown to ABI 1.0"),
+        "{s}"
+    );
 }
 
 #[test]

@@ -147,3 +147,117 @@ fn bad_k_choices_are_clear_errors() {
         &["k = 5 is more than the 3 customers"],
     );
 }
+
+/// Wholesale clients with the firmographic strategy, whose `spend` role is a value measure:
+/// each segment's value is the spend of its customers (recomputed here from the CSV and the
+/// assignments), shares add up to 1, indices are segment over overall × 100, and segments are
+/// ranked by attractiveness.
+#[test]
+fn profiles_carry_indices_value_shares_and_attractiveness() {
+    let input = shared("wholesale_customers/Wholesale customers data.csv");
+    let spend = [
+        "Fresh",
+        "Milk",
+        "Grocery",
+        "Frozen",
+        "Detergents_Paper",
+        "Delicassen",
+    ];
+    let spend_map = format!("spend={}", spend.join(","));
+    let (_d, out, stdout) = fit_ok(
+        &input,
+        &[
+            "-s",
+            "firmographic",
+            "--id-column",
+            "Customer ID",
+            "--map",
+            "industry=Channel",
+            "--map",
+            "region=Region",
+            "--map",
+            &spend_map,
+            "--k",
+            "4",
+        ],
+    );
+    assert!(
+        stdout.contains("VALUE: the segment's share of the total spend"),
+        "{stdout}"
+    );
+    let seg = json(&out.join("segments.json"));
+    assert_eq!(seg["value_measure"]["role"], "spend");
+    assert_eq!(seg["value_measure"]["columns"], serde_json::json!(spend));
+    assert!(
+        seg["attractiveness_rule"]
+            .as_str()
+            .unwrap()
+            .contains("value per customer")
+    );
+
+    // Spend per customer from the file, summed by the segment each was assigned.
+    let rows = read_csv(&input);
+    let cols: Vec<usize> = spend
+        .iter()
+        .map(|c| rows[0].iter().position(|h| h == c).unwrap())
+        .collect();
+    let assigned = read_csv(&out.join("assignments.csv"));
+    let mut by_segment = [0.0f64; 4];
+    for (r, a) in rows[1..].iter().zip(&assigned[1..]) {
+        assert_eq!(r[0], a[0], "assignments keep the input order");
+        let s: usize = a[1].parse().unwrap();
+        by_segment[s] += cols
+            .iter()
+            .map(|&c| r[c].parse::<f64>().unwrap())
+            .sum::<f64>();
+    }
+    let total: f64 = by_segment.iter().sum();
+    assert!((seg["value_measure"]["total"].as_f64().unwrap() - total).abs() < 1e-6 * total);
+    let segments = seg["segments"].as_array().unwrap();
+    let mut share_sum = 0.0;
+    let mut ranks = Vec::new();
+    for s in segments {
+        let j = s["segment"].as_u64().unwrap() as usize;
+        let v = &s["value"];
+        assert!((v["total"].as_f64().unwrap() - by_segment[j]).abs() < 1e-6 * total);
+        let size = s["size"].as_f64().unwrap();
+        assert!((v["per_customer"].as_f64().unwrap() - by_segment[j] / size).abs() < 1e-6 * total);
+        share_sum += v["share"].as_f64().unwrap();
+        ranks.push(s["attractiveness"]["rank"].as_u64().unwrap());
+        let score = s["attractiveness"]["score"].as_f64().unwrap();
+        let parts = (s["attractiveness"]["size"].as_f64().unwrap()
+            + s["attractiveness"]["value"].as_f64().unwrap())
+            / 2.0;
+        assert!((score - 100.0 * parts).abs() < 1e-9, "{s}");
+        for n in s["numeric"].as_array().unwrap() {
+            let want = n["mean"].as_f64().unwrap() / n["overall_mean"].as_f64().unwrap() * 100.0;
+            assert!((n["index"].as_f64().unwrap() - want).abs() < 1e-9);
+        }
+        for c in s["categorical"].as_array().unwrap() {
+            for l in c["shares"].as_array().unwrap() {
+                let want =
+                    l["share"].as_f64().unwrap() / l["overall_share"].as_f64().unwrap() * 100.0;
+                assert!((l["index"].as_f64().unwrap() - want).abs() < 1e-9);
+            }
+        }
+    }
+    assert!((share_sum - 1.0).abs() < 1e-12);
+    // Ranks follow the scores.
+    let mut by_rank: Vec<(u64, f64)> = segments
+        .iter()
+        .map(|s| {
+            (
+                s["attractiveness"]["rank"].as_u64().unwrap(),
+                s["attractiveness"]["score"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    by_rank.sort_by_key(|r| r.0);
+    assert_eq!(
+        by_rank.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(by_rank.windows(2).all(|w| w[0].1 >= w[1].1), "{by_rank:?}");
+    ranks.sort_unstable();
+    assert_eq!(ranks, [1, 2, 3, 4]);
+}

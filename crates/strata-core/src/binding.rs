@@ -30,6 +30,12 @@ pub struct Binding {
     pub auto: bool,
 }
 
+/// Whether the strategy marks `role` as personal data (kept out of profiles, labels, outputs
+/// and logs).
+pub(crate) fn is_personal(info: &PluginInfo, role: &str) -> bool {
+    info.roles.iter().any(|r| r.name == role && r.personal)
+}
+
 mod kind_name {
     use serde::{Deserialize, Deserializer, Serializer};
     use strata_host::ColumnKind;
@@ -363,6 +369,8 @@ mod tests {
             required: false,
             multi,
             default_all_numeric: all,
+            value: false,
+            personal: false,
             description: String::new(),
         }
     }

@@ -19,6 +19,7 @@ mod progress;
 pub mod select;
 mod settings;
 mod stream;
+mod value;
 
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
@@ -36,6 +37,7 @@ pub use settings::{
 };
 pub use strata_ingest::DateFormat;
 pub use stream::StreamReport;
+pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 
 /// k-means defaults, re-exported for front ends that show them.
 pub mod kmeans_defaults {

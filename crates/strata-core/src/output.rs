@@ -114,6 +114,13 @@ pub struct SegmentsFile {
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
     #[serde(default)]
     pub k_selection: Option<crate::select::KSelection>,
+    /// The strategy's value measure (a role it marks as such, e.g. monetary or spend) and
+    /// its total; each segment then has its `value`.
+    #[serde(default)]
+    pub value_measure: Option<crate::ValueMeasure>,
+    /// How each segment's `attractiveness` is scored.
+    #[serde(default)]
+    pub attractiveness_rule: String,
     /// The nearest-over-second-nearest distance ratio above which a customer is flagged
     /// ambiguous (k-means only).
     #[serde(default)]
@@ -161,6 +168,12 @@ pub struct SegmentJson {
     /// segment's centroid (ratio above `ambiguous_ratio`).
     #[serde(default)]
     pub ambiguous: Option<u64>,
+    /// The segment's part of the value measure (when the strategy has one).
+    #[serde(default)]
+    pub value: Option<crate::SegmentValue>,
+    /// Score and rank by `attractiveness_rule`.
+    #[serde(default)]
+    pub attractiveness: Option<crate::Attractiveness>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -185,6 +198,9 @@ pub struct LevelJson {
     pub value: String,
     pub share: f64,
     pub overall_share: f64,
+    /// Share in the segment over share overall × 100.
+    #[serde(default)]
+    pub index: Option<f64>,
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ pub struct SegmentSummary {
     pub share: f64,
     pub label: String,
     pub key_traits: Vec<String>,
+    /// The segment's share of the value measure's total, when the strategy has one.
+    pub value_share: Option<f64>,
+    pub attractiveness: crate::Attractiveness,
 }
 
 /// Wall time per stage of a fit, reported to a [`Progress`] as stages start and end.
@@ -111,6 +114,8 @@ pub struct FitReport {
     /// Wall seconds per stage, in order (ingest, features, k-means, profiles, output).
     pub timings: Vec<(&'static str, f64)>,
     pub segments: Vec<SegmentSummary>,
+    /// The value measure segments' value shares are of (when the strategy has one).
+    pub value_measure: Option<crate::ValueMeasure>,
     pub written: Vec<PathBuf>,
 }
 
@@ -1295,6 +1300,7 @@ pub fn fit_with_progress(
                 .bindings
                 .iter()
                 .zip(loaded.table.columns.iter().map(|c| &c.data))
+                .filter(|(b, _)| !crate::binding::is_personal(&info, &b.role))
                 .collect();
             let profiles = compute_profiles(&columns, &seg.labels, seg.k);
             (loaded, seg, rfm, profiles, None)
@@ -1302,6 +1308,23 @@ pub fn fit_with_progress(
     };
     let n = loaded.table.n_rows;
     let k = seg.k;
+    let crate::profile::Profiles {
+        segments: profiles,
+        sums,
+    } = profiles;
+    let value_roles: Vec<&str> = info
+        .roles
+        .iter()
+        .filter(|r| r.value)
+        .map(|r| r.name.as_str())
+        .collect();
+    let sizes: Vec<u64> = profiles.iter().map(|p| p.size).collect();
+    let values = crate::value::segment_values(&sums, &value_roles, &sizes);
+    let per_customer: Option<Vec<f64>> = values
+        .as_ref()
+        .map(|(_, v)| v.iter().map(|s| s.per_customer).collect());
+    let shares: Vec<f64> = profiles.iter().map(|p| p.share).collect();
+    let attract = crate::value::attractiveness(&shares, per_customer.as_deref(), None);
     let labels = match (&seg.names, &seg.state) {
         (Some(names), _) => names.clone(),
         (None, Some(state)) => {
@@ -1383,7 +1406,13 @@ pub fn fit_with_progress(
     let segments: Vec<SegmentJson> = profiles
         .iter()
         .zip(&labels)
-        .map(|(p, l)| segment_json(p, l, ambiguous.as_ref().map(|a| a[p.index as usize])))
+        .map(|(p, l)| {
+            let j = p.index as usize;
+            let mut s = segment_json(p, l, ambiguous.as_ref().map(|a| a[j]));
+            s.value = values.as_ref().map(|(_, v)| v[j].clone());
+            s.attractiveness = Some(attract[j].clone());
+            s
+        })
         .collect();
     clock.lap("profiles");
     clock.begin("output");
@@ -1418,6 +1447,8 @@ pub fn fit_with_progress(
         ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
         stability: km.and_then(|c| c.stability.clone()),
         k_selection: km.and_then(|c| c.k_selection.clone()),
+        value_measure: values.as_ref().map(|(m, _)| m.clone()),
+        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
         segments,
         timings_s: clock
             .laps
@@ -1501,8 +1532,11 @@ pub fn fit_with_progress(
                 share: p.share,
                 label: l.clone(),
                 key_traits: key_traits(p),
+                value_share: values.as_ref().and_then(|(_, v)| v[p.index as usize].share),
+                attractiveness: attract[p.index as usize].clone(),
             })
             .collect(),
+        value_measure: values.as_ref().map(|(m, _)| m.clone()),
         written,
     })
 }
@@ -1579,12 +1613,15 @@ fn segment_json(p: &Profile, label: &str, ambiguous: Option<u64>) -> SegmentJson
                         value: v.clone(),
                         share: *s,
                         overall_share: *o,
+                        index: (*o > 0.0).then(|| s / o * 100.0),
                     })
                     .collect(),
             })
             .collect(),
         key_traits: key_traits(p),
         ambiguous,
+        value: None,
+        attractiveness: None,
     }
 }
 

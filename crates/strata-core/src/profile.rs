@@ -13,14 +13,26 @@ pub use strata_host::Profile as SegmentProfile;
 /// standard deviation (population). A numeric with no value in a segment is left out of that
 /// segment's profile. Categoricals: each category's share of the rows with a value, in the
 /// segment and overall, largest segment share first.
-pub fn compute_profiles(
-    columns: &[(&Binding, &ColumnData)],
-    labels: &[u32],
-    k: usize,
-) -> Vec<Profile> {
+pub fn compute_profiles(columns: &[(&Binding, &ColumnData)], labels: &[u32], k: usize) -> Profiles {
     let mut builder = ProfileBuilder::new(k);
     builder.add(columns, labels);
     builder.finish()
+}
+
+/// The segments' profiles, and per numeric column the sum of its values in each segment
+/// (for value shares).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profiles {
+    pub segments: Vec<Profile>,
+    pub sums: Vec<ColumnSums>,
+}
+
+/// Per-segment sums of one numeric column's values (missing values left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSums {
+    pub role: String,
+    pub column: String,
+    pub sums: Vec<f64>,
 }
 
 /// [`compute_profiles`] over rows that come a table at a time (a streamed fit): the same
@@ -163,7 +175,7 @@ impl ProfileBuilder {
         }
     }
 
-    pub fn finish(self) -> Vec<Profile> {
+    pub fn finish(self) -> Profiles {
         let k = self.k;
         let rows: u64 = self.sizes.iter().sum();
         let mut profiles: Vec<Profile> = (0..k)
@@ -180,6 +192,7 @@ impl ProfileBuilder {
                 categorical: Vec::new(),
             })
             .collect();
+        let mut sums = Vec::new();
         for acc in self.columns {
             match acc {
                 Accumulator::Numeric {
@@ -200,6 +213,11 @@ impl ProfileBuilder {
                             overall_std,
                         });
                     }
+                    sums.push(ColumnSums {
+                        role: b.role.clone(),
+                        column: b.column.clone(),
+                        sums: sum,
+                    });
                 }
                 Accumulator::Categorical {
                     binding: b,
@@ -233,7 +251,10 @@ impl ProfileBuilder {
                 }
             }
         }
-        profiles
+        Profiles {
+            segments: profiles,
+            sums,
+        }
     }
 }
 
@@ -321,7 +342,10 @@ mod tests {
             dict: vec!["F".into(), "M".into()],
         };
         let labels = [0, 0, 1, 1];
-        let p = compute_profiles(&[(&age, &ages), (&g, &gs)], &labels, 2);
+        let all = compute_profiles(&[(&age, &ages), (&g, &gs)], &labels, 2);
+        assert_eq!(all.sums.len(), 1);
+        assert_eq!(all.sums[0].sums, [50.0, 60.0]);
+        let p = &all.segments;
         assert_eq!(p[0].size, 2);
         assert_eq!(p[0].share, 0.5);
         assert_eq!(p[0].numeric[0].mean, 25.0);
@@ -339,8 +363,10 @@ mod tests {
             b.add(&[(&age, &one(&ages)), (&g, &one(&gs))], &labels[i..i + 1]);
         }
         let streamed = b.finish();
+        assert_eq!(streamed.sums, all.sums);
+        let streamed = streamed.segments;
         assert_eq!(streamed[1].categorical, p[1].categorical);
-        for (s, w) in streamed.iter().zip(&p) {
+        for (s, w) in streamed.iter().zip(p) {
             assert_eq!(s.size, w.size);
             let (s, w) = (&s.numeric[0], &w.numeric[0]);
             assert_eq!((s.mean, s.overall_mean), (w.mean, w.overall_mean));

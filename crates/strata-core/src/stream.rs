@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use strata_host::{Metric, Plugin, PluginInfo, Profile};
+use strata_host::{Metric, Plugin, PluginInfo};
 use strata_ingest::{ColumnData, IdColumn, IngestError, ReadPlan, Table, TableStream};
 use tracing::info;
 
@@ -85,7 +85,7 @@ pub(crate) fn streaming_reason(settings: &FitSettings) -> Option<String> {
 pub(crate) struct Streamed {
     pub loaded: Loaded,
     pub seg: Segmentation,
-    pub profiles: Vec<Profile>,
+    pub profiles: crate::profile::Profiles,
     pub report: StreamReport,
 }
 
@@ -400,6 +400,7 @@ pub(crate) fn fit_streamed(
         let columns: Vec<_> = bindings
             .iter()
             .zip(table.columns.iter().map(|c| &c.data))
+            .filter(|(b, _)| !crate::binding::is_personal(info, &b.role))
             .collect();
         profiles.add(&columns, &labels[at..end]);
         at = end;

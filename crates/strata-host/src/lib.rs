@@ -90,6 +90,10 @@ pub struct RoleInfo {
     pub required: bool,
     pub multi: bool,
     pub default_all_numeric: bool,
+    /// A value measure (ABI 1.2): segments report their share of its total.
+    pub value: bool,
+    /// Personal data (ABI 1.2): never in outputs, profiles, labels or logs.
+    pub personal: bool,
     pub description: String,
 }
 
@@ -287,7 +291,8 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
     // SAFETY: non-null, `n_roles` is bounded, and the array lives as long as the library.
     let raw: &[RoleSpecV1] = unsafe { std::slice::from_raw_parts(t.roles, t.n_roles) };
     let mut roles = Vec::with_capacity(raw.len());
-    let known = abi::ROLE_REQUIRED | abi::ROLE_MULTI | abi::ROLE_DEFAULT_ALL_NUMERIC;
+    // A flag means something only from the minor version that defined it on.
+    let known = abi::known_role_flags(abi.1);
     for r in raw {
         let rname = read_str(path, r.name, "a role name", 64)?;
         if !valid_name(&rname) || roles.iter().any(|x: &RoleInfo| x.name == rname) {
@@ -301,7 +306,12 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
         if r.flags & !known != 0 {
             return Err(invalid(
                 path,
-                format!("role '{rname}' has unknown flags {:#x}", r.flags & !known),
+                format!(
+                    "role '{rname}' has flags {:#x} unknown to ABI {}.{}",
+                    r.flags & !known,
+                    abi.0,
+                    abi.1
+                ),
             ));
         }
         let default_all_numeric = r.flags & abi::ROLE_DEFAULT_ALL_NUMERIC != 0;
@@ -318,6 +328,8 @@ fn read_info(path: &Path, t: &StrategyTableV1, abi: (u16, u16)) -> Result<Plugin
             required: r.flags & abi::ROLE_REQUIRED != 0,
             multi: r.flags & abi::ROLE_MULTI != 0,
             default_all_numeric,
+            value: r.flags & abi::ROLE_VALUE != 0,
+            personal: r.flags & abi::ROLE_PERSONAL != 0,
         });
     }
     let metric = Metric::from_raw(t.metric)

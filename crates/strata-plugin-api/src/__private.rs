@@ -56,7 +56,9 @@ fn build_header<S: Strategy>() -> PluginHeader {
                     abi::ROLE_DEFAULT_ALL_NUMERIC
                 } else {
                     0
-                }),
+                })
+                | (if r.value { abi::ROLE_VALUE } else { 0 })
+                | (if r.personal { abi::ROLE_PERSONAL } else { 0 }),
             description: leak_str(r.description),
         })
         .collect();

@@ -29,8 +29,9 @@ pub const MAGIC: u32 = 0x5354_5241;
 /// Major version of this ABI. A host and a plugin interoperate only when majors are equal.
 pub const ABI_MAJOR: u16 = 1;
 /// Minor version: grows when fields are added at the end of the function table.
-/// 1.1 added [`StrategyTableV1::docs`].
-pub const ABI_MINOR: u16 = 1;
+/// 1.1 added [`StrategyTableV1::docs`]; 1.2 added the role flags [`ROLE_VALUE`] and
+/// [`ROLE_PERSONAL`].
+pub const ABI_MINOR: u16 = 2;
 
 /// The first thing the host reads. Its layout is frozen for every ABI version.
 #[repr(C)]
@@ -146,6 +147,22 @@ pub const ROLE_REQUIRED: u32 = 1;
 pub const ROLE_MULTI: u32 = 1 << 1;
 /// Left unbound, the role takes every numeric column but the id.
 pub const ROLE_DEFAULT_ALL_NUMERIC: u32 = 1 << 2;
+/// (ABI 1.2) The role measures value to the business (spend, monetary, revenue from the
+/// customer): a segment's share of its total is reported as the segment's value share.
+pub const ROLE_VALUE: u32 = 1 << 3;
+/// (ABI 1.2) The role holds personal data (a name, an e-mail, a phone number): its values
+/// never reach outputs, profiles, labels or logs.
+pub const ROLE_PERSONAL: u32 = 1 << 4;
+
+/// The role flags a plugin of ABI minor version `minor` may set.
+pub const fn known_role_flags(minor: u16) -> u32 {
+    let base = ROLE_REQUIRED | ROLE_MULTI | ROLE_DEFAULT_ALL_NUMERIC;
+    if minor >= 2 {
+        base | ROLE_VALUE | ROLE_PERSONAL
+    } else {
+        base
+    }
+}
 
 /// One input role a strategy understands.
 #[repr(C)]

@@ -45,6 +45,10 @@ pub struct Role {
     pub multi: bool,
     /// When unbound, takes every numeric column but the id.
     pub default_all_numeric: bool,
+    /// Measures value to the business; segments report their share of its total.
+    pub value: bool,
+    /// Personal data: kept out of outputs, profiles, labels and logs.
+    pub personal: bool,
     pub description: &'static str,
 }
 
@@ -56,6 +60,8 @@ impl Role {
             required: false,
             multi: false,
             default_all_numeric: false,
+            value: false,
+            personal: false,
             description,
         }
     }
@@ -71,6 +77,18 @@ impl Role {
     }
     pub const fn multi(mut self) -> Role {
         self.multi = true;
+        self
+    }
+    /// Marks a numeric role as a value measure (spend, monetary): each segment's share of its
+    /// total is reported, and it weighs in the segment's attractiveness.
+    pub const fn value(mut self) -> Role {
+        self.value = true;
+        self
+    }
+    /// Marks a role as personal data: the host never writes its values to outputs,
+    /// profiles, labels or logs (the strategy may still derive features from it).
+    pub const fn personal(mut self) -> Role {
+        self.personal = true;
         self
     }
     pub const fn all_numeric_by_default(mut self) -> Role {

@@ -25,7 +25,7 @@ const ROLES: &[Role] = &[
         "Date of the last purchase (instead of recency)",
     ),
     Role::numeric("frequency", "Number of purchases; log-scaled"),
-    Role::numeric("monetary", "Money spent, net of returns; log-scaled"),
+    Role::numeric("monetary", "Money spent, net of returns; log-scaled").value(),
     Role::numeric("avg_order_value", "Money per purchase; log-scaled"),
     Role::numeric("tenure", "Days since the first purchase"),
     Role::numeric("interpurchase_days", "Mean days between purchases"),

@@ -53,7 +53,8 @@ const ROLES: &[Role] = &[
         "spend",
         "Spend with you: one column, or several (e.g. per product category) summed into a total and kept as a mix",
     )
-    .multi(),
+    .multi()
+    .value(),
     Role::numeric(
         "purchase_frequency",
         "Purchases (orders) per period",

@@ -84,12 +84,21 @@ pub extern "C" fn strata_plugin_entry() -> *const PluginHeader {
         .get_or_init(|| {
             // SAFETY: the SDK's header and table are leaked, valid for the library's life.
             let t = unsafe { &*((*sdk).table as *const StrategyTableV1) };
+            // A 1.0 plugin must not use a flag defined in 1.2: the host has to refuse it.
+            let roles = if std::env::var_os("STRATA_TEST_V1_0_VALUE_FLAG").is_some() {
+                // SAFETY: the SDK's role array is leaked and holds `n_roles` entries.
+                let mut r = unsafe { std::slice::from_raw_parts(t.roles, t.n_roles) }.to_vec();
+                r[0].flags |= strata_plugin_api::abi::ROLE_VALUE;
+                Vec::leak(r).as_ptr()
+            } else {
+                t.roles
+            };
             let table = Box::leak(Box::new(TableV1_0 {
                 size: std::mem::size_of::<TableV1_0>(),
                 name: t.name,
                 version: t.version,
                 description: t.description,
-                roles: t.roles,
+                roles,
                 n_roles: t.n_roles,
                 metric: t.metric,
                 default_k: t.default_k,
