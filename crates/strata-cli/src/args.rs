@@ -61,6 +61,9 @@ pub enum Command {
     /// Fit every k of a range and print inertia, silhouette, Davies-Bouldin and
     /// Calinski-Harabasz for each, with a recommended k (writes no segments).
     ChooseK(Box<ChooseKArgs>),
+    /// Score new customers with a saved model (model.json from a fit): the same columns,
+    /// scaling and centroids, streaming the file.
+    Assign(AssignArgs),
     /// List the strategy plugins found (and the files refused, with why).
     Plugins(PluginsArgs),
     /// List the GPU adapters wgpu sees (Vulkan, Metal, DX12) and their key limits.
@@ -360,11 +363,7 @@ impl KmeansArgs {
             .max_iter(self.max_iter)
             .tol(self.tol)
             .n_init(self.n_init)
-            .backend(match self.backend {
-                BackendArg::Auto => BackendChoice::Auto,
-                BackendArg::Cpu => BackendChoice::Cpu,
-                BackendArg::Gpu => BackendChoice::Gpu,
-            })
+            .backend(backend_choice(self.backend))
     }
 }
 
@@ -419,6 +418,61 @@ impl ChooseKArgs {
                     .unwrap_or(strata_core::DEFAULT_K_RANGE),
             ))
             .build()
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "The model's strategy plugin must be found (same name) and compatible: \
+        the same major version (the same minor while it is 0.x) and not older than the one \
+        that fitted the model. The new file needs the model's id column and every column the \
+        model bound, by header name; other columns are ignored. Missing values are imputed \
+        with the training values, or the rows left out when the model was fitted with \
+        --missing drop. A category not seen in training is scored with its indicators at 0.\n\n\
+        The file is read once, a few MB at a time, so any size scores in a fixed amount of \
+        memory. Ids are not checked for repeats (that would hold every id).\n\n\
+        Outputs in DIR (renamed into place only when scoring succeeded):\n  \
+        assignments.csv  id, segment, label, distance, boundary_ratio, ambiguous (as fit's)\n  \
+        segments.json    the new customers' profiles under the model's segments; \
+        `strata compare FIT_DIR DIR` shows how they moved.\n\n\
+        Assigning the data a model was fitted on gives the fit's assignments exactly."
+)]
+pub struct AssignArgs {
+    /// The model to score with: model.json written by `strata fit`.
+    #[arg(long, value_name = "DIR/model.json")]
+    pub model: PathBuf,
+    /// The customers to score (CSV with a header).
+    #[arg(value_name = "NEW.csv")]
+    pub input: PathBuf,
+    /// Field delimiter: one character or `tab` (default: sniffed).
+    #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Compute backend for the distance work.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Flag a customer as ambiguous above this nearest-over-second-nearest distance ratio.
+    #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
+    pub ambiguous_ratio: f64,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+impl AssignArgs {
+    pub fn to_settings(&self) -> Result<strata_core::AssignSettings, strata_core::CoreError> {
+        strata_core::AssignSettings::builder(&self.model, &self.input, &self.out)
+            .backend(backend_choice(self.backend))
+            .delimiter(self.delimiter)
+            .ambiguous_ratio(self.ambiguous_ratio)
+            .build()
+    }
+}
+
+fn backend_choice(b: BackendArg) -> BackendChoice {
+    match b {
+        BackendArg::Auto => BackendChoice::Auto,
+        BackendArg::Cpu => BackendChoice::Cpu,
+        BackendArg::Gpu => BackendChoice::Gpu,
     }
 }
 

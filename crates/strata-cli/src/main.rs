@@ -105,6 +105,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Assign(a) => {
+            let settings = a.to_settings()?;
+            let registry = registry();
+            let bars = progress::Bars::new(
+                cli.global.quiet == 0
+                    && !cli.global.no_progress
+                    && cli.global.log_format == LogFormat::Text,
+            );
+            let report = strata_core::assign_with_progress(&settings, &registry, &bars);
+            bars.finish();
+            let report = report.with_context(|| {
+                format!(
+                    "strata assign failed; nothing was written to {}",
+                    settings.out.display()
+                )
+            })?;
+            summary::print_assign(&report);
+            Ok(())
+        }
         Command::Plugins(p) => plugins::run(p, &registry()),
         Command::Synth(s) => synth(s),
         Command::Devices => {

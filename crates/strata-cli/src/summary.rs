@@ -117,53 +117,7 @@ pub fn print(r: &FitReport) {
         );
     }
     println!();
-    let label_w = r
-        .segments
-        .iter()
-        .map(|s| s.label.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    let has_value = r.value_measure.is_some();
-    println!(
-        "{:>3}  {:>9}  {:>6}  {}{:>4}  {:<label_w$}  KEY TRAITS",
-        "#",
-        "SIZE",
-        "SHARE",
-        if has_value { " VALUE  " } else { "" },
-        "RANK",
-        "LABEL"
-    );
-    for s in &r.segments {
-        let value = match (has_value, s.value_share) {
-            (false, _) => String::new(),
-            (true, Some(v)) => format!("{:>5.1}%  ", v * 100.0),
-            (true, None) => format!("{:>6}  ", "n/a"),
-        };
-        println!(
-            "{:>3}  {:>9}  {:>5.1}%  {value}{:>4}  {:<label_w$}  {}",
-            s.index,
-            s.size,
-            s.share * 100.0,
-            s.attractiveness.rank,
-            s.label,
-            s.key_traits.join("; ")
-        );
-    }
-    println!();
-    match &r.value_measure {
-        Some(m) => println!(
-            "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
-             value per customer (segments.json says how).",
-            m.role,
-            m.columns.join(" + ")
-        ),
-        None => println!(
-            "RANK: attractiveness from size (strategy {} has no value measure; segments.json \
-             says how).",
-            r.strategy
-        ),
-    }
+    print_segments(&r.segments, r.value_measure.as_ref(), &r.strategy);
     println!();
     for p in &r.written {
         println!("wrote {}", p.display());
@@ -181,4 +135,82 @@ pub fn print(r: &FitReport) {
         .map(|(s, t)| format!("{s} {}", show(*t)))
         .collect();
     println!("Time: {}.", times.join(", "));
+}
+
+/// The segment table: size, share, value share (with a value measure), rank, label, traits.
+fn print_segments(
+    segments: &[strata_core::SegmentSummary],
+    value_measure: Option<&strata_core::ValueMeasure>,
+    strategy: &str,
+) {
+    let label_w = segments
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let has_value = value_measure.is_some();
+    println!(
+        "{:>3}  {:>9}  {:>6}  {}{:>4}  {:<label_w$}  KEY TRAITS",
+        "#",
+        "SIZE",
+        "SHARE",
+        if has_value { " VALUE  " } else { "" },
+        "RANK",
+        "LABEL"
+    );
+    for s in segments {
+        let value = match (has_value, s.value_share) {
+            (false, _) => String::new(),
+            (true, Some(v)) => format!("{:>5.1}%  ", v * 100.0),
+            (true, None) => format!("{:>6}  ", "n/a"),
+        };
+        println!(
+            "{:>3}  {:>9}  {:>5.1}%  {value}{:>4}  {:<label_w$}  {}",
+            s.index,
+            s.size,
+            s.share * 100.0,
+            s.attractiveness.rank,
+            s.label,
+            s.key_traits.join("; ")
+        );
+    }
+    println!();
+    match value_measure {
+        Some(m) => println!(
+            "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
+             value per customer (segments.json says how).",
+            m.role,
+            m.columns.join(" + ")
+        ),
+        None => println!(
+            "RANK: attractiveness from size (strategy {} has no value measure; segments.json \
+             says how).",
+            strategy
+        ),
+    }
+}
+
+/// What `strata assign` prints.
+pub fn print_assign(r: &strata_core::AssignReport) {
+    println!(
+        "Scored {} of {} customers with strategy {} {} (model fitted with {}) into {} segments \
+         ({}).",
+        r.rows_used,
+        r.rows,
+        r.strategy,
+        r.strategy_version,
+        r.model_strategy_version,
+        r.k,
+        r.backend
+    );
+    if r.rows_dropped > 0 {
+        println!("Rows left out for missing values: {}.", r.rows_dropped);
+    }
+    println!();
+    print_segments(&r.segments, r.value_measure.as_ref(), &r.strategy);
+    println!();
+    for p in &r.written {
+        println!("wrote {}", p.display());
+    }
 }

@@ -194,3 +194,37 @@ fn devices_lists_the_adapter() {
         "{s}"
     );
 }
+
+/// `strata assign --backend gpu` scores as the CPU does, and says it ran on the GPU.
+#[test]
+fn assign_on_the_gpu_matches_the_cpu() {
+    if !gpu_present() {
+        return;
+    }
+    let demo = repo().join("examples/customers.csv");
+    let (_f, fit, _) = fit_ok(&demo, &["--id-column", "customer_id", "--k", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = dir.path().join(backend);
+        let o = run(&[
+            "assign",
+            "--model",
+            fit.join("model.json").to_str().unwrap(),
+            "--backend",
+            backend,
+            "-o",
+            out.to_str().unwrap(),
+            demo.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(json(&out.join("segments.json"))["backend"]["kind"], backend);
+        outs.push(read_csv(&out.join("assignments.csv")));
+    }
+    let differ = outs[0]
+        .iter()
+        .zip(&outs[1])
+        .filter(|(g, c)| g[..3] != c[..3])
+        .count();
+    assert_eq!(differ, 0, "customers in different segments");
+}

@@ -9,6 +9,7 @@
 //! Nothing is written until everything has been computed; every file goes to a temporary name
 //! in the output folder first and is renamed into place, so a failure leaves no partial output.
 
+mod assign;
 mod binding;
 mod error;
 mod model;
@@ -21,6 +22,10 @@ mod settings;
 mod stream;
 mod value;
 
+pub use assign::{
+    AssignReport, AssignSettings, AssignSettingsBuilder, assign, assign_with_progress,
+    compatible_version,
+};
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};

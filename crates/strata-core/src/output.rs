@@ -17,29 +17,52 @@ pub type FileWriter<'a> = (
 /// Writes `files` into `dir` (created if missing). On any error, no file of this call is left
 /// behind under its final name, and files from an earlier run are left untouched.
 pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<PathBuf>, CoreError> {
-    let out_err = |path: &Path, source| CoreError::Output {
-        path: path.to_owned(),
-        source,
-    };
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     let mut staged = Vec::with_capacity(files.len());
     for (name, write) in files {
-        let target = dir.join(name);
-        let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
-        // Temporary files are private by default; outputs get ordinary permissions (the
-        // process umask still applies).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let mut tmp = builder.tempfile_in(dir).map_err(|e| out_err(&target, e))?;
+        let (mut tmp, target) = temp_file(dir, name)?;
         {
             let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
             write(&mut buf).map_err(|e| out_err(&target, e))?;
             buf.flush().map_err(|e| out_err(&target, e))?;
         }
-        tmp.as_file().sync_all().map_err(|e| out_err(&target, e))?;
         staged.push((tmp, target));
+    }
+    persist_all(staged)
+}
+
+fn out_err(path: &Path, source: std::io::Error) -> CoreError {
+    CoreError::Output {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A temporary file in `dir` (which must exist) for the output `name`, and the path it is to
+/// be renamed to by [`persist_all`]. Dropped unpersisted, it is deleted.
+pub(crate) fn temp_file(
+    dir: &Path,
+    name: &str,
+) -> Result<(tempfile::NamedTempFile, PathBuf), CoreError> {
+    let target = dir.join(name);
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Temporary files are private by default; outputs get ordinary permissions (the process
+    // umask still applies).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(|e| out_err(&target, e))?;
+    Ok((tmp, target))
+}
+
+/// Syncs every staged file, then renames each into place: nothing is renamed until every
+/// file is complete on disk.
+pub(crate) fn persist_all(
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+) -> Result<Vec<PathBuf>, CoreError> {
+    for (tmp, target) in &staged {
+        tmp.as_file().sync_all().map_err(|e| out_err(target, e))?;
     }
     let mut written = Vec::with_capacity(staged.len());
     for (tmp, target) in staged {
@@ -74,6 +97,15 @@ pub fn write_file_atomically(
 pub fn write_json<T: Serialize>(value: &T, w: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, value)?;
     w.write_all(b"\n")
+}
+
+/// The model a scoring run used.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ScoredWith {
+    /// The model file, as given.
+    pub model: String,
+    /// The strategy version the model was fitted with.
+    pub fitted_with: String,
 }
 
 /// `segments.json`.
@@ -121,6 +153,10 @@ pub struct SegmentsFile {
     /// How each segment's `attractiveness` is scored.
     #[serde(default)]
     pub attractiveness_rule: String,
+    /// Set when the customers were scored with a saved model (`strata assign`) rather than
+    /// fitted: segments are the model's.
+    #[serde(default)]
+    pub scored_with: Option<ScoredWith>,
     /// The nearest-over-second-nearest distance ratio above which a customer is flagged
     /// ambiguous (k-means only).
     #[serde(default)]

@@ -602,7 +602,7 @@ fn load(
 }
 
 /// Per-customer RFM measures and scores.
-struct Rfm {
+pub(crate) struct Rfm {
     cuts: RfmCuts,
     /// Recency, frequency, monetary per customer.
     values: [Vec<f64>; 3],
@@ -795,7 +795,7 @@ pub fn choose_k(
     clock.lap("features");
     clock.begin("k-means");
     let n = loaded.table.n_rows;
-    let mut runner = Runner::new(settings, n, *range.end(), d)?;
+    let mut runner = Runner::new(settings.backend, n, *range.end(), d)?;
     let mut observer = LogObserver {
         progress,
         runs: params.n_init(),
@@ -930,19 +930,22 @@ pub struct SampleInit {
 
 /// The backend a fit runs on, and why; under `auto` it falls back to the CPU when the GPU
 /// cannot hold the data (with `gpu` that is an error).
-struct Runner<'s> {
-    settings: &'s FitSettings,
-    backend: Box<dyn Backend>,
-    reason: String,
+pub(crate) struct Runner {
+    choice: BackendChoice,
+    pub backend: Box<dyn Backend>,
+    pub reason: String,
 }
 
-impl<'s> Runner<'s> {
+impl Runner {
     /// Chooses the backend for `n` rows, up to `k` segments and `d` features.
-    fn new(settings: &'s FitSettings, n: usize, k: usize, d: usize) -> Result<Self, CoreError> {
-        let (backend, reason) = choose_backend(settings.backend, n, k, d)?;
-        info!("clustering {n} × {d} on {} ({reason})", backend.describe());
+    pub fn new(choice: BackendChoice, n: usize, k: usize, d: usize) -> Result<Self, CoreError> {
+        let (backend, reason) = choose_backend(choice, n, k, d)?;
+        info!(
+            "distance work on {n} × {d}, k up to {k}, on {} ({reason})",
+            backend.describe()
+        );
         Ok(Runner {
-            settings,
+            choice,
             backend,
             reason,
         })
@@ -955,7 +958,7 @@ impl<'s> Runner<'s> {
         match work(self.backend.as_ref()) {
             Err(strata_kmeans::KMeansError::Compute(
                 e @ strata_compute::ComputeError::Unavailable { .. },
-            )) if self.settings.backend == BackendChoice::Auto => {
+            )) if self.choice == BackendChoice::Auto => {
                 warn!("{e}; continuing on the CPU");
                 self.reason = format!("auto: fell back to the CPU ({e})");
                 self.backend = Box::new(CpuBackend::new());
@@ -975,7 +978,7 @@ impl<'s> Runner<'s> {
     }
 
     /// Labels every row against fixed centroids (one pass, no update).
-    fn assign(
+    pub fn assign(
         &mut self,
         data: MatrixRef<'_>,
         centroids: &[f32],
@@ -991,7 +994,7 @@ impl<'s> Runner<'s> {
 /// memory does not grow with the range.
 #[allow(clippy::too_many_arguments)]
 fn select_k(
-    runner: &mut Runner<'_>,
+    runner: &mut Runner,
     settings: &FitSettings,
     params: &strata_kmeans::CheckedParams,
     range: std::ops::RangeInclusive<usize>,
@@ -1097,7 +1100,7 @@ pub(crate) fn cluster(
         max_iter: settings.max_iter,
         quiet_runs: range.is_some(),
     };
-    let mut runner = Runner::new(settings, n, k_max, d)?;
+    let mut runner = Runner::new(settings.backend, n, k_max, d)?;
     let data = MatrixRef::new(matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
     let stride = init_sample.map_or(1, |s| n.div_ceil(s.max(1)));
     let sampled = stride > 1 && plus_plus && n.div_ceil(stride) >= params.k();
@@ -1308,27 +1311,11 @@ pub fn fit_with_progress(
     };
     let n = loaded.table.n_rows;
     let k = seg.k;
-    let crate::profile::Profiles {
-        segments: profiles,
-        sums,
-    } = profiles;
-    let value_roles: Vec<&str> = info
-        .roles
-        .iter()
-        .filter(|r| r.value)
-        .map(|r| r.name.as_str())
-        .collect();
-    let sizes: Vec<u64> = profiles.iter().map(|p| p.size).collect();
-    let values = crate::value::segment_values(&sums, &value_roles, &sizes);
-    let per_customer: Option<Vec<f64>> = values
-        .as_ref()
-        .map(|(_, v)| v.iter().map(|s| s.per_customer).collect());
-    let shares: Vec<f64> = profiles.iter().map(|p| p.share).collect();
-    let attract = crate::value::attractiveness(&shares, per_customer.as_deref(), None);
     let labels = match (&seg.names, &seg.state) {
         (Some(names), _) => names.clone(),
         (None, Some(state)) => {
             let mut l = profiles
+                .segments
                 .iter()
                 .map(|p| plugin.label(state, p))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -1403,17 +1390,7 @@ pub fn fit_with_progress(
             settings.ambiguous_ratio
         );
     }
-    let segments: Vec<SegmentJson> = profiles
-        .iter()
-        .zip(&labels)
-        .map(|(p, l)| {
-            let j = p.index as usize;
-            let mut s = segment_json(p, l, ambiguous.as_ref().map(|a| a[j]));
-            s.value = values.as_ref().map(|(_, v)| v[j].clone());
-            s.attractiveness = Some(attract[j].clone());
-            s
-        })
-        .collect();
+    let described = describe(&info, &profiles, &labels, ambiguous.as_deref());
     clock.lap("profiles");
     clock.begin("output");
     let segments_file = SegmentsFile {
@@ -1447,9 +1424,10 @@ pub fn fit_with_progress(
         ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
         stability: km.and_then(|c| c.stability.clone()),
         k_selection: km.and_then(|c| c.k_selection.clone()),
-        value_measure: values.as_ref().map(|(m, _)| m.clone()),
+        scored_with: None,
+        value_measure: described.value_measure.clone(),
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
-        segments,
+        segments: described.json,
         timings_s: clock
             .laps
             .iter()
@@ -1523,22 +1501,73 @@ pub fn fit_with_progress(
         k,
         kmeans: km.map(|c| c.summary.clone()),
         timings: clock.laps.clone(),
-        segments: profiles
-            .iter()
-            .zip(&labels)
-            .map(|(p, l)| SegmentSummary {
-                index: p.index as usize,
+        segments: described.summary,
+        value_measure: described.value_measure,
+        written,
+    })
+}
+
+/// The segments as `segments.json` and the summary show them.
+pub(crate) struct Described {
+    pub json: Vec<SegmentJson>,
+    pub summary: Vec<SegmentSummary>,
+    pub value_measure: Option<crate::ValueMeasure>,
+}
+
+/// Profiles, labels and ambiguous counts, with each segment's value (when the strategy has a
+/// value measure) and attractiveness, in segment order.
+pub(crate) fn describe(
+    info: &PluginInfo,
+    profiles: &crate::profile::Profiles,
+    labels: &[String],
+    ambiguous: Option<&[u64]>,
+) -> Described {
+    let segs = &profiles.segments;
+    let value_roles: Vec<&str> = info
+        .roles
+        .iter()
+        .filter(|r| r.value)
+        .map(|r| r.name.as_str())
+        .collect();
+    let sizes: Vec<u64> = segs.iter().map(|p| p.size).collect();
+    let values = crate::value::segment_values(&profiles.sums, &value_roles, &sizes);
+    let per_customer: Option<Vec<f64>> = values
+        .as_ref()
+        .map(|(_, v)| v.iter().map(|s| s.per_customer).collect());
+    let shares: Vec<f64> = segs.iter().map(|p| p.share).collect();
+    let attract = crate::value::attractiveness(&shares, per_customer.as_deref(), None);
+    let json = segs
+        .iter()
+        .zip(labels)
+        .map(|(p, l)| {
+            let j = p.index as usize;
+            let mut s = segment_json(p, l, ambiguous.map(|a| a[j]));
+            s.value = values.as_ref().map(|(_, v)| v[j].clone());
+            s.attractiveness = Some(attract[j].clone());
+            s
+        })
+        .collect();
+    let summary = segs
+        .iter()
+        .zip(labels)
+        .map(|(p, l)| {
+            let j = p.index as usize;
+            SegmentSummary {
+                index: j,
                 size: p.size,
                 share: p.share,
                 label: l.clone(),
                 key_traits: key_traits(p),
-                value_share: values.as_ref().and_then(|(_, v)| v[p.index as usize].share),
-                attractiveness: attract[p.index as usize].clone(),
-            })
-            .collect(),
-        value_measure: values.as_ref().map(|(m, _)| m.clone()),
-        written,
-    })
+                value_share: values.as_ref().and_then(|(_, v)| v[j].share),
+                attractiveness: attract[j].clone(),
+            }
+        })
+        .collect();
+    Described {
+        json,
+        summary,
+        value_measure: values.map(|(m, _)| m),
+    }
 }
 
 /// Distance to the nearest centroid over distance to the second nearest, from squared
@@ -1654,8 +1683,25 @@ fn write_assignments(
     labels: &[String],
     rfm: Option<&Rfm>,
 ) -> std::io::Result<()> {
-    use std::fmt::Write as _;
     let mut out = csv::WriterBuilder::new().from_writer(w);
+    write_assignments_header(&mut out, rfm.is_some())?;
+    write_assignment_rows(
+        &mut out,
+        ids,
+        segments,
+        sq_distances,
+        threshold,
+        labels,
+        rfm,
+    )?;
+    out.flush()
+}
+
+/// The header of `assignments.csv` (RFM measures and scores when `rfm`).
+pub(crate) fn write_assignments_header<W: Write>(
+    out: &mut csv::Writer<W>,
+    rfm: bool,
+) -> std::io::Result<()> {
     let mut head = vec![
         "id",
         "segment",
@@ -1664,7 +1710,7 @@ fn write_assignments(
         "boundary_ratio",
         "ambiguous",
     ];
-    if rfm.is_some() {
+    if rfm {
         head.extend([
             "recency",
             "frequency",
@@ -1674,22 +1720,36 @@ fn write_assignments(
             "m_score",
         ]);
     }
-    out.write_record(&head)?;
+    Ok(out.write_record(&head)?)
+}
+
+/// Rows of `assignments.csv`: row `i` has `ids[i]`, `segments[i]` and its label, distance and
+/// boundary ratio (from squared distances to the nearest and second-nearest centroid).
+pub(crate) fn write_assignment_rows<W: Write>(
+    out: &mut csv::Writer<W>,
+    ids: &IdColumn,
+    segments: &[u32],
+    sq_distances: Option<(&[f32], &[f32])>,
+    threshold: f64,
+    labels: &[String],
+    rfm: Option<&Rfm>,
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
     let (mut id_buf, mut buf) = (String::new(), String::new());
-    let mut field = |out: &mut csv::Writer<&mut dyn Write>, value: std::fmt::Arguments| {
+    let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
         buf.clear();
         let _ = buf.write_fmt(value);
         out.write_field(&buf)
     };
     for (i, &l) in segments.iter().enumerate() {
         out.write_field(ids.get(i, &mut id_buf))?;
-        field(&mut out, format_args!("{l}"))?;
+        field(out, format_args!("{l}"))?;
         out.write_field(&labels[l as usize])?;
         match sq_distances {
             Some((near, second)) => {
-                field(&mut out, format_args!("{}", near[i].max(0.0).sqrt()))?;
+                field(out, format_args!("{}", near[i].max(0.0).sqrt()))?;
                 let ratio = boundary_ratio(near[i], second[i]);
-                field(&mut out, format_args!("{ratio:.4}"))?;
+                field(out, format_args!("{ratio:.4}"))?;
                 out.write_field(if f64::from(ratio) > threshold {
                     "true"
                 } else {
@@ -1704,16 +1764,15 @@ fn write_assignments(
         }
         if let Some(r) = rfm {
             for v in &r.values {
-                field(&mut out, format_args!("{}", Rounded(v[i])))?;
+                field(out, format_args!("{}", Rounded(v[i])))?;
             }
             let s = r.scores[i];
             for score in [s.r, s.f, s.m] {
-                field(&mut out, format_args!("{score}"))?;
+                field(out, format_args!("{score}"))?;
             }
         }
         out.write_record(None::<&[u8]>)?;
     }
-    out.flush()?;
     Ok(())
 }
 

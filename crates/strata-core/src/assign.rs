@@ -1,0 +1,469 @@
+//! `assign`: scores new customers with a saved model (`model.json`), streaming the input.
+//!
+//! The model's column bindings select the columns, the strategy plugin that fitted it (the same
+//! name, a compatible version) turns them into features with the saved state, and each row goes
+//! to its nearest saved centroid. The file is read once, a batch of chunks at a time: memory
+//! holds a batch, never the file. `assignments.csv` is written as the rows come, to a
+//! temporary name renamed into place at the end with `segments.json` (the new customers'
+//! profiles under the model's segments), so a failure leaves nothing half-written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use strata_compute::MatrixRef;
+use strata_host::{Metric, PluginInfo, Registry};
+use strata_ingest::{ReadPlan, TableStream};
+use strata_kmeans::Assigned;
+use tracing::info;
+
+use crate::model::{Model, StrategyRef};
+use crate::output::{BackendReport, InputReport, SegmentsFile, persist_all, temp_file, write_json};
+use crate::pipeline::{
+    Runner, SegmentSummary, batch, boundary_ratio, describe, drop_incomplete, normalise_rows,
+    parse_as, transform_all, write_assignment_rows, write_assignments_header,
+};
+use crate::profile::ProfileBuilder;
+use crate::progress::{NoProgress, Progress};
+use crate::{BackendChoice, Binding, CoreError, DEFAULT_AMBIGUOUS_RATIO, MissingPolicy, Mode};
+
+/// A validated scoring job. Build it with [`AssignSettings::builder`].
+#[derive(Debug, Clone)]
+pub struct AssignSettings {
+    pub model: PathBuf,
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub backend: BackendChoice,
+    pub delimiter: Option<u8>,
+    pub ambiguous_ratio: f64,
+}
+
+/// Builder for [`AssignSettings`]; [`build`](AssignSettingsBuilder::build) validates.
+#[derive(Debug, Clone)]
+pub struct AssignSettingsBuilder {
+    s: AssignSettings,
+}
+
+impl AssignSettings {
+    pub fn builder(
+        model: impl Into<PathBuf>,
+        input: impl Into<PathBuf>,
+        out: impl Into<PathBuf>,
+    ) -> AssignSettingsBuilder {
+        AssignSettingsBuilder {
+            s: AssignSettings {
+                model: model.into(),
+                input: input.into(),
+                out: out.into(),
+                backend: BackendChoice::Auto,
+                delimiter: None,
+                ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+            },
+        }
+    }
+}
+
+impl AssignSettingsBuilder {
+    pub fn backend(mut self, v: BackendChoice) -> Self {
+        self.s.backend = v;
+        self
+    }
+    pub fn delimiter(mut self, v: Option<u8>) -> Self {
+        self.s.delimiter = v;
+        self
+    }
+    pub fn ambiguous_ratio(mut self, v: f64) -> Self {
+        self.s.ambiguous_ratio = v;
+        self
+    }
+    pub fn build(self) -> Result<AssignSettings, CoreError> {
+        let s = self.s;
+        if !(s.ambiguous_ratio > 0.0 && s.ambiguous_ratio <= 1.0) {
+            return Err(CoreError::Settings(format!(
+                "--ambiguous-ratio must be above 0 and at most 1 (got {})",
+                s.ambiguous_ratio
+            )));
+        }
+        if s.out.is_file() {
+            return Err(CoreError::Settings(format!(
+                "--out {} is a file; give a folder",
+                s.out.display()
+            )));
+        }
+        Ok(s)
+    }
+}
+
+/// What scoring did, for the caller to print.
+#[derive(Debug, Clone)]
+pub struct AssignReport {
+    pub strategy: String,
+    /// The plugin's version, and the one the model was fitted with.
+    pub strategy_version: String,
+    pub model_strategy_version: String,
+    pub rows: usize,
+    pub rows_used: usize,
+    pub rows_dropped: usize,
+    pub k: usize,
+    pub backend: String,
+    pub segments: Vec<SegmentSummary>,
+    pub value_measure: Option<crate::ValueMeasure>,
+    pub written: Vec<PathBuf>,
+}
+
+/// Parses `MAJOR.MINOR.PATCH` (anything after a `-` or `+` ignored).
+fn semver(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let t = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(t)
+}
+
+/// Whether a plugin of version `have` may score with a model fitted by version `fitted`:
+/// Cargo's caret rule (the same major version, the same minor while the major is 0) and not
+/// older than the model's. Versions that are not `MAJOR.MINOR.PATCH` must be equal.
+pub fn compatible_version(fitted: &str, have: &str) -> bool {
+    match (semver(fitted), semver(have)) {
+        (Some(f), Some(h)) => {
+            let same_line = if f.0 == 0 {
+                (f.0, f.1) == (h.0, h.1)
+            } else {
+                f.0 == h.0
+            };
+            same_line && h >= f
+        }
+        _ => fitted == have,
+    }
+}
+
+fn check_plugin(
+    model_path: &Path,
+    fitted: &StrategyRef,
+    info: &PluginInfo,
+) -> Result<(), CoreError> {
+    if !compatible_version(&fitted.version, &info.version) {
+        return Err(CoreError::Model {
+            path: model_path.to_owned(),
+            message: format!(
+                "fitted with strategy {} {}, but the plugin found is version {} ({}); they are not \
+                 compatible (the same major version, the same minor while it is 0.x, and not \
+                 older than the model's). Score with the plugin the model was fitted with, or fit \
+                 again",
+                fitted.name,
+                fitted.version,
+                info.version,
+                info.path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Binds the model's columns in the new file's header, by name.
+fn bind(
+    input: &Path,
+    model: &Model,
+    header: &strata_ingest::Header,
+) -> Result<(Vec<Binding>, ReadPlan), CoreError> {
+    let missing = |what: String| CoreError::Binding {
+        path: input.to_owned(),
+        message: format!(
+            "{what}, which the model was fitted with, is not in the header; the header has {}",
+            header
+                .names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let id_column = match &model.input.id_column {
+        Some(name) => Some(
+            header
+                .position(name)
+                .ok_or_else(|| missing(format!("the id column '{name}'")))?,
+        ),
+        None => None,
+    };
+    let bindings = model
+        .input
+        .bindings
+        .iter()
+        .map(|b| {
+            let index = header
+                .position(&b.column)
+                .ok_or_else(|| missing(format!("column '{}' (role {})", b.column, b.role)))?;
+            Ok(Binding { index, ..b.clone() })
+        })
+        .collect::<Result<Vec<_>, CoreError>>()?;
+    let plan = ReadPlan {
+        id_column,
+        // Checking ids for repeats would hold every id; scoring streams.
+        allow_duplicate_ids: true,
+        columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
+    };
+    Ok((bindings, plan))
+}
+
+/// Scores `settings.input` with the model and writes `assignments.csv` and `segments.json`.
+pub fn assign(settings: &AssignSettings, registry: &Registry) -> Result<AssignReport, CoreError> {
+    assign_with_progress(settings, registry, &NoProgress)
+}
+
+/// [`assign`], reporting bytes read to `progress`.
+pub fn assign_with_progress(
+    settings: &AssignSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<AssignReport, CoreError> {
+    let start = std::time::Instant::now();
+    let model = Model::load(&settings.model)?;
+    let model_err = |message: String| CoreError::Model {
+        path: settings.model.clone(),
+        message,
+    };
+    if model.mode != Mode::Kmeans {
+        return Err(model_err(
+            "an RFM model scores with its quintile cuts over a whole customer base; fit again \
+             with --mode rfm on the new data instead"
+                .into(),
+        ));
+    }
+    if model.input.source != "customers" {
+        return Err(model_err(
+            "the model was fitted on a transaction log; assign scores customer tables (one row \
+             per customer). Aggregate the new log with `strata fit --transactions` instead"
+                .into(),
+        ));
+    }
+    let plugin = registry.find(&model.strategy.name).map_err(|e| {
+        model_err(format!(
+            "fitted with strategy {} {}, which cannot be loaded: {e}",
+            model.strategy.name, model.strategy.version
+        ))
+    })?;
+    let info = plugin.info().clone();
+    check_plugin(&settings.model, &model.strategy, &info)?;
+    let metric = [Metric::Euclidean, Metric::Cosine]
+        .into_iter()
+        .find(|m| m.name() == model.metric)
+        .ok_or_else(|| model_err(format!("unknown metric '{}'", model.metric)))?;
+    let (k, d) = (model.k, model.d);
+    let centroids: Vec<f32> = model.centroids.concat();
+    let state = model.state.to_string();
+    info!(
+        "scoring {} with the model in {} (strategy {} {}, k = {k})",
+        settings.input.display(),
+        settings.model.display(),
+        info.name,
+        info.version
+    );
+
+    let path = settings.input.as_path();
+    let header = strata_ingest::read_header(path, settings.delimiter)?;
+    let (bindings, plan) = bind(path, &model, &header)?;
+    let total = std::fs::metadata(path).map_or(0, |m| m.len());
+    let drop_rows = model.input.missing == MissingPolicy::Drop;
+
+    std::fs::create_dir_all(&settings.out).map_err(|e| CoreError::Output {
+        path: settings.out.clone(),
+        source: e,
+    })?;
+    let (mut tmp, target) = temp_file(&settings.out, "assignments.csv")?;
+    let out_err = |e: std::io::Error| CoreError::Output {
+        path: target.clone(),
+        source: e,
+    };
+    let mut csv_out = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(
+        1 << 20,
+        tmp.as_file_mut(),
+    ));
+    write_assignments_header(&mut csv_out, false).map_err(out_err)?;
+
+    let mut runner: Option<Runner> = None;
+    let mut profiles = ProfileBuilder::new(k);
+    let mut ambiguous = vec![0u64; k];
+    let mut missing = vec![0usize; bindings.len()];
+    let (mut rows, mut rows_used, mut inertia) = (0usize, 0usize, 0.0f64);
+    progress.stage("assign");
+    let mut stream = TableStream::new(&header, &plan)?;
+    while let Some(mut table) = stream.next_table()? {
+        progress.bytes(stream.bytes_read(), total);
+        rows += table.n_rows;
+        for (m, c) in missing.iter_mut().zip(&table.columns) {
+            *m += c.data.missing();
+        }
+        if drop_rows {
+            (table, _) = drop_incomplete(table);
+        }
+        if table.n_rows == 0 {
+            continue;
+        }
+        let mut features = transform_all(&plugin, &state, &batch(&bindings, &table), d)?;
+        if metric == Metric::Cosine {
+            normalise_rows(&mut features, d);
+        }
+        let runner = match &mut runner {
+            Some(r) => r,
+            None => {
+                // Rows in the file, estimated from the first batch, for the backend choice.
+                let per_byte = table.n_rows as f64 / stream.bytes_read().max(1) as f64;
+                let n = (per_byte * total as f64) as usize;
+                runner.insert(Runner::new(settings.backend, n, k, d)?)
+            }
+        };
+        let data =
+            MatrixRef::new(&features, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
+        let a: Assigned = runner.assign(data, &centroids, k)?;
+        write_assignment_rows(
+            &mut csv_out,
+            &table.ids,
+            &a.labels,
+            Some((&a.nearest, &a.second)),
+            settings.ambiguous_ratio,
+            &model.labels,
+            None,
+        )
+        .map_err(out_err)?;
+        for ((&l, &near), &second) in a.labels.iter().zip(&a.nearest).zip(&a.second) {
+            if f64::from(boundary_ratio(near, second)) > settings.ambiguous_ratio {
+                ambiguous[l as usize] += 1;
+            }
+        }
+        inertia += a.inertia;
+        rows_used += table.n_rows;
+        let columns: Vec<_> = bindings
+            .iter()
+            .zip(table.columns.iter().map(|c| &c.data))
+            .filter(|(b, _)| !crate::binding::is_personal(&info, &b.role))
+            .collect();
+        profiles.add(&columns, &a.labels);
+    }
+    if rows == 0 {
+        return Err(strata_ingest::IngestError::NoRows {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    if rows_used == 0 {
+        return Err(CoreError::Data {
+            path: path.to_owned(),
+            message: "every row misses a value in a bound column, and the model drops such rows \
+                      (--missing drop when it was fitted)"
+                .into(),
+        });
+    }
+    csv_out.flush().map_err(out_err)?;
+    drop(csv_out);
+    let rows_dropped = rows - rows_used;
+    if rows_dropped > 0 {
+        info!("left out {rows_dropped} rows with a missing value (the model drops them)");
+    }
+    let runner = runner.expect("a batch with rows was scored");
+    let profiles = profiles.finish();
+    let described = describe(&info, &profiles, &model.labels, Some(&ambiguous));
+    let segments_file = SegmentsFile {
+        strata_version: env!("CARGO_PKG_VERSION").into(),
+        strategy: StrategyRef {
+            name: info.name.clone(),
+            version: info.version.clone(),
+            abi_major: info.abi.0,
+            abi_minor: info.abi.1,
+        },
+        mode: Mode::Kmeans,
+        input: InputReport {
+            file: path.display().to_string(),
+            rows,
+            rows_used,
+            rows_dropped,
+            missing_policy: model.input.missing,
+            missing: bindings
+                .iter()
+                .zip(&missing)
+                .map(|(b, &m)| (b.column.clone(), m))
+                .collect(),
+            skipped_columns: Vec::new(),
+            bindings: bindings.clone(),
+        },
+        transactions: None,
+        backend: Some(BackendReport {
+            kind: runner.backend.kind().name().into(),
+            description: runner.backend.describe(),
+            reason: runner.reason.clone(),
+        }),
+        k,
+        inertia: Some(inertia),
+        iterations: 0,
+        converged: true,
+        n_init: 0,
+        seed: model.kmeans.as_ref().map_or(0, |r| r.seed),
+        best_run: 0,
+        run_inertias: Vec::new(),
+        features: model.features.clone(),
+        streamed: None,
+        init_sample: None,
+        quality: None,
+        stability: None,
+        ambiguous_ratio: Some(settings.ambiguous_ratio),
+        k_selection: None,
+        value_measure: described.value_measure.clone(),
+        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        scored_with: Some(crate::output::ScoredWith {
+            model: settings.model.display().to_string(),
+            fitted_with: model.strategy.version.clone(),
+        }),
+        segments: described.json,
+        timings_s: [("assign".to_owned(), start.elapsed().as_secs_f64())].into(),
+    };
+    let (mut seg_tmp, seg_target) = temp_file(&settings.out, "segments.json")?;
+    {
+        let mut w = std::io::BufWriter::new(seg_tmp.as_file_mut());
+        write_json(&segments_file, &mut w)
+            .and_then(|()| w.flush())
+            .map_err(|e| CoreError::Output {
+                path: seg_target.clone(),
+                source: e,
+            })?;
+    }
+    let written = persist_all(vec![(tmp, target), (seg_tmp, seg_target)])?;
+    info!(
+        "scored {rows_used} customers in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(AssignReport {
+        strategy: info.name.clone(),
+        strategy_version: info.version.clone(),
+        model_strategy_version: model.strategy.version.clone(),
+        rows,
+        rows_used,
+        rows_dropped,
+        k,
+        backend: runner.backend.describe(),
+        segments: described.summary,
+        value_measure: described.value_measure,
+        written,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_versions_follow_the_caret_rule() {
+        assert!(compatible_version("1.2.0", "1.2.0"));
+        assert!(compatible_version("1.2.0", "1.4.1"));
+        assert!(
+            !compatible_version("1.2.0", "1.1.9"),
+            "older than the model"
+        );
+        assert!(!compatible_version("1.2.0", "2.0.0"));
+        assert!(compatible_version("0.1.0", "0.1.3"));
+        assert!(
+            !compatible_version("0.1.0", "0.2.0"),
+            "0.x: the minor is the line"
+        );
+        assert!(compatible_version("1.0.0-beta", "1.0.0"));
+        assert!(compatible_version("custom", "custom"));
+        assert!(!compatible_version("custom", "1.0.0"));
+    }
+}
