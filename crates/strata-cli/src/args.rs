@@ -184,9 +184,54 @@ pub struct FitArgs {
     /// assignments.csv has the ratio and the flag; segments.json counts the flagged per segment.
     #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
     pub ambiguous_ratio: f64,
+    /// No exported segment with fewer customers than N: smaller ones are merged into the
+    /// segment whose centroid is nearest among the larger ones (said in the summary and in
+    /// segments.json), so exported segments cannot single people out.
+    #[arg(long, value_name = "N", help_heading = "Privacy")]
+    pub min_segment_size: Option<u64>,
+    #[command(flatten)]
+    pub privacy: PrivacyArgs,
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// Pseudonymized ids, shared by `fit` and `assign`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Privacy")]
+pub struct PrivacyArgs {
+    /// Write a keyed hash of each id instead of the id: HMAC-SHA-256 under a secret salt,
+    /// 32 hex digits. The same salt gives the same pseudonyms in every run (so runs can be
+    /// compared); keep it secret, and keep it to join results back to customers.
+    #[arg(long)]
+    pub pseudonymize_ids: bool,
+    /// The secret salt for --pseudonymize-ids (at least 16 bytes). Prefer the STRATA_ID_SALT
+    /// environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "SECRET", requires = "pseudonymize_ids")]
+    pub salt: Option<String>,
+}
+
+impl PrivacyArgs {
+    /// The salt, from --salt or STRATA_ID_SALT, when ids are to be pseudonymized.
+    pub fn salt(&self) -> Result<Option<strata_core::Salt>, strata_core::CoreError> {
+        if !self.pseudonymize_ids {
+            return Ok(None);
+        }
+        let secret = match &self.salt {
+            Some(s) => s.clone().into_bytes(),
+            None => match std::env::var_os("STRATA_ID_SALT") {
+                Some(s) => s.into_encoded_bytes(),
+                None => {
+                    return Err(strata_core::CoreError::Settings(
+                        "--pseudonymize-ids needs a secret salt: set STRATA_ID_SALT (or pass \
+                         --salt)"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        strata_core::Salt::new(secret).map(Some)
+    }
 }
 
 /// `--k N` or `--k auto`.
@@ -400,7 +445,9 @@ impl FitArgs {
             })
             .prep_sample_mb(self.prep_sample)
             .init_sample(self.init_sample)
-            .ambiguous_ratio(self.ambiguous_ratio);
+            .ambiguous_ratio(self.ambiguous_ratio)
+            .min_segment_size(self.min_segment_size)
+            .id_salt(self.privacy.salt()?);
         b.build()
     }
 }
@@ -453,6 +500,8 @@ pub struct AssignArgs {
     /// Flag a customer as ambiguous above this nearest-over-second-nearest distance ratio.
     #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
     pub ambiguous_ratio: f64,
+    #[command(flatten)]
+    pub privacy: PrivacyArgs,
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -464,6 +513,7 @@ impl AssignArgs {
             .backend(backend_choice(self.backend))
             .delimiter(self.delimiter)
             .ambiguous_ratio(self.ambiguous_ratio)
+            .id_salt(self.privacy.salt()?)
             .build()
     }
 }

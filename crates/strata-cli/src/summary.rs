@@ -110,6 +110,16 @@ pub fn print(r: &FitReport) {
     if r.rows_dropped > 0 {
         println!("Rows dropped for missing values: {}.", r.rows_dropped);
     }
+    for m in &r.merged {
+        println!(
+            "Merged: k-means segment {} ({} customers, under --min-segment-size) into k-means \
+             segment {}; its customers are in segment {}.",
+            m.segment, m.size, m.into, m.exported
+        );
+    }
+    if r.ids_pseudonymized {
+        println!("Ids in assignments.csv are pseudonyms (HMAC-SHA-256 under your salt).");
+    }
     if !r.skipped_columns.is_empty() {
         println!(
             "Non-numeric columns left out: {}.",

@@ -35,6 +35,9 @@ pub struct AssignSettings {
     pub backend: BackendChoice,
     pub delimiter: Option<u8>,
     pub ambiguous_ratio: f64,
+    /// Replace ids in the output by HMAC-SHA-256 under this secret (`--pseudonymize-ids`);
+    /// the fit's salt gives the fit's pseudonyms.
+    pub id_salt: Option<crate::Salt>,
 }
 
 /// Builder for [`AssignSettings`]; [`build`](AssignSettingsBuilder::build) validates.
@@ -57,6 +60,7 @@ impl AssignSettings {
                 backend: BackendChoice::Auto,
                 delimiter: None,
                 ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+                id_salt: None,
             },
         }
     }
@@ -73,6 +77,10 @@ impl AssignSettingsBuilder {
     }
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
         self.s.ambiguous_ratio = v;
+        self
+    }
+    pub fn id_salt(mut self, v: Option<crate::Salt>) -> Self {
+        self.s.id_salt = v;
         self
     }
     pub fn build(self) -> Result<AssignSettings, CoreError> {
@@ -249,6 +257,11 @@ pub fn assign_with_progress(
         .ok_or_else(|| model_err(format!("unknown metric '{}'", model.metric)))?;
     let (k, d) = (model.k, model.d);
     let centroids: Vec<f32> = model.centroids.concat();
+    let n_centroids = model.centroids.len();
+    let pseudo = settings
+        .id_salt
+        .as_ref()
+        .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
     let state = model.state.to_string();
     info!(
         "scoring {} with the model in {} (strategy {} {}, k = {k})",
@@ -286,7 +299,10 @@ pub fn assign_with_progress(
     let (mut rows, mut rows_used, mut inertia) = (0usize, 0usize, 0.0f64);
     progress.stage("assign");
     let mut stream = TableStream::new(&header, &plan)?;
-    while let Some(mut table) = stream.next_table()? {
+    while let Some(mut table) = stream
+        .next_table()
+        .map_err(|e| crate::privacy::withhold(e, &info, &bindings))?
+    {
         progress.bytes(stream.bytes_read(), total);
         rows += table.n_rows;
         for (m, c) in missing.iter_mut().zip(&table.columns) {
@@ -308,12 +324,17 @@ pub fn assign_with_progress(
                 // Rows in the file, estimated from the first batch, for the backend choice.
                 let per_byte = table.n_rows as f64 / stream.bytes_read().max(1) as f64;
                 let n = (per_byte * total as f64) as usize;
-                runner.insert(Runner::new(settings.backend, n, k, d)?)
+                runner.insert(Runner::new(settings.backend, n, n_centroids, d)?)
             }
         };
         let data =
             MatrixRef::new(&features, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
-        let a: Assigned = runner.assign(data, &centroids, k)?;
+        let mut a: Assigned = runner.assign(data, &centroids, n_centroids)?;
+        if let Some(map) = &model.centroid_segments {
+            for l in a.labels.iter_mut() {
+                *l = map[*l as usize];
+            }
+        }
         write_assignment_rows(
             &mut csv_out,
             &table.ids,
@@ -322,6 +343,7 @@ pub fn assign_with_progress(
             settings.ambiguous_ratio,
             &model.labels,
             None,
+            pseudo.as_ref(),
         )
         .map_err(out_err)?;
         for ((&l, &near), &second) in a.labels.iter().zip(&a.nearest).zip(&a.second) {
@@ -407,6 +429,9 @@ pub fn assign_with_progress(
         k_selection: None,
         value_measure: described.value_measure.clone(),
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        min_segment_size: None,
+        merged_segments: Vec::new(),
+        ids_pseudonymized: settings.id_salt.is_some(),
         scored_with: Some(crate::output::ScoredWith {
             model: settings.model.display().to_string(),
             fitted_with: model.strategy.version.clone(),

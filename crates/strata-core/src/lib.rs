@@ -15,6 +15,7 @@ mod error;
 mod model;
 mod output;
 mod pipeline;
+pub mod privacy;
 mod profile;
 mod progress;
 pub mod select;
@@ -37,8 +38,9 @@ pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
     BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_K_RANGE,
-    DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder, MAX_K_RANGE_END, MissingPolicy, Mode,
-    RoleMap, Source, Streaming, parse_delimiter, parse_k_range, parse_option,
+    DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN,
+    MissingPolicy, Mode, RoleMap, Salt, Source, Streaming, parse_delimiter, parse_k_range,
+    parse_option,
 };
 pub use strata_ingest::DateFormat;
 pub use stream::StreamReport;

@@ -68,8 +68,12 @@ pub struct Model {
     pub state: serde_json::Value,
     pub k: usize,
     pub d: usize,
-    /// k centroids of d scaled features.
+    /// Centroids of d scaled features: k of them, or more when small segments were merged
+    /// (`centroid_segments` then says which segment each belongs to).
     pub centroids: Vec<Vec<f32>>,
+    /// Per centroid, the segment it scores into (`--min-segment-size` merged some).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub centroid_segments: Option<Vec<u32>>,
     /// The segments' labels, by index.
     pub labels: Vec<String>,
     /// How k-means ran (k-means mode).
@@ -111,12 +115,27 @@ impl Model {
             return Err(format!("k = {} but {} labels", self.k, self.labels.len()));
         }
         match self.mode {
-            Mode::Kmeans if self.centroids.len() != self.k || self.kmeans.is_none() => {
-                return Err(format!(
-                    "k = {} but {} centroids",
-                    self.k,
-                    self.centroids.len()
-                ));
+            Mode::Kmeans => {
+                let ok = match &self.centroid_segments {
+                    None => self.centroids.len() == self.k,
+                    Some(map) => {
+                        map.len() == self.centroids.len()
+                            && map.iter().all(|&s| (s as usize) < self.k)
+                            && (0..self.k as u32).all(|s| map.contains(&s))
+                    }
+                };
+                if !ok || self.kmeans.is_none() {
+                    return Err(format!(
+                        "k = {} but {} centroids{}",
+                        self.k,
+                        self.centroids.len(),
+                        if self.centroid_segments.is_some() {
+                            " that do not map onto the segments"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
             }
             Mode::Rfm if self.rfm.is_none() => {
                 return Err("an RFM model without its cut points".into());

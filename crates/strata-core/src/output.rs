@@ -157,6 +157,15 @@ pub struct SegmentsFile {
     /// fitted: segments are the model's.
     #[serde(default)]
     pub scored_with: Option<ScoredWith>,
+    /// `--min-segment-size`, and the k-means segments (numbered by size) it merged away.
+    #[serde(default)]
+    pub min_segment_size: Option<u64>,
+    #[serde(default)]
+    pub merged_segments: Vec<crate::privacy::MergedSegment>,
+    /// Whether ids in assignments.csv are pseudonyms (HMAC-SHA-256 under a secret salt, the
+    /// first 128 bits in hex) rather than the input's ids.
+    #[serde(default)]
+    pub ids_pseudonymized: bool,
     /// The nearest-over-second-nearest distance ratio above which a customer is flagged
     /// ambiguous (k-means only).
     #[serde(default)]

@@ -116,6 +116,9 @@ pub struct FitReport {
     pub segments: Vec<SegmentSummary>,
     /// The value measure segments' value shares are of (when the strategy has one).
     pub value_measure: Option<crate::ValueMeasure>,
+    /// Segments merged away by `--min-segment-size` (k-means numbering).
+    pub merged: Vec<crate::privacy::MergedSegment>,
+    pub ids_pseudonymized: bool,
     pub written: Vec<PathBuf>,
 }
 
@@ -547,7 +550,8 @@ fn load(
             let total = std::fs::metadata(path).map_or(0, |m| m.len());
             let table = strata_ingest::read_table_with_progress(&header, &plan, &mut |done| {
                 progress.bytes(done, total)
-            })?;
+            })
+            .map_err(|e| crate::privacy::withhold(e, info, &bindings))?;
             info!("read {} rows from {}", table.n_rows, path.display());
             (table, bindings, None)
         }
@@ -748,7 +752,7 @@ fn kmeans_segments(
     let mut clustered = cluster(settings, params, &matrix, d, clock.progress, None)?;
     clock.lap("k-means");
     Ok(Segmentation {
-        k: clustered.fit.k,
+        k: clustered.k,
         labels: std::mem::take(&mut clustered.fit.labels),
         distances: Some(std::mem::take(&mut clustered.fit.nearest)),
         second: Some(std::mem::take(&mut clustered.fit.second)),
@@ -857,7 +861,15 @@ pub(crate) fn check_k(settings: &FitSettings, k: usize, n: usize) -> Result<(), 
 
 /// A k-means fit and how it ran.
 pub(crate) struct Clustered {
+    /// The k-means fit; with merged segments its `labels` are already the exported segments,
+    /// while `k`, `centroids` and `counts` stay k-means'.
     pub fit: KMeansFit,
+    /// Exported segments (fewer than `fit.k` when small ones were merged).
+    pub k: usize,
+    /// Segments folded into larger ones (`--min-segment-size`).
+    pub merged: Vec<crate::privacy::MergedSegment>,
+    /// Per k-means centroid, its exported segment (when segments were merged).
+    pub segment_of_centroid: Option<Vec<u32>>,
     pub summary: KMeansSummary,
     pub backend: BackendReport,
     pub n_init: usize,
@@ -1195,7 +1207,37 @@ pub(crate) fn cluster(
             s.runs, s.min_agreement
         );
     }
-    let quality = strata_quality::quality(matrix, d, &km.labels, k, SILHOUETTE_ROWS, settings.seed);
+    // --min-segment-size: fold small segments into the nearest larger; the labels become the
+    // exported segments, and the model keeps every centroid with the segment it belongs to.
+    let mut merged = Vec::new();
+    let mut segment_of_centroid = None;
+    let mut k_out = k;
+    if let Some(min) = settings.min_segment_size {
+        let (m, exported) = crate::privacy::merge_small(&km.counts, &km.centroids, d, min);
+        for s in &m {
+            info!(
+                "k-means segment {} has {} customers, fewer than --min-segment-size {min}: \
+                 merged into k-means segment {} (exported as segment {})",
+                s.segment, s.size, s.into, s.exported
+            );
+        }
+        if !m.is_empty() {
+            for l in km.labels.iter_mut() {
+                *l = exported[*l as usize];
+            }
+            k_out = exported.iter().max().map_or(1, |&m| m as usize + 1);
+            merged = m;
+            segment_of_centroid = Some(exported);
+        }
+        if (km.counts.iter().sum::<u64>()) < min {
+            return Err(CoreError::Settings(format!(
+                "--min-segment-size {min} is more than the {n} customers segmented: no \
+                 segment could be exported"
+            )));
+        }
+    }
+    let quality =
+        strata_quality::quality(matrix, d, &km.labels, k_out, SILHOUETTE_ROWS, settings.seed);
     info!(
         "quality: silhouette {} on {} rows, Davies-Bouldin {}, Calinski-Harabasz {}",
         fmt_opt(quality.silhouette),
@@ -1219,6 +1261,9 @@ pub(crate) fn cluster(
     };
     Ok(Clustered {
         fit: km,
+        k: k_out,
+        merged,
+        segment_of_centroid,
         summary,
         backend,
         n_init,
@@ -1360,6 +1405,7 @@ pub fn fit_with_progress(
         centroids: km.map_or_else(Vec::new, |c| {
             c.fit.centroids.chunks(d).map(<[f32]>::to_vec).collect()
         }),
+        centroid_segments: km.and_then(|c| c.segment_of_centroid.clone()),
         labels: labels.clone(),
         kmeans: km.map(|c| KMeansRecord {
             seed: settings.seed,
@@ -1425,6 +1471,9 @@ pub fn fit_with_progress(
         stability: km.and_then(|c| c.stability.clone()),
         k_selection: km.and_then(|c| c.k_selection.clone()),
         scored_with: None,
+        min_segment_size: settings.min_segment_size,
+        merged_segments: km.map_or_else(Vec::new, |c| c.merged.clone()),
+        ids_pseudonymized: settings.id_salt.is_some(),
         value_measure: described.value_measure.clone(),
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
         segments: described.json,
@@ -1435,6 +1484,10 @@ pub fn fit_with_progress(
             .collect(),
     };
 
+    let pseudo = settings
+        .id_salt
+        .as_ref()
+        .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
     let files: Vec<FileWriter> = vec![
         (
             "assignments.csv",
@@ -1447,6 +1500,7 @@ pub fn fit_with_progress(
                     settings.ambiguous_ratio,
                     &labels,
                     rfm.as_ref(),
+                    pseudo.as_ref(),
                 )
             }),
         ),
@@ -1503,6 +1557,8 @@ pub fn fit_with_progress(
         timings: clock.laps.clone(),
         segments: described.summary,
         value_measure: described.value_measure,
+        merged: km.map_or_else(Vec::new, |c| c.merged.clone()),
+        ids_pseudonymized: settings.id_salt.is_some(),
         written,
     })
 }
@@ -1674,6 +1730,7 @@ impl std::fmt::Display for Rounded {
 /// ambiguous (`true` when the ratio is above `threshold`); the last three empty without
 /// k-means. One row per segmented customer in input order; with RFM measures, also recency,
 /// frequency, monetary and their scores.
+#[allow(clippy::too_many_arguments)]
 fn write_assignments(
     w: &mut dyn Write,
     ids: &IdColumn,
@@ -1682,6 +1739,7 @@ fn write_assignments(
     threshold: f64,
     labels: &[String],
     rfm: Option<&Rfm>,
+    pseudo: Option<&crate::privacy::Pseudonymizer>,
 ) -> std::io::Result<()> {
     let mut out = csv::WriterBuilder::new().from_writer(w);
     write_assignments_header(&mut out, rfm.is_some())?;
@@ -1693,6 +1751,7 @@ fn write_assignments(
         threshold,
         labels,
         rfm,
+        pseudo,
     )?;
     out.flush()
 }
@@ -1725,6 +1784,7 @@ pub(crate) fn write_assignments_header<W: Write>(
 
 /// Rows of `assignments.csv`: row `i` has `ids[i]`, `segments[i]` and its label, distance and
 /// boundary ratio (from squared distances to the nearest and second-nearest centroid).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_assignment_rows<W: Write>(
     out: &mut csv::Writer<W>,
     ids: &IdColumn,
@@ -1733,8 +1793,10 @@ pub(crate) fn write_assignment_rows<W: Write>(
     threshold: f64,
     labels: &[String],
     rfm: Option<&Rfm>,
+    pseudo: Option<&crate::privacy::Pseudonymizer>,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
+    let mut pseudonym = String::new();
     let (mut id_buf, mut buf) = (String::new(), String::new());
     let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
         buf.clear();
@@ -1742,7 +1804,14 @@ pub(crate) fn write_assignment_rows<W: Write>(
         out.write_field(&buf)
     };
     for (i, &l) in segments.iter().enumerate() {
-        out.write_field(ids.get(i, &mut id_buf))?;
+        let id = ids.get(i, &mut id_buf);
+        match pseudo {
+            Some(p) => {
+                p.pseudonym(id, &mut pseudonym);
+                out.write_field(&pseudonym)?;
+            }
+            None => out.write_field(id)?,
+        }
         field(out, format_args!("{l}"))?;
         out.write_field(&labels[l as usize])?;
         match sq_distances {

@@ -124,6 +124,41 @@ pub struct FitSettings {
     /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
     /// flagged as ambiguous (`--ambiguous-ratio`).
     pub ambiguous_ratio: f64,
+    /// No exported segment smaller than this (`--min-segment-size`): smaller ones are merged
+    /// into the nearest larger one.
+    pub min_segment_size: Option<u64>,
+    /// Replace ids in the outputs by HMAC-SHA-256 under this secret (`--pseudonymize-ids`).
+    pub id_salt: Option<Salt>,
+}
+
+/// A secret key for pseudonymizing ids; never printed (its `Debug` says only its length).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Salt(Vec<u8>);
+
+/// Shortest salt accepted: a short one could be found by trying every value.
+pub const MIN_SALT_LEN: usize = 16;
+
+impl Salt {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Salt, CoreError> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_SALT_LEN {
+            return Err(CoreError::Settings(format!(
+                "the id salt must be at least {MIN_SALT_LEN} bytes (got {}); use a long random \
+                 secret, e.g. `openssl rand -hex 32`, and keep it to compare runs",
+                bytes.len()
+            )));
+        }
+        Ok(Salt(bytes))
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Salt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Salt({} bytes, withheld)", self.0.len())
+    }
 }
 
 /// Default `--ambiguous-ratio`: within 10% of as close to a second segment as to their own.
@@ -163,6 +198,8 @@ impl FitSettings {
                 prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
                 init_sample: DEFAULT_INIT_SAMPLE,
                 ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+                min_segment_size: None,
+                id_salt: None,
             },
         }
     }
@@ -295,6 +332,14 @@ impl FitSettingsBuilder {
         self.s.ambiguous_ratio = v;
         self
     }
+    pub fn min_segment_size(mut self, v: Option<u64>) -> Self {
+        self.s.min_segment_size = v;
+        self
+    }
+    pub fn id_salt(mut self, v: Option<Salt>) -> Self {
+        self.s.id_salt = v;
+        self
+    }
 
     pub fn build(self) -> Result<FitSettings, CoreError> {
         let s = self.s;
@@ -333,6 +378,15 @@ impl FitSettingsBuilder {
                 "--ambiguous-ratio must be above 0 and at most 1 (got {})",
                 s.ambiguous_ratio
             ));
+        }
+        if s.min_segment_size == Some(0) {
+            return bad("--min-segment-size must be at least 1".into());
+        }
+        if s.min_segment_size.is_some() && s.mode == Mode::Rfm {
+            return bad(
+                "--min-segment-size merges k-means segments; RFM segments are fixed by their scores"
+                    .into(),
+            );
         }
         if s.init_sample == 0 {
             return bad("--init-sample must be at least 1 (rows)".into());

@@ -220,7 +220,8 @@ pub(crate) fn fit_streamed(
     let mut sample =
         strata_ingest::read_table_sampled(&header, &sample_plan, one_in, &mut |done| {
             progress.bytes(done, total)
-        })?;
+        })
+        .map_err(|e| crate::privacy::withhold(e, info, &bindings))?;
     let skipped_columns = set_aside_text_columns(settings, &mut sample, &mut bindings)?;
     for (b, c) in bindings.iter().zip(&sample.columns) {
         if c.data.missing() == sample.n_rows {
@@ -293,7 +294,10 @@ pub(crate) fn fit_streamed(
     let mut missing = vec![0usize; bindings.len()];
     let (mut rows, mut rows_dropped) = (0usize, 0usize);
     let mut stream = TableStream::new(&header, &plan)?;
-    while let Some(mut table) = stream.next_table()? {
+    while let Some(mut table) = stream
+        .next_table()
+        .map_err(|e| crate::privacy::withhold(e, info, &bindings))?
+    {
         progress.bytes(stream.bytes_read(), total);
         text_beyond_sample(settings, &table, &bindings)?;
         for (m, c) in missing.iter_mut().zip(&table.columns) {
@@ -378,7 +382,7 @@ pub(crate) fn fit_streamed(
 
     // 4. Profiles, from the raw values read again.
     clock.begin("profiles");
-    let k = clustered.fit.k;
+    let k = clustered.k;
     let mut profiles = ProfileBuilder::new(k);
     let mut stream = TableStream::new(&header, &plan)?;
     let mut at = 0usize;
@@ -388,7 +392,10 @@ pub(crate) fn fit_streamed(
             "the file changed while it was being read; segment a copy that stays put".into(),
         )
     };
-    while let Some(mut table) = stream.next_table()? {
+    while let Some(mut table) = stream
+        .next_table()
+        .map_err(|e| crate::privacy::withhold(e, info, &bindings))?
+    {
         progress.bytes(stream.bytes_read(), total);
         if drop_rows {
             (table, _) = drop_incomplete(table);
