@@ -64,6 +64,9 @@ pub enum Command {
     /// Score new customers with a saved model (model.json from a fit): the same columns,
     /// scaling and centroids, streaming the file.
     Assign(AssignArgs),
+    /// How customers moved between two runs: migration matrix, new/gone/moved, population
+    /// stability index per segment and overall, profile shifts.
+    Compare(CompareArgs),
     /// List the strategy plugins found (and the files refused, with why).
     Plugins(PluginsArgs),
     /// List the GPU adapters wgpu sees (Vulkan, Metal, DX12) and their key limits.
@@ -524,6 +527,33 @@ fn backend_choice(b: BackendArg) -> BackendChoice {
         BackendArg::Cpu => BackendChoice::Cpu,
         BackendArg::Gpu => BackendChoice::Gpu,
     }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "RUN_A and RUN_B are output folders of `strata fit` or `strata assign` \
+        (assignments.csv, and segments.json when present), or two assignments.csv files. \
+        Customers are matched by id (ids must be unique in each; pseudonymized runs compare \
+        when both used the same salt).\n\n\
+        Segments correspond one to one when RUN_B was scored with RUN_A's model (`strata \
+        assign`); otherwise each of A's segments is matched to the B segment it shares the most \
+        customers with, largest overlap first.\n\n\
+        Population stability index per segment: (b − a) · ln(b / a) over the two runs' shares \
+        (floored at 0.0001); overall, their sum. Reading: < 0.1 stable, 0.1–0.25 watch, \
+        > 0.25 shifted. Profile shift (with both segments.json): each numeric column's segment \
+        mean in A and B, the change as a percentage of A's overall mean, and their root mean \
+        square."
+)]
+pub struct CompareArgs {
+    /// The earlier run: an output folder or an assignments.csv.
+    #[arg(value_name = "RUN_A")]
+    pub a: PathBuf,
+    /// The later run.
+    #[arg(value_name = "RUN_B")]
+    pub b: PathBuf,
+    /// Write compare.json into this folder (created if missing).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -124,6 +124,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             summary::print_assign(&report);
             Ok(())
         }
+        Command::Compare(c) => {
+            let a = strata_core::compare::read_run(&c.a).context("reading RUN_A")?;
+            let b = strata_core::compare::read_run(&c.b).context("reading RUN_B")?;
+            let comparison = strata_core::compare::compare(&a, &b);
+            summary::print_compare(&comparison);
+            if let Some(dir) = &c.out {
+                let written = strata_core::write_atomically(
+                    dir,
+                    vec![(
+                        "compare.json",
+                        Box::new(|w: &mut dyn std::io::Write| {
+                            strata_core::write_json(&comparison, w)
+                        }),
+                    )],
+                )
+                .with_context(|| format!("strata compare: cannot write to {}", dir.display()))?;
+                for p in written {
+                    println!("wrote {}", p.display());
+                }
+            }
+            Ok(())
+        }
         Command::Plugins(p) => plugins::run(p, &registry()),
         Command::Synth(s) => synth(s),
         Command::Devices => {

@@ -224,3 +224,74 @@ pub fn print_assign(r: &strata_core::AssignReport) {
         println!("wrote {}", p.display());
     }
 }
+
+/// What `strata compare` prints: the counts, the PSI, a row per matched segment pair and the
+/// migration matrix.
+pub fn print_compare(c: &strata_core::compare::Comparison) {
+    println!(
+        "A: {} customers ({}). B: {} customers ({}).",
+        c.customers_a, c.a, c.customers_b, c.b
+    );
+    println!(
+        "In both: {}; new in B: {}; gone from A: {}; moved to another segment: {} ({:.1}% of \
+         those in both).",
+        c.in_both,
+        c.new,
+        c.gone,
+        c.moved,
+        100.0 * c.moved_share
+    );
+    println!(
+        "Population stability index: {:.4} ({}; {}). Segments matched by {}.",
+        c.psi, c.reading, c.psi_bands, c.matching
+    );
+    println!();
+    println!(
+        "{:>3} {:>3}  {:>7}  {:>7}  {:>7}  {:<7}  {:>7}  {:>7}  {:>4}  LABEL (A → B)",
+        "A", "B", "A SHARE", "B SHARE", "PSI", "READING", "GROWTH", "SHIFT%", "RANK"
+    );
+    let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    for s in &c.segments {
+        let label = match (&s.a_label, &s.b_label) {
+            (Some(a), Some(b)) if a == b => a.clone(),
+            (Some(a), Some(b)) => format!("{a} → {b}"),
+            (Some(a), None) => format!("{a} → (gone)"),
+            (None, Some(b)) => format!("(new) → {b}"),
+            (None, None) => String::new(),
+        };
+        println!(
+            "{:>3} {:>3}  {:>6.1}%  {:>6.1}%  {:>7.4}  {:<7}  {:>7}  {:>7}  {:>4}  {label}",
+            opt(s.a_segment),
+            opt(s.b_segment),
+            100.0 * s.a_share,
+            100.0 * s.b_share,
+            s.psi,
+            s.reading,
+            s.growth.map_or_else(|| "-".into(), |g| format!("{g:.2}x")),
+            s.shift_pct
+                .map_or_else(|| "-".into(), |p| format!("{p:.1}")),
+            s.attractiveness
+                .as_ref()
+                .map_or_else(|| "-".into(), |a| a.rank.to_string()),
+        );
+    }
+    println!();
+    println!("Migration (rows: A's segments; columns: B's; customers in both runs):");
+    print!("{:>6}", "");
+    for j in 0..c.b_labels.len() {
+        print!(" {:>8}", format!("B{j}"));
+    }
+    println!(" {:>8}", "GONE");
+    for (i, row) in c.migration.iter().enumerate() {
+        print!("{:>6}", format!("A{i}"));
+        for v in row {
+            print!(" {v:>8}");
+        }
+        println!(" {:>8}", c.gone_by_segment[i]);
+    }
+    print!("{:>6}", "NEW");
+    for v in &c.new_by_segment {
+        print!(" {v:>8}");
+    }
+    println!();
+}

@@ -261,3 +261,114 @@ fn profiles_carry_indices_value_shares_and_attractiveness() {
     ranks.sort_unstable();
     assert_eq!(ranks, [1, 2, 3, 4]);
 }
+
+/// A run scored with the first run's model (some customers gone, some new): the segments
+/// correspond one to one, nobody moved, the counts add up, and compare.json holds the table.
+#[test]
+fn compare_a_fit_with_customers_scored_by_its_model() {
+    let demo = repo().join("examples/customers.csv");
+    let (_f, fit, _) = fit_ok(&demo, &["--id-column", "customer_id", "--k", "4"]);
+    let rows = read_csv(&demo);
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later.csv");
+    let mut text_out = rows[0].join(",") + "\n";
+    for r in &rows[201..] {
+        text_out.push_str(&(r.join(",") + "\n"));
+    }
+    for (i, r) in rows[1..101].iter().enumerate() {
+        let mut r = r.clone();
+        r[0] = format!("new-{i}");
+        text_out.push_str(&(r.join(",") + "\n"));
+    }
+    std::fs::write(&later, text_out).unwrap();
+    let scored = dir.path().join("scored");
+    let o = run(&[
+        "assign",
+        "--model",
+        fit.join("model.json").to_str().unwrap(),
+        "-o",
+        scored.to_str().unwrap(),
+        later.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let cmp = dir.path().join("cmp");
+    let o = run(&[
+        "compare",
+        fit.to_str().unwrap(),
+        scored.to_str().unwrap(),
+        "-o",
+        cmp.to_str().unwrap(),
+    ]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(stdout.contains("Population stability index"), "{stdout}");
+    assert!(stdout.contains("Migration"), "{stdout}");
+    let c = json(&cmp.join("compare.json"));
+    assert_eq!(c["matching"], "identity");
+    assert_eq!(
+        (c["gone"].as_u64(), c["new"].as_u64()),
+        (Some(200), Some(100))
+    );
+    assert_eq!(c["in_both"], 1800);
+    assert_eq!(
+        c["moved"], 0,
+        "the same customers score into the same segments"
+    );
+    let m = c["migration"].as_array().unwrap();
+    for (i, row) in m.iter().enumerate() {
+        for (j, v) in row.as_array().unwrap().iter().enumerate() {
+            assert!(i == j || v.as_u64() == Some(0), "off-diagonal {i},{j}: {v}");
+        }
+    }
+    // Per-segment PSI terms follow the definition and add up to the total.
+    let mut total = 0.0;
+    for s in c["segments"].as_array().unwrap() {
+        let (a, b) = (
+            s["a_share"].as_f64().unwrap(),
+            s["b_share"].as_f64().unwrap(),
+        );
+        let want = (b - a) * (b / a).ln();
+        assert!((s["psi"].as_f64().unwrap() - want).abs() < 1e-12);
+        total += want;
+        assert!(
+            s["shift_pct"].as_f64().is_some(),
+            "both runs have profiles: {s}"
+        );
+        assert!(s["attractiveness"]["growth"].as_f64().is_some(), "{s}");
+    }
+    assert!((c["psi"].as_f64().unwrap() - total).abs() < 1e-12);
+    assert!(c["psi"].as_f64().unwrap() < 0.1, "{}", c["psi"]);
+    assert_eq!(c["reading"], "stable");
+}
+
+/// Two fits with different k on the same customers: segments are matched by overlap, every
+/// customer is in both, and those not in their matched segment are the ones that moved.
+#[test]
+fn compare_two_fits_matches_segments_by_overlap() {
+    let input = shared("mall_customers/Mall_Customers.csv");
+    let base = ["-s", "features", "--id-column", "CustomerID"];
+    let (_a, a, _) = fit_ok(&input, &[&base[..], &["--k", "5"]].concat());
+    let (_b, b, _) = fit_ok(&input, &[&base[..], &["--k", "6", "--seed", "9"]].concat());
+    let o = run(&[
+        "compare",
+        a.join("assignments.csv").to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("matched by overlap"), "{stdout}");
+    assert!(
+        stdout.contains("In both: 200; new in B: 0; gone from A: 0"),
+        "{stdout}"
+    );
+    // Duplicate ids cannot be compared.
+    let dir = tempfile::tempdir().unwrap();
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(&dup, "id,segment,label\n7,0,x\n8,1,y\n7,1,y\n").unwrap();
+    let o = run(&["compare", dup.to_str().unwrap(), b.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("line 4") && err.contains("line 2"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@
 
 mod assign;
 mod binding;
+pub mod compare;
 mod error;
 mod model;
 mod output;

@@ -1,0 +1,478 @@
+//! `compare`: how customers moved between two runs (two output folders, or two
+//! `assignments.csv` files keyed by id): the migration matrix, customers new, gone and moved,
+//! the population stability index per segment and overall, how each segment's profile shifted,
+//! and attractiveness with growth.
+//!
+//! Segments of the two runs correspond one to one when the second was scored with a model whose
+//! segments are the first run's (same k and labels: `strata assign`); otherwise they are matched
+//! by overlap, the largest shared customer count first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::CoreError;
+use crate::output::SegmentsFile;
+
+/// Floor for a segment's share in the PSI, so an empty side gives a large but finite term.
+pub const PSI_FLOOR: f64 = 1e-4;
+
+/// The usual reading of a population stability index.
+pub fn psi_reading(psi: f64) -> &'static str {
+    if psi < 0.1 {
+        "stable"
+    } else if psi <= 0.25 {
+        "watch"
+    } else {
+        "shifted"
+    }
+}
+
+/// One side of a comparison, as read.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub assignments: PathBuf,
+    pub segments: Option<SegmentsFile>,
+    /// Ids in file order and their segments.
+    pub ids: Vec<String>,
+    pub labels: Vec<u32>,
+    /// Segment names by index (from segments.json, else from the assignments' label column).
+    pub names: Vec<String>,
+}
+
+/// Reads a run: a folder with `assignments.csv` (and `segments.json` when present), or an
+/// assignments file.
+pub fn read_run(path: &Path) -> Result<Run, CoreError> {
+    let (assignments, segments_path) = if path.is_dir() {
+        (
+            path.join("assignments.csv"),
+            Some(path.join("segments.json")),
+        )
+    } else {
+        (path.to_owned(), None)
+    };
+    let data_err = |message: String| CoreError::Data {
+        path: assignments.clone(),
+        message,
+    };
+    let segments = match segments_path.filter(|p| p.exists()) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).map_err(|e| CoreError::Data {
+                path: p.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
+            Some(
+                serde_json::from_str::<SegmentsFile>(&text).map_err(|e| CoreError::Data {
+                    path: p.clone(),
+                    message: format!("not a Strata segments.json: {e}"),
+                })?,
+            )
+        }
+        None => None,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .from_path(&assignments)
+        .map_err(|e| data_err(format!("cannot read: {e}")))?;
+    let header = reader
+        .headers()
+        .map_err(|e| data_err(format!("cannot read the header: {e}")))?
+        .clone();
+    let col = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            data_err(format!(
+                "expected an assignments file with columns id, segment and label (as strata \
+                 writes); there is no '{name}' column"
+            ))
+        })
+    };
+    let (id_col, seg_col, label_col) = (col("id")?, col("segment")?, col("label").ok());
+    let mut ids = Vec::new();
+    let mut labels = Vec::new();
+    let mut names: Vec<Option<String>> = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let r = record.map_err(|e| data_err(format!("line {line}: {e}")))?;
+        let id = r.get(id_col).unwrap_or_default().to_owned();
+        let seg: u32 = r.get(seg_col).unwrap_or_default().parse().map_err(|_| {
+            data_err(format!(
+                "line {line}, column 'segment': expected a segment number, found '{}'",
+                r.get(seg_col).unwrap_or_default()
+            ))
+        })?;
+        if let Some(first) = seen.insert(id.clone(), line) {
+            return Err(data_err(format!(
+                "the id on line {line} is also on line {first}; runs are compared by id, so ids \
+                 must be unique"
+            )));
+        }
+        let s = seg as usize;
+        if names.len() <= s {
+            names.resize(s + 1, None);
+        }
+        if names[s].is_none() {
+            names[s] = Some(
+                label_col
+                    .and_then(|c| r.get(c))
+                    .map_or_else(|| format!("segment {s}"), str::to_owned),
+            );
+        }
+        ids.push(id);
+        labels.push(seg);
+    }
+    if ids.is_empty() {
+        return Err(data_err("no customers to compare".into()));
+    }
+    let names = match &segments {
+        Some(s) => s.segments.iter().map(|g| g.label.clone()).collect(),
+        None => names
+            .into_iter()
+            .enumerate()
+            .map(|(j, n)| n.unwrap_or_else(|| format!("segment {j}")))
+            .collect(),
+    };
+    Ok(Run {
+        assignments,
+        segments,
+        ids,
+        labels,
+        names,
+    })
+}
+
+/// One column's mean in a pair of matched segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeanShift {
+    pub column: String,
+    pub a: f64,
+    pub b: f64,
+    /// (b − a) over run A's overall mean, in percent (`None` when that mean is 0).
+    pub change_pct: Option<f64>,
+}
+
+/// A pair of matched segments (or one side alone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDrift {
+    pub a_segment: Option<usize>,
+    pub b_segment: Option<usize>,
+    pub a_label: Option<String>,
+    pub b_label: Option<String>,
+    pub a_share: f64,
+    pub b_share: f64,
+    /// (b − a) · ln(b / a) with shares floored at [`PSI_FLOOR`].
+    pub psi: f64,
+    pub reading: String,
+    /// Customers in both runs that were in A's segment and are in B's.
+    pub stayed: u64,
+    /// The segment's means in each run's data units (with both segments.json files).
+    pub centroid_shift: Vec<MeanShift>,
+    /// Root mean square of the `change_pct` values.
+    pub shift_pct: Option<f64>,
+    /// B's share over A's: growth, for attractiveness.
+    pub growth: Option<f64>,
+    pub attractiveness: Option<crate::Attractiveness>,
+}
+
+/// `compare.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    /// `identity` (B scored with A's segments) or `overlap`.
+    pub matching: String,
+    pub customers_a: u64,
+    pub customers_b: u64,
+    pub in_both: u64,
+    pub new: u64,
+    pub gone: u64,
+    /// In both runs, in a segment other than the one matched to their earlier segment.
+    pub moved: u64,
+    pub moved_share: f64,
+    /// Counts: rows are A's segments, columns B's; customers in both runs.
+    pub migration: Vec<Vec<u64>>,
+    /// Each row of `migration` over its total (where a customer of A's segment went).
+    pub migration_shares: Vec<Vec<f64>>,
+    pub a_labels: Vec<String>,
+    pub b_labels: Vec<String>,
+    /// New customers by B segment; gone customers by A segment.
+    pub new_by_segment: Vec<u64>,
+    pub gone_by_segment: Vec<u64>,
+    pub psi: f64,
+    pub reading: String,
+    pub psi_bands: String,
+    pub segments: Vec<SegmentDrift>,
+    pub attractiveness_rule: String,
+}
+
+/// Pairs A's and B's segments: identity when `same`, else greedily by the largest overlap.
+fn match_segments(
+    migration: &[Vec<u64>],
+    ka: usize,
+    kb: usize,
+    same: bool,
+) -> Vec<(Option<usize>, Option<usize>)> {
+    let mut pairs = Vec::new();
+    let (mut used_a, mut used_b) = (vec![false; ka], vec![false; kb]);
+    if same {
+        for j in 0..ka.min(kb) {
+            pairs.push((Some(j), Some(j)));
+            used_a[j] = true;
+            used_b[j] = true;
+        }
+    } else {
+        let mut cells: Vec<(u64, usize, usize)> = (0..ka)
+            .flat_map(|a| (0..kb).map(move |b| (a, b)))
+            .map(|(a, b)| (migration[a][b], a, b))
+            .filter(|c| c.0 > 0)
+            .collect();
+        cells.sort_by(|x, y| y.0.cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+        for (_, a, b) in cells {
+            if !used_a[a] && !used_b[b] {
+                used_a[a] = true;
+                used_b[b] = true;
+                pairs.push((Some(a), Some(b)));
+            }
+        }
+        pairs.sort_by_key(|p| p.0);
+    }
+    pairs.extend((0..ka).filter(|&a| !used_a[a]).map(|a| (Some(a), None)));
+    pairs.extend((0..kb).filter(|&b| !used_b[b]).map(|b| (None, Some(b))));
+    pairs
+}
+
+fn psi_term(a: f64, b: f64) -> f64 {
+    let (a, b) = (a.max(PSI_FLOOR), b.max(PSI_FLOOR));
+    (b - a) * (b / a).ln()
+}
+
+/// Compares two runs read with [`read_run`].
+pub fn compare(a: &Run, b: &Run) -> Comparison {
+    let ka = a
+        .names
+        .len()
+        .max(a.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0));
+    let kb = b
+        .names
+        .len()
+        .max(b.labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0));
+    let index: HashMap<&str, u32> = a
+        .ids
+        .iter()
+        .zip(&a.labels)
+        .map(|(id, &l)| (id.as_str(), l))
+        .collect();
+    let mut migration = vec![vec![0u64; kb]; ka];
+    let mut new_by_segment = vec![0u64; kb];
+    let mut in_a_seen = 0u64;
+    for (id, &lb) in b.ids.iter().zip(&b.labels) {
+        match index.get(id.as_str()) {
+            Some(&la) => {
+                migration[la as usize][lb as usize] += 1;
+                in_a_seen += 1;
+            }
+            None => new_by_segment[lb as usize] += 1,
+        }
+    }
+    let mut size_a = vec![0u64; ka];
+    for &l in &a.labels {
+        size_a[l as usize] += 1;
+    }
+    let mut size_b = vec![0u64; kb];
+    for &l in &b.labels {
+        size_b[l as usize] += 1;
+    }
+    let gone_by_segment: Vec<u64> = (0..ka)
+        .map(|j| size_a[j] - migration[j].iter().sum::<u64>())
+        .collect();
+    let same = ka == kb
+        && a.names == b.names
+        && b.segments.as_ref().is_some_and(|s| s.scored_with.is_some());
+    let pairs = match_segments(&migration, ka, kb, same);
+    let (na, nb) = (a.labels.len() as f64, b.labels.len() as f64);
+    let mut moved = 0u64;
+    let mut segments: Vec<SegmentDrift> = pairs
+        .iter()
+        .map(|&(sa, sb)| {
+            let a_share = sa.map_or(0.0, |j| size_a[j] as f64 / na);
+            let b_share = sb.map_or(0.0, |j| size_b[j] as f64 / nb);
+            let stayed = match (sa, sb) {
+                (Some(x), Some(y)) => migration[x][y],
+                _ => 0,
+            };
+            if let Some(x) = sa {
+                moved += migration[x].iter().sum::<u64>() - stayed;
+            }
+            let psi = psi_term(a_share, b_share);
+            let centroid_shift = match (sa, sb, &a.segments, &b.segments) {
+                (Some(x), Some(y), Some(fa), Some(fb)) => mean_shifts(fa, x, fb, y),
+                _ => Vec::new(),
+            };
+            let pct: Vec<f64> = centroid_shift.iter().filter_map(|m| m.change_pct).collect();
+            SegmentDrift {
+                a_segment: sa,
+                b_segment: sb,
+                a_label: sa.map(|j| a.names.get(j).cloned().unwrap_or_default()),
+                b_label: sb.map(|j| b.names.get(j).cloned().unwrap_or_default()),
+                a_share,
+                b_share,
+                psi,
+                reading: psi_reading(psi).into(),
+                stayed,
+                shift_pct: (!pct.is_empty())
+                    .then(|| (pct.iter().map(|p| p * p).sum::<f64>() / pct.len() as f64).sqrt()),
+                centroid_shift,
+                growth: (a_share > 0.0 && sb.is_some()).then(|| b_share / a_share),
+                attractiveness: None,
+            }
+        })
+        .collect();
+    // Attractiveness of B's segments with growth (value per customer from B's segments.json).
+    let with_b: Vec<usize> = (0..segments.len())
+        .filter(|&i| segments[i].b_segment.is_some())
+        .collect();
+    let shares: Vec<f64> = with_b.iter().map(|&i| segments[i].b_share).collect();
+    let growth: Vec<f64> = with_b
+        .iter()
+        .map(|&i| segments[i].growth.unwrap_or(1.0))
+        .collect();
+    let value: Option<Vec<f64>> = b.segments.as_ref().and_then(|f| {
+        with_b
+            .iter()
+            .map(|&i| {
+                let j = segments[i].b_segment.expect("with B");
+                f.segments
+                    .get(j)
+                    .and_then(|s| s.value.as_ref())
+                    .map(|v| v.per_customer)
+            })
+            .collect()
+    });
+    let attract = crate::value::attractiveness(&shares, value.as_deref(), Some(&growth));
+    for (&i, a) in with_b.iter().zip(attract) {
+        segments[i].attractiveness = Some(a);
+    }
+    let psi: f64 = segments.iter().map(|s| s.psi).sum();
+    let in_both = in_a_seen;
+    let migration_shares = migration
+        .iter()
+        .map(|row| {
+            let t = row.iter().sum::<u64>().max(1) as f64;
+            row.iter().map(|&c| c as f64 / t).collect()
+        })
+        .collect();
+    Comparison {
+        a: a.assignments.display().to_string(),
+        b: b.assignments.display().to_string(),
+        matching: if same { "identity" } else { "overlap" }.into(),
+        customers_a: a.labels.len() as u64,
+        customers_b: b.labels.len() as u64,
+        in_both,
+        new: new_by_segment.iter().sum(),
+        gone: gone_by_segment.iter().sum(),
+        moved,
+        moved_share: if in_both == 0 {
+            0.0
+        } else {
+            moved as f64 / in_both as f64
+        },
+        migration,
+        migration_shares,
+        a_labels: a.names.clone(),
+        b_labels: b.names.clone(),
+        new_by_segment,
+        gone_by_segment,
+        psi,
+        reading: psi_reading(psi).into(),
+        psi_bands: "< 0.1 stable, 0.1–0.25 watch, > 0.25 shifted".into(),
+        segments,
+        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+    }
+}
+
+/// Numeric means of A's segment `x` and B's segment `y`, column by column (columns in both).
+fn mean_shifts(fa: &SegmentsFile, x: usize, fb: &SegmentsFile, y: usize) -> Vec<MeanShift> {
+    let (Some(sa), Some(sb)) = (
+        fa.segments.iter().find(|s| s.segment == x),
+        fb.segments.iter().find(|s| s.segment == y),
+    ) else {
+        return Vec::new();
+    };
+    sa.numeric
+        .iter()
+        .filter_map(|na| {
+            let nb = sb.numeric.iter().find(|n| n.column == na.column)?;
+            Some(MeanShift {
+                column: na.column.clone(),
+                a: na.mean,
+                b: nb.mean,
+                change_pct: (na.overall_mean != 0.0)
+                    .then(|| 100.0 * (nb.mean - na.mean) / na.overall_mean.abs()),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ids: &[&str], labels: &[u32], k: usize) -> Run {
+        Run {
+            assignments: PathBuf::from("x.csv"),
+            segments: None,
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            labels: labels.to_vec(),
+            names: (0..k).map(|j| format!("s{j}")).collect(),
+        }
+    }
+
+    #[test]
+    fn migration_new_gone_and_moved() {
+        let a = run(&["1", "2", "3", "4", "5", "6"], &[0, 0, 0, 1, 1, 1], 2);
+        // B: 1 and 2 stay in 0, 3 moves to 1, 4 stays, 5 gone, 6 gone, 7 and 8 new.
+        let b = run(&["2", "1", "3", "4", "7", "8"], &[0, 0, 1, 1, 1, 0], 2);
+        let c = compare(&a, &b);
+        assert_eq!(c.migration, [[2, 1], [0, 1]]);
+        assert_eq!((c.in_both, c.new, c.gone), (4, 2, 2));
+        assert_eq!(c.gone_by_segment, [0, 2]);
+        assert_eq!(c.new_by_segment, [1, 1]);
+        assert_eq!(c.matching, "overlap");
+        // Matched 0↔0 (2 shared) then 1↔1: one customer moved.
+        assert_eq!(c.moved, 1);
+        assert_eq!(c.segments[0].stayed, 2);
+        // Shares 0.5/0.5 in A and 3/6, 3/6 in B: no drift.
+        assert!(c.psi.abs() < 1e-12);
+        assert_eq!(c.reading, "stable");
+    }
+
+    #[test]
+    fn segments_are_matched_by_overlap_when_numbers_differ() {
+        // B numbers the same two groups the other way round.
+        let a = run(&["1", "2", "3", "4"], &[0, 0, 1, 1], 2);
+        let b = run(&["1", "2", "3", "4"], &[1, 1, 0, 0], 2);
+        let c = compare(&a, &b);
+        assert_eq!(c.moved, 0);
+        assert_eq!(c.segments[0].b_segment, Some(1));
+        assert_eq!(c.segments[1].b_segment, Some(0));
+    }
+
+    #[test]
+    fn psi_follows_its_definition_and_bands() {
+        // A: 50/50; B: 80/20 → (0.3 ln 1.6) + (−0.3 ln 0.4).
+        let ids: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        let idr: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let a = run(&idr, &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 2);
+        let b = run(&idr, &[0, 0, 0, 0, 0, 0, 0, 0, 1, 1], 2);
+        let c = compare(&a, &b);
+        let want = 0.3 * 1.6f64.ln() - 0.3 * 0.4f64.ln();
+        assert!((c.psi - want).abs() < 1e-12, "{} vs {want}", c.psi);
+        assert_eq!(c.reading, "shifted");
+        assert_eq!(psi_reading(0.05), "stable");
+        assert_eq!(psi_reading(0.2), "watch");
+        // Growth feeds attractiveness: segment 0 grew (1.6×), segment 1 shrank.
+        let g0 = c.segments[0].growth.unwrap();
+        assert!((g0 - 1.6).abs() < 1e-12);
+        assert_eq!(c.segments[0].attractiveness.as_ref().unwrap().rank, 1);
+    }
+}
