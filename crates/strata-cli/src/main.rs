@@ -58,18 +58,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &cli.global.plugin_dirs,
         ))
     };
+    // The registry for a command that runs a strategy: refused files are worth a warning.
+    let strategies = || {
+        let registry = registry();
+        for r in &registry.refused {
+            tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
+        }
+        registry
+    };
+    let bars = || {
+        progress::Bars::new(
+            cli.global.quiet == 0
+                && !cli.global.no_progress
+                && cli.global.log_format == LogFormat::Text,
+        )
+    };
     match &cli.command {
         Command::Fit(fit) => {
             let settings = fit.to_settings()?;
-            let registry = registry();
-            for r in &registry.refused {
-                tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
-            }
-            let bars = progress::Bars::new(
-                cli.global.quiet == 0
-                    && !cli.global.no_progress
-                    && cli.global.log_format == LogFormat::Text,
-            );
+            let registry = strategies();
+            let bars = bars();
             let report = strata_core::fit_with_progress(&settings, &registry, &bars);
             bars.finish();
             let report = report.with_context(|| {
@@ -83,15 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ChooseK(c) => {
             let settings = c.to_settings()?;
-            let registry = registry();
-            for r in &registry.refused {
-                tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
-            }
-            let bars = progress::Bars::new(
-                cli.global.quiet == 0
-                    && !cli.global.no_progress
-                    && cli.global.log_format == LogFormat::Text,
-            );
+            let registry = strategies();
+            let bars = bars();
             let selection = strata_core::choose_k(&settings, &registry, &bars);
             bars.finish();
             let selection = selection.context("strata choose-k failed")?;
@@ -107,12 +108,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Assign(a) => {
             let settings = a.to_settings()?;
-            let registry = registry();
-            let bars = progress::Bars::new(
-                cli.global.quiet == 0
-                    && !cli.global.no_progress
-                    && cli.global.log_format == LogFormat::Text,
-            );
+            let registry = strategies();
+            let bars = bars();
             let report = strata_core::assign_with_progress(&settings, &registry, &bars);
             bars.finish();
             let report = report.with_context(|| {

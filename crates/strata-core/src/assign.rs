@@ -19,7 +19,7 @@ use tracing::info;
 use crate::model::{Model, StrategyRef};
 use crate::output::{BackendReport, InputReport, SegmentsFile, persist_all, temp_file, write_json};
 use crate::pipeline::{
-    Runner, SegmentSummary, batch, boundary_ratio, describe, drop_incomplete, normalise_rows,
+    Runner, SegmentSummary, ambiguous_counts, batch, describe, drop_incomplete, normalise_rows,
     parse_as, transform_all, write_assignment_rows, write_assignments_header,
 };
 use crate::profile::ProfileBuilder;
@@ -346,10 +346,15 @@ pub fn assign_with_progress(
             pseudo.as_ref(),
         )
         .map_err(out_err)?;
-        for ((&l, &near), &second) in a.labels.iter().zip(&a.nearest).zip(&a.second) {
-            if f64::from(boundary_ratio(near, second)) > settings.ambiguous_ratio {
-                ambiguous[l as usize] += 1;
-            }
+        let batch_ambiguous = ambiguous_counts(
+            &a.labels,
+            &a.nearest,
+            &a.second,
+            k,
+            settings.ambiguous_ratio,
+        );
+        for (total, c) in ambiguous.iter_mut().zip(batch_ambiguous) {
+            *total += c;
         }
         inertia += a.inertia;
         rows_used += table.n_rows;

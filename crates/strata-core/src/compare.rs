@@ -264,12 +264,12 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
         .collect();
     let mut migration = vec![vec![0u64; kb]; ka];
     let mut new_by_segment = vec![0u64; kb];
-    let mut in_a_seen = 0u64;
+    let mut in_both = 0u64;
     for (id, &lb) in b.ids.iter().zip(&b.labels) {
         match index.get(id.as_str()) {
             Some(&la) => {
                 migration[la as usize][lb as usize] += 1;
-                in_a_seen += 1;
+                in_both += 1;
             }
             None => new_by_segment[lb as usize] += 1,
         }
@@ -353,7 +353,6 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
         segments[i].attractiveness = Some(a);
     }
     let psi: f64 = segments.iter().map(|s| s.psi).sum();
-    let in_both = in_a_seen;
     let migration_shares = migration
         .iter()
         .map(|row| {

@@ -1116,20 +1116,19 @@ pub(crate) fn cluster(
     let data = MatrixRef::new(matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
     let stride = init_sample.map_or(1, |s| n.div_ceil(s.max(1)));
     let sampled = stride > 1 && plus_plus && n.div_ceil(stride) >= params.k();
-    let rows: Vec<f32>;
-    let eval = if sampled {
-        rows = matrix
+    let rows: Option<Vec<f32>> = sampled.then(|| {
+        matrix
             .par_chunks(d * stride)
             .flat_map_iter(|c| c[..d].iter().copied())
-            .collect();
+            .collect()
+    });
+    let eval = rows.as_deref().unwrap_or(matrix);
+    if sampled {
         info!(
             "choosing starting centroids on every {stride}th row ({} rows)",
-            rows.len() / d.max(1)
+            eval.len() / d.max(1)
         );
-        &rows[..]
-    } else {
-        matrix
-    };
+    }
     let ns = eval.len() / d.max(1);
     let (on_eval, k_selection) = match range {
         Some(range) => {
@@ -1150,6 +1149,8 @@ pub(crate) fn cluster(
             (runner.fit(&params, data, &mut observer)?, None)
         }
     };
+    // The sample is not needed for Lloyd on every row.
+    drop(rows);
     let k = on_eval.k;
     let (mut km, sample, stability) = if sampled {
         let full = KMeansParams::new(k)
@@ -1597,10 +1598,13 @@ pub(crate) fn describe(
         .zip(labels)
         .map(|(p, l)| {
             let j = p.index as usize;
-            let mut s = segment_json(p, l, ambiguous.map(|a| a[j]));
-            s.value = values.as_ref().map(|(_, v)| v[j].clone());
-            s.attractiveness = Some(attract[j].clone());
-            s
+            segment_json(
+                p,
+                l,
+                ambiguous.map(|a| a[j]),
+                values.as_ref().map(|(_, v)| v[j].clone()),
+                attract[j].clone(),
+            )
         })
         .collect();
     let summary = segs
@@ -1639,7 +1643,7 @@ pub(crate) fn boundary_ratio(nearest: f32, second: f32) -> f32 {
 }
 
 /// Customers per segment whose boundary ratio is above `threshold`.
-fn ambiguous_counts(
+pub(crate) fn ambiguous_counts(
     labels: &[u32],
     nearest: &[f32],
     second: &[f32],
@@ -1655,7 +1659,13 @@ fn ambiguous_counts(
     counts
 }
 
-fn segment_json(p: &Profile, label: &str, ambiguous: Option<u64>) -> SegmentJson {
+fn segment_json(
+    p: &Profile,
+    label: &str,
+    ambiguous: Option<u64>,
+    value: Option<crate::SegmentValue>,
+    attractiveness: crate::Attractiveness,
+) -> SegmentJson {
     let mut centroid = serde_json::Map::new();
     for nstat in &p.numeric {
         centroid.insert(nstat.name.clone(), serde_json::json!(nstat.mean));
@@ -1705,8 +1715,8 @@ fn segment_json(p: &Profile, label: &str, ambiguous: Option<u64>) -> SegmentJson
             .collect(),
         key_traits: key_traits(p),
         ambiguous,
-        value: None,
-        attractiveness: None,
+        value,
+        attractiveness: Some(attractiveness),
     }
 }
 
