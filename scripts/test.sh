@@ -3,7 +3,8 @@
 #
 # Needs: a Rust toolchain (cargo). System packages are installed here with apt-get, never by
 # hand: Mesa's software Vulkan driver (lavapipe), so the GPU backend's WGSL runs and is checked
-# against the CPU on every run, with or without a GPU.
+# against the CPU on every run, with or without a GPU; and Chromium, which opens report.html
+# headless in the report test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,7 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
     missing=()
-    for pkg in mesa-vulkan-drivers libvulkan1; do
+    for pkg in mesa-vulkan-drivers libvulkan1 chromium; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -23,8 +24,10 @@ if command -v apt-get >/dev/null 2>&1; then
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
     fi
-    # The driver is there now, so a GPU test that cannot find an adapter must fail, not skip.
+    # The driver and the browser are there now, so a GPU test that cannot find an adapter, or
+    # a report test that cannot find Chromium, must fail, not skip.
     export STRATA_REQUIRE_GPU=1
+    export STRATA_REQUIRE_BROWSER=1
 else
     echo "scripts/test.sh: no apt-get; GPU tests run only if a Vulkan driver is already installed" >&2
 fi

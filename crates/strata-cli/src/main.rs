@@ -127,16 +127,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let comparison = strata_core::compare::compare(&a, &b);
             summary::print_compare(&comparison);
             if let Some(dir) = &c.out {
-                let written = strata_core::write_atomically(
-                    dir,
-                    vec![(
-                        "compare.json",
-                        Box::new(|w: &mut dyn std::io::Write| {
-                            strata_core::write_json(&comparison, w)
-                        }),
-                    )],
-                )
-                .with_context(|| format!("strata compare: cannot write to {}", dir.display()))?;
+                let written = strata_core::compare::write_comparison(dir, &comparison)
+                    .with_context(|| {
+                        format!("strata compare: cannot write to {}", dir.display())
+                    })?;
                 for p in written {
                     println!("wrote {}", p.display());
                 }

@@ -132,12 +132,19 @@ fn same_segments_on_one_and_two_threads() {
     let input = repo().join("examples/customers.csv");
     let (_d1, one, _) = fit_ok(&input, &["--threads", "1", "--id-column", "customer_id"]);
     let (_d2, two, _) = fit_ok(&input, &["--threads", "2", "--id-column", "customer_id"]);
-    for f in ["assignments.csv", "model.json"] {
+    for f in ["assignments.csv", "model.json", "report.html"] {
         let (a, b) = (
             std::fs::read(one.join(f)).unwrap(),
             std::fs::read(two.join(f)).unwrap(),
         );
         assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+    // The report holds aggregates only: no customer id.
+    let report = std::fs::read_to_string(one.join("report.html")).unwrap();
+    let ids = ids_of(&input, 0);
+    assert!(ids.len() > 100);
+    for id in &ids {
+        assert!(!report.contains(id.as_str()), "{id} is in report.html");
     }
 }
 

@@ -58,6 +58,16 @@ fn assigning_the_training_data_reproduces_the_fit_exactly() {
         ss["inertia"].as_f64().unwrap(),
         fs["inertia"].as_f64().unwrap()
     ));
+    // The scoring run's report: the model's segments with these customers' sizes, no map.
+    let report = std::fs::read_to_string(scored.join("report.html")).unwrap();
+    assert!(report.contains("Customers scored: customers.csv"));
+    assert!(report.contains("scored with the saved model"));
+    assert!(report.contains(r#"id="chart-sizes""#) && report.contains(r#"id="chart-profile""#));
+    assert!(report.contains("A scoring run draws no map") && !report.contains("chart-map"));
+    for s in ss["segments"].as_array().unwrap() {
+        let label = s["label"].as_str().unwrap();
+        assert!(report.contains(label), "{label} is not in the report");
+    }
 
     // 12 MB of synthetic customers: several batches through the stream.
     let dir = tempfile::tempdir().unwrap();

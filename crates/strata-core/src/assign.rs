@@ -5,9 +5,9 @@
 //! to its nearest saved centroid. The file is read once, a batch of chunks at a time: memory
 //! holds a batch, never the file. `assignments.csv` is written as the rows come, to a
 //! temporary name renamed into place at the end with `segments.json` (the new customers'
-//! profiles under the model's segments), so a failure leaves nothing half-written.
+//! profiles under the model's segments) and `report.html`, so a failure leaves nothing
+//! half-written.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use strata_compute::MatrixRef;
@@ -17,7 +17,9 @@ use strata_kmeans::Assigned;
 use tracing::info;
 
 use crate::model::{Model, StrategyRef};
-use crate::output::{BackendReport, InputReport, SegmentsFile, persist_all, temp_file, write_json};
+use crate::output::{
+    BackendReport, InputReport, SegmentsFile, persist_all, stage, temp_file, write_json,
+};
 use crate::pipeline::{
     Runner, SegmentSummary, ambiguous_counts, batch, describe, drop_incomplete, normalise_rows,
     parse_as, transform_all, write_assignment_rows, write_assignments_header,
@@ -444,17 +446,14 @@ pub fn assign_with_progress(
         segments: described.json,
         timings_s: [("assign".to_owned(), start.elapsed().as_secs_f64())].into(),
     };
-    let (mut seg_tmp, seg_target) = temp_file(&settings.out, "segments.json")?;
-    {
-        let mut w = std::io::BufWriter::new(seg_tmp.as_file_mut());
-        write_json(&segments_file, &mut w)
-            .and_then(|()| w.flush())
-            .map_err(|e| CoreError::Output {
-                path: seg_target.clone(),
-                source: e,
-            })?;
-    }
-    let written = persist_all(vec![(tmp, target), (seg_tmp, seg_target)])?;
+    let segments = stage(&settings.out, "segments.json", |w| {
+        write_json(&segments_file, w)
+    })?;
+    let report = strata_report::render_fit(&crate::report::fit_report(&segments_file, None));
+    let report = stage(&settings.out, "report.html", |w| {
+        w.write_all(report.as_bytes())
+    })?;
+    let written = persist_all(vec![(tmp, target), segments, report])?;
     info!(
         "scored {rows_used} customers in {:.2} s",
         start.elapsed().as_secs_f64()

@@ -1,7 +1,7 @@
 //! `compare`: how customers moved between two runs (two output folders, or two
 //! `assignments.csv` files keyed by id): the migration matrix, customers new, gone and moved,
 //! the population stability index per segment and overall, how each segment's profile shifted,
-//! and attractiveness with growth.
+//! and attractiveness with growth; written as `compare.json` and `report.html`.
 //!
 //! Segments of the two runs correspond one to one when the second was scored with a model whose
 //! segments are the first run's (same k and labels: `strata assign`); otherwise they are matched
@@ -244,6 +244,24 @@ fn match_segments(
 fn psi_term(a: f64, b: f64) -> f64 {
     let (a, b) = (a.max(PSI_FLOOR), b.max(PSI_FLOOR));
     (b - a) * (b / a).ln()
+}
+
+/// Writes `compare.json` and `report.html` into `dir` (created if missing), both or neither.
+pub fn write_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, CoreError> {
+    let report = strata_report::render_compare(&crate::report::compare_report(c));
+    crate::output::write_atomically(
+        dir,
+        vec![
+            (
+                "compare.json",
+                Box::new(|w: &mut dyn std::io::Write| crate::output::write_json(c, w)),
+            ),
+            (
+                "report.html",
+                Box::new(|w: &mut dyn std::io::Write| w.write_all(report.as_bytes())),
+            ),
+        ],
+    )
 }
 
 /// Compares two runs read with [`read_run`].

@@ -19,6 +19,8 @@ mod pipeline;
 pub mod privacy;
 mod profile;
 mod progress;
+mod projection;
+mod report;
 pub mod select;
 mod settings;
 mod stream;

@@ -20,15 +20,25 @@ pub fn write_atomically(dir: &Path, files: Vec<FileWriter<'_>>) -> Result<Vec<Pa
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     let mut staged = Vec::with_capacity(files.len());
     for (name, write) in files {
-        let (mut tmp, target) = temp_file(dir, name)?;
-        {
-            let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-            write(&mut buf).map_err(|e| out_err(&target, e))?;
-            buf.flush().map_err(|e| out_err(&target, e))?;
-        }
-        staged.push((tmp, target));
+        staged.push(stage(dir, name, write)?);
     }
     persist_all(staged)
+}
+
+/// Writes the output `name` in full under a temporary name in `dir` (which must exist), for
+/// [`persist_all`].
+pub(crate) fn stage(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(tempfile::NamedTempFile, PathBuf), CoreError> {
+    let (mut tmp, target) = temp_file(dir, name)?;
+    {
+        let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        write(&mut buf).map_err(|e| out_err(&target, e))?;
+        buf.flush().map_err(|e| out_err(&target, e))?;
+    }
+    Ok((tmp, target))
 }
 
 fn out_err(path: &Path, source: std::io::Error) -> CoreError {

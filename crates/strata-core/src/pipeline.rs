@@ -880,6 +880,9 @@ pub(crate) struct Clustered {
     pub stability: Option<Stability>,
     /// The k-selection table (`--k auto`).
     pub k_selection: Option<KSelection>,
+    /// The report's segment map: a sample of customers and the centroids on the first two
+    /// principal components.
+    pub projection: Option<crate::projection::Projection>,
 }
 
 /// Rows the silhouette is computed on exactly; a seeded sample of this many above it. About
@@ -1246,6 +1249,14 @@ pub(crate) fn cluster(
         fmt_opt(quality.davies_bouldin),
         fmt_opt(quality.calinski_harabasz)
     );
+    let projection = crate::projection::project(
+        matrix,
+        d,
+        &km.labels,
+        &km.centroids,
+        |c| segment_of_centroid.as_ref().map_or(c, |s| s[c] as usize),
+        settings.seed,
+    );
     let summary = KMeansSummary {
         inertia: km.inertia,
         iterations: km.iterations,
@@ -1272,6 +1283,7 @@ pub(crate) fn cluster(
         quality,
         stability,
         k_selection,
+        projection,
     })
 }
 
@@ -1485,6 +1497,10 @@ pub fn fit_with_progress(
             .collect(),
     };
 
+    let report = strata_report::render_fit(&crate::report::fit_report(
+        &segments_file,
+        km.and_then(|c| c.projection.as_ref()),
+    ));
     let pseudo = settings
         .id_salt
         .as_ref()
@@ -1512,6 +1528,10 @@ pub fn fit_with_progress(
         (
             "model.json",
             Box::new(|w: &mut dyn Write| write_json(&model, w)),
+        ),
+        (
+            "report.html",
+            Box::new(|w: &mut dyn Write| w.write_all(report.as_bytes())),
         ),
     ];
     let written = write_atomically(&settings.out, files)?;

@@ -1,0 +1,442 @@
+//! What goes into `report.html`: the fit's (or scoring run's) `segments.json` and its
+//! projection, or a comparison, turned into the plain data `strata-report` draws from.
+//!
+//! Only aggregates reach the report: sizes, shares, means, indices, metrics and the
+//! projection's anonymous points. No customer id does, pseudonymised or not.
+
+use strata_report::{
+    CompareReport, Drift, Fact, FitReport, HeatCell, HeatRow, Heatmap, KPoint, KSelection, Ranked,
+    Scatter, Segment,
+    fmt::{int, num, opt, pct},
+};
+
+use crate::compare::Comparison;
+use crate::output::SegmentsFile;
+use crate::projection::Projection;
+
+/// Rows of the profile heatmap at most; the others are counted and left to segments.json.
+pub const HEATMAP_ROWS: usize = 30;
+/// A categorical level appears in the heatmap when at least this share of all customers has it.
+const LEVEL_MIN_SHARE: f64 = 0.02;
+
+fn generator() -> String {
+    format!("strata {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn file_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
+}
+
+/// Kaufman and Rousseeuw's reading of a mean silhouette.
+fn silhouette_reading(s: f64) -> &'static str {
+    if s > 0.70 {
+        "strong structure"
+    } else if s > 0.50 {
+        "reasonable structure"
+    } else if s > 0.25 {
+        "weak structure: segments overlap"
+    } else {
+        "no substantial structure"
+    }
+}
+
+/// The report of a fit, or of a scoring run (`scored_with` set, no projection).
+pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> FitReport {
+    let scored = f.scored_with.as_ref();
+    let title = match scored {
+        Some(_) => format!("Customers scored: {}", file_name(&f.input.file)),
+        None => format!("Customer segments: {}", file_name(&f.input.file)),
+    };
+    let subtitle = format!(
+        "{} segments from the {} strategy {} ({}){}",
+        f.k,
+        f.strategy.name,
+        f.strategy.version,
+        match f.mode {
+            crate::Mode::Kmeans => "k-means",
+            crate::Mode::Rfm => "RFM scores",
+        },
+        scored.map_or_else(String::new, |s| format!(", with the model {}", s.model))
+    );
+    FitReport {
+        title,
+        subtitle,
+        generator: generator(),
+        facts: fit_facts(f),
+        notes: fit_notes(f),
+        segments: f
+            .segments
+            .iter()
+            .map(|s| Segment {
+                number: s.segment,
+                label: s.label.clone(),
+                size: s.size,
+                share: s.share,
+                value_share: s.value.as_ref().and_then(|v| v.share),
+                value_per_customer: s.value.as_ref().map(|v| v.per_customer),
+                attractiveness: s.attractiveness.as_ref().map(|a| (a.score, a.rank)),
+                ambiguous: s.ambiguous,
+                key_traits: s.key_traits.clone(),
+            })
+            .collect(),
+        value_measure: f
+            .value_measure
+            .as_ref()
+            .map(|v| format!("{} ({})", v.role, v.columns.join(" + "))),
+        attractiveness_rule: f.attractiveness_rule.clone(),
+        heatmap: heatmap(f),
+        scatter: scatter(f, projection),
+        k_selection: f.k_selection.as_ref().map(|sel| KSelection {
+            candidates: sel
+                .candidates
+                .iter()
+                .map(|c| KPoint {
+                    k: c.k,
+                    inertia: c.inertia,
+                    silhouette: c.silhouette,
+                    davies_bouldin: c.davies_bouldin,
+                    calinski_harabasz: c.calinski_harabasz,
+                })
+                .collect(),
+            chosen: sel.chosen,
+            rule: sel.rule.clone(),
+            note: if sel.sampled {
+                format!(
+                    "Every k was fitted on a sample of {} rows (the streamed fit's k-means++ \
+                     sample); silhouette on {} rows.",
+                    int(sel.rows as u64),
+                    int(sel.silhouette_rows as u64)
+                )
+            } else {
+                format!(
+                    "Every k was fitted on all {} rows; silhouette on {} rows{}.",
+                    int(sel.rows as u64),
+                    int(sel.silhouette_rows as u64),
+                    sel.silhouette_seed
+                        .map_or_else(String::new, |s| format!(" (a sample, seed {s})"))
+                )
+            },
+        }),
+    }
+}
+
+fn fit_facts(f: &SegmentsFile) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    let used = Fact::new("Customers", int(f.input.rows_used as u64));
+    facts.push(if f.input.rows_dropped > 0 {
+        used.hint(format!(
+            "{} rows read, {} dropped for missing values",
+            int(f.input.rows as u64),
+            int(f.input.rows_dropped as u64)
+        ))
+    } else {
+        used.hint("every row read was used")
+    });
+    let mut k = Fact::new("Segments", f.k.to_string());
+    if let Some(sel) = &f.k_selection {
+        k = k.hint(format!(
+            "chosen from {}..{} by --k auto",
+            sel.range[0], sel.range[1]
+        ));
+    } else if !f.merged_segments.is_empty() {
+        k = k.hint(format!(
+            "{} small merged into larger",
+            f.merged_segments.len()
+        ));
+    }
+    facts.push(k);
+    facts.push(Fact::new(
+        "Strategy",
+        format!("{} {}", f.strategy.name, f.strategy.version),
+    ));
+    if let Some(q) = &f.quality {
+        if let Some(s) = q.silhouette {
+            facts.push(Fact::new("Silhouette", format!("{s:.3}")).hint(silhouette_reading(s)));
+        }
+        facts.push(Fact::new("Davies–Bouldin", opt(q.davies_bouldin, 3)).hint("lower is better"));
+    }
+    if let Some(st) = &f.stability {
+        facts.push(Fact::new("Stability", st.reading.clone()).hint(format!(
+            "{} restarts agree to ARI ≥ {:.3}",
+            st.runs, st.min_agreement
+        )));
+    }
+    if let Some(v) = &f.value_measure {
+        facts
+            .push(Fact::new(format!("Total {}", v.role), num(v.total)).hint(v.columns.join(" + ")));
+    }
+    if let Some(ratio) = f.ambiguous_ratio {
+        let total: u64 = f.segments.iter().filter_map(|s| s.ambiguous).sum();
+        facts.push(Fact::new("Ambiguous customers", int(total)).hint(format!(
+            "nearly as close to a second segment (distance ratio above {ratio})"
+        )));
+    }
+    if let Some(b) = &f.backend {
+        // The CPU's description names its thread count, which must not change the page.
+        let fact = Fact::new("Computed on", b.kind.clone());
+        facts.push(if b.kind == "cpu" {
+            fact
+        } else {
+            fact.hint(b.description.clone())
+        });
+    }
+    facts
+}
+
+fn fit_notes(f: &SegmentsFile) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(s) = &f.scored_with {
+        notes.push(format!(
+            "These customers were scored with the saved model {} (fitted with strategy \
+             version {}): the segments, labels and scaling are the model's; sizes, shares and \
+             profiles are these customers'.",
+            s.model, s.fitted_with
+        ));
+    }
+    for m in &f.merged_segments {
+        notes.push(format!(
+            "A k-means segment of {} customers was smaller than --min-segment-size {} and was \
+             merged into segment {}.",
+            int(m.size),
+            f.min_segment_size.unwrap_or(0),
+            m.exported
+        ));
+    }
+    if f.stability
+        .as_ref()
+        .is_some_and(|s| s.reading == "unstable")
+    {
+        notes.push(
+            "The k-means restarts disagree: the segments depend on the starting points. Read \
+             them with care, or try another k."
+                .into(),
+        );
+    }
+    if let Some(q) = &f.quality
+        && q.silhouette_sampled
+    {
+        notes.push(format!(
+            "Silhouette was computed on a sample of {} rows (seed {}).",
+            int(q.silhouette_rows as u64),
+            q.silhouette_seed.unwrap_or(0)
+        ));
+    }
+    if f.ids_pseudonymized {
+        notes.push("Customer ids in assignments.csv are pseudonyms (keyed hashes).".into());
+    }
+    notes
+}
+
+/// Numeric columns and common categorical levels, ordered by how far their indices stray
+/// from 100 (the most distinguishing first), at most [`HEATMAP_ROWS`].
+fn heatmap(f: &SegmentsFile) -> Heatmap {
+    // An empty segment (an RFM cell no customer fell in) has no profile: take the columns
+    // from the segments that have them, and find each segment's entry by name.
+    let numeric = f
+        .segments
+        .iter()
+        .map(|s| &s.numeric)
+        .max_by_key(|n| n.len());
+    let categorical = f
+        .segments
+        .iter()
+        .map(|s| &s.categorical)
+        .max_by_key(|c| c.len());
+    let mut rows: Vec<HeatRow> = Vec::new();
+    for col in numeric.into_iter().flatten() {
+        rows.push(HeatRow {
+            name: col.column.clone(),
+            cells: f
+                .segments
+                .iter()
+                .map(
+                    |s| match s.numeric.iter().find(|n| n.column == col.column) {
+                        Some(n) => HeatCell {
+                            index: n.index.filter(|_| n.overall_mean > 0.0),
+                            detail: format!(
+                                "mean {} against {} for all customers",
+                                num(n.mean),
+                                num(n.overall_mean)
+                            ),
+                        },
+                        None => HeatCell {
+                            index: None,
+                            detail: "no customers".into(),
+                        },
+                    },
+                )
+                .collect(),
+        });
+    }
+    for col in categorical.into_iter().flatten() {
+        for level in &col.shares {
+            if level.overall_share < LEVEL_MIN_SHARE {
+                continue;
+            }
+            rows.push(HeatRow {
+                name: format!("{} = {}", col.column, level.value),
+                cells: f
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        let Some(c) = s.categorical.iter().find(|c| c.column == col.column) else {
+                            return HeatCell {
+                                index: None,
+                                detail: "no customers".into(),
+                            };
+                        };
+                        let l = c.shares.iter().find(|l| l.value == level.value);
+                        HeatCell {
+                            index: l.and_then(|l| l.index).or(Some(0.0)),
+                            detail: format!(
+                                "{} of the segment against {} of all customers",
+                                pct(l.map_or(0.0, |l| l.share)),
+                                pct(level.overall_share)
+                            ),
+                        }
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let spread = |r: &HeatRow| {
+        r.cells
+            .iter()
+            .filter_map(|c| c.index)
+            .map(|i| strata_report::svg::index_strength(i).abs())
+            .fold(0.0, f64::max)
+    };
+    // Stable: equal spreads keep the columns' order.
+    rows.sort_by(|a, b| spread(b).total_cmp(&spread(a)));
+    let omitted = rows.len().saturating_sub(HEATMAP_ROWS);
+    rows.truncate(HEATMAP_ROWS);
+    Heatmap { rows, omitted }
+}
+
+fn scatter(f: &SegmentsFile, p: Option<&Projection>) -> Result<Scatter, String> {
+    let Some(p) = p else {
+        return Err(match (f.mode, &f.scored_with) {
+            (crate::Mode::Rfm, _) => "RFM segments are score bands, not regions of a feature \
+                                      space, so there is no map to draw."
+                .into(),
+            (_, Some(_)) => "A scoring run draws no map; the fit's report has it.".into(),
+            _ => "No feature matrix to project.".into(),
+        });
+    };
+    let pc = |i: usize| {
+        format!(
+            "principal component {} ({:.0}% of the variance)",
+            i + 1,
+            100.0 * p.explained[i]
+        )
+    };
+    Ok(Scatter {
+        x_title: pc(0),
+        y_title: pc(1),
+        points: p.points.clone(),
+        centroids: p.centroids.clone(),
+        note: format!(
+            "{} of {} customers (a seeded sample) on the first two principal components of the \
+             {} scaled features; together they carry {:.0}% of the variance.",
+            int(p.points.len() as u64),
+            int(p.rows as u64),
+            f.features.len(),
+            100.0 * (p.explained[0] + p.explained[1])
+        ),
+    })
+}
+
+/// The report of a comparison.
+pub fn compare_report(c: &Comparison) -> CompareReport {
+    let named = |labels: &[String]| -> Vec<String> {
+        labels
+            .iter()
+            .enumerate()
+            .map(|(j, l)| format!("{j} · {l}"))
+            .collect()
+    };
+    let a_labels = named(&c.a_labels);
+    let b_labels = named(&c.b_labels);
+    let facts = vec![
+        Fact::new("Customers before", int(c.customers_a)).hint(c.a.clone()),
+        Fact::new("Customers now", int(c.customers_b)).hint(c.b.clone()),
+        Fact::new("In both runs", int(c.in_both)),
+        Fact::new("Moved segment", int(c.moved))
+            .hint(format!("{} of those in both", pct(c.moved_share))),
+        Fact::new("New", int(c.new)),
+        Fact::new("Gone", int(c.gone)),
+        Fact::new("Population stability", format!("{:.4}", c.psi)).hint(c.reading.clone()),
+    ];
+    let notes = vec![match c.matching.as_str() {
+        "identity" => "The later run was scored with the earlier run's model, so segment j \
+                       is the same segment in both."
+            .to_string(),
+        _ => "The runs' segments were paired by their largest overlap of customers.".to_string(),
+    }];
+    let drift = c
+        .segments
+        .iter()
+        .map(|s| {
+            let label = match (s.a_segment, s.b_segment) {
+                (Some(a), Some(b)) if a == b && c.matching == "identity" => b_labels[b].clone(),
+                (Some(a), Some(b)) => format!("{} → {}", a_labels[a], b_labels[b]),
+                (Some(a), None) => format!("gone: {}", a_labels[a]),
+                (None, Some(b)) => format!("new: {}", b_labels[b]),
+                (None, None) => "none".into(),
+            };
+            Drift {
+                label,
+                a_share: s.a_share,
+                b_share: s.b_share,
+                psi: s.psi,
+                reading: s.reading.clone(),
+            }
+        })
+        .collect();
+    let mut ranking: Vec<Ranked> = c
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let a = s.attractiveness.as_ref()?;
+            Some(Ranked {
+                label: b_labels[s.b_segment?].clone(),
+                score: a.score,
+                rank: a.rank,
+                growth: s.growth,
+            })
+        })
+        .collect();
+    ranking.sort_by_key(|r| r.rank);
+    CompareReport {
+        title: "Segment drift between two runs".into(),
+        subtitle: format!("{} → {}", c.a, c.b),
+        generator: generator(),
+        facts,
+        notes,
+        a_labels,
+        b_labels,
+        migration: c.migration.clone(),
+        new_by_segment: c.new_by_segment.clone(),
+        gone_by_segment: c.gone_by_segment.clone(),
+        drift,
+        psi_bands: c.psi_bands.clone(),
+        ranking,
+        attractiveness_rule: c.attractiveness_rule.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silhouette_readings_follow_kaufman_and_rousseeuw() {
+        assert_eq!(silhouette_reading(0.75), "strong structure");
+        assert_eq!(silhouette_reading(0.55), "reasonable structure");
+        assert_eq!(silhouette_reading(0.3), "weak structure: segments overlap");
+        assert_eq!(silhouette_reading(0.1), "no substantial structure");
+    }
+}

@@ -1,0 +1,721 @@
+//! `report.html`: one self-contained page per fit or comparison that a marketer opens in a
+//! browser, with every chart drawn as inline SVG.
+//!
+//! The page loads nothing and runs no script: its content security policy forbids both, so
+//! it can be mailed, archived or opened offline and shows the same thing. This crate only
+//! renders: it takes plain data ([`FitReport`], [`CompareReport`]) and returns the HTML as a
+//! string; `strata-core` gathers the data and writes the file with the run's other outputs.
+//! It has no dependencies and does no I/O.
+//!
+//! Nothing here sees customer ids: a report holds aggregates, labels and, for the projection
+//! scatter, anonymous points.
+
+mod charts;
+pub mod fmt;
+mod html;
+pub mod svg;
+
+use charts::{Bar, BarRow, Cell, Column, Dot, hbars, heat_grid, k_line, scatter};
+use fmt::{int, num, opt, pct};
+use html::{Page, esc, table};
+use svg::{index_colours, segment_colour, share_colours};
+
+/// One headline figure: a label, its value and an optional line under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+    pub hint: Option<String>,
+}
+
+impl Fact {
+    pub fn new(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Fact {
+            label: label.into(),
+            value: value.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A segment as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub number: usize,
+    pub label: String,
+    pub size: u64,
+    /// Share of customers, in [0, 1].
+    pub share: f64,
+    /// Share of the value measure's total (with a value measure).
+    pub value_share: Option<f64>,
+    pub value_per_customer: Option<f64>,
+    /// Attractiveness score (0–100) and rank (1 is best).
+    pub attractiveness: Option<(f64, usize)>,
+    /// Customers flagged ambiguous.
+    pub ambiguous: Option<u64>,
+    pub key_traits: Vec<String>,
+}
+
+/// One row of the profile heatmap: a numeric column or one level of a categorical column,
+/// with one cell per segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatRow {
+    pub name: String,
+    pub cells: Vec<HeatCell>,
+}
+
+/// A segment's index for one row (segment over overall × 100; `None` where undefined) and
+/// what the tooltip says (the figures it came from, in the data's units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatCell {
+    pub index: Option<f64>,
+    pub detail: String,
+}
+
+/// The profile heatmap: rows in the order to show, and how many were left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap {
+    pub rows: Vec<HeatRow>,
+    pub omitted: usize,
+}
+
+/// A 2-D projection of the feature space: a sample of customers and the centroids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scatter {
+    pub x_title: String,
+    pub y_title: String,
+    /// (x, y, segment) per sampled customer.
+    pub points: Vec<(f64, f64, usize)>,
+    /// (x, y, segment) per centroid (several per segment where small segments were merged).
+    pub centroids: Vec<(f64, f64, usize)>,
+    /// What was projected and sampled.
+    pub note: String,
+}
+
+/// One k tried under `--k auto`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KPoint {
+    pub k: usize,
+    pub inertia: f64,
+    pub silhouette: Option<f64>,
+    pub davies_bouldin: Option<f64>,
+    pub calinski_harabasz: Option<f64>,
+}
+
+/// The k-selection table with the choice and its rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KSelection {
+    pub candidates: Vec<KPoint>,
+    pub chosen: usize,
+    pub rule: String,
+    pub note: String,
+}
+
+/// Everything a fit's report shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitReport {
+    pub title: String,
+    pub subtitle: String,
+    /// "strata 0.1.0": the footer and the generator tag.
+    pub generator: String,
+    pub facts: Vec<Fact>,
+    /// Things the reader must know (merged segments, unstable restarts, sampling).
+    pub notes: Vec<String>,
+    pub segments: Vec<Segment>,
+    /// The value measure's name, when the strategy has one.
+    pub value_measure: Option<String>,
+    pub attractiveness_rule: String,
+    pub heatmap: Heatmap,
+    /// The projection, or why there is none.
+    pub scatter: Result<Scatter, String>,
+    pub k_selection: Option<KSelection>,
+}
+
+/// One segment's drift between the runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    pub label: String,
+    pub a_share: f64,
+    pub b_share: f64,
+    pub psi: f64,
+    pub reading: String,
+}
+
+/// A segment of the later run ranked by attractiveness, growth included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub label: String,
+    pub score: f64,
+    pub rank: usize,
+    /// Share now over share before.
+    pub growth: Option<f64>,
+}
+
+/// Everything a comparison's report shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareReport {
+    pub title: String,
+    pub subtitle: String,
+    pub generator: String,
+    pub facts: Vec<Fact>,
+    pub notes: Vec<String>,
+    pub a_labels: Vec<String>,
+    pub b_labels: Vec<String>,
+    /// Counts: rows are run A's segments, columns run B's.
+    pub migration: Vec<Vec<u64>>,
+    /// New customers by B segment; gone customers by A segment.
+    pub new_by_segment: Vec<u64>,
+    pub gone_by_segment: Vec<u64>,
+    pub drift: Vec<Drift>,
+    pub psi_bands: String,
+    pub ranking: Vec<Ranked>,
+    pub attractiveness_rule: String,
+}
+
+fn segment_name(s: &Segment) -> String {
+    format!("{} · {}", s.number, s.label)
+}
+
+/// The fit's `report.html`.
+pub fn render_fit(r: &FitReport) -> String {
+    let mut page = Page::new();
+    page.section("summary", "Summary", "");
+    page.facts(&r.facts);
+    page.notes(&r.notes);
+    page.end_section();
+
+    segments_section(&mut page, r);
+    attractiveness_section(&mut page, r);
+    heatmap_section(&mut page, r);
+    scatter_section(&mut page, r);
+    if let Some(sel) = &r.k_selection {
+        k_section(&mut page, sel);
+    }
+    page.finish(&r.title, &r.subtitle, &r.generator)
+}
+
+fn segments_section(page: &mut Page, r: &FitReport) {
+    page.section(
+        "segments",
+        "Segments at a glance",
+        "How many customers each segment holds and, where the data has a value measure, \
+         how much of the total value they bring. Hover over a bar for the figures.",
+    );
+    let rows: Vec<BarRow> = r
+        .segments
+        .iter()
+        .map(|s| {
+            let colour = segment_colour(s.number);
+            let mut bars = vec![Bar {
+                value: s.share,
+                colour: colour.clone(),
+                text: format!("{} · {}", pct(s.share), int(s.size)),
+                tip: format!(
+                    "{}: {} customers, {} of all",
+                    s.label,
+                    int(s.size),
+                    pct(s.share)
+                ),
+            }];
+            if let Some(v) = s.value_share {
+                bars.push(Bar {
+                    value: v,
+                    colour: "#555555".into(),
+                    text: format!("{} of value", pct(v)),
+                    tip: format!("{}: {} of total value", s.label, pct(v)),
+                });
+            }
+            BarRow {
+                label: segment_name(s),
+                bars,
+            }
+        })
+        .collect();
+    let max = r
+        .segments
+        .iter()
+        .flat_map(|s| [Some(s.share), s.value_share])
+        .flatten()
+        .fold(0.0, f64::max);
+    let caption = match &r.value_measure {
+        Some(v) => format!(
+            "Share of customers (segment colour) and share of total {v} (grey) per segment."
+        ),
+        None => "Share of customers per segment.".to_string(),
+    };
+    page.figure(
+        "chart-sizes",
+        &hbars(
+            &rows,
+            max,
+            &|v| format!("{:.0}%", 100.0 * v),
+            &[],
+            "Segment sizes",
+        ),
+        &caption,
+    );
+
+    let value = r.value_measure.is_some();
+    let ambiguous = r.segments.iter().any(|s| s.ambiguous.is_some());
+    let mut head = vec!["segment", "#customers", "#share"];
+    if value {
+        head.extend(["#share of value", "#value per customer"]);
+    }
+    head.push("#attractiveness");
+    if ambiguous {
+        head.push("#ambiguous");
+    }
+    head.push("what stands out");
+    let rows: Vec<Vec<String>> = r
+        .segments
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                format!(
+                    r#"<span class="swatch" style="background:{}"></span>{}"#,
+                    segment_colour(s.number),
+                    esc(&segment_name(s))
+                ),
+                int(s.size),
+                pct(s.share),
+            ];
+            if value {
+                row.push(s.value_share.map_or_else(|| "n/a".into(), pct));
+                row.push(s.value_per_customer.map_or_else(|| "n/a".into(), num));
+            }
+            row.push(
+                s.attractiveness
+                    .map_or_else(|| "n/a".into(), |(sc, rank)| format!("{sc:.1} (#{rank})")),
+            );
+            if ambiguous {
+                row.push(s.ambiguous.map_or_else(|| "n/a".into(), int));
+            }
+            row.push(esc(&s.key_traits.join("; ")));
+            row
+        })
+        .collect();
+    page.raw(&table(&head, &rows));
+    page.end_section();
+}
+
+fn attractiveness_section(page: &mut Page, r: &FitReport) {
+    page.section(
+        "attractiveness",
+        "Attractiveness ranking",
+        "Segments ranked by a score from their size and, where there is a value measure, \
+         their value per customer. A starting point for where to spend, not a verdict.",
+    );
+    let mut ranked: Vec<&Segment> = r
+        .segments
+        .iter()
+        .filter(|s| s.attractiveness.is_some())
+        .collect();
+    if ranked.is_empty() {
+        page.absent("No segment has an attractiveness score.");
+        page.end_section();
+        return;
+    }
+    ranked.sort_by_key(|s| s.attractiveness.map(|a| a.1));
+    let rows: Vec<BarRow> = ranked
+        .iter()
+        .map(|s| {
+            let (score, rank) = s.attractiveness.expect("filtered");
+            BarRow {
+                label: format!("#{rank} {}", segment_name(s)),
+                bars: vec![Bar {
+                    value: score,
+                    colour: segment_colour(s.number),
+                    text: format!("{score:.1}"),
+                    tip: format!("{}: score {score:.1}, rank {rank}", s.label),
+                }],
+            }
+        })
+        .collect();
+    page.figure(
+        "chart-attractiveness",
+        &hbars(
+            &rows,
+            100.0,
+            &|v| format!("{v:.0}"),
+            &[],
+            "Attractiveness ranking",
+        ),
+        &format!("Score: {}.", r.attractiveness_rule),
+    );
+    page.end_section();
+}
+
+fn heatmap_section(page: &mut Page, r: &FitReport) {
+    page.section(
+        "profiles",
+        "Profiles: what sets each segment apart",
+        "Each cell is an index: the segment's mean (or, for a category, its share) over the \
+         mean of all customers, × 100. 100 is average; red is above, blue below; 200 means \
+         twice the average. Hover over a cell for the figures in the data's own units.",
+    );
+    if r.heatmap.rows.is_empty() {
+        page.absent("The strategy bound no column that can be profiled.");
+        page.end_section();
+        return;
+    }
+    let columns: Vec<Column> = r
+        .segments
+        .iter()
+        .map(|s| Column {
+            header: s.number.to_string(),
+            tip: segment_name(s),
+            colour: Some(segment_colour(s.number)),
+        })
+        .collect();
+    let names: Vec<String> = r.heatmap.rows.iter().map(|h| h.name.clone()).collect();
+    let cells: Vec<Vec<Cell>> = r
+        .heatmap
+        .rows
+        .iter()
+        .map(|row| {
+            row.cells
+                .iter()
+                .zip(&r.segments)
+                .map(|(c, s)| {
+                    let (fill, ink) = index_colours(c.index);
+                    Cell {
+                        fill,
+                        ink,
+                        text: c.index.map_or_else(|| "n/a".into(), |i| format!("{i:.0}")),
+                        tip: format!("{} in {}: {}", row.name, s.label, c.detail),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut caption = "Rows are ordered by how far their indices stray from 100.".to_string();
+    if r.heatmap.omitted > 0 {
+        caption.push_str(&format!(
+            " {} more rows that differ less are in segments.json.",
+            int(r.heatmap.omitted as u64)
+        ));
+    }
+    page.figure(
+        "chart-profile",
+        &heat_grid(&columns, &names, &cells, "Profile heatmap of indices"),
+        &caption,
+    );
+    legend(page, &r.segments);
+    page.end_section();
+}
+
+fn legend(page: &mut Page, segments: &[Segment]) {
+    let entries: Vec<(String, String)> = segments
+        .iter()
+        .map(|s| (segment_colour(s.number), segment_name(s)))
+        .collect();
+    page.legend(&entries);
+}
+
+fn scatter_section(page: &mut Page, r: &FitReport) {
+    page.section(
+        "map",
+        "Segment map",
+        "Customers placed by the two directions along which they differ most (principal \
+         components of the features the segments were made from). Segments that overlap \
+         here may still separate on other features; large numbered dots are centroids.",
+    );
+    match &r.scatter {
+        Err(why) => page.absent(why),
+        Ok(s) => {
+            let dot = |&(x, y, segment): &(f64, f64, usize)| Dot { x, y, segment };
+            let points: Vec<Dot> = s.points.iter().map(dot).collect();
+            let centroids: Vec<(Dot, String)> = s
+                .centroids
+                .iter()
+                .map(|c| {
+                    let label = r
+                        .segments
+                        .iter()
+                        .find(|g| g.number == c.2)
+                        .map_or_else(|| c.2.to_string(), segment_name);
+                    (dot(c), format!("centroid of {label}"))
+                })
+                .collect();
+            page.figure(
+                "chart-map",
+                &scatter(
+                    &points,
+                    &centroids,
+                    &s.x_title,
+                    &s.y_title,
+                    "Segment map: projection scatter",
+                ),
+                &s.note,
+            );
+            legend(page, &r.segments);
+        }
+    }
+    page.end_section();
+}
+
+fn k_section(page: &mut Page, sel: &KSelection) {
+    page.section(
+        "choose-k",
+        "Choosing the number of segments",
+        "Every k in the range was fitted and scored. Inertia always falls as k grows (look \
+         for the bend); silhouette and Calinski–Harabasz are better higher, Davies–Bouldin \
+         lower. The dashed line is the k chosen.",
+    );
+    let ks: Vec<usize> = sel.candidates.iter().map(|c| c.k).collect();
+    let series: [(&str, &str, Vec<Option<f64>>); 4] = [
+        (
+            "Silhouette (higher is better)",
+            "#4e79a7",
+            sel.candidates.iter().map(|c| c.silhouette).collect(),
+        ),
+        (
+            "Inertia (look for the bend)",
+            "#f28e2b",
+            sel.candidates.iter().map(|c| Some(c.inertia)).collect(),
+        ),
+        (
+            "Davies–Bouldin (lower is better)",
+            "#e15759",
+            sel.candidates.iter().map(|c| c.davies_bouldin).collect(),
+        ),
+        (
+            "Calinski–Harabasz (higher is better)",
+            "#59a14f",
+            sel.candidates.iter().map(|c| c.calinski_harabasz).collect(),
+        ),
+    ];
+    page.raw(r#"<div class="grid2">"#);
+    for (i, (title, colour, values)) in series.iter().enumerate() {
+        if values.iter().flatten().any(|v| v.is_finite()) {
+            page.figure(
+                &format!("chart-k-{i}"),
+                &k_line(&ks, values, sel.chosen, title, colour),
+                "",
+            );
+        } else {
+            page.absent(&format!("{title}: undefined for every k tried."));
+        }
+    }
+    page.raw("</div>");
+    let rows: Vec<Vec<String>> = sel
+        .candidates
+        .iter()
+        .map(|c| {
+            let mark = if c.k == sel.chosen { " ← chosen" } else { "" };
+            vec![
+                format!("{}{mark}", c.k),
+                format!("{:.6e}", c.inertia),
+                opt(c.silhouette, 4),
+                opt(c.davies_bouldin, 4),
+                opt(c.calinski_harabasz, 1),
+            ]
+        })
+        .collect();
+    page.raw(&table(
+        &[
+            "k",
+            "#inertia",
+            "#silhouette",
+            "#Davies–Bouldin",
+            "#Calinski–Harabasz",
+        ],
+        &rows,
+    ));
+    page.notes(&[format!("Rule: {}.", sel.rule), sel.note.clone()]);
+    page.end_section();
+}
+
+/// The comparison's `report.html`.
+pub fn render_compare(r: &CompareReport) -> String {
+    let mut page = Page::new();
+    page.section("summary", "Summary", "");
+    page.facts(&r.facts);
+    page.notes(&r.notes);
+    page.end_section();
+
+    page.section(
+        "migration",
+        "Where customers went",
+        "Rows are the earlier run's segments, columns the later run's. Each cell counts the \
+         customers in both runs that moved from the row's segment to the column's; its colour \
+         is that count's share of the row. The last column counts customers gone, the last \
+         row customers new.",
+    );
+    let mut columns: Vec<Column> = r
+        .b_labels
+        .iter()
+        .map(|l| Column {
+            header: l.clone(),
+            tip: l.clone(),
+            colour: None,
+        })
+        .collect();
+    columns.push(Column {
+        header: "gone".into(),
+        tip: "customers of the earlier run not in the later one".into(),
+        colour: None,
+    });
+    let mut rows: Vec<String> = r.a_labels.clone();
+    rows.push("new".into());
+    let mut cells: Vec<Vec<Cell>> = r
+        .migration
+        .iter()
+        .enumerate()
+        .map(|(a, counts)| {
+            let total: u64 = counts.iter().sum::<u64>() + r.gone_by_segment[a];
+            let mut row: Vec<Cell> = counts
+                .iter()
+                .enumerate()
+                .map(|(b, &n)| count_cell(n, total, &r.a_labels[a], &r.b_labels[b]))
+                .collect();
+            row.push(count_cell(
+                r.gone_by_segment[a],
+                total,
+                &r.a_labels[a],
+                "gone",
+            ));
+            row
+        })
+        .collect();
+    let new_total: u64 = r.new_by_segment.iter().sum();
+    let mut new_row: Vec<Cell> = r
+        .new_by_segment
+        .iter()
+        .enumerate()
+        .map(|(b, &n)| count_cell(n, new_total, "new", &r.b_labels[b]))
+        .collect();
+    new_row.push(Cell {
+        fill: "#ffffff".into(),
+        ink: "#222222",
+        text: String::new(),
+        tip: "new customers cannot be gone".into(),
+    });
+    cells.push(new_row);
+    page.figure(
+        "chart-migration",
+        &heat_grid(&columns, &rows, &cells, "Migration matrix"),
+        "Counts of customers; colour is the share of the row (where the row's customers went).",
+    );
+    page.end_section();
+
+    page.section(
+        "stability",
+        "Population stability per segment",
+        &format!(
+            "The population stability index (PSI) of each segment's share between the runs. \
+             Reading: {}.",
+            r.psi_bands
+        ),
+    );
+    let rows: Vec<BarRow> = r
+        .drift
+        .iter()
+        .map(|d| BarRow {
+            label: d.label.clone(),
+            bars: vec![Bar {
+                value: d.psi,
+                colour: match d.reading.as_str() {
+                    "stable" => "#59a14f".into(),
+                    "watch" => "#edc948".into(),
+                    _ => "#e15759".into(),
+                },
+                text: format!(
+                    "{:.4} ({}): {} → {}",
+                    d.psi,
+                    d.reading,
+                    pct(d.a_share),
+                    pct(d.b_share)
+                ),
+                tip: format!(
+                    "{}: share {} → {}, PSI {:.4} ({})",
+                    d.label,
+                    pct(d.a_share),
+                    pct(d.b_share),
+                    d.psi,
+                    d.reading
+                ),
+            }],
+        })
+        .collect();
+    let max = r.drift.iter().map(|d| d.psi).fold(0.0, f64::max);
+    page.figure(
+        "chart-psi",
+        &hbars(
+            &rows,
+            max,
+            &|v| format!("{v:.2}"),
+            &[(0.1, "watch".into()), (0.25, "shifted".into())],
+            "Population stability index per segment",
+        ),
+        "Bars: each segment's PSI term; dashed lines at the reading bands.",
+    );
+    page.end_section();
+
+    page.section(
+        "attractiveness",
+        "Attractiveness ranking, with growth",
+        "The later run's segments ranked by size, value per customer and growth since the \
+         earlier run.",
+    );
+    if r.ranking.is_empty() {
+        page.absent("No segment of the later run has an attractiveness score.");
+    } else {
+        let rows: Vec<BarRow> = r
+            .ranking
+            .iter()
+            .map(|s| BarRow {
+                label: format!("#{} {}", s.rank, s.label),
+                bars: vec![Bar {
+                    value: s.score,
+                    colour: "#4e79a7".into(),
+                    text: match s.growth {
+                        Some(g) => format!("{:.1} (share ×{g:.2})", s.score),
+                        None => format!("{:.1}", s.score),
+                    },
+                    tip: format!("{}: score {:.1}, rank {}", s.label, s.score, s.rank),
+                }],
+            })
+            .collect();
+        page.figure(
+            "chart-attractiveness",
+            &hbars(
+                &rows,
+                100.0,
+                &|v| format!("{v:.0}"),
+                &[],
+                "Attractiveness ranking with growth",
+            ),
+            &format!("Score: {}.", r.attractiveness_rule),
+        );
+    }
+    page.end_section();
+    page.finish(&r.title, &r.subtitle, &r.generator)
+}
+
+fn count_cell(n: u64, row_total: u64, from: &str, to: &str) -> Cell {
+    let share = if row_total > 0 {
+        n as f64 / row_total as f64
+    } else {
+        0.0
+    };
+    let (fill, ink) = share_colours(share);
+    Cell {
+        fill,
+        ink,
+        text: int(n),
+        tip: format!(
+            "{from} → {to}: {} customers ({} of the row)",
+            int(n),
+            pct(share)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;
