@@ -1249,6 +1249,7 @@ pub(crate) fn cluster(
         fmt_opt(quality.davies_bouldin),
         fmt_opt(quality.calinski_harabasz)
     );
+    let started = std::time::Instant::now();
     let projection = crate::projection::project(
         matrix,
         d,
@@ -1257,6 +1258,16 @@ pub(crate) fn cluster(
         |c| segment_of_centroid.as_ref().map_or(c, |s| s[c] as usize),
         settings.seed,
     );
+    if let Some(p) = &projection {
+        info!(
+            "segment map: {} customers and {} centroids on the first two principal components \
+             ({:.0}% of the variance) in {:.3} s",
+            p.points.len(),
+            p.centroids.len(),
+            100.0 * (p.explained[0] + p.explained[1]),
+            started.elapsed().as_secs_f64()
+        );
+    }
     let summary = KMeansSummary {
         inertia: km.inertia,
         iterations: km.iterations,
