@@ -264,6 +264,10 @@ fn no_exported_segment_is_smaller_than_the_minimum() {
         "numbered by size: {sizes:?}"
     );
     check_outputs(&out, &ids_of(&input, 0), k);
+    // The report says so, and its map explains the extra centroids.
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("was smaller than --min-segment-size 15 and was merged into segment"));
+    assert!(report.contains("show one centroid per k-means segment they hold"));
     let model = json(&out.join("model.json"));
     assert_eq!(model["centroids"].as_array().unwrap().len(), 12);
     assert_eq!(model["centroid_segments"].as_array().unwrap().len(), 12);

@@ -333,19 +333,26 @@ fn scatter(f: &SegmentsFile, p: Option<&Projection>) -> Result<Scatter, String> 
             100.0 * p.explained[i]
         )
     };
+    let mut note = format!(
+        "{} of {} customers (a seeded sample) on the first two principal components of the \
+         {} scaled features; together they carry {:.0}% of the variance.",
+        int(p.points.len() as u64),
+        int(p.rows as u64),
+        f.features.len(),
+        100.0 * (p.explained[0] + p.explained[1])
+    );
+    if p.centroids.len() > f.k {
+        note.push_str(
+            " Segments that took in a small one (--min-segment-size) show one centroid per \
+             k-means segment they hold.",
+        );
+    }
     Ok(Scatter {
         x_title: pc(0),
         y_title: pc(1),
         points: p.points.clone(),
         centroids: p.centroids.clone(),
-        note: format!(
-            "{} of {} customers (a seeded sample) on the first two principal components of the \
-             {} scaled features; together they carry {:.0}% of the variance.",
-            int(p.points.len() as u64),
-            int(p.rows as u64),
-            f.features.len(),
-            100.0 * (p.explained[0] + p.explained[1])
-        ),
+        note,
     })
 }
 
