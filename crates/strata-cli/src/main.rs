@@ -243,11 +243,70 @@ fn main() -> ExitCode {
         Err(e) => {
             if json {
                 // A pipeline reading JSON lines gets the failure as one too.
-                tracing::error!(error = %format!("{e:#}"), "strata failed");
+                tracing::error!(error = %error_text(&e), "strata failed");
             } else {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", error_text(&e));
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and its causes on one line, outermost first. A library error that already quotes
+/// its cause in its own message (`{path}: cannot read: {source}`) also reports it as its
+/// `source()`; printing the chain verbatim would say the cause twice, so a cause the line
+/// already ends with is skipped.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+    use anyhow::Context;
+
+    /// Shaped like the library errors that quote their cause: `{path}: cannot read: {source}`.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a.csv: cannot read: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_quoted_in_its_parent_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Err::<(), _>(Quoting(io))
+            .context("strata fit failed")
+            .unwrap_err();
+        assert_eq!(
+            error_text(&e),
+            "strata fit failed: a.csv: cannot read: no such file"
+        );
+    }
+
+    #[test]
+    fn distinct_causes_are_all_kept() {
+        let e = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(error_text(&e), "outer: middle: inner");
     }
 }
