@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU against CPU on a machine with a real GPU, at sizes lavapipe cannot reach: synthetic customers
-# (16 numeric features, 16 planted segments) fitted at k = 16 and with --k auto, a large file scored
+# (16 numeric features, 16 planted segments) fitted at k = 16, k = 256 and with --k auto, a large file scored
 # with the saved model, a compare of the two runs, and the wholesale walk-through when its CSV is
 # given. For each case: wall seconds per backend, Strata's own stage times, customers whose segment
 # differs between backends, and the relative inertia difference.
@@ -24,14 +24,14 @@ cd "$work" || exit 1
 "$strata" -q synth --rows "$large" --kind features --out large.csv
 
 # Runs one strata command per backend (the word BACKEND in the arguments is replaced), keeping
-# stderr in NAME-BACKEND.log and the wall time in NAME-BACKEND.s.
+# stdout in NAME-BACKEND.out, stderr in NAME-BACKEND.log and the wall time in NAME-BACKEND.s.
 both() {
     local name="$1"; shift
     for backend in gpu cpu; do
         local args=() start end
         for a in "$@"; do args+=("${a//BACKEND/$backend}"); done
         start=$(date +%s%N)
-        "$strata" "${args[@]}" --backend "$backend" 2>"$name-$backend.log" >/dev/null
+        "$strata" "${args[@]}" --backend "$backend" 2>"$name-$backend.log" >"$name-$backend.out"
         echo "rc=$?" >>"$name-$backend.log"
         end=$(date +%s%N)
         echo "$(( (end - start) / 1000000 ))" >"$name-$backend.ms"
@@ -57,7 +57,7 @@ try:
 except Exception as e:  # a failed run: show its log
     print(f"| {name} | failed: {e} | | | | {secs['gpu']:.2f} | {secs['cpu']:.2f} | |")
 for b in ("gpu", "cpu"):
-    for line in open(f"{name}-{b}.log"):
+    for line in open(f"{name}-{b}.out").readlines() + open(f"{name}-{b}.log").readlines():
         if line.startswith(("Time:", "rc=", "Error", "error")) or "segment map" in line:
             print(f"    {b}: {line.rstrip()}")
 PY
@@ -67,6 +67,7 @@ echo "| case | customers | k | different segments | inertia rel. diff | gpu s | 
 echo "|---|---|---|---|---|---|---|---|"
 both fit-small fit -s features --id-column id --k 16 --out fit-small-BACKEND small.csv
 both fit-large fit -s features --id-column id --k 16 --out fit-large-BACKEND large.csv
+both k256-small fit -s features --id-column id --k 256 --out k256-small-BACKEND small.csv
 both auto-small fit -s features --id-column id --k auto --out auto-small-BACKEND small.csv
 both assign-large assign --model fit-small-cpu/model.json --out assign-large-BACKEND large.csv
 cmp -s assign-large-gpu/assignments.csv assign-large-cpu/assignments.csv \

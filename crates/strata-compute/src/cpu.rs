@@ -516,18 +516,11 @@ fn assign_chunk_with<const AVX2: bool>(
         d,
         ..
     } = *pass;
-    let mut p = Partial {
-        sums: vec![0.0; k * d],
-        counts: vec![0; k],
-        inertia: 0.0,
-        changed: 0,
-    };
     let kp = prep.kp;
     let mut scratch = vec![0f32; BLOCK * kp];
     let mut picks: [Pick; BLOCK] = [None; BLOCK];
-    let mut block_sums = vec![0f32; k * d];
-    // Four accumulators, by row index mod 4: a fixed order, and no chain of dependent adds.
-    let mut inertia = [0f64; 4];
+    let mut decided = [0u32; BLOCK];
+    let mut tally = Tally::new(k, d);
     for (b, block) in rows.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
         let x_norms = &norms[b * BLOCK..b * BLOCK + n_rows];
@@ -541,40 +534,166 @@ fn assign_chunk_with<const AVX2: bool>(
         }
         #[cfg(not(target_arch = "x86_64"))]
         picks_portable(block, x_norms, prep, d, &mut scratch, &mut picks);
-        block_sums.fill(0.0);
         for (r, pick) in picks[..n_rows].iter().enumerate() {
-            let i = b * BLOCK + r;
-            let row = &block[r * d..(r + 1) * d];
-            // Inlined into the AVX2 copy of this loop, so it vectorises at that width.
-            let dist = |j: usize| f64::from(sq_dist_f32(row, &centroids[j * d..(j + 1) * d]));
-            let (label, best) = match pick {
-                _ if k == 1 => (0, dist(0)),
-                Some(j) => (*j, dist(*j as usize)),
+            decided[r] = match pick {
+                _ if k == 1 => 0,
+                Some(j) => *j,
                 // Too close to call in f32: decide in f64, exactly as the reference does.
-                None => {
-                    let (l, b, _) = nearest_two(row, centroids, k, d);
-                    (l, b)
-                }
+                None => nearest_two(&block[r * d..(r + 1) * d], centroids, k, d).0,
             };
-            p.changed += u64::from(labels[i] != label);
-            labels[i] = label;
-            nearest[i] = best as f32;
-            inertia[r % 4] += best;
-            p.counts[label as usize] += 1;
-            for (s, &x) in block_sums[label as usize * d..(label as usize + 1) * d]
-                .iter_mut()
-                .zip(row)
-            {
+        }
+        let range = b * BLOCK..b * BLOCK + n_rows;
+        tally.block(
+            block,
+            &decided[..n_rows],
+            centroids,
+            &mut labels[range.clone()],
+            &mut nearest[range],
+        );
+    }
+    tally.finish()
+}
+
+/// A chunk's running totals, kept in one fixed order: the kept distance of each row computed
+/// directly (f32 terms, [`sq_dist_f32`]), inertia in four f64 accumulators by row index mod 4,
+/// centroid sums in f32 within a block of at most 64 rows and f64 across blocks. The CPU pass
+/// and [`tally_pass`] (labels decided on a GPU) both go through it, so equal labels give equal
+/// bits.
+struct Tally {
+    p: Partial,
+    inertia: [f64; 4],
+    block_sums: Vec<f32>,
+    d: usize,
+}
+
+impl Tally {
+    fn new(k: usize, d: usize) -> Tally {
+        Tally {
+            p: Partial {
+                sums: vec![0.0; k * d],
+                counts: vec![0; k],
+                inertia: 0.0,
+                changed: 0,
+            },
+            inertia: [0.0; 4],
+            block_sums: vec![0.0; k * d],
+            d,
+        }
+    }
+
+    /// Adds one block of rows with their new labels `decided`; `labels` holds the previous
+    /// pass's labels (changes are counted) and receives the new ones, `nearest` the distances.
+    #[inline(always)]
+    fn block(
+        &mut self,
+        block: &[f32],
+        decided: &[u32],
+        centroids: &[f32],
+        labels: &mut [u32],
+        nearest: &mut [f32],
+    ) {
+        let d = self.d;
+        self.block_sums.fill(0.0);
+        for (r, &label) in decided.iter().enumerate() {
+            let row = &block[r * d..(r + 1) * d];
+            let j = label as usize;
+            // Inlined into the AVX2 copy of the pass, so it vectorises at that width.
+            let best = f64::from(sq_dist_f32(row, &centroids[j * d..(j + 1) * d]));
+            self.p.changed += u64::from(labels[r] != label);
+            labels[r] = label;
+            nearest[r] = best as f32;
+            self.inertia[r % 4] += best;
+            self.p.counts[j] += 1;
+            for (s, &x) in self.block_sums[j * d..(j + 1) * d].iter_mut().zip(row) {
                 *s += x;
             }
         }
         // f32 within a block of at most 64 rows, f64 across blocks: error ≤ 64·ε relative.
-        for (s, &v) in p.sums.iter_mut().zip(&block_sums) {
+        for (s, &v) in self.p.sums.iter_mut().zip(&self.block_sums) {
             *s += f64::from(v);
         }
     }
-    p.inertia = (inertia[0] + inertia[1]) + (inertia[2] + inertia[3]);
-    p
+
+    fn finish(mut self) -> Partial {
+        let i = self.inertia;
+        self.p.inertia = (i[0] + i[1]) + (i[2] + i[3]);
+        self.p
+    }
+}
+
+/// Adds chunk partials in chunk order (never in completion order).
+fn reduce(partials: Vec<Partial>, k: usize, d: usize) -> StepOutput {
+    let mut out = StepOutput {
+        sums: vec![0.0; k * d],
+        counts: vec![0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    for p in partials {
+        for (s, v) in out.sums.iter_mut().zip(&p.sums) {
+            *s += v;
+        }
+        for (c, v) in out.counts.iter_mut().zip(&p.counts) {
+            *c += v;
+        }
+        out.inertia += p.inertia;
+        out.changed += p.changed;
+    }
+    out
+}
+
+/// The sums, counts, inertia and changed rows of a pass whose labels were decided elsewhere
+/// (the GPU backend, after re-deciding its near-ties in f64), computed in exactly the CPU
+/// pass's chunks and order. Labels equal to the CPU's therefore give bit-equal centroids, so
+/// whole fits agree on both backends, not just single passes. `labels` holds the previous
+/// pass's labels and receives `decided`; `nearest` receives each row's squared distance.
+pub fn tally_pass(
+    data: MatrixRef<'_>,
+    centroids: &[f32],
+    k: usize,
+    decided: &[u32],
+    labels: &mut [u32],
+    nearest: &mut [f32],
+) -> Result<StepOutput, ComputeError> {
+    let (n, d) = (data.n(), data.d());
+    check_centroids(centroids, k, d)?;
+    if decided.len() != n || labels.len() != n || nearest.len() != n {
+        return Err(ComputeError::Shape(format!(
+            "{} labels, {} previous labels and {} distances for {n} rows",
+            decided.len(),
+            labels.len(),
+            nearest.len()
+        )));
+    }
+    if let Some(bad) = decided.iter().find(|&&l| l as usize >= k) {
+        return Err(ComputeError::Shape(format!(
+            "label {bad} with {k} centroids"
+        )));
+    }
+    let chunk = chunk_rows(n, k, d);
+    let partials: Vec<Partial> = labels
+        .par_chunks_mut(chunk)
+        .zip(nearest.par_chunks_mut(chunk))
+        .enumerate()
+        .map(|(c, (labels, nearest))| {
+            let start = c * chunk;
+            let rows = &data.data()[start * d..(start + labels.len()) * d];
+            let decided = &decided[start..start + labels.len()];
+            let mut tally = Tally::new(k, d);
+            for (b, block) in rows.chunks(BLOCK * d).enumerate() {
+                let range = b * BLOCK..b * BLOCK + block.len() / d;
+                tally.block(
+                    block,
+                    &decided[range.clone()],
+                    centroids,
+                    &mut labels[range.clone()],
+                    &mut nearest[range],
+                );
+            }
+            tally.finish()
+        })
+        .collect();
+    Ok(reduce(partials, k, d))
 }
 
 /// Exact (f64) distances of each row of `rows` to its centroid `labels[r]` and to its
@@ -671,24 +790,8 @@ impl BoundData for CpuBound<'_> {
                 assign_chunk(&pass, rows, &norms[start..end], labels, nearest)
             })
             .collect();
-        let mut out = StepOutput {
-            sums: vec![0.0; k * d],
-            counts: vec![0; k],
-            inertia: 0.0,
-            changed: 0,
-        };
-        for p in partials {
-            for (s, v) in out.sums.iter_mut().zip(&p.sums) {
-                *s += v;
-            }
-            for (c, v) in out.counts.iter_mut().zip(&p.counts) {
-                *c += v;
-            }
-            out.inertia += p.inertia;
-            out.changed += p.changed;
-        }
         self.centroids = centroids.to_vec();
-        Ok(out)
+        Ok(reduce(partials, k, d))
     }
 
     fn assignments(&mut self) -> Result<Assignments, ComputeError> {
@@ -833,6 +936,44 @@ mod tests {
         assert_eq!(one.inertia.to_bits(), two.inertia.to_bits());
         assert_eq!(one.sums, two.sums);
         assert_eq!(one.counts, two.counts);
+    }
+
+    /// What the GPU backend relies on for whole-fit parity: the same labels tallied outside
+    /// the pass give the pass's bits, over several chunks, a partial last block, a duplicate
+    /// centroid (exact ties) and a second pass whose changed rows are counted against the first.
+    #[test]
+    fn tally_of_the_pass_labels_gives_the_pass_bits() {
+        let (n, d, k) = (9_001, 7, 5);
+        let data: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 7_919) % 1_013) as f32 * 0.017 - 8.0)
+            .collect();
+        let m = MatrixRef::new(&data, n, d).unwrap();
+        let mut c: Vec<f32> = data[..k * d].to_vec();
+        c.copy_within(0..d, d);
+        let mut bound = CpuBackend.bind(m).unwrap();
+        let mut labels = vec![u32::MAX; n];
+        let mut nearest = vec![0f32; n];
+        for pass in 0..2 {
+            let want = bound.step(&c, k).unwrap();
+            let decided = bound.assignments().unwrap().labels;
+            let got = tally_pass(m, &c, k, &decided, &mut labels, &mut nearest).unwrap();
+            assert_eq!(want.inertia.to_bits(), got.inertia.to_bits(), "pass {pass}");
+            assert_eq!(want.sums, got.sums, "pass {pass}");
+            assert_eq!(want.counts, got.counts, "pass {pass}");
+            assert_eq!(want.changed, got.changed, "pass {pass}");
+            assert_eq!(labels, decided);
+            let far = bound.farthest(3).unwrap();
+            assert_eq!(far, farthest_rows(&labels, &nearest, 3), "pass {pass}");
+            // Move towards the means so the second pass changes some labels.
+            for (j, centroid) in c.chunks_mut(d).enumerate() {
+                let count = want.counts[j].max(1) as f64;
+                for (f, v) in centroid.iter_mut().enumerate() {
+                    *v = (want.sums[j * d + f] / count) as f32;
+                }
+            }
+        }
+        assert!(tally_pass(m, &c, k, &vec![k as u32; n], &mut labels, &mut nearest).is_err());
+        assert!(tally_pass(m, &c, k, &[0; 3], &mut labels, &mut nearest).is_err());
     }
 
     /// Every row the AVX2 kernel decides in f32 gets the label brute force in f64 gives, and

@@ -4,13 +4,14 @@
 //! A [`Backend`] binds a row-major f32 matrix (n × d) once ([`Backend::bind`]) and then runs
 //! Lloyd assignment passes against k centroids ([`BoundData::step`]): every row goes to its
 //! nearest centroid (squared Euclidean; ties to the lowest index), and the pass returns
-//! per-centroid sums and counts and the inertia, so an iteration moves only k × d numbers
-//! across the boundary. Labels and distances are read once, at the end
-//! ([`BoundData::assignments`]). That shape is what a GPU needs: data uploaded once, small
-//! readbacks per iteration.
+//! per-centroid sums and counts and the inertia. Final labels and distances are read once, at
+//! the end ([`BoundData::assignments`]). That shape suits a GPU: data uploaded once, only
+//! centroids up and labels back per iteration.
 //!
-//! [`cpu::CpuBackend`] is the reference: multi-threaded with rayon, distances in f64, partial
-//! sums reduced in a fixed order so results do not depend on the thread count.
+//! [`cpu::CpuBackend`] is the reference: multi-threaded with rayon, near-ties decided in f64,
+//! partial sums reduced in a fixed order so results do not depend on the thread count. Its
+//! tally ([`cpu::tally_pass`]) is public so that a backend deciding labels elsewhere gets the
+//! same sums, bit for bit.
 
 pub mod cpu;
 

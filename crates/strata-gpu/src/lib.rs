@@ -1,16 +1,19 @@
-//! The wgpu backend: k-means assignment passes and centroid sums in WGSL compute shaders
-//! (`shaders/kmeans.wgsl`), giving the CPU backend's answers.
+//! The wgpu backend: the distance work of k-means assignment passes in a WGSL compute shader
+//! (`shaders/kmeans.wgsl`), giving the CPU backend's answers bit for bit.
 //!
 //! Per fit, [`Backend::bind`] uploads the data once, cut into row tiles that each fit the
-//! adapter's storage-binding and buffer limits, so any number of rows works. Pipelines are
-//! built once per backend; buffers that depend on k are built on the first pass and reused.
-//! Each pass uploads only the k × d centroids and reads back k × d sums, k counts, the number of
-//! changed rows and the inertia; labels and distances are read once, at the end.
+//! adapter's storage-binding and buffer limits, so any number of rows works. The pipeline is
+//! built once per backend; bind groups that depend on k are built on the first pass and reused.
+//! Each pass uploads the k × d centroids, finds every row's nearest and second-nearest centroid
+//! on the device (the n · k · d part), and reads back one label per row.
 //!
-//! Parity with the CPU: distances are f32 on the device and f64 on the CPU, so when a row's
-//! two nearest centroids are within [`TIE_TOLERANCE`] (relative) of each other, the final
-//! labels are decided again on the CPU in f64 and counted ([`Assignments::redecided`]). Sums use
-//! Kahan-compensated f32 in two fixed-order stages (error about 2ε·Σ|x| each, ε = 2⁻²⁴).
+//! Parity with the CPU: distances are f32 on the device, so a row whose two nearest centroids
+//! are within [`tie_tolerance`] (relative) of each other comes back flagged and is decided again
+//! in f64 on the host, as the CPU backend decides it. Sums, counts, inertia and changed rows are
+//! then tallied on the host by [`strata_compute::cpu::tally_pass`], in the CPU pass's exact
+//! order: equal labels give bit-equal centroids, so a whole fit follows the same path on both
+//! backends (sums reduced on the device in another order differed in the last bits, which was
+//! enough to move 58 of 1M customers over a fit on an H200).
 //!
 //! Every wait on the device is bounded by a timeout; a validation error, an out-of-memory or a
 //! lost device becomes a [`ComputeError::Device`] naming the stage, never a wrong answer.
@@ -18,24 +21,32 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rayon::prelude::*;
 use strata_compute::{
     Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
-    check_centroids, cpu::nearest_two, farthest_rows,
+    check_centroids,
+    cpu::{nearest_two, tally_pass},
+    farthest_rows,
 };
 use wgpu::util::DeviceExt;
 
 /// The WGSL source, embedded at build time.
 pub const SHADER: &str = include_str!("../../../shaders/kmeans.wgsl");
 
-/// Relative gap below which a row's two nearest centroids count as tied in f32.
-pub const TIE_TOLERANCE: f32 = 1e-5;
+/// Relative gap below which a row's two nearest centroids count as tied in f32 and are decided
+/// again in f64. The device sums d + 1 non-negative f32 terms, each within about 3ε (ε = 2⁻²⁴)
+/// relative, so each distance is within (d + 3)·ε relative and two of them within 2(d + 3)·ε;
+/// a 1.25× margin over that, and never under 1e-5.
+pub fn tie_tolerance(d: usize) -> f32 {
+    (2.5 * (d as f32 + 3.0) * f32::EPSILON / 2.0).max(1e-5)
+}
 
 const WG: u32 = 256;
-const LABEL: u32 = 0x7fff_ffff;
+const LABEL: u32 = 0x3fff_ffff;
+/// Set on a label whose two nearest centroids were within the tie tolerance on the device.
+const TIE: u32 = 0x4000_0000;
 /// Distances at or above this mean "no second centroid" (k = 1): the shader's sentinel.
 const BIG: f32 = 1e38;
-/// Partial-sum buffers stay under this many bytes when they can.
-const PARTIAL_BUDGET: u64 = 64 << 20;
 /// Loop iterations one invocation may run: bounds each dispatch's work (driver watchdogs) and
 /// stays under llvmpipe's loop limit (~65k iterations per invocation).
 const MAX_LOOP: usize = 32_768;
@@ -111,8 +122,6 @@ pub struct GpuBackend {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     assign: wgpu::ComputePipeline,
-    partial: wgpu::ComputePipeline,
-    reduce: wgpu::ComputePipeline,
     errors: Arc<Mutex<Vec<String>>>,
     opts: GpuOptions,
 }
@@ -164,26 +173,20 @@ impl GpuBackend {
             label: Some("kmeans.wgsl"),
             source: wgpu::ShaderSource::Wgsl(SHADER.into()),
         });
-        let pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let (assign, partial, reduce) =
-            (pipeline("assign"), pipeline("partial"), pipeline("reduce"));
+        let assign = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("assign"),
+            layout: None,
+            module: &module,
+            entry_point: Some("assign"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         let backend = GpuBackend {
             device,
             queue,
             info,
             limits,
             assign,
-            partial,
-            reduce,
             errors,
             opts,
         };
@@ -346,17 +349,13 @@ impl Backend for GpuBackend {
                 });
             let best = self.storage("best", rows as u64 * 4);
             let second = self.storage("second", rows as u64 * 4);
-            let previous = self.storage("previous labels", rows as u64 * 4);
             tiles.push(Tile {
                 rows,
                 x,
                 labels,
                 best,
                 second,
-                previous,
-                blocks: 0,
-                block_base: 0,
-                groups: None,
+                groups: Vec::new(),
             });
             start += rows;
         }
@@ -370,6 +369,8 @@ impl Backend for GpuBackend {
             tiles,
             k_state: None,
             centroids: Vec::new(),
+            labels: vec![u32::MAX; n],
+            nearest: vec![f32::INFINITY; n],
             stepped: false,
         }))
     }
@@ -381,21 +382,15 @@ struct Tile {
     labels: wgpu::Buffer,
     best: wgpu::Buffer,
     second: wgpu::Buffer,
-    previous: wgpu::Buffer,
-    blocks: u32,
-    block_base: u32,
-    /// One assign bind group per chunk of centroids, then the partial bind group.
-    groups: Option<(Vec<wgpu::BindGroup>, wgpu::BindGroup)>,
+    /// One assign bind group per chunk of centroids (built with the k state).
+    groups: Vec<wgpu::BindGroup>,
 }
 
 /// Buffers whose size depends on k, built on the first pass.
 struct KState {
     k: usize,
     centroids: wgpu::Buffer,
-    rsums: wgpu::Buffer,
-    rcounts: wgpu::Buffer,
-    reduce_group: wgpu::BindGroup,
-    _keep: Vec<wgpu::Buffer>,
+    _uniforms: Vec<wgpu::Buffer>,
 }
 
 #[repr(C)]
@@ -404,13 +399,10 @@ struct Params {
     n: u32,
     d: u32,
     k: u32,
-    kd: u32,
-    block_rows: u32,
-    block_base: u32,
-    n_blocks: u32,
     j0: u32,
     j1: u32,
-    pad: [u32; 3],
+    tie: f32,
+    pad: [u32; 2],
 }
 
 struct GpuBound<'a> {
@@ -420,6 +412,10 @@ struct GpuBound<'a> {
     k_state: Option<KState>,
     /// Centroids of the last pass (for re-deciding ties on the CPU).
     centroids: Vec<f32>,
+    /// Labels of the last pass, after re-deciding ties (the next pass counts changes).
+    labels: Vec<u32>,
+    /// Squared distance of each row to its centroid in the last pass, as the CPU computes it.
+    nearest: Vec<f32>,
     stepped: bool,
 }
 
@@ -431,39 +427,10 @@ fn groups_2d(groups: u32, max: u32) -> (u32, u32) {
 impl GpuBound<'_> {
     fn build_k_state(&mut self, k: usize) -> Result<(), ComputeError> {
         let gpu = self.gpu;
-        let (n, d) = (self.data.n(), self.data.d());
-        let kd = (k * d) as u64;
-        let max_dim = gpu.max_dim();
-        let budget = PARTIAL_BUDGET.min(gpu.max_binding());
-        let max_blocks = (budget / (kd * 4).max(1)).max(1) as usize;
-        let max_tile = self.tiles.iter().map(|t| t.rows).max().unwrap_or(1);
-        // Rows per block: enough blocks to keep the partial sums in budget, few enough rows
-        // that one invocation's loop stays bounded (the budget gives way first).
-        let block_rows = n
-            .div_ceil(max_blocks)
-            .max(WG as usize)
-            .min(MAX_LOOP)
-            .max(max_tile.div_ceil(max_dim as usize)) as u32;
+        let d = self.data.d();
         // Centroids per assign dispatch: k_chunk · (d + 1) loop iterations per invocation.
         let k_chunk = (MAX_LOOP / (d + 1)).max(1);
-        let mut base = 0u32;
-        for t in &mut self.tiles {
-            t.blocks = (t.rows as u32).div_ceil(block_rows);
-            t.block_base = base;
-            base += t.blocks;
-        }
-        let n_blocks = base;
-        if u64::from(n_blocks) * kd * 4 > gpu.max_binding() {
-            return Err(unavailable(format!(
-                "k × d = {kd} is too large for this adapter's partial sums"
-            )));
-        }
-        let centroids = gpu.storage("centroids", kd * 4);
-        let psums = gpu.storage("partial sums", u64::from(n_blocks) * kd * 4);
-        let pcounts = gpu.storage("partial counts", u64::from(n_blocks) * (k as u64 + 1) * 4);
-        let pinertia = gpu.storage("partial inertia", u64::from(n_blocks) * 4);
-        let rsums = gpu.storage("sums", (kd + 1) * 4);
-        let rcounts = gpu.storage("counts", (k as u64 + 1) * 4);
+        let centroids = gpu.storage("centroids", (k * d) as u64 * 4);
         fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
             wgpu::BindGroupEntry {
                 binding,
@@ -472,119 +439,72 @@ impl GpuBound<'_> {
         }
         let mut uniforms = Vec::new();
         for t in &mut self.tiles {
-            let params = |j0: usize, j1: usize| Params {
-                n: t.rows as u32,
-                d: d as u32,
-                k: k as u32,
-                kd: kd as u32,
-                block_rows,
-                block_base: t.block_base,
-                n_blocks,
-                j0: j0 as u32,
-                j1: j1 as u32,
-                pad: [0; 3],
-            };
-            let uniform_of = |p: Params| {
-                gpu.device
+            t.groups.clear();
+            for j0 in (0..k).step_by(k_chunk) {
+                let params = Params {
+                    n: t.rows as u32,
+                    d: d as u32,
+                    k: k as u32,
+                    j0: j0 as u32,
+                    j1: (j0 + k_chunk).min(k) as u32,
+                    tie: tie_tolerance(d),
+                    pad: [0; 2],
+                };
+                let uniform = gpu
+                    .device
                     .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                         label: Some("params"),
-                        contents: bytemuck::bytes_of(&p),
+                        contents: bytemuck::bytes_of(&params),
                         usage: wgpu::BufferUsages::UNIFORM,
-                    })
-            };
-            let mut assign = Vec::new();
-            for j0 in (0..k).step_by(k_chunk) {
-                let chunk_uniform = uniform_of(params(j0, (j0 + k_chunk).min(k)));
-                assign.push(gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("assign"),
-                    layout: &gpu.assign.get_bind_group_layout(0),
-                    entries: &[
-                        entry(0, &chunk_uniform),
-                        entry(1, &t.x),
-                        entry(2, &centroids),
-                        entry(3, &t.labels),
-                        entry(4, &t.best),
-                        entry(5, &t.second),
-                        entry(11, &t.previous),
-                    ],
-                }));
-                uniforms.push(chunk_uniform);
+                    });
+                t.groups
+                    .push(gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some("assign"),
+                        layout: &gpu.assign.get_bind_group_layout(0),
+                        entries: &[
+                            entry(0, &uniform),
+                            entry(1, &t.x),
+                            entry(2, &centroids),
+                            entry(3, &t.labels),
+                            entry(4, &t.best),
+                            entry(5, &t.second),
+                        ],
+                    }));
+                uniforms.push(uniform);
             }
-            let uniform = uniform_of(params(0, k));
-            let partial = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("partial"),
-                layout: &gpu.partial.get_bind_group_layout(0),
-                entries: &[
-                    entry(0, &uniform),
-                    entry(1, &t.x),
-                    entry(3, &t.labels),
-                    entry(4, &t.best),
-                    entry(6, &psums),
-                    entry(7, &pcounts),
-                    entry(8, &pinertia),
-                ],
-            });
-            t.groups = Some((assign, partial));
-            uniforms.push(uniform);
         }
-        let reduce_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("reduce"),
-            layout: &gpu.reduce.get_bind_group_layout(0),
-            entries: &[
-                entry(0, uniforms.last().expect("one tile at least")),
-                entry(6, &psums),
-                entry(7, &pcounts),
-                entry(8, &pinertia),
-                entry(9, &rsums),
-                entry(10, &rcounts),
-            ],
-        });
-        let mut keep = uniforms;
-        keep.extend([psums, pcounts, pinertia]);
         self.k_state = Some(KState {
             k,
             centroids,
-            rsums,
-            rcounts,
-            reduce_group,
-            _keep: keep,
+            _uniforms: uniforms,
         });
         gpu.check("allocating the k-means buffers")
     }
 
-    /// Reads labels, nearest and second distances of every tile, as the device left them.
-    fn read_rows(&self) -> Result<Assignments, ComputeError> {
+    /// Reads every tile's labels as the device left them (tie flag included).
+    fn read_labels(&self) -> Result<Vec<u32>, ComputeError> {
+        let mut labels = Vec::with_capacity(self.data.n());
+        for t in &self.tiles {
+            let l = self
+                .gpu
+                .read(&t.labels, t.rows as u64 * 4, "reading labels")?;
+            labels.extend_from_slice(bytemuck::cast_slice::<u8, u32>(&l));
+        }
+        Ok(labels)
+    }
+
+    /// Reads the nearest and second distances of every tile, as the device left them.
+    fn read_distances(&self) -> Result<(Vec<f32>, Vec<f32>), ComputeError> {
         let n = self.data.n();
-        let (mut labels, mut best, mut second) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
+        let (mut best, mut second) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for t in &self.tiles {
             let bytes = t.rows as u64 * 4;
-            let l = self.gpu.read(&t.labels, bytes, "reading labels")?;
-            labels.extend(
-                bytemuck::cast_slice::<u8, u32>(&l)
-                    .iter()
-                    .map(|v| v & LABEL),
-            );
-            best.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(
-                &t.best,
-                bytes,
-                "reading distances",
-            )?));
-            second.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&self.gpu.read(
-                &t.second,
-                bytes,
-                "reading distances",
-            )?));
+            for (buffer, out) in [(&t.best, &mut best), (&t.second, &mut second)] {
+                let values = self.gpu.read(buffer, bytes, "reading distances")?;
+                out.extend_from_slice(bytemuck::cast_slice::<u8, f32>(&values));
+            }
         }
-        Ok(Assignments {
-            labels,
-            nearest: best,
-            second,
-            redecided: 0,
-        })
+        Ok((best, second))
     }
 }
 
@@ -599,70 +519,62 @@ impl BoundData for GpuBound<'_> {
         let ks = self.k_state.as_ref().expect("built above");
         gpu.queue
             .write_buffer(&ks.centroids, 0, bytemuck::cast_slice(centroids));
-        let kd = (k * d) as u32;
-        let elements = kd + k as u32 + 2;
         let max_dim = gpu.max_dim();
         let mut enc = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&gpu.assign);
             for t in &self.tiles {
-                let (assign, partial) = t.groups.as_ref().expect("built with the k state");
-                pass.set_pipeline(&gpu.assign);
                 let (gx, gy) = groups_2d((t.rows as u32).div_ceil(WG), max_dim);
-                for chunk in assign {
+                for chunk in &t.groups {
                     pass.set_bind_group(0, chunk, &[]);
                     pass.dispatch_workgroups(gx, gy, 1);
                 }
-                pass.set_pipeline(&gpu.partial);
-                pass.set_bind_group(0, partial, &[]);
-                pass.dispatch_workgroups(elements.div_ceil(WG), t.blocks, 1);
             }
-            pass.set_pipeline(&gpu.reduce);
-            pass.set_bind_group(0, &ks.reduce_group, &[]);
-            pass.dispatch_workgroups(elements.div_ceil(WG), 1, 1);
         }
         gpu.queue.submit([enc.finish()]);
-        let sums = gpu.read(&ks.rsums, (u64::from(kd) + 1) * 4, "an assignment pass")?;
-        let counts = gpu.read(&ks.rcounts, (k as u64 + 1) * 4, "an assignment pass")?;
-        let sums: &[f32] = bytemuck::cast_slice(&sums);
-        let counts: &[u32] = bytemuck::cast_slice(&counts);
+        // Rows the device could not order in f32 are decided in f64, as the CPU decides them.
+        let mut decided = self.read_labels()?;
+        decided.par_iter_mut().enumerate().for_each(|(i, l)| {
+            *l = if *l & TIE != 0 {
+                nearest_two(self.data.row(i), centroids, k, d).0
+            } else {
+                *l & LABEL
+            };
+        });
+        let out = tally_pass(
+            self.data,
+            centroids,
+            k,
+            &decided,
+            &mut self.labels,
+            &mut self.nearest,
+        )?;
         self.centroids = centroids.to_vec();
         self.stepped = true;
-        Ok(StepOutput {
-            sums: sums[..kd as usize].iter().map(|&v| f64::from(v)).collect(),
-            counts: counts[..k].iter().map(|&c| u64::from(c)).collect(),
-            inertia: f64::from(sums[kd as usize]),
-            changed: u64::from(counts[k]),
-        })
+        Ok(out)
     }
 
     fn assignments(&mut self) -> Result<Assignments, ComputeError> {
         if !self.stepped {
             return Err(ComputeError::Shape("no assignment pass has run yet".into()));
         }
-        let Assignments {
-            mut labels,
-            mut nearest,
-            mut second,
-            ..
-        } = self.read_rows()?;
+        let raw = self.read_labels()?;
+        let (mut nearest, mut second) = self.read_distances()?;
         let (k, d) = (self.centroids.len() / self.data.d(), self.data.d());
         let mut redecided = 0;
-        for i in 0..labels.len() {
+        for (i, &raw) in raw.iter().enumerate() {
             if second[i] >= BIG {
                 second[i] = f32::INFINITY;
             }
-            let gap = second[i] - nearest[i];
-            if gap <= TIE_TOLERANCE * second[i].max(f32::MIN_POSITIVE) {
+            if raw & TIE != 0 {
                 let (l, b, s) = nearest_two(self.data.row(i), &self.centroids, k, d);
-                if l != labels[i] {
-                    redecided += 1;
-                }
-                (labels[i], nearest[i], second[i]) = (l, b as f32, s as f32);
+                redecided += u64::from(l != raw & LABEL);
+                (nearest[i], second[i]) = (b as f32, s as f32);
             }
         }
         Ok(Assignments {
-            labels,
+            labels: self.labels.clone(),
             nearest,
             second,
             redecided,
@@ -670,7 +582,11 @@ impl BoundData for GpuBound<'_> {
     }
 
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError> {
-        let rows = self.read_rows()?;
-        Ok(farthest_rows(&rows.labels, &rows.nearest, count))
+        if !self.stepped {
+            return Err(ComputeError::Shape("no assignment pass has run yet".into()));
+        }
+        // The host's distances of the last pass: the CPU backend's own, so reseeding an empty
+        // cluster picks the same rows on both backends.
+        Ok(farthest_rows(&self.labels, &self.nearest, count))
     }
 }

@@ -5,7 +5,7 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use strata_compute::{Backend, BackendKind, CpuBackend, MatrixRef, cpu::nearest_two};
+use strata_compute::{Backend, BackendKind, CpuBackend, MatrixRef};
 use strata_gpu::{GpuBackend, GpuOptions};
 use strata_kmeans::{Init, KMeansParams, Silent};
 
@@ -48,22 +48,23 @@ fn random(n: usize, d: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Rows whose two nearest centroids are within the tie tolerance in f64 (where f32 may differ).
-fn near_ties(data: MatrixRef<'_>, c: &[f32], k: usize) -> usize {
-    (0..data.n())
-        .filter(|&i| {
-            let (_, b, s) = nearest_two(data.row(i), c, k, data.d());
-            k > 1 && (s - b) <= 2e-5 * s
-        })
-        .count()
+/// Bit-equality of two vectors, reporting the first difference rather than both vectors.
+fn same<T: PartialEq + std::fmt::Debug>(gpu: &[T], cpu: &[T], what: &str) {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
+    if let Some(i) = (0..gpu.len()).find(|&i| gpu[i] != cpu[i]) {
+        let differ = (0..gpu.len()).filter(|&i| gpu[i] != cpu[i]).count();
+        panic!(
+            "{what}: {differ} of {} differ, first at {i}: gpu {:?}, cpu {:?}",
+            gpu.len(),
+            gpu[i],
+            cpu[i]
+        );
+    }
 }
 
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / a.abs().max(b.abs()).max(1e-30)
-}
-
-/// One pass on both backends from the same centroids: labels after the f64 re-decision are
-/// identical; sums, counts and inertia agree within stated tolerances.
+/// One pass on both backends from the same centroids: labels identical, and sums, counts,
+/// inertia and changed rows bit-identical (the host tallies the device's labels in the CPU
+/// pass's order); distances of the final read within f32 rounding.
 fn one_pass(gpu: &GpuBackend, n: usize, d: usize, k: usize, seed: u64) {
     let data = random(n, d, seed);
     let m = MatrixRef::new(&data, n, d).unwrap();
@@ -72,39 +73,22 @@ fn one_pass(gpu: &GpuBackend, n: usize, d: usize, k: usize, seed: u64) {
     let mut cb = CpuBackend.bind(m).unwrap();
     let (gs, cs) = (gb.step(&c, k).unwrap(), cb.step(&c, k).unwrap());
     let (ga, ca) = (gb.assignments().unwrap(), cb.assignments().unwrap());
+    let shape = format!("n={n} d={d} k={k}");
+    same(&ga.labels, &ca.labels, &format!("labels ({shape})"));
+    same(&gs.counts, &cs.counts, &format!("counts ({shape})"));
+    same(&gs.sums, &cs.sums, &format!("sums ({shape})"));
     assert_eq!(
-        ga.labels, ca.labels,
-        "labels after re-deciding near-ties (n={n} d={d} k={k})"
+        gs.inertia.to_bits(),
+        cs.inertia.to_bits(),
+        "inertia ({shape})"
     );
-    let ties = near_ties(m, &c, k);
-    let count_diff: u64 = gs
-        .counts
-        .iter()
-        .zip(&cs.counts)
-        .map(|(a, b)| a.abs_diff(*b))
-        .sum();
-    assert!(
-        count_diff <= 2 * ties as u64,
-        "counts differ by {count_diff} with {ties} near-ties"
-    );
-    if count_diff == 0 {
-        assert!(
-            rel(gs.inertia, cs.inertia) < 1e-5,
-            "inertia {} vs {}",
-            gs.inertia,
-            cs.inertia
-        );
-        let scale: f64 = data.iter().map(|v| f64::from(v.abs())).sum::<f64>() / (k * d) as f64;
-        for (g, c) in gs.sums.iter().zip(&cs.sums) {
-            assert!((g - c).abs() <= 1e-5 * scale.max(1.0), "sum {g} vs {c}");
-        }
-    }
     assert_eq!(gs.changed, n as u64, "every row is new on the first pass");
     assert_eq!(
         gb.step(&c, k).unwrap().changed,
         0,
         "nothing changes on a repeat pass"
     );
+    assert_eq!(gb.farthest(5).unwrap(), cb.farthest(5).unwrap());
     for (g, c) in ga.nearest.iter().zip(&ca.nearest) {
         assert!((g - c).abs() <= 1e-4 * c.max(1.0), "distance {g} vs {c}");
     }
@@ -175,19 +159,9 @@ fn a_whole_fit_matches_the_cpu() {
     let params = KMeansParams::new(k).n_init(2).tol(0.0).check().unwrap();
     let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
     let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
-    assert_eq!(on_gpu.labels, on_cpu.labels);
-    assert!(
-        rel(on_gpu.inertia, on_cpu.inertia) < 1e-5,
-        "{} vs {}",
-        on_gpu.inertia,
-        on_cpu.inertia
-    );
-    for (a, b) in on_gpu.centroids.iter().zip(&on_cpu.centroids) {
-        assert!(
-            (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-            "centroid {a} vs {b}"
-        );
-    }
+    same(&on_gpu.labels, &on_cpu.labels, "labels");
+    assert_eq!(on_gpu.inertia.to_bits(), on_cpu.inertia.to_bits());
+    same(&on_gpu.centroids, &on_cpu.centroids, "centroids");
     assert_eq!(on_gpu.iterations, on_cpu.iterations);
     // An empty cluster is reseeded the same way on both (farthest rows read from the device).
     let bad = Init::Centroids(
@@ -206,4 +180,44 @@ fn a_whole_fit_matches_the_cpu() {
     );
     assert!(a.runs[0].reseeded > 0);
     assert_eq!(a.labels, b.labels);
+}
+
+/// Overlapping segments (uniform data, no planted structure): many rows sit near a boundary on
+/// every iteration, so centroids that differ in the last bit, or one row ordered differently in
+/// f32, send the two fits down different paths. They must not: same centroids, bit for bit, at
+/// every k tried, over tiles. (Summing on the device instead moved 58 of 1M customers on an
+/// H200; the same fits here differed in their centroids' last bits.)
+#[test]
+fn whole_fits_on_overlapping_data_agree_bit_for_bit() {
+    let Some(g) = gpu(GpuOptions {
+        max_tile_rows: Some(4000),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let (n, d) = (12_000, 5);
+    let data = random(n, d, 21);
+    let m = MatrixRef::new(&data, n, d).unwrap();
+    for k in [3, 8, 17] {
+        let params = KMeansParams::new(k).n_init(2).tol(0.0).check().unwrap();
+        let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
+        let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
+        assert!(on_cpu.iterations > 5, "k={k}: a real descent");
+        same(
+            &on_gpu.centroids,
+            &on_cpu.centroids,
+            &format!("centroids, k={k}"),
+        );
+        same(&on_gpu.labels, &on_cpu.labels, &format!("labels, k={k}"));
+        assert_eq!(on_gpu.inertia.to_bits(), on_cpu.inertia.to_bits(), "k={k}");
+        assert_eq!(on_gpu.iterations, on_cpu.iterations, "k={k}");
+    }
+}
+
+/// The tie tolerance covers the device's f32 error at any width, not only small ones.
+#[test]
+fn tie_tolerance_grows_with_the_width() {
+    assert_eq!(strata_gpu::tie_tolerance(4), 1e-5);
+    let wide = strata_gpu::tie_tolerance(1000);
+    assert!(wide >= 2.0 * 1003.0 * f32::EPSILON / 2.0, "{wide}");
 }
