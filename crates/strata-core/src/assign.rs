@@ -288,10 +288,7 @@ pub fn assign_with_progress(
         path: target.clone(),
         source: e,
     };
-    let mut csv_out = csv::WriterBuilder::new().from_writer(std::io::BufWriter::with_capacity(
-        1 << 20,
-        tmp.as_file_mut(),
-    ));
+    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
     write_assignments_header(&mut csv_out, false).map_err(out_err)?;
 
     let mut runner: Option<Runner> = None;
@@ -381,7 +378,7 @@ pub fn assign_with_progress(
                 .into(),
         });
     }
-    csv_out.flush().map_err(out_err)?;
+    std::io::Write::flush(&mut csv_out).map_err(out_err)?;
     drop(csv_out);
     let rows_dropped = rows - rows_used;
     if rows_dropped > 0 {

@@ -1799,10 +1799,9 @@ fn write_assignments(
     rfm: Option<&Rfm>,
     pseudo: Option<&crate::privacy::Pseudonymizer>,
 ) -> std::io::Result<()> {
-    let mut out = csv::WriterBuilder::new().from_writer(w);
-    write_assignments_header(&mut out, rfm.is_some())?;
+    write_assignments_header(w, rfm.is_some())?;
     write_assignment_rows(
-        &mut out,
+        w,
         ids,
         segments,
         sq_distances,
@@ -1811,12 +1810,12 @@ fn write_assignments(
         rfm,
         pseudo,
     )?;
-    out.flush()
+    w.flush()
 }
 
 /// The header of `assignments.csv` (RFM measures and scores when `rfm`).
-pub(crate) fn write_assignments_header<W: Write>(
-    out: &mut csv::Writer<W>,
+pub(crate) fn write_assignments_header<W: Write + ?Sized>(
+    out: &mut W,
     rfm: bool,
 ) -> std::io::Result<()> {
     let mut head = vec![
@@ -1837,14 +1836,68 @@ pub(crate) fn write_assignments_header<W: Write>(
             "m_score",
         ]);
     }
-    Ok(out.write_record(&head)?)
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(&head)?;
+    out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
 }
+
+/// Rows formatted by one task: big enough to amortise the task, small enough that a round of
+/// tasks (a few per thread) holds only a few MiB of text.
+const FORMAT_ROWS: usize = 16_384;
 
 /// Rows of `assignments.csv`: row `i` has `ids[i]`, `segments[i]` and its label, distance and
 /// boundary ratio (from squared distances to the nearest and second-nearest centroid).
+///
+/// Formatting (float printing, pseudonyms) is most of the cost, so blocks of rows are
+/// formatted in parallel and written in row order: the bytes are those of a single writer.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn write_assignment_rows<W: Write>(
+pub(crate) fn write_assignment_rows<W: Write + ?Sized>(
+    out: &mut W,
+    ids: &IdColumn,
+    segments: &[u32],
+    sq_distances: Option<(&[f32], &[f32])>,
+    threshold: f64,
+    labels: &[String],
+    rfm: Option<&Rfm>,
+    pseudo: Option<&crate::privacy::Pseudonymizer>,
+) -> std::io::Result<()> {
+    let n = segments.len();
+    let round = FORMAT_ROWS * 4 * rayon::current_num_threads();
+    for first in (0..n).step_by(round.max(1)) {
+        let last = (first + round).min(n);
+        let blocks: Vec<std::io::Result<Vec<u8>>> = (first..last)
+            .step_by(FORMAT_ROWS)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| {
+                let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                let rows = start..(start + FORMAT_ROWS).min(last);
+                format_assignment_rows(
+                    &mut w,
+                    rows,
+                    ids,
+                    segments,
+                    sq_distances,
+                    threshold,
+                    labels,
+                    rfm,
+                    pseudo,
+                )?;
+                w.into_inner().map_err(|e| e.into_error())
+            })
+            .collect();
+        for block in blocks {
+            out.write_all(&block?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The rows `rows` of [`write_assignment_rows`], formatted into one writer.
+#[allow(clippy::too_many_arguments)]
+fn format_assignment_rows<W: Write>(
     out: &mut csv::Writer<W>,
+    rows: std::ops::Range<usize>,
     ids: &IdColumn,
     segments: &[u32],
     sq_distances: Option<(&[f32], &[f32])>,
@@ -1861,7 +1914,8 @@ pub(crate) fn write_assignment_rows<W: Write>(
         let _ = buf.write_fmt(value);
         out.write_field(&buf)
     };
-    for (i, &l) in segments.iter().enumerate() {
+    for i in rows {
+        let l = segments[i];
         let id = ids.get(i, &mut id_buf);
         match pseudo {
             Some(p) => {
@@ -1906,6 +1960,47 @@ pub(crate) fn write_assignment_rows<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blocks formatted in parallel, over several rounds and a short last block, give the
+    /// bytes of one writer going through the rows in order.
+    #[test]
+    fn parallel_assignment_rows_are_the_serial_bytes() {
+        let n = FORMAT_ROWS * 4 * rayon::current_num_threads() * 2 + 777;
+        let ids = IdColumn::RowNumbers(n);
+        let segments: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let near: Vec<f32> = (0..n).map(|i| i as f32 * 0.25).collect();
+        let second: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 + 1.0).collect();
+        let labels = ["a".to_string(), "b, \"quoted\"".into(), "c".into()];
+        let mut serial = csv::WriterBuilder::new().from_writer(Vec::new());
+        format_assignment_rows(
+            &mut serial,
+            0..n,
+            &ids,
+            &segments,
+            Some((&near, &second)),
+            0.9,
+            &labels,
+            None,
+            None,
+        )
+        .unwrap();
+        let serial = serial.into_inner().unwrap();
+        let mut parallel = Vec::new();
+        write_assignment_rows(
+            &mut parallel,
+            &ids,
+            &segments,
+            Some((&near, &second)),
+            0.9,
+            &labels,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(parallel.len(), serial.len());
+        assert!(parallel == serial, "the parallel bytes differ");
+        assert_eq!(parallel.iter().filter(|&&b| b == b'\n').count(), n);
+    }
 
     /// `auto` keeps narrow or small work on the CPU before it even looks for an adapter, and
     /// says why.
