@@ -665,13 +665,8 @@ pub fn tally_pass(
             nearest.len()
         )));
     }
-    if let Some(bad) = decided.iter().find(|&&l| l as usize >= k) {
-        return Err(ComputeError::Shape(format!(
-            "label {bad} with {k} centroids"
-        )));
-    }
     let chunk = chunk_rows(n, k, d);
-    let partials: Vec<Partial> = labels
+    let partials: Result<Vec<Partial>, ComputeError> = labels
         .par_chunks_mut(chunk)
         .zip(nearest.par_chunks_mut(chunk))
         .enumerate()
@@ -679,6 +674,12 @@ pub fn tally_pass(
             let start = c * chunk;
             let rows = &data.data()[start * d..(start + labels.len()) * d];
             let decided = &decided[start..start + labels.len()];
+            // Checked here, in parallel, rather than in a pass of its own.
+            if let Some(bad) = decided.iter().find(|&&l| l as usize >= k) {
+                return Err(ComputeError::Shape(format!(
+                    "label {bad} with {k} centroids"
+                )));
+            }
             let mut tally = Tally::new(k, d);
             for (b, block) in rows.chunks(BLOCK * d).enumerate() {
                 let range = b * BLOCK..b * BLOCK + block.len() / d;
@@ -690,10 +691,10 @@ pub fn tally_pass(
                     &mut nearest[range],
                 );
             }
-            tally.finish()
+            Ok(tally.finish())
         })
         .collect();
-    Ok(reduce(partials, k, d))
+    Ok(reduce(partials?, k, d))
 }
 
 /// Exact (f64) distances of each row of `rows` to its centroid `labels[r]` and to its

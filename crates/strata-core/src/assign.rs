@@ -21,8 +21,8 @@ use crate::output::{
     BackendReport, InputReport, SegmentsFile, persist_all, stage, temp_file, write_json,
 };
 use crate::pipeline::{
-    Runner, SegmentSummary, ambiguous_counts, batch, describe, drop_incomplete, normalise_rows,
-    parse_as, transform_all, write_assignment_rows, write_assignments_header,
+    AssignmentRows, Runner, SegmentSummary, ambiguous_counts, batch, describe, drop_incomplete,
+    normalise_rows, parse_as, transform_all, write_assignments_header,
 };
 use crate::profile::ProfileBuilder;
 use crate::progress::{NoProgress, Progress};
@@ -334,16 +334,16 @@ pub fn assign_with_progress(
                 *l = map[*l as usize];
             }
         }
-        write_assignment_rows(
-            &mut csv_out,
-            &table.ids,
-            &a.labels,
-            Some((&a.nearest, &a.second)),
-            settings.ambiguous_ratio,
-            &model.labels,
-            None,
-            pseudo.as_ref(),
-        )
+        AssignmentRows {
+            ids: &table.ids,
+            segments: &a.labels,
+            sq_distances: Some((&a.nearest, &a.second)),
+            threshold: settings.ambiguous_ratio,
+            labels: &model.labels,
+            rfm: None,
+            pseudo: pseudo.as_ref(),
+        }
+        .write(&mut csv_out)
         .map_err(out_err)?;
         let batch_ambiguous = ambiguous_counts(
             &a.labels,

@@ -1537,16 +1537,16 @@ pub fn fit_with_progress(
         (
             "assignments.csv",
             Box::new(|w: &mut dyn Write| {
-                write_assignments(
-                    w,
-                    &loaded.table.ids,
-                    &seg.labels,
-                    seg.distances.as_deref().zip(seg.second.as_deref()),
-                    settings.ambiguous_ratio,
-                    &labels,
-                    rfm.as_ref(),
-                    pseudo.as_ref(),
-                )
+                AssignmentRows {
+                    ids: &loaded.table.ids,
+                    segments: &seg.labels,
+                    sq_distances: seg.distances.as_deref().zip(seg.second.as_deref()),
+                    threshold: settings.ambiguous_ratio,
+                    labels: &labels,
+                    rfm: rfm.as_ref(),
+                    pseudo: pseudo.as_ref(),
+                }
+                .write_file(w)
             }),
         ),
         (
@@ -1783,34 +1783,115 @@ impl std::fmt::Display for Rounded {
     }
 }
 
-/// `assignments.csv`: id, segment, label, distance (Euclidean, in the scaled feature space),
-/// boundary_ratio (that distance over the distance to the second-nearest centroid) and
-/// ambiguous (`true` when the ratio is above `threshold`); the last three empty without
-/// k-means. One row per segmented customer in input order; with RFM measures, also recency,
-/// frequency, monetary and their scores.
-#[allow(clippy::too_many_arguments)]
-fn write_assignments(
-    w: &mut dyn Write,
-    ids: &IdColumn,
-    segments: &[u32],
-    sq_distances: Option<(&[f32], &[f32])>,
-    threshold: f64,
-    labels: &[String],
-    rfm: Option<&Rfm>,
-    pseudo: Option<&crate::privacy::Pseudonymizer>,
-) -> std::io::Result<()> {
-    write_assignments_header(w, rfm.is_some())?;
-    write_assignment_rows(
-        w,
-        ids,
-        segments,
-        sq_distances,
-        threshold,
-        labels,
-        rfm,
-        pseudo,
-    )?;
-    w.flush()
+/// Rows formatted by one task: big enough to amortise the task, small enough that a round of
+/// tasks (a few per thread) holds only a few MiB of text.
+const FORMAT_ROWS: usize = 16_384;
+
+/// What `assignments.csv` is written from: id, segment, label, distance (Euclidean, in the
+/// scaled feature space), boundary_ratio (that distance over the distance to the second-nearest
+/// centroid) and ambiguous (`true` when the ratio is above `threshold`); the last three empty
+/// without k-means. One row per segmented customer in input order; with RFM measures, also
+/// recency, frequency, monetary and their scores.
+pub(crate) struct AssignmentRows<'a> {
+    pub ids: &'a IdColumn,
+    pub segments: &'a [u32],
+    /// Squared distances to the nearest and second-nearest centroid.
+    pub sq_distances: Option<(&'a [f32], &'a [f32])>,
+    pub threshold: f64,
+    pub labels: &'a [String],
+    pub rfm: Option<&'a Rfm>,
+    pub pseudo: Option<&'a crate::privacy::Pseudonymizer>,
+}
+
+impl AssignmentRows<'_> {
+    /// The whole file: header, then every row.
+    fn write_file(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        write_assignments_header(w, self.rfm.is_some())?;
+        self.write(w)?;
+        w.flush()
+    }
+
+    /// Every row, no header. Formatting (float printing, pseudonyms) is most of the cost, so
+    /// blocks of rows are formatted in parallel and written in row order: the bytes are those
+    /// of a single writer.
+    pub(crate) fn write<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
+        let n = self.segments.len();
+        let round = FORMAT_ROWS * 4 * rayon::current_num_threads();
+        for first in (0..n).step_by(round.max(1)) {
+            let last = (first + round).min(n);
+            let blocks: Vec<std::io::Result<Vec<u8>>> = (first..last)
+                .step_by(FORMAT_ROWS)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|start| {
+                    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                    self.format(&mut w, start..(start + FORMAT_ROWS).min(last))?;
+                    w.into_inner().map_err(|e| e.into_error())
+                })
+                .collect();
+            for block in blocks {
+                out.write_all(&block?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows `rows`, formatted into one writer.
+    fn format<W: Write>(
+        &self,
+        out: &mut csv::Writer<W>,
+        rows: std::ops::Range<usize>,
+    ) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        let mut pseudonym = String::new();
+        let (mut id_buf, mut buf) = (String::new(), String::new());
+        let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
+            buf.clear();
+            let _ = buf.write_fmt(value);
+            out.write_field(&buf)
+        };
+        for i in rows {
+            let l = self.segments[i];
+            let id = self.ids.get(i, &mut id_buf);
+            match self.pseudo {
+                Some(p) => {
+                    p.pseudonym(id, &mut pseudonym);
+                    out.write_field(&pseudonym)?;
+                }
+                None => out.write_field(id)?,
+            }
+            field(out, format_args!("{l}"))?;
+            out.write_field(&self.labels[l as usize])?;
+            match self.sq_distances {
+                Some((near, second)) => {
+                    field(out, format_args!("{}", near[i].max(0.0).sqrt()))?;
+                    let ratio = boundary_ratio(near[i], second[i]);
+                    field(out, format_args!("{ratio:.4}"))?;
+                    out.write_field(if f64::from(ratio) > self.threshold {
+                        "true"
+                    } else {
+                        "false"
+                    })?;
+                }
+                None => {
+                    for _ in 0..3 {
+                        out.write_field("")?;
+                    }
+                }
+            }
+            if let Some(r) = self.rfm {
+                for v in &r.values {
+                    field(out, format_args!("{}", Rounded(v[i])))?;
+                }
+                let s = r.scores[i];
+                for score in [s.r, s.f, s.m] {
+                    field(out, format_args!("{score}"))?;
+                }
+            }
+            out.write_record(None::<&[u8]>)?;
+        }
+        Ok(())
+    }
 }
 
 /// The header of `assignments.csv` (RFM measures and scores when `rfm`).
@@ -1841,122 +1922,6 @@ pub(crate) fn write_assignments_header<W: Write + ?Sized>(
     out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
 }
 
-/// Rows formatted by one task: big enough to amortise the task, small enough that a round of
-/// tasks (a few per thread) holds only a few MiB of text.
-const FORMAT_ROWS: usize = 16_384;
-
-/// Rows of `assignments.csv`: row `i` has `ids[i]`, `segments[i]` and its label, distance and
-/// boundary ratio (from squared distances to the nearest and second-nearest centroid).
-///
-/// Formatting (float printing, pseudonyms) is most of the cost, so blocks of rows are
-/// formatted in parallel and written in row order: the bytes are those of a single writer.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_assignment_rows<W: Write + ?Sized>(
-    out: &mut W,
-    ids: &IdColumn,
-    segments: &[u32],
-    sq_distances: Option<(&[f32], &[f32])>,
-    threshold: f64,
-    labels: &[String],
-    rfm: Option<&Rfm>,
-    pseudo: Option<&crate::privacy::Pseudonymizer>,
-) -> std::io::Result<()> {
-    let n = segments.len();
-    let round = FORMAT_ROWS * 4 * rayon::current_num_threads();
-    for first in (0..n).step_by(round.max(1)) {
-        let last = (first + round).min(n);
-        let blocks: Vec<std::io::Result<Vec<u8>>> = (first..last)
-            .step_by(FORMAT_ROWS)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|start| {
-                let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-                let rows = start..(start + FORMAT_ROWS).min(last);
-                format_assignment_rows(
-                    &mut w,
-                    rows,
-                    ids,
-                    segments,
-                    sq_distances,
-                    threshold,
-                    labels,
-                    rfm,
-                    pseudo,
-                )?;
-                w.into_inner().map_err(|e| e.into_error())
-            })
-            .collect();
-        for block in blocks {
-            out.write_all(&block?)?;
-        }
-    }
-    Ok(())
-}
-
-/// The rows `rows` of [`write_assignment_rows`], formatted into one writer.
-#[allow(clippy::too_many_arguments)]
-fn format_assignment_rows<W: Write>(
-    out: &mut csv::Writer<W>,
-    rows: std::ops::Range<usize>,
-    ids: &IdColumn,
-    segments: &[u32],
-    sq_distances: Option<(&[f32], &[f32])>,
-    threshold: f64,
-    labels: &[String],
-    rfm: Option<&Rfm>,
-    pseudo: Option<&crate::privacy::Pseudonymizer>,
-) -> std::io::Result<()> {
-    use std::fmt::Write as _;
-    let mut pseudonym = String::new();
-    let (mut id_buf, mut buf) = (String::new(), String::new());
-    let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
-        buf.clear();
-        let _ = buf.write_fmt(value);
-        out.write_field(&buf)
-    };
-    for i in rows {
-        let l = segments[i];
-        let id = ids.get(i, &mut id_buf);
-        match pseudo {
-            Some(p) => {
-                p.pseudonym(id, &mut pseudonym);
-                out.write_field(&pseudonym)?;
-            }
-            None => out.write_field(id)?,
-        }
-        field(out, format_args!("{l}"))?;
-        out.write_field(&labels[l as usize])?;
-        match sq_distances {
-            Some((near, second)) => {
-                field(out, format_args!("{}", near[i].max(0.0).sqrt()))?;
-                let ratio = boundary_ratio(near[i], second[i]);
-                field(out, format_args!("{ratio:.4}"))?;
-                out.write_field(if f64::from(ratio) > threshold {
-                    "true"
-                } else {
-                    "false"
-                })?;
-            }
-            None => {
-                for _ in 0..3 {
-                    out.write_field("")?;
-                }
-            }
-        }
-        if let Some(r) = rfm {
-            for v in &r.values {
-                field(out, format_args!("{}", Rounded(v[i])))?;
-            }
-            let s = r.scores[i];
-            for score in [s.r, s.f, s.m] {
-                field(out, format_args!("{score}"))?;
-            }
-        }
-        out.write_record(None::<&[u8]>)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1971,32 +1936,20 @@ mod tests {
         let near: Vec<f32> = (0..n).map(|i| i as f32 * 0.25).collect();
         let second: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 + 1.0).collect();
         let labels = ["a".to_string(), "b, \"quoted\"".into(), "c".into()];
+        let rows = AssignmentRows {
+            ids: &ids,
+            segments: &segments,
+            sq_distances: Some((&near, &second)),
+            threshold: 0.9,
+            labels: &labels,
+            rfm: None,
+            pseudo: None,
+        };
         let mut serial = csv::WriterBuilder::new().from_writer(Vec::new());
-        format_assignment_rows(
-            &mut serial,
-            0..n,
-            &ids,
-            &segments,
-            Some((&near, &second)),
-            0.9,
-            &labels,
-            None,
-            None,
-        )
-        .unwrap();
+        rows.format(&mut serial, 0..n).unwrap();
         let serial = serial.into_inner().unwrap();
         let mut parallel = Vec::new();
-        write_assignment_rows(
-            &mut parallel,
-            &ids,
-            &segments,
-            Some((&near, &second)),
-            0.9,
-            &labels,
-            None,
-            None,
-        )
-        .unwrap();
+        rows.write(&mut parallel).unwrap();
         assert_eq!(parallel.len(), serial.len());
         assert!(parallel == serial, "the parallel bytes differ");
         assert_eq!(parallel.iter().filter(|&&b| b == b'\n').count(), n);
