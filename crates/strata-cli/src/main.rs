@@ -127,7 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let comparison = strata_core::compare::compare(&a, &b);
             summary::print_compare(&comparison);
             if let Some(dir) = &c.out {
-                let written = strata_core::compare::write_comparison(dir, &comparison)
+                let written = strata_core::write_comparison(dir, &comparison)
                     .with_context(|| {
                         format!("strata compare: cannot write to {}", dir.display())
                     })?;

@@ -9,33 +9,42 @@
 //! Nothing is written until everything has been computed; every file goes to a temporary name
 //! in the output folder first and is renamed into place, so a failure leaves no partial output.
 
-mod assign;
+mod assignments;
+mod backend;
 mod binding;
+mod cluster;
+mod commands;
 pub mod compare;
+mod describe;
 mod error;
+mod features;
+mod input;
 mod model;
 mod output;
-mod pipeline;
 pub mod privacy;
 mod profile;
 mod progress;
 mod projection;
 mod report;
+mod segments;
 pub mod select;
 mod settings;
-mod stream;
 mod value;
 
-pub use assign::{
+pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
+pub use commands::assign::{
     AssignReport, AssignSettings, AssignSettingsBuilder, assign, assign_with_progress,
     compatible_version,
 };
-pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
+pub use commands::choose_k::choose_k;
+pub use commands::compare::write_comparison;
+pub use commands::fit::{FitReport, KMeansSummary, fit, fit_with_progress};
+pub use describe::SegmentSummary;
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
-pub use output::{SegmentsFile, write_atomically, write_file_atomically, write_json};
-pub use pipeline::{
-    FitReport, SampleInit, SegmentSummary, Stability, choose_k, fit, fit_with_progress,
+pub use output::{
+    SampleInit, SegmentsFile, Stability, StreamReport, write_atomically, write_file_atomically,
+    write_json,
 };
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
@@ -46,7 +55,6 @@ pub use settings::{
     parse_option,
 };
 pub use strata_ingest::DateFormat;
-pub use stream::StreamReport;
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 
 /// k-means defaults, re-exported for front ends that show them.

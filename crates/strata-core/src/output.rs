@@ -118,6 +118,47 @@ pub struct ScoredWith {
     pub fitted_with: String,
 }
 
+/// What a streamed fit did differently, for `segments.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StreamReport {
+    /// Rows the strategy learned its preprocessing from, and the share of the file's chunks
+    /// they came from (one in `prep_sample_one_chunk_in`).
+    pub prep_sample_rows: usize,
+    pub prep_sample_one_chunk_in: usize,
+    /// Why the fit streamed.
+    pub reason: String,
+}
+
+/// Agreement between the k-means++ restarts: the adjusted Rand index of each run's labels
+/// against the winner's, and what the lowest one means.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Stability {
+    pub runs: usize,
+    pub agreement: Vec<f64>,
+    pub min_agreement: f64,
+    /// `stable` (every ARI ≥ 0.9), `moderate` (≥ 0.75) or `unstable`.
+    pub reading: String,
+    /// Rows the runs were compared on (a sample when the restarts ran on one).
+    pub rows: usize,
+}
+
+/// Starting centroids chosen on a sample, then refined by Lloyd on every row.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SampleInit {
+    /// Rows of the sample (every `stride`-th row).
+    pub rows: usize,
+    pub stride: usize,
+    /// Inertia of each restart on the sample, and the one kept.
+    pub run_inertias: Vec<f64>,
+    pub best_run: usize,
+    /// Inertia over every row at the sample's centroids, before the full Lloyd steps.
+    pub inertia_at_sample_centroids: f64,
+    /// Inertia over every row after them.
+    pub inertia: f64,
+    /// How much the full steps lowered the inertia: (at sample centroids − final) / final.
+    pub gap: f64,
+}
+
 /// `segments.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SegmentsFile {
@@ -141,18 +182,18 @@ pub struct SegmentsFile {
     pub features: Vec<String>,
     /// Set when the file was streamed rather than held whole (`--stream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub streamed: Option<crate::StreamReport>,
+    pub streamed: Option<StreamReport>,
     /// Set when the k-means++ restarts ran on a sample of the rows (streamed fits of many
     /// rows): the sample and the inertia gap to Lloyd on every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init_sample: Option<crate::SampleInit>,
+    pub init_sample: Option<SampleInit>,
     /// Segmentation quality on the feature matrix (k-means mode): silhouette (exact up to
     /// 10,000 rows, on a seeded sample above), Davies-Bouldin, Calinski-Harabasz.
     #[serde(default)]
     pub quality: Option<strata_quality::Quality>,
     /// How far the k-means++ restarts agree (adjusted Rand index against the winner).
     #[serde(default)]
-    pub stability: Option<crate::Stability>,
+    pub stability: Option<Stability>,
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
     #[serde(default)]
     pub k_selection: Option<crate::select::KSelection>,

@@ -12,8 +12,9 @@ use crate::abi::{
     self, BatchV1, ColumnKind, Exported, PluginHeader, RoleSpecV1, SegmentProfileV1, Sink, Status,
     StrRef, StrategyTableV1,
 };
+use crate::error::Error;
 use crate::sdk::{
-    CategoricalStat, Column, Error, FeatureMatrix, Input, LevelShare, NumericStat, Options,
+    CategoricalStat, Column, FeatureMatrix, Input, LevelShare, NumericStat, Options,
     SegmentProfile, Strategy, Values,
 };
 

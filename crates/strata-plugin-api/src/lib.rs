@@ -14,6 +14,8 @@
 //! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share.
 
 pub mod abi;
+mod error;
+mod matrix;
 pub mod prep;
 mod sdk;
 
@@ -21,8 +23,9 @@ mod sdk;
 pub mod __private;
 
 pub use abi::{ABI_MAJOR, ABI_MINOR, ColumnKind, MISSING_CODE, Metric};
+pub use error::Error;
 pub use sdk::{
-    CategoricalStat, Column, Error, FeatureMatrix, Fitted, HOST_OPTION_KEYS, Input, LevelShare,
+    CategoricalStat, Column, FeatureMatrix, Fitted, HOST_OPTION_KEYS, Input, LevelShare,
     NumericStat, Options, Role, SegmentProfile, Strategy, StrategyInfo, Values,
 };
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::MISSING_CODE;
-use crate::sdk::Error;
+use crate::error::Error;
 
 /// How numeric features are scaled before clustering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,7 +280,7 @@ impl OneHot {
         &self,
         codes: &[u32],
         code_map: &[Option<usize>],
-        out: &mut crate::FeatureMatrix,
+        out: &mut crate::matrix::FeatureMatrix,
         offset: usize,
     ) {
         let w = self.n_features();

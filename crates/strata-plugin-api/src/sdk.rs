@@ -4,36 +4,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::abi::{ColumnKind, Metric};
-
-/// An error a strategy reports to the host; shown to the user as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub String);
-
-impl Error {
-    pub fn new(message: impl Into<String>) -> Error {
-        Error(message.into())
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<String> for Error {
-    fn from(s: String) -> Error {
-        Error(s)
-    }
-}
-
-impl From<&str> for Error {
-    fn from(s: &str) -> Error {
-        Error(s.to_owned())
-    }
-}
+use crate::error::Error;
+pub use crate::matrix::FeatureMatrix;
 
 /// One input role a strategy understands, e.g. `age` (numeric) or `features` (a numeric group).
 #[derive(Debug, Clone, Copy)]
@@ -281,50 +253,6 @@ impl Options {
 pub struct Fitted<S> {
     pub features: Vec<String>,
     pub state: S,
-}
-
-/// The host-allocated output of `transform`: `n_rows × n_features` f32, row-major.
-pub struct FeatureMatrix<'a> {
-    pub(crate) data: &'a mut [f32],
-    pub(crate) n_features: usize,
-}
-
-impl<'a> FeatureMatrix<'a> {
-    /// Wraps a buffer; `data.len()` must be a multiple of `n_features`. Plugin tests use it.
-    pub fn new(data: &'a mut [f32], n_features: usize) -> Result<FeatureMatrix<'a>, Error> {
-        if n_features == 0 || data.len() % n_features != 0 {
-            return Err(Error(format!(
-                "a buffer of {} values is not rows of {n_features} features",
-                data.len()
-            )));
-        }
-        Ok(FeatureMatrix { data, n_features })
-    }
-
-    pub fn n_rows(&self) -> usize {
-        self.data.len() / self.n_features
-    }
-
-    pub fn n_features(&self) -> usize {
-        self.n_features
-    }
-
-    pub fn row_mut(&mut self, row: usize) -> &mut [f32] {
-        let d = self.n_features;
-        &mut self.data[row * d..(row + 1) * d]
-    }
-
-    /// Sets feature `feature` of every row from `values` (one per row).
-    pub fn set_column(&mut self, feature: usize, values: impl IntoIterator<Item = f32>) {
-        let d = self.n_features;
-        for (row, v) in values.into_iter().enumerate().take(self.n_rows()) {
-            self.data[row * d + feature] = v;
-        }
-    }
-
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        self.data
-    }
 }
 
 /// A numeric column's statistics for one segment, in the data's own units.

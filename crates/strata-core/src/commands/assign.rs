@@ -1,4 +1,5 @@
-//! `assign`: scores new customers with a saved model (`model.json`), streaming the input.
+//! `assign`: model → input (streamed) → features → nearest saved centroid → profiles →
+//! description → outputs; scores new customers with a saved model (`model.json`).
 //!
 //! The model's column bindings select the columns, the strategy plugin that fitted it (the same
 //! name, a compatible version) turns them into features with the saved state, and each row goes
@@ -12,18 +13,17 @@ use std::path::{Path, PathBuf};
 
 use strata_compute::MatrixRef;
 use strata_host::{Metric, PluginInfo, Registry};
-use strata_ingest::{ReadPlan, TableStream};
-use strata_kmeans::Assigned;
+use strata_ingest::ReadPlan;
 use tracing::info;
 
+use crate::assignments::{AssignmentRows, write_assignments_header};
+use crate::backend::Runner;
+use crate::describe::{SegmentSummary, ambiguous_counts, describe};
+use crate::features::{Features, parse_as};
+use crate::input::profiled_columns;
+use crate::input::stream::RowStream;
 use crate::model::{Model, StrategyRef};
-use crate::output::{
-    BackendReport, InputReport, SegmentsFile, persist_all, stage, temp_file, write_json,
-};
-use crate::pipeline::{
-    AssignmentRows, Runner, SegmentSummary, ambiguous_counts, batch, describe, drop_incomplete,
-    normalise_rows, parse_as, transform_all, write_assignments_header,
-};
+use crate::output::{InputReport, SegmentsFile, persist_all, stage, temp_file, write_json};
 use crate::profile::ProfileBuilder;
 use crate::progress::{NoProgress, Progress};
 use crate::{BackendChoice, Binding, CoreError, DEFAULT_AMBIGUOUS_RATIO, MissingPolicy, Mode};
@@ -264,7 +264,12 @@ pub fn assign_with_progress(
         .id_salt
         .as_ref()
         .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
-    let state = model.state.to_string();
+    let features = Features::saved(
+        &plugin,
+        model.features.clone(),
+        model.state.to_string(),
+        metric,
+    );
     info!(
         "scoring {} with the model in {} (strategy {} {}, k = {k})",
         settings.input.display(),
@@ -276,7 +281,6 @@ pub fn assign_with_progress(
     let path = settings.input.as_path();
     let header = strata_ingest::read_header(path, settings.delimiter)?;
     let (bindings, plan) = bind(path, &model, &header)?;
-    let total = std::fs::metadata(path).map_or(0, |m| m.len());
     let drop_rows = model.input.missing == MissingPolicy::Drop;
 
     std::fs::create_dir_all(&settings.out).map_err(|e| CoreError::Output {
@@ -294,49 +298,35 @@ pub fn assign_with_progress(
     let mut runner: Option<Runner> = None;
     let mut profiles = ProfileBuilder::new(k);
     let mut ambiguous = vec![0u64; k];
-    let mut missing = vec![0usize; bindings.len()];
-    let (mut rows, mut rows_used, mut inertia) = (0usize, 0usize, 0.0f64);
+    let (mut rows_used, mut inertia) = (0usize, 0.0f64);
     progress.stage("assign");
-    let mut stream = TableStream::new(&header, &plan)?;
-    while let Some(mut table) = stream
-        .next_table()
-        .map_err(|e| crate::privacy::withhold(e, &info, &bindings))?
-    {
-        progress.bytes(stream.bytes_read(), total);
-        rows += table.n_rows;
-        for (m, c) in missing.iter_mut().zip(&table.columns) {
-            *m += c.data.missing();
-        }
-        if drop_rows {
-            (table, _) = drop_incomplete(table);
-        }
+    let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
+    while let Some(batch) = stream.next(|_| Ok(()))? {
+        let table = &batch.table;
         if table.n_rows == 0 {
             continue;
         }
-        let mut features = transform_all(&plugin, &state, &batch(&bindings, &table), d)?;
-        if metric == Metric::Cosine {
-            normalise_rows(&mut features, d);
-        }
+        let scaled = features.transform(&bindings, table)?;
         let runner = match &mut runner {
             Some(r) => r,
             None => {
                 // Rows in the file, estimated from the first batch, for the backend choice.
-                let per_byte = table.n_rows as f64 / stream.bytes_read().max(1) as f64;
+                let (read, total) = stream.bytes();
+                let per_byte = table.n_rows as f64 / read.max(1) as f64;
                 let n = (per_byte * total as f64) as usize;
                 runner.insert(Runner::new(settings.backend, n, n_centroids, d)?)
             }
         };
         let data =
-            MatrixRef::new(&features, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
-        let mut a: Assigned = runner.assign(data, &centroids, n_centroids)?;
-        if let Some(map) = &model.centroid_segments {
-            for l in a.labels.iter_mut() {
-                *l = map[*l as usize];
-            }
-        }
+            MatrixRef::new(&scaled, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
+        let a = runner.assign(data, &centroids, n_centroids)?;
+        let segments = match &model.centroid_segments {
+            Some(map) => a.labels.iter().map(|&l| map[l as usize]).collect(),
+            None => a.labels,
+        };
         AssignmentRows {
             ids: &table.ids,
-            segments: &a.labels,
+            segments: &segments,
             sq_distances: Some((&a.nearest, &a.second)),
             threshold: settings.ambiguous_ratio,
             labels: &model.labels,
@@ -346,7 +336,7 @@ pub fn assign_with_progress(
         .write(&mut csv_out)
         .map_err(out_err)?;
         let batch_ambiguous = ambiguous_counts(
-            &a.labels,
+            &segments,
             &a.nearest,
             &a.second,
             k,
@@ -357,13 +347,12 @@ pub fn assign_with_progress(
         }
         inertia += a.inertia;
         rows_used += table.n_rows;
-        let columns: Vec<_> = bindings
-            .iter()
-            .zip(table.columns.iter().map(|c| &c.data))
-            .filter(|(b, _)| !crate::binding::is_personal(&info, &b.role))
-            .collect();
-        profiles.add(&columns, &a.labels);
+        profiles.add(
+            &profiled_columns(&info, &bindings, &table.columns),
+            &segments,
+        );
     }
+    let (rows, missing) = (stream.rows, stream.missing);
     if rows == 0 {
         return Err(strata_ingest::IngestError::NoRows {
             path: path.to_owned(),
@@ -385,6 +374,7 @@ pub fn assign_with_progress(
         info!("left out {rows_dropped} rows with a missing value (the model drops them)");
     }
     let runner = runner.expect("a batch with rows was scored");
+    let backend = runner.report();
     let profiles = profiles.finish();
     let described = describe(&info, &profiles, &model.labels, Some(&ambiguous));
     let segments_file = SegmentsFile {
@@ -411,11 +401,7 @@ pub fn assign_with_progress(
             bindings: bindings.clone(),
         },
         transactions: None,
-        backend: Some(BackendReport {
-            kind: runner.backend.kind().name().into(),
-            description: runner.backend.describe(),
-            reason: runner.reason.clone(),
-        }),
+        backend: Some(backend.clone()),
         k,
         inertia: Some(inertia),
         iterations: 0,
@@ -463,7 +449,7 @@ pub fn assign_with_progress(
         rows_used,
         rows_dropped,
         k,
-        backend: runner.backend.describe(),
+        backend: backend.description,
         segments: described.summary,
         value_measure: described.value_measure,
         written,

@@ -1,0 +1,209 @@
+//! `assignments.csv`: one row per segmented customer in input order (id, segment, label,
+//! distance, boundary_ratio, ambiguous, and the RFM measures and scores when there are any),
+//! formatted in parallel blocks and written in row order.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use strata_ingest::IdColumn;
+
+use crate::describe::boundary_ratio;
+use crate::segments::Rfm;
+
+/// A measure for people and pipelines: at most two decimals, no trailing zeros, empty when
+/// missing (sums of prices otherwise print as 5391.210000000009).
+struct Rounded(f64);
+
+impl std::fmt::Display for Rounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_nan() {
+            return Ok(());
+        }
+        let text = format!("{:.2}", self.0);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        f.write_str(if text == "-0" { "0" } else { text })
+    }
+}
+
+/// Rows formatted by one task: big enough to amortise the task, small enough that a round of
+/// tasks (a few per thread) holds only a few MiB of text.
+const FORMAT_ROWS: usize = 16_384;
+
+/// What `assignments.csv` is written from: id, segment, label, distance (Euclidean, in the
+/// scaled feature space), boundary_ratio (that distance over the distance to the second-nearest
+/// centroid) and ambiguous (`true` when the ratio is above `threshold`); the last three empty
+/// without k-means. One row per segmented customer in input order; with RFM measures, also
+/// recency, frequency, monetary and their scores.
+pub(crate) struct AssignmentRows<'a> {
+    pub ids: &'a IdColumn,
+    pub segments: &'a [u32],
+    /// Squared distances to the nearest and second-nearest centroid.
+    pub sq_distances: Option<(&'a [f32], &'a [f32])>,
+    pub threshold: f64,
+    pub labels: &'a [String],
+    pub rfm: Option<&'a Rfm>,
+    pub pseudo: Option<&'a crate::privacy::Pseudonymizer>,
+}
+
+impl AssignmentRows<'_> {
+    /// The whole file: header, then every row.
+    pub(crate) fn write_file(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        write_assignments_header(w, self.rfm.is_some())?;
+        self.write(w)?;
+        w.flush()
+    }
+
+    /// Every row, no header. Formatting (float printing, pseudonyms) is most of the cost, so
+    /// blocks of rows are formatted in parallel and written in row order: the bytes are those
+    /// of a single writer.
+    pub(crate) fn write<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
+        let n = self.segments.len();
+        let round = FORMAT_ROWS * 4 * rayon::current_num_threads();
+        for first in (0..n).step_by(round.max(1)) {
+            let last = (first + round).min(n);
+            let blocks: Vec<std::io::Result<Vec<u8>>> = (first..last)
+                .step_by(FORMAT_ROWS)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|start| {
+                    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                    self.format(&mut w, start..(start + FORMAT_ROWS).min(last))?;
+                    w.into_inner().map_err(|e| e.into_error())
+                })
+                .collect();
+            for block in blocks {
+                out.write_all(&block?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows `rows`, formatted into one writer.
+    fn format<W: Write>(
+        &self,
+        out: &mut csv::Writer<W>,
+        rows: std::ops::Range<usize>,
+    ) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        let mut pseudonym = String::new();
+        let (mut id_buf, mut buf) = (String::new(), String::new());
+        let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
+            buf.clear();
+            let _ = buf.write_fmt(value);
+            out.write_field(&buf)
+        };
+        for i in rows {
+            let l = self.segments[i];
+            let id = self.ids.get(i, &mut id_buf);
+            match self.pseudo {
+                Some(p) => {
+                    p.pseudonym(id, &mut pseudonym);
+                    out.write_field(&pseudonym)?;
+                }
+                None => out.write_field(id)?,
+            }
+            field(out, format_args!("{l}"))?;
+            out.write_field(&self.labels[l as usize])?;
+            match self.sq_distances {
+                Some((near, second)) => {
+                    field(out, format_args!("{}", near[i].max(0.0).sqrt()))?;
+                    let ratio = boundary_ratio(near[i], second[i]);
+                    field(out, format_args!("{ratio:.4}"))?;
+                    out.write_field(if f64::from(ratio) > self.threshold {
+                        "true"
+                    } else {
+                        "false"
+                    })?;
+                }
+                None => {
+                    for _ in 0..3 {
+                        out.write_field("")?;
+                    }
+                }
+            }
+            if let Some(r) = self.rfm {
+                for v in &r.values {
+                    field(out, format_args!("{}", Rounded(v[i])))?;
+                }
+                let s = r.scores[i];
+                for score in [s.r, s.f, s.m] {
+                    field(out, format_args!("{score}"))?;
+                }
+            }
+            out.write_record(None::<&[u8]>)?;
+        }
+        Ok(())
+    }
+}
+
+/// The header of `assignments.csv` (RFM measures and scores when `rfm`).
+pub(crate) fn write_assignments_header<W: Write + ?Sized>(
+    out: &mut W,
+    rfm: bool,
+) -> std::io::Result<()> {
+    let mut head = vec![
+        "id",
+        "segment",
+        "label",
+        "distance",
+        "boundary_ratio",
+        "ambiguous",
+    ];
+    if rfm {
+        head.extend([
+            "recency",
+            "frequency",
+            "monetary",
+            "r_score",
+            "f_score",
+            "m_score",
+        ]);
+    }
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(&head)?;
+    out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks formatted in parallel, over several rounds and a short last block, give the
+    /// bytes of one writer going through the rows in order.
+    #[test]
+    fn parallel_assignment_rows_are_the_serial_bytes() {
+        let n = FORMAT_ROWS * 4 * rayon::current_num_threads() * 2 + 777;
+        let ids = IdColumn::RowNumbers(n);
+        let segments: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
+        let near: Vec<f32> = (0..n).map(|i| i as f32 * 0.25).collect();
+        let second: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 + 1.0).collect();
+        let labels = ["a".to_string(), "b, \"quoted\"".into(), "c".into()];
+        let rows = AssignmentRows {
+            ids: &ids,
+            segments: &segments,
+            sq_distances: Some((&near, &second)),
+            threshold: 0.9,
+            labels: &labels,
+            rfm: None,
+            pseudo: None,
+        };
+        let mut serial = csv::WriterBuilder::new().from_writer(Vec::new());
+        rows.format(&mut serial, 0..n).unwrap();
+        let serial = serial.into_inner().unwrap();
+        let mut parallel = Vec::new();
+        rows.write(&mut parallel).unwrap();
+        assert_eq!(parallel.len(), serial.len());
+        assert!(parallel == serial, "the parallel bytes differ");
+        assert_eq!(parallel.iter().filter(|&&b| b == b'\n').count(), n);
+    }
+
+    #[test]
+    fn measures_are_rounded_for_output() {
+        let show = |x| Rounded(x).to_string();
+        assert_eq!(show(5391.210000000009), "5391.21");
+        assert_eq!(show(34.0), "34");
+        assert_eq!(show(2.5), "2.5");
+        assert_eq!(show(-0.001), "0");
+        assert_eq!(show(f64::NAN), "");
+    }
+}

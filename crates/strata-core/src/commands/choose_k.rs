@@ -1,0 +1,59 @@
+//! `choose-k`: input → features → every k of the range fitted and scored. Writes nothing.
+
+use strata_host::Registry;
+
+use crate::cluster::{check_k, kmeans_params};
+use crate::features::Features;
+use crate::input::Held;
+use crate::progress::{Progress, Stages};
+use crate::select::KSelection;
+use crate::settings::Mode;
+use crate::{CoreError, FitSettings};
+
+/// `strata choose-k`: reads the data as `fit --k auto` does (in memory), fits every k of
+/// `settings.k_range` and returns the table with its recommendation.
+pub fn choose_k(
+    settings: &FitSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<KSelection, CoreError> {
+    let Some(range) = settings.k_range.clone() else {
+        return Err(CoreError::Settings(
+            "choose-k needs a range of k (--k-range)".into(),
+        ));
+    };
+    if settings.mode != Mode::Kmeans {
+        return Err(CoreError::Settings(
+            "choose-k chooses k for k-means; --mode rfm has fixed segments".into(),
+        ));
+    }
+    if let Some(reason) = crate::input::stream::streaming_reason(settings) {
+        return Err(CoreError::Settings(format!(
+            "{} would be streamed ({reason}); choose-k reads the whole table. Run `strata fit \
+             --k auto`, which streams it and chooses k on its k-means++ sample",
+            settings.input.display()
+        )));
+    }
+    let plugin = registry.find(&settings.strategy)?;
+    let info = plugin.info().clone();
+    let mut clock = Stages::new(progress);
+    clock.begin("ingest");
+    let held = Held::load(settings, &info, progress)?;
+    clock.lap("ingest");
+    clock.begin("features");
+    let features = Features::learn(
+        &plugin,
+        &held.bindings,
+        &held.table,
+        &settings.plugin_options(),
+    )?;
+    let params = kmeans_params(settings, &info, features.names())?;
+    check_k(settings, params.k(), held.table.n_rows)?;
+    let matrix = features.transform(&held.bindings, &held.table)?;
+    clock.lap("features");
+    clock.begin("k-means");
+    let selection =
+        crate::cluster::choose_k(settings, &params, range, &matrix, features.d(), progress)?;
+    clock.lap("k-means");
+    Ok(selection)
+}

@@ -1,0 +1,374 @@
+//! `fit`: input → features → clustering → segments → profiles → description → outputs, or,
+//! under `--mode rfm`, input → RFM scores → profiles → description → outputs. The same stages
+//! whether the input is held whole or streamed (a property of [`FitInput`]).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use strata_host::{Plugin, PluginInfo, Registry};
+use tracing::info;
+
+use crate::assignments::AssignmentRows;
+use crate::cluster::{KMeansRun, check_k, kmeans_params};
+use crate::describe::{SegmentSummary, ambiguous_counts, describe, name_segments};
+use crate::features::Features;
+use crate::input::{Customers, FitInput, Held, Rows};
+use crate::model::{InputSpec, KMeansRecord, Model, StrategyRef};
+use crate::output::Stability;
+use crate::output::{FileWriter, InputReport, SegmentsFile, write_json};
+use crate::progress::{NoProgress, Progress, Stages};
+use crate::segments::{Rfm, Segmentation};
+use crate::select::KSelection;
+use crate::settings::{Mode, Source};
+use crate::{CoreError, FitSettings, MissingPolicy, write_atomically};
+
+/// How a k-means run ended, for the summary.
+#[derive(Debug, Clone)]
+pub struct KMeansSummary {
+    pub inertia: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub backend: String,
+    pub quality: strata_quality::Quality,
+    pub stability: Option<Stability>,
+    /// The k-selection table (`--k auto`).
+    pub k_selection: Option<KSelection>,
+}
+
+/// What a fit did, for the caller to print.
+#[derive(Debug, Clone)]
+pub struct FitReport {
+    pub strategy: String,
+    pub strategy_version: String,
+    pub mode: Mode,
+    pub rows: usize,
+    pub rows_used: usize,
+    pub rows_dropped: usize,
+    pub imputed: BTreeMap<String, usize>,
+    pub skipped_columns: Vec<String>,
+    pub transactions: Option<strata_behavior::TxReport>,
+    pub features: usize,
+    pub k: usize,
+    /// `None` in RFM mode.
+    pub kmeans: Option<KMeansSummary>,
+    /// Wall seconds per stage, in order (ingest, features, k-means, profiles, output).
+    pub timings: Vec<(&'static str, f64)>,
+    pub segments: Vec<SegmentSummary>,
+    /// The value measure segments' value shares are of (when the strategy has one).
+    pub value_measure: Option<crate::ValueMeasure>,
+    /// Segments merged away by `--min-segment-size` (k-means numbering).
+    pub merged: Vec<crate::privacy::MergedSegment>,
+    pub ids_pseudonymized: bool,
+    pub written: Vec<PathBuf>,
+}
+
+/// Runs a fit job and writes its outputs.
+pub fn fit(settings: &FitSettings, registry: &Registry) -> Result<FitReport, CoreError> {
+    fit_with_progress(settings, registry, &NoProgress)
+}
+
+/// [`fit`], reporting stages, bytes read and k-means iterations to `progress` as it goes.
+pub fn fit_with_progress(
+    settings: &FitSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<FitReport, CoreError> {
+    let plugin = registry.find(&settings.strategy)?;
+    let info = plugin.info().clone();
+    info!(
+        "strategy {} {} from {}",
+        info.name,
+        info.version,
+        info.path.display()
+    );
+    let mut clock = Stages::new(progress);
+    let (seg, customers, rows, rfm) = match settings.mode {
+        Mode::Kmeans => {
+            clock.begin("ingest");
+            let input = FitInput::open(settings, &info, progress)?;
+            clock.lap("ingest");
+            // A held table with the three RFM roles also gets its RFM measures and scores.
+            let rfm = match &input {
+                FitInput::Held(h) => Rfm::of(&h.bindings, &h.table),
+                FitInput::Streamed(_) => None,
+            };
+            let (seg, customers, rows) = kmeans(settings, &plugin, input, &mut clock)?;
+            (seg, customers, rows, rfm)
+        }
+        // RFM scores rank every customer against all the others: the table is held whole.
+        Mode::Rfm => {
+            clock.begin("ingest");
+            let held = Held::load(settings, &info, progress)?;
+            clock.lap("ingest");
+            clock.begin("rfm scores");
+            let rfm = Rfm::of(&held.bindings, &held.table).ok_or_else(|| {
+                CoreError::Settings(format!(
+                    "--mode rfm needs the recency, frequency and monetary roles (strategy \
+                     behavioral); strategy '{}' with these bindings does not provide all three",
+                    info.name
+                ))
+            })?;
+            let seg = Segmentation::rfm(&rfm);
+            clock.lap("rfm scores");
+            let (customers, columns) = held.into_customers();
+            (seg, customers, Rows::Held(columns), Some(rfm))
+        }
+    };
+
+    clock.begin("profiles");
+    let k = seg.k();
+    let profiles = rows.profiles(&info, &customers, seg.labels(), k, progress)?;
+    drop(rows);
+    let labels = name_segments(&seg, &plugin, &profiles)?;
+    let model = model(settings, &info, &customers, &seg, &labels, rfm.as_ref());
+    let ambiguous = seg
+        .sq_distances()
+        .map(|(a, b)| ambiguous_counts(seg.labels(), a, b, k, settings.ambiguous_ratio));
+    if let Some(a) = &ambiguous {
+        info!(
+            "{} customers are ambiguous (distance ratio to the two nearest centroids above {})",
+            a.iter().sum::<u64>(),
+            settings.ambiguous_ratio
+        );
+    }
+    let described = describe(&info, &profiles, &labels, ambiguous.as_deref());
+    clock.lap("profiles");
+
+    clock.begin("output");
+    let km = seg.kmeans_segments();
+    let segments_file = SegmentsFile {
+        strata_version: env!("CARGO_PKG_VERSION").into(),
+        strategy: model.strategy.clone(),
+        mode: settings.mode,
+        input: InputReport {
+            file: settings.input.display().to_string(),
+            rows: customers.rows,
+            rows_used: customers.n(),
+            rows_dropped: customers.rows_dropped,
+            missing_policy: settings.missing,
+            missing: customers.missing.clone(),
+            skipped_columns: customers.skipped_columns.clone(),
+            bindings: customers.bindings.clone(),
+        },
+        transactions: customers.transactions().cloned(),
+        backend: km.map(|c| c.run.backend.clone()),
+        k,
+        inertia: km.map(|c| c.run.fit.inertia),
+        iterations: km.map_or(0, |c| c.run.fit.iterations),
+        converged: km.is_none_or(|c| c.run.fit.converged),
+        n_init: km.map_or(0, |c| c.run.n_init),
+        seed: settings.seed,
+        best_run: km.map_or(0, |c| c.run.fit.best_run),
+        run_inertias: km.map_or_else(Vec::new, |c| {
+            c.run.fit.runs.iter().map(|r| r.inertia).collect()
+        }),
+        features: seg.features().to_vec(),
+        streamed: customers.streamed().cloned(),
+        init_sample: km.and_then(|c| c.run.sample.clone()),
+        quality: km.map(|c| c.quality.clone()),
+        ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
+        stability: km.and_then(|c| c.run.stability.clone()),
+        k_selection: km.and_then(|c| c.run.k_selection.clone()),
+        scored_with: None,
+        min_segment_size: settings.min_segment_size,
+        merged_segments: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
+        ids_pseudonymized: settings.id_salt.is_some(),
+        value_measure: described.value_measure.clone(),
+        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        segments: described.json,
+        timings_s: clock
+            .laps()
+            .iter()
+            .map(|(s, t)| (s.to_string(), *t))
+            .collect(),
+    };
+    let report = strata_report::render_fit(&crate::report::fit_report(
+        &segments_file,
+        km.and_then(|c| c.projection.as_ref()),
+    ));
+    let pseudo = settings
+        .id_salt
+        .as_ref()
+        .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
+    let files: Vec<FileWriter> = vec![
+        (
+            "assignments.csv",
+            Box::new(|w: &mut dyn Write| {
+                AssignmentRows {
+                    ids: &customers.ids,
+                    segments: seg.labels(),
+                    sq_distances: seg.sq_distances(),
+                    threshold: settings.ambiguous_ratio,
+                    labels: &labels,
+                    rfm: rfm.as_ref(),
+                    pseudo: pseudo.as_ref(),
+                }
+                .write_file(w)
+            }),
+        ),
+        (
+            "segments.json",
+            Box::new(|w: &mut dyn Write| write_json(&segments_file, w)),
+        ),
+        (
+            "model.json",
+            Box::new(|w: &mut dyn Write| write_json(&model, w)),
+        ),
+        (
+            "report.html",
+            Box::new(|w: &mut dyn Write| w.write_all(report.as_bytes())),
+        ),
+    ];
+    let written = write_atomically(&settings.out, files)?;
+    for p in &written {
+        info!("wrote {}", p.display());
+    }
+    clock.lap("output");
+    info!(
+        ingest_s = clock.total("ingest"),
+        features_s = clock.total("features"),
+        k_means_s = clock.total("k-means"),
+        rfm_scores_s = clock.total("rfm scores"),
+        profiles_s = clock.total("profiles"),
+        output_s = clock.total("output"),
+        "stage times"
+    );
+
+    Ok(FitReport {
+        strategy: info.name.clone(),
+        strategy_version: info.version.clone(),
+        mode: settings.mode,
+        rows: customers.rows,
+        rows_used: customers.n(),
+        rows_dropped: customers.rows_dropped,
+        imputed: if settings.missing == MissingPolicy::Impute {
+            customers.missing.clone()
+        } else {
+            BTreeMap::new()
+        },
+        skipped_columns: customers.skipped_columns.clone(),
+        transactions: customers.transactions().cloned(),
+        features: seg.features().len(),
+        k,
+        kmeans: km.map(|c| KMeansSummary {
+            inertia: c.run.fit.inertia,
+            iterations: c.run.fit.iterations,
+            converged: c.run.fit.converged,
+            backend: c.run.backend.description.clone(),
+            quality: c.quality.clone(),
+            stability: c.run.stability.clone(),
+            k_selection: c.run.k_selection.clone(),
+        }),
+        timings: clock.laps().to_vec(),
+        segments: described.summary,
+        value_measure: described.value_measure,
+        merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
+        ids_pseudonymized: settings.id_salt.is_some(),
+        written,
+    })
+}
+
+/// The k-means path: features → clustering → segments.
+fn kmeans(
+    settings: &FitSettings,
+    plugin: &Plugin,
+    input: FitInput,
+    clock: &mut Stages<'_>,
+) -> Result<(Segmentation, Customers, Rows), CoreError> {
+    let info = plugin.info();
+    clock.begin("features");
+    let features = Features::learn(
+        plugin,
+        input.bindings(),
+        input.prep(),
+        &settings.plugin_options(),
+    )?;
+    let params = kmeans_params(settings, info, features.names())?;
+    if let Some(n) = input.rows_known() {
+        check_k(settings, params.k(), n)?;
+    }
+    let init_sample = input.init_sample(settings);
+    let (matrix, customers, rows) = input.features(settings, info, &features, clock.progress)?;
+    clock.lap("features");
+
+    clock.begin("k-means");
+    let run: KMeansRun = crate::cluster::run(
+        settings,
+        params,
+        &matrix,
+        features.d(),
+        clock.progress,
+        init_sample,
+    )?;
+    let (names, state) = features.into_parts();
+    let seg = Segmentation::kmeans(
+        run,
+        settings.min_segment_size,
+        &matrix,
+        settings.seed,
+        names,
+        state,
+    )?;
+    drop(matrix);
+    clock.lap("k-means");
+    Ok((seg, customers, rows))
+}
+
+/// `model.json`: what scores new customers the way this fit did.
+fn model(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    customers: &Customers,
+    seg: &Segmentation,
+    labels: &[String],
+    rfm: Option<&Rfm>,
+) -> Model {
+    let km = seg.kmeans_segments();
+    let d = seg.features().len();
+    Model {
+        format: crate::MODEL_FORMAT.into(),
+        format_version: crate::MODEL_FORMAT_VERSION,
+        strata_version: env!("CARGO_PKG_VERSION").into(),
+        strategy: StrategyRef {
+            name: info.name.clone(),
+            version: info.version.clone(),
+            abi_major: info.abi.0,
+            abi_minor: info.abi.1,
+        },
+        mode: settings.mode,
+        input: InputSpec {
+            source: match settings.source {
+                Source::Customers => "customers".into(),
+                Source::Transactions => "transactions".into(),
+            },
+            id_column: settings.id_column.clone(),
+            delimiter: (customers.delimiter as char).to_string(),
+            bindings: customers.bindings.clone(),
+            missing: settings.missing,
+            options: settings.plugin_options(),
+        },
+        metric: info.metric.name().into(),
+        features: seg.features().to_vec(),
+        state: km.map_or(serde_json::Value::Null, |c| {
+            serde_json::from_str(&c.state).expect("validated by the host")
+        }),
+        k: seg.k(),
+        d,
+        centroids: km.map_or_else(Vec::new, |c| {
+            c.run.fit.centroids.chunks(d).map(<[f32]>::to_vec).collect()
+        }),
+        centroid_segments: km.and_then(|c| c.map.of_centroid.clone()),
+        labels: labels.to_vec(),
+        kmeans: km.map(|c| KMeansRecord {
+            seed: settings.seed,
+            max_iter: settings.max_iter,
+            tol: settings.tol,
+            n_init: c.run.n_init,
+            inertia: c.run.fit.inertia,
+            iterations: c.run.fit.iterations,
+            converged: c.run.fit.converged,
+        }),
+        rfm: rfm.map(|r| r.cuts.clone()),
+    }
+}

@@ -1,0 +1,160 @@
+//! The features stage: the strategy plugin learns its preprocessing from rows ([`Features::learn`])
+//! or has it from a saved model ([`Features::saved`]), then turns any batch of rows into
+//! feature vectors ([`Features::transform`]), unit-normalised when the strategy's metric is
+//! cosine. Every command gets its features here, so a fit, its streamed form and scoring turn
+//! the same rows into the same numbers.
+
+use rayon::prelude::*;
+use strata_host::{Batch, BatchColumn, BatchValues, ColumnKind, Metric, Plugin};
+use strata_ingest::{ColumnData, ParseAs, Table};
+use tracing::info;
+
+use crate::{Binding, CoreError};
+
+/// Rows per plugin `transform` call: large enough to amortise the call, small enough to spread
+/// over threads.
+const TRANSFORM_ROWS: usize = 16_384;
+
+/// How ingest parses a bound column.
+pub(crate) fn parse_as(b: &Binding) -> ParseAs {
+    match b.kind {
+        ColumnKind::Numeric if b.auto => ParseAs::AutoNumeric,
+        ColumnKind::Numeric => ParseAs::Numeric,
+        ColumnKind::Date => ParseAs::Date,
+        ColumnKind::Categorical | ColumnKind::Id => ParseAs::Text,
+    }
+}
+
+/// The table's columns (one per binding, in order) as the plugin sees them.
+fn batch<'a>(bindings: &'a [Binding], table: &'a Table) -> Batch<'a> {
+    let columns = bindings
+        .iter()
+        .zip(&table.columns)
+        .map(|(b, c)| BatchColumn {
+            role: &b.role,
+            name: &b.column,
+            kind: b.kind,
+            values: match &c.data {
+                ColumnData::Numeric(v) => BatchValues::Numeric(v),
+                ColumnData::Categorical { codes, dict } => BatchValues::Categorical { codes, dict },
+                ColumnData::NotNumeric { .. } => unreachable!("set aside before building a batch"),
+            },
+        })
+        .collect();
+    Batch {
+        n_rows: table.n_rows,
+        columns,
+    }
+}
+
+/// A strategy's fitted preprocessing: what turns rows into feature vectors.
+pub(crate) struct Features<'p> {
+    plugin: &'p Plugin,
+    names: Vec<String>,
+    /// The plugin's state (JSON), as `fit` returned it or the model saved it.
+    state: String,
+    cosine: bool,
+}
+
+impl<'p> Features<'p> {
+    /// The plugin learns its preprocessing from `table` with the fit's `options`.
+    pub fn learn(
+        plugin: &'p Plugin,
+        bindings: &[Binding],
+        table: &Table,
+        options: &serde_json::Value,
+    ) -> Result<Features<'p>, CoreError> {
+        let fitted = plugin.fit(&batch(bindings, table), &options.to_string())?;
+        info!(
+            "{} features: {}",
+            fitted.features.len(),
+            fitted.features.join(", ")
+        );
+        Ok(Features {
+            plugin,
+            names: fitted.features,
+            state: fitted.state,
+            cosine: plugin.info().metric == Metric::Cosine,
+        })
+    }
+
+    /// The preprocessing a saved model holds.
+    pub fn saved(
+        plugin: &'p Plugin,
+        names: Vec<String>,
+        state: String,
+        metric: Metric,
+    ) -> Features<'p> {
+        Features {
+            plugin,
+            names,
+            state,
+            cosine: metric == Metric::Cosine,
+        }
+    }
+
+    /// Features per row.
+    pub fn d(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The feature names and the plugin's state.
+    pub fn into_parts(self) -> (Vec<String>, String) {
+        (self.names, self.state)
+    }
+
+    /// The features of every row of `table` (columns bound by `bindings`), row-major.
+    pub fn transform(&self, bindings: &[Binding], table: &Table) -> Result<Vec<f32>, CoreError> {
+        let d = self.d();
+        let mut matrix = transform_all(self.plugin, &self.state, &batch(bindings, table), d)?;
+        if self.cosine {
+            normalise_rows(&mut matrix, d);
+        }
+        Ok(matrix)
+    }
+}
+
+/// Runs the plugin's `transform` over all rows, in parallel chunks, into a row-major matrix.
+fn transform_all(
+    plugin: &Plugin,
+    state: &str,
+    batch: &Batch<'_>,
+    d: usize,
+) -> Result<Vec<f32>, CoreError> {
+    let n = batch.n_rows;
+    let mut matrix = vec![0f32; n * d];
+    let results: Vec<Result<(), strata_host::HostError>> = matrix
+        .par_chunks_mut(TRANSFORM_ROWS * d)
+        .enumerate()
+        .map(|(c, out)| {
+            let start = c * TRANSFORM_ROWS;
+            let end = start + out.len() / d;
+            plugin.transform(state, &batch.rows(start, end), d, out, start)
+        })
+        .collect();
+    results.into_iter().collect::<Result<(), _>>()?;
+    Ok(matrix)
+}
+
+/// Scales each row to unit length (rows of zeros stay zero), for cosine distance.
+fn normalise_rows(matrix: &mut [f32], d: usize) {
+    matrix
+        .par_chunks_mut(d)
+        .for_each(strata_plugin_api::prep::unit_normalise);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_rows_become_unit_length() {
+        let mut m = vec![3.0, 4.0, 0.0, 0.0];
+        normalise_rows(&mut m, 2);
+        assert_eq!(m, vec![0.6, 0.8, 0.0, 0.0]);
+    }
+}

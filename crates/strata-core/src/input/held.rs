@@ -1,0 +1,206 @@
+//! A fit's input held whole: a customer table read at once, or a transaction log aggregated
+//! per customer; text columns set aside, missing values counted and handled.
+
+use std::collections::BTreeMap;
+
+use strata_behavior::{Behaviour, TxOptions, TxReport};
+use strata_host::PluginInfo;
+use strata_ingest::{Column, ColumnData, Header, Table};
+use tracing::info;
+
+use super::customers::{Customers, ReadAs, customer_plan};
+use super::rows::{
+    all_dropped_error, data_error, drop_incomplete, no_values_error, set_aside_text_columns,
+};
+use crate::progress::Progress;
+use crate::settings::Source;
+use crate::{
+    Binding, CoreError, FitSettings, MissingPolicy, resolve_bindings, resolve_transaction_columns,
+};
+
+/// A customer table held whole: read from a customer file, or aggregated from a transaction
+/// log; text columns set aside, missing values counted and handled.
+pub(crate) struct Held {
+    pub table: Table,
+    pub bindings: Vec<Binding>,
+    delimiter: u8,
+    rows: usize,
+    rows_dropped: usize,
+    missing: BTreeMap<String, usize>,
+    skipped_columns: Vec<String>,
+    transactions: Option<TxReport>,
+}
+
+impl Held {
+    /// Reads the input, binds roles, sets aside text columns, counts and handles missing
+    /// values.
+    pub fn load(
+        settings: &FitSettings,
+        info: &PluginInfo,
+        progress: &dyn Progress,
+    ) -> Result<Held, CoreError> {
+        let path = settings.input.as_path();
+        let header = strata_ingest::read_header(path, settings.delimiter)?;
+        let (mut table, mut bindings, transactions) = match settings.source {
+            Source::Transactions => {
+                let (t, b, r) = load_transactions(settings, info, &header)?;
+                (t, b, Some(r))
+            }
+            Source::Customers => {
+                let (bindings, plan) = customer_plan(settings, info, &header)?;
+                let total = std::fs::metadata(path).map_or(0, |m| m.len());
+                let table = strata_ingest::read_table_with_progress(&header, &plan, &mut |done| {
+                    progress.bytes(done, total)
+                })
+                .map_err(|e| crate::privacy::withhold(e, info, &bindings))?;
+                info!("read {} rows from {}", table.n_rows, path.display());
+                (table, bindings, None)
+            }
+        };
+        for b in &bindings {
+            info!(
+                "role {} ← column '{}' ({})",
+                b.role,
+                b.column,
+                b.kind.name()
+            );
+        }
+        let rows = table.n_rows;
+
+        let skipped_columns = set_aside_text_columns(path, &mut table, &mut bindings)?;
+
+        let mut missing = BTreeMap::new();
+        for (b, c) in bindings.iter().zip(&table.columns) {
+            let m = c.data.missing();
+            if m == rows {
+                return Err(no_values_error(path, b));
+            }
+            missing.insert(b.column.clone(), m);
+        }
+        let mut rows_dropped = 0;
+        if missing.values().any(|&m| m > 0) {
+            match settings.missing {
+                MissingPolicy::Impute => {
+                    for (col, m) in missing.iter().filter(|(_, m)| **m > 0) {
+                        info!("imputed {m} missing values in '{col}'");
+                    }
+                }
+                MissingPolicy::Drop => {
+                    (table, rows_dropped) = drop_incomplete(table);
+                    info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
+                    if table.n_rows == 0 {
+                        return Err(all_dropped_error(path));
+                    }
+                }
+            }
+        }
+        Ok(Held {
+            table,
+            bindings,
+            delimiter: header.delimiter,
+            rows,
+            rows_dropped,
+            missing,
+            skipped_columns,
+            transactions,
+        })
+    }
+
+    /// The customers, and the bound columns kept for their profiles.
+    pub fn into_customers(self) -> (Customers, Vec<Column>) {
+        let Table {
+            ids,
+            columns,
+            lines,
+            ..
+        } = self.table;
+        let customers = Customers {
+            ids,
+            lines,
+            bindings: self.bindings,
+            delimiter: self.delimiter,
+            rows: self.rows,
+            rows_dropped: self.rows_dropped,
+            missing: self.missing,
+            skipped_columns: self.skipped_columns,
+            read_as: match self.transactions {
+                Some(r) => ReadAs::Log(r),
+                None => ReadAs::Table,
+            },
+        };
+        (customers, columns)
+    }
+}
+
+/// Reads a transaction log, aggregates it per customer and binds the strategy's roles to the
+/// aggregated columns by name.
+fn load_transactions(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    header: &Header,
+) -> Result<(Table, Vec<Binding>, TxReport), CoreError> {
+    let path = settings.input.as_path();
+    let cols = resolve_transaction_columns(path, header, &settings.maps)?;
+    let opts = TxOptions {
+        date_format: settings.date_format,
+        as_of: settings.as_of,
+    };
+    let b =
+        strata_behavior::transactions::aggregate(header, &cols, &opts).map_err(|e| match e {
+            strata_behavior::TxError::Ingest(e) => CoreError::Ingest(e),
+            other => data_error(
+                path,
+                other
+                    .to_string()
+                    .replacen(&format!("{}: ", path.display()), "", 1),
+            ),
+        })?;
+    let r = &b.report;
+    info!(
+        "transactions: {} rows; {} without a customer id skipped; {} returns or cancellations netted; \
+         {} after --as-of left out; {} customers ({} with no purchase left out); dates read as {}",
+        r.rows,
+        r.rows_without_customer,
+        r.return_rows,
+        r.rows_after_as_of,
+        r.customers,
+        r.customers_without_purchases,
+        r.date_format
+    );
+    let names: Vec<String> = Behaviour::COLUMNS.iter().map(|s| s.to_string()).collect();
+    let synthetic = Header {
+        path: path.to_owned(),
+        delimiter: header.delimiter,
+        names,
+    };
+    let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
+    // A measure no customer has (mean time between purchases when everyone bought once) is
+    // left out rather than failing the run: it was derived here, not bound by the user.
+    bindings.retain(|bd| {
+        let has_values = b.columns[bd.index].1.iter().any(|x| !x.is_nan());
+        if !has_values {
+            info!("left out {}: no customer has a value", bd.column);
+        }
+        has_values
+    });
+    let Behaviour {
+        ids,
+        columns,
+        lines,
+        report,
+    } = b;
+    let table = Table {
+        n_rows: lines.len(),
+        ids,
+        columns: bindings
+            .iter()
+            .map(|bd| strata_ingest::Column {
+                index: bd.index,
+                name: bd.column.clone(),
+                data: ColumnData::Numeric(columns[bd.index].1.clone()),
+            })
+            .collect(),
+        lines,
+    };
+    Ok((table, bindings, report))
+}
