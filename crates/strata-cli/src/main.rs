@@ -6,6 +6,7 @@ mod plugins;
 mod progress;
 mod summary;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -86,7 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     settings.out.display()
                 )
             })?;
-            summary::print(&report);
+            summary::print(&mut std::io::stdout().lock(), &report)?;
             Ok(())
         }
         Command::ChooseK(c) => {
@@ -96,13 +97,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let selection = strata_core::choose_k(&settings, &registry, &bars);
             bars.finish();
             let selection = selection.context("strata choose-k failed")?;
-            summary::print_k_selection(&selection);
+            // Files first: a closed stdout must not lose them.
             if let Some(path) = &c.json {
                 strata_core::write_file_atomically(path, |w| {
                     strata_core::write_json(&selection, w)
                 })
                 .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("wrote {}", path.display());
+            }
+            let mut out = std::io::stdout().lock();
+            summary::print_k_selection(&mut out, &selection)?;
+            if let Some(path) = &c.json {
+                writeln!(out, "wrote {}", path.display())?;
             }
             Ok(())
         }
@@ -118,31 +123,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     settings.out.display()
                 )
             })?;
-            summary::print_assign(&report);
+            summary::print_assign(&mut std::io::stdout().lock(), &report)?;
             Ok(())
         }
         Command::Compare(c) => {
             let a = strata_core::compare::read_run(&c.a).context("reading RUN_A")?;
             let b = strata_core::compare::read_run(&c.b).context("reading RUN_B")?;
             let comparison = strata_core::compare::compare(&a, &b);
-            summary::print_compare(&comparison);
-            if let Some(dir) = &c.out {
-                let written = strata_core::write_comparison(dir, &comparison)
-                    .with_context(|| {
+            // Files first: a closed stdout must not lose them.
+            let written = match &c.out {
+                Some(dir) => {
+                    strata_core::write_comparison(dir, &comparison).with_context(|| {
                         format!("strata compare: cannot write to {}", dir.display())
-                    })?;
-                for p in written {
-                    println!("wrote {}", p.display());
+                    })?
                 }
+                None => Vec::new(),
+            };
+            let mut out = std::io::stdout().lock();
+            summary::print_compare(&mut out, &comparison)?;
+            for p in written {
+                writeln!(out, "wrote {}", p.display())?;
             }
             Ok(())
         }
-        Command::Plugins(p) => plugins::run(p, &registry()),
+        Command::Plugins(p) => plugins::run(&mut std::io::stdout().lock(), p, &registry()),
         Command::Synth(s) => synth(s),
-        Command::Devices => {
-            devices();
-            Ok(())
-        }
+        Command::Devices => Ok(devices(&mut std::io::stdout().lock())?),
     }
 }
 
@@ -209,26 +215,33 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
 }
 
 /// `strata devices`: the adapters wgpu sees.
-fn devices() {
+fn devices(out: &mut dyn Write) -> std::io::Result<()> {
     let adapters = strata_gpu::list_adapters();
     if adapters.is_empty() {
-        println!("No GPU adapter found (Vulkan, Metal or DX12); `strata fit` will use the CPU.");
-        println!(
+        writeln!(
+            out,
+            "No GPU adapter found (Vulkan, Metal or DX12); `strata fit` will use the CPU."
+        )?;
+        writeln!(
+            out,
             "A software Vulkan driver on Debian/Ubuntu: apt-get install mesa-vulkan-drivers libvulkan1"
-        );
+        )?;
     }
     for a in adapters {
-        println!(
+        writeln!(
+            out,
             "{} ({}, {}), driver {}",
             a.name, a.backend, a.device_type, a.driver
-        );
-        println!(
+        )?;
+        writeln!(
+            out,
             "  max storage binding {} MiB, max buffer {} MiB, max workgroups per dimension {}",
             a.max_storage_buffer_binding_size >> 20,
             a.max_buffer_size >> 20,
             a.max_compute_workgroups_per_dimension
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -240,6 +253,9 @@ fn main() -> ExitCode {
     let json = cli.global.log_format == LogFormat::Json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`strata plugins | head -1`) is not a failure: every
+        // file was written before anything was printed.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
                 // A pipeline reading JSON lines gets the failure as one too.
@@ -247,9 +263,18 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("error: {}", error_text(&e));
             }
-            ExitCode::from(1)
+            // As ripgrep and grep do: 2 is an error, whatever it was.
+            ExitCode::from(2)
         }
     }
+}
+
+/// Whether the error is a write to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes on one line, outermost first. A library error that already quotes

@@ -1,18 +1,29 @@
 //! `strata plugins`: what was found, what was refused and why.
 
+use std::io::Write;
+
 use strata_host::Registry;
 
 use crate::args::PluginsArgs;
 
-pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
+pub fn run(out: &mut dyn Write, args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
     if let Some(name) = &args.strategy {
         let p = reg.find(name)?;
         let i = p.info();
-        println!("{} {} (ABI {}.{})", i.name, i.version, i.abi.0, i.abi.1);
-        println!("  {}", i.description);
-        println!("  file: {}", i.path.display());
-        println!("  metric: {}, default k: {}", i.metric.name(), i.default_k);
-        println!("  roles:");
+        writeln!(
+            out,
+            "{} {} (ABI {}.{})",
+            i.name, i.version, i.abi.0, i.abi.1
+        )?;
+        writeln!(out, "  {}", i.description)?;
+        writeln!(out, "  file: {}", i.path.display())?;
+        writeln!(
+            out,
+            "  metric: {}, default k: {}",
+            i.metric.name(),
+            i.default_k
+        )?;
+        writeln!(out, "  roles:")?;
         let name_w = i
             .roles
             .iter()
@@ -37,51 +48,55 @@ pub fn run(args: &PluginsArgs, reg: &Registry) -> anyhow::Result<()> {
             if r.personal {
                 flags.push("personal");
             }
-            println!(
+            writeln!(
+                out,
                 "    {:<name_w$} {:<40} {}",
                 r.name,
                 flags.join(", "),
                 r.description
-            );
+            )?;
         }
         if !i.docs.trim().is_empty() {
-            println!();
+            writeln!(out)?;
             for line in i.docs.trim_end().lines() {
-                println!("  {line}");
+                writeln!(out, "  {line}")?;
             }
         }
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "Searched: {}",
         reg.dirs
             .iter()
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     if reg.plugins.is_empty() {
-        println!("No strategy plugins found.");
+        writeln!(out, "No strategy plugins found.")?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{:<14} {:<9} {:<5} {:<40} FILE",
             "STRATEGY", "VERSION", "ABI", "ROLES"
-        );
+        )?;
         for p in &reg.plugins {
             let i = p.info();
             let roles: Vec<&str> = i.roles.iter().map(|r| r.name.as_str()).collect();
-            println!(
+            writeln!(
+                out,
                 "{:<14} {:<9} {:<5} {:<40} {}",
                 i.name,
                 i.version,
                 format!("{}.{}", i.abi.0, i.abi.1),
                 roles.join(","),
                 i.path.display()
-            );
+            )?;
         }
     }
     for r in &reg.refused {
-        println!("refused {}: {}", r.path.display(), r.reason);
+        writeln!(out, "refused {}: {}", r.path.display(), r.reason)?;
     }
     Ok(())
 }

@@ -1,14 +1,19 @@
-//! The short segment table `strata fit` prints on stdout.
+//! The short segment table `strata fit` prints on stdout. Every function writes to the `out`
+//! it is given and returns the write's error, so a closed pipe ends the command quietly
+//! instead of panicking (see `main`).
+
+use std::io::{self, Write};
 
 use strata_core::FitReport;
 use strata_core::select::KSelection;
 
 /// The `--k auto` / `choose-k` table, with the recommendation and its rule.
-pub fn print_k_selection(s: &KSelection) {
+pub fn print_k_selection(out: &mut dyn Write, s: &KSelection) -> io::Result<()> {
     let num = |v: Option<f64>, digits: usize| {
         v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
     };
-    println!(
+    writeln!(
+        out,
         "Choosing k in {}..{} on {} {} rows (silhouette on {} rows{}):",
         s.range[0],
         s.range[1],
@@ -17,13 +22,15 @@ pub fn print_k_selection(s: &KSelection) {
         s.silhouette_rows,
         s.silhouette_seed
             .map_or_else(String::new, |seed| format!(", sampled with seed {seed}"))
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:>4}  {:>14}  {:>10}  {:>14}  {:>17}  {:>9}",
         "k", "INERTIA", "SILHOUETTE", "DAVIES-BOULDIN", "CALINSKI-HARABASZ", "STABILITY"
-    );
+    )?;
     for c in &s.candidates {
-        println!(
+        writeln!(
+            out,
             "{:>4}  {:>14.6e}  {:>10}  {:>14}  {:>17}  {:>9}{}",
             c.k,
             c.inertia,
@@ -36,30 +43,34 @@ pub fn print_k_selection(s: &KSelection) {
             } else {
                 ""
             }
-        );
+        )?;
     }
-    println!("Recommended k = {} (rule: {}).", s.chosen, s.rule);
+    writeln!(out, "Recommended k = {} (rule: {}).", s.chosen, s.rule)?;
+    Ok(())
 }
 
-pub fn print(r: &FitReport) {
+pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     if let Some(t) = &r.transactions {
-        println!(
+        writeln!(
+            out,
             "Transactions: {} rows; {} without a customer id skipped; {} returns or cancellations netted; \
              {} customers (dates read as {}).",
             t.rows, t.rows_without_customer, t.return_rows, t.customers, t.date_format
-        );
+        )?;
     }
     match &r.kmeans {
         Some(km) => {
             if let Some(sel) = &km.k_selection {
-                print_k_selection(sel);
-                println!();
+                print_k_selection(out, sel)?;
+                writeln!(out)?;
             }
-            println!(
+            writeln!(
+                out,
                 "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
                 r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, km.backend
-            );
-            println!(
+            )?;
+            writeln!(
+                out,
                 "k-means: inertia {:.4}, {} iterations, {}.",
                 km.inertia,
                 km.iterations,
@@ -68,12 +79,13 @@ pub fn print(r: &FitReport) {
                 } else {
                     "stopped at --max-iter without converging"
                 }
-            );
+            )?;
             let q = &km.quality;
             let num = |v: Option<f64>, digits: usize| {
                 v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
             };
-            println!(
+            writeln!(
+                out,
                 "Quality: silhouette {} ({} {} rows; -1 to 1, higher is better), Davies-Bouldin {} \
                  (lower is better), Calinski-Harabasz {} (higher is better).",
                 num(q.silhouette, 3),
@@ -85,18 +97,20 @@ pub fn print(r: &FitReport) {
                 q.silhouette_rows,
                 num(q.davies_bouldin, 3),
                 num(q.calinski_harabasz, 1)
-            );
+            )?;
             if let Some(s) = &km.stability {
-                println!(
+                writeln!(
+                    out,
                     "Stability: {} restarts agree to an adjusted Rand index of at least {:.3} ({}).",
                     s.runs, s.min_agreement, s.reading
-                );
+                )?;
             }
         }
-        None => println!(
+        None => writeln!(
+            out,
             "Scored {} of {} customers with strategy {} {} into RFM segments (quintile scores 1–5).",
             r.rows_used, r.rows, r.strategy, r.strategy_version
-        ),
+        )?,
     }
     let imputed: Vec<String> = r
         .imputed
@@ -105,32 +119,37 @@ pub fn print(r: &FitReport) {
         .map(|(c, n)| format!("{c} {n}"))
         .collect();
     if !imputed.is_empty() {
-        println!("Missing values imputed: {}.", imputed.join(", "));
+        writeln!(out, "Missing values imputed: {}.", imputed.join(", "))?;
     }
     if r.rows_dropped > 0 {
-        println!("Rows dropped for missing values: {}.", r.rows_dropped);
+        writeln!(out, "Rows dropped for missing values: {}.", r.rows_dropped)?;
     }
     for m in &r.merged {
-        println!(
+        writeln!(
+            out,
             "Merged: k-means segment {} ({} customers, under --min-segment-size) into k-means \
              segment {}; its customers are in segment {}.",
             m.segment, m.size, m.into, m.exported
-        );
+        )?;
     }
     if r.ids_pseudonymized {
-        println!("Ids in assignments.csv are pseudonyms (HMAC-SHA-256 under your salt).");
+        writeln!(
+            out,
+            "Ids in assignments.csv are pseudonyms (HMAC-SHA-256 under your salt)."
+        )?;
     }
     if !r.skipped_columns.is_empty() {
-        println!(
+        writeln!(
+            out,
             "Non-numeric columns left out: {}.",
             r.skipped_columns.join(", ")
-        );
+        )?;
     }
-    println!();
-    print_segments(&r.segments, r.value_measure.as_ref(), &r.strategy);
-    println!();
+    writeln!(out)?;
+    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
+    writeln!(out)?;
     for p in &r.written {
-        println!("wrote {}", p.display());
+        writeln!(out, "wrote {}", p.display())?;
     }
     let show = |t: f64| {
         if t < 1.0 {
@@ -144,15 +163,17 @@ pub fn print(r: &FitReport) {
         .iter()
         .map(|(s, t)| format!("{s} {}", show(*t)))
         .collect();
-    println!("Time: {}.", times.join(", "));
+    writeln!(out, "Time: {}.", times.join(", "))?;
+    Ok(())
 }
 
 /// The segment table: size, share, value share (with a value measure), rank, label, traits.
 fn print_segments(
+    out: &mut dyn Write,
     segments: &[strata_core::SegmentSummary],
     value_measure: Option<&strata_core::ValueMeasure>,
     strategy: &str,
-) {
+) -> io::Result<()> {
     let label_w = segments
         .iter()
         .map(|s| s.label.chars().count())
@@ -160,7 +181,8 @@ fn print_segments(
         .unwrap_or(5)
         .max(5);
     let has_value = value_measure.is_some();
-    println!(
+    writeln!(
+        out,
         "{:>3}  {:>9}  {:>6}  {}{:>4}  {:<label_w$}  KEY TRAITS",
         "#",
         "SIZE",
@@ -168,14 +190,15 @@ fn print_segments(
         if has_value { " VALUE  " } else { "" },
         "RANK",
         "LABEL"
-    );
+    )?;
     for s in segments {
         let value = match (has_value, s.value_share) {
             (false, _) => String::new(),
             (true, Some(v)) => format!("{:>5.1}%  ", v * 100.0),
             (true, None) => format!("{:>6}  ", "n/a"),
         };
-        println!(
+        writeln!(
+            out,
             "{:>3}  {:>9}  {:>5.1}%  {value}{:>4}  {:<label_w$}  {}",
             s.index,
             s.size,
@@ -183,17 +206,19 @@ fn print_segments(
             s.attractiveness.rank,
             s.label,
             s.key_traits.join("; ")
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     match value_measure {
-        Some(m) => println!(
+        Some(m) => writeln!(
+            out,
             "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
              value per customer (segments.json says how).",
             m.role,
             m.columns.join(" + ")
         ),
-        None => println!(
+        None => writeln!(
+            out,
             "RANK: attractiveness from size (strategy {} has no value measure; segments.json \
              says how).",
             strategy
@@ -202,8 +227,9 @@ fn print_segments(
 }
 
 /// What `strata assign` prints.
-pub fn print_assign(r: &strata_core::AssignReport) {
-    println!(
+pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::Result<()> {
+    writeln!(
+        out,
         "Scored {} of {} customers with strategy {} {} (model fitted with {}) into {} segments \
          ({}).",
         r.rows_used,
@@ -213,26 +239,29 @@ pub fn print_assign(r: &strata_core::AssignReport) {
         r.model_strategy_version,
         r.k,
         r.backend
-    );
+    )?;
     if r.rows_dropped > 0 {
-        println!("Rows left out for missing values: {}.", r.rows_dropped);
+        writeln!(out, "Rows left out for missing values: {}.", r.rows_dropped)?;
     }
-    println!();
-    print_segments(&r.segments, r.value_measure.as_ref(), &r.strategy);
-    println!();
+    writeln!(out)?;
+    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
+    writeln!(out)?;
     for p in &r.written {
-        println!("wrote {}", p.display());
+        writeln!(out, "wrote {}", p.display())?;
     }
+    Ok(())
 }
 
 /// What `strata compare` prints: the counts, the PSI, a row per matched segment pair and the
 /// migration matrix.
-pub fn print_compare(c: &strata_core::compare::Comparison) {
-    println!(
+pub fn print_compare(out: &mut dyn Write, c: &strata_core::compare::Comparison) -> io::Result<()> {
+    writeln!(
+        out,
         "A: {} customers ({}). B: {} customers ({}).",
         c.customers_a, c.a, c.customers_b, c.b
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "In both: {}; new in B: {}; gone from A: {}; moved to another segment: {} ({:.1}% of \
          those in both).",
         c.in_both,
@@ -240,16 +269,18 @@ pub fn print_compare(c: &strata_core::compare::Comparison) {
         c.gone,
         c.moved,
         100.0 * c.moved_share
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "Population stability index: {:.4} ({}; {}). Segments matched by {}.",
         c.psi, c.reading, c.psi_bands, c.matching
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "{:>3} {:>3}  {:>7}  {:>7}  {:>7}  {:<7}  {:>7}  {:>7}  {:>4}  LABEL (A → B)",
         "A", "B", "A SHARE", "B SHARE", "PSI", "READING", "GROWTH", "SHIFT%", "RANK"
-    );
+    )?;
     let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     for s in &c.segments {
         let label = match (&s.a_label, &s.b_label) {
@@ -259,7 +290,8 @@ pub fn print_compare(c: &strata_core::compare::Comparison) {
             (None, Some(b)) => format!("(new) → {b}"),
             (None, None) => String::new(),
         };
-        println!(
+        writeln!(
+            out,
             "{:>3} {:>3}  {:>6.1}%  {:>6.1}%  {:>7.4}  {:<7}  {:>7}  {:>7}  {:>4}  {label}",
             opt(s.a_segment),
             opt(s.b_segment),
@@ -273,25 +305,29 @@ pub fn print_compare(c: &strata_core::compare::Comparison) {
             s.attractiveness
                 .as_ref()
                 .map_or_else(|| "-".into(), |a| a.rank.to_string()),
-        );
+        )?;
     }
-    println!();
-    println!("Migration (rows: A's segments; columns: B's; customers in both runs):");
-    print!("{:>6}", "");
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Migration (rows: A's segments; columns: B's; customers in both runs):"
+    )?;
+    write!(out, "{:>6}", "")?;
     for j in 0..c.b_labels.len() {
-        print!(" {:>8}", format!("B{j}"));
+        write!(out, " {:>8}", format!("B{j}"))?;
     }
-    println!(" {:>8}", "GONE");
+    writeln!(out, " {:>8}", "GONE")?;
     for (i, row) in c.migration.iter().enumerate() {
-        print!("{:>6}", format!("A{i}"));
+        write!(out, "{:>6}", format!("A{i}"))?;
         for v in row {
-            print!(" {v:>8}");
+            write!(out, " {v:>8}")?;
         }
-        println!(" {:>8}", c.gone_by_segment[i]);
+        writeln!(out, " {:>8}", c.gone_by_segment[i])?;
     }
-    print!("{:>6}", "NEW");
+    write!(out, "{:>6}", "NEW")?;
     for v in &c.new_by_segment {
-        print!(" {v:>8}");
+        write!(out, " {v:>8}")?;
     }
-    println!();
+    writeln!(out)?;
+    Ok(())
 }

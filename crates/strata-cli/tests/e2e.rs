@@ -940,3 +940,88 @@ fn help_teaches_the_stopping_rule_and_outputs() {
         assert!(s.contains(n), "{n:?} missing from fit --help");
     }
 }
+
+/// Runs `strata ARGS` with stdout a pipe whose reader is already gone, as in `strata … | true`.
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    strata()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Like ripgrep and grep, an error exits with 2 (and a message), never 1 or a panic's 101.
+#[test]
+fn errors_exit_with_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.csv");
+    let o = run(&[
+        "fit",
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.lines().any(|l| l.starts_with("error: ")), "{err}");
+    let o = run(&["plugins", "--strategy", "no-such-strategy"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
+/// A reader that stops reading is not a failure: the command writes its files, prints what it
+/// can, and exits 0 without a word on stderr.
+#[test]
+fn a_closed_stdout_is_a_quiet_success() {
+    let o = with_closed_stdout(&["plugins"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = repo().join("examples/customers.csv");
+    let run_dir = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (a, b, cmp) = (run_dir("a"), run_dir("b"), run_dir("cmp"));
+    for args in [
+        vec![
+            "-q",
+            "fit",
+            "--id-column",
+            "customer_id",
+            "--k",
+            "4",
+            "--out",
+            &a,
+        ],
+        vec![
+            "-q",
+            "fit",
+            "--id-column",
+            "customer_id",
+            "--k",
+            "3",
+            "--out",
+            &b,
+        ],
+    ] {
+        let mut args = args;
+        args.push(input.to_str().unwrap());
+        let o = with_closed_stdout(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stderr), "", "{args:?}");
+    }
+    for f in [
+        "assignments.csv",
+        "segments.json",
+        "model.json",
+        "report.html",
+    ] {
+        assert!(dir.path().join("a").join(f).exists(), "{f} was not written");
+    }
+    let o = with_closed_stdout(&["compare", &a, &b, "--out", &cmp]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+    assert!(dir.path().join("cmp/compare.json").exists());
+    assert!(dir.path().join("cmp/report.html").exists());
+}
