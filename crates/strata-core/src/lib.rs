@@ -59,8 +59,13 @@ pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure,
 
 /// k-means defaults, re-exported for front ends that show them.
 pub mod kmeans_defaults {
+    /// `--seed`.
     pub const SEED: u64 = strata_kmeans::DEFAULT_SEED;
+    /// `--max-iter`: Lloyd iterations at most per restart.
     pub const MAX_ITER: usize = strata_kmeans::DEFAULT_MAX_ITER;
+    /// `--tol`: Lloyd stops when the centroids move less than this times the mean feature
+    /// variance (scikit-learn's rule).
     pub const TOL: f64 = strata_kmeans::DEFAULT_TOL;
+    /// `--n-init`: k-means++ restarts, the lowest inertia kept.
     pub const N_INIT: usize = strata_kmeans::DEFAULT_N_INIT;
 }

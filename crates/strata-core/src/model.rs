@@ -4,69 +4,142 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Binding, CoreError, MissingPolicy, Mode};
+use strata_host::Metric;
 
+use crate::{Binding, CoreError, MissingPolicy, Mode, Source};
+
+/// The `format` every model file carries.
 pub const MODEL_FORMAT: &str = "strata-model";
 /// Bumped when a field changes meaning or a required field is added.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
 
+/// The strategy plugin a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyRef {
+    /// Its name (`demographic`).
     pub name: String,
+    /// Its version.
     pub version: String,
+    /// The plugin ABI version it was built for.
     pub abi_major: u16,
+    /// See [`abi_major`](Self::abi_major).
     pub abi_minor: u16,
 }
 
+/// What a model reads: the columns it was fitted on and how they were read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
-    /// `customers` (one row each) or `transactions` (a log aggregated per customer).
-    #[serde(default = "customers")]
-    pub source: String,
+    /// `customers` (one row each) or `transactions` (a log aggregated per customer); models
+    /// written before the field existed are customer models.
+    #[serde(default = "customers", with = "source_name")]
+    pub source: Source,
     /// The id column (carried to outputs as text); `null`: ids are row numbers.
     pub id_column: Option<String>,
+    /// The field delimiter of the training file, one character.
     pub delimiter: String,
+    /// Each strategy role and the column it was bound to (found by name in a new file).
     pub bindings: Vec<Binding>,
+    /// What the fit did with missing values; scoring does the same.
     pub missing: MissingPolicy,
     /// Options handed to the plugin.
     pub options: serde_json::Value,
 }
 
-fn customers() -> String {
-    "customers".into()
+fn customers() -> Source {
+    Source::Customers
+}
+
+/// [`Source`] as the words `customers` and `transactions`.
+mod source_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::Source;
+
+    pub fn serialize<S: Serializer>(v: &Source, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match v {
+            Source::Customers => "customers",
+            Source::Transactions => "transactions",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Source, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "customers" => Ok(Source::Customers),
+            "transactions" => Ok(Source::Transactions),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown input source '{other}' (customers or transactions)"
+            ))),
+        }
+    }
+}
+
+/// [`Metric`] by its name (`euclidean`, `cosine`).
+mod metric_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use strata_host::Metric;
+
+    pub fn serialize<S: Serializer>(v: &Metric, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metric, D::Error> {
+        let name = String::deserialize(d)?;
+        [Metric::Euclidean, Metric::Cosine]
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown metric '{name}'")))
+    }
 }
 
 fn kmeans_mode() -> Mode {
     Mode::Kmeans
 }
 
+/// How a k-means fit ran: its settings and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KMeansRecord {
+    /// `--seed`.
     pub seed: u64,
+    /// `--max-iter`.
     pub max_iter: usize,
+    /// `--tol`.
     pub tol: f64,
+    /// `--n-init`: the restarts.
     pub n_init: usize,
+    /// Sum of squared distances to the centroids, in the scaled space.
     pub inertia: f64,
+    /// Lloyd iterations of the restart kept.
     pub iterations: usize,
+    /// Whether it stopped because the centroids settled.
     pub converged: bool,
 }
 
 /// A saved segmentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
+    /// Always [`MODEL_FORMAT`].
     pub format: String,
+    /// [`MODEL_FORMAT_VERSION`] when written.
     pub format_version: u32,
+    /// The Strata that wrote it.
     pub strata_version: String,
+    /// The strategy that fitted it; scoring needs the same one at a compatible version.
     pub strategy: StrategyRef,
     /// How customers were put into segments.
     #[serde(default = "kmeans_mode")]
     pub mode: Mode,
+    /// What it reads and how.
     pub input: InputSpec,
-    pub metric: String,
+    /// The distance the centroids were fitted with.
+    #[serde(with = "metric_name")]
+    pub metric: Metric,
+    /// The features' names, in order.
     pub features: Vec<String>,
     /// The plugin's preprocessing state (scaling, encodings, imputation values).
     pub state: serde_json::Value,
+    /// Segments.
     pub k: usize,
+    /// Features per customer.
     pub d: usize,
     /// Centroids of d scaled features: k of them, or more when small segments were merged
     /// (`centroid_segments` then says which segment each belongs to).

@@ -121,9 +121,10 @@ pub struct ScoredWith {
 /// What a streamed fit did differently, for `segments.json`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StreamReport {
-    /// Rows the strategy learned its preprocessing from, and the share of the file's chunks
-    /// they came from (one in `prep_sample_one_chunk_in`).
+    /// Rows the strategy learned its preprocessing from.
     pub prep_sample_rows: usize,
+    /// They came from one chunk (about 4 MB) in this many, spread over the file; 1: the whole
+    /// file.
     pub prep_sample_one_chunk_in: usize,
     /// Why the fit streamed.
     pub reason: String,
@@ -133,8 +134,11 @@ pub struct StreamReport {
 /// against the winner's, and what the lowest one means.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Stability {
+    /// Restarts compared.
     pub runs: usize,
+    /// Each restart's adjusted Rand index against the winner (1 for the winner itself).
     pub agreement: Vec<f64>,
+    /// The lowest of them.
     pub min_agreement: f64,
     /// `stable` (every ARI ≥ 0.9), `moderate` (≥ 0.75) or `unstable`.
     pub reading: String,
@@ -147,9 +151,11 @@ pub struct Stability {
 pub struct SampleInit {
     /// Rows of the sample (every `stride`-th row).
     pub rows: usize,
+    /// Every `stride`-th row is in the sample.
     pub stride: usize,
-    /// Inertia of each restart on the sample, and the one kept.
+    /// Inertia of each restart on the sample.
     pub run_inertias: Vec<f64>,
+    /// The restart kept (lowest inertia on the sample).
     pub best_run: usize,
     /// Inertia over every row at the sample's centroids, before the full Lloyd steps.
     pub inertia_at_sample_centroids: f64,
@@ -162,23 +168,36 @@ pub struct SampleInit {
 /// `segments.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SegmentsFile {
+    /// The Strata that wrote it.
     pub strata_version: String,
+    /// The strategy plugin that made the features and names.
     pub strategy: crate::model::StrategyRef,
+    /// k-means or RFM.
     pub mode: crate::Mode,
+    /// What was read and what was left out.
     pub input: InputReport,
     /// What aggregating a transaction log did (with `--transactions`).
     pub transactions: Option<strata_behavior::TxReport>,
     /// The compute backend (k-means mode).
     pub backend: Option<BackendReport>,
+    /// Segments exported.
     pub k: usize,
     /// k-means inertia (`null` in RFM mode).
     pub inertia: Option<f64>,
+    /// Lloyd iterations of the restart kept (0 without k-means iterations: RFM, scoring).
     pub iterations: usize,
+    /// Whether the restart kept stopped because its centroids settled (true without
+    /// k-means iterations).
     pub converged: bool,
+    /// k-means++ restarts (`--n-init`; 0 without k-means iterations).
     pub n_init: usize,
+    /// `--seed` (of the fit, for a scored run).
     pub seed: u64,
+    /// The restart kept.
     pub best_run: usize,
+    /// Each restart's inertia.
     pub run_inertias: Vec<f64>,
+    /// The features the segments live in, in order (none for RFM).
     pub features: Vec<String>,
     /// Set when the file was streamed rather than held whole (`--stream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,9 +227,10 @@ pub struct SegmentsFile {
     /// fitted: segments are the model's.
     #[serde(default)]
     pub scored_with: Option<ScoredWith>,
-    /// `--min-segment-size`, and the k-means segments (numbered by size) it merged away.
+    /// `--min-segment-size`: no exported segment is smaller.
     #[serde(default)]
     pub min_segment_size: Option<u64>,
+    /// The k-means segments merged away by `--min-segment-size`.
     #[serde(default)]
     pub merged_segments: Vec<crate::privacy::MergedSegment>,
     /// Whether ids in assignments.csv are pseudonyms (HMAC-SHA-256 under a secret salt, the
@@ -221,6 +241,7 @@ pub struct SegmentsFile {
     /// ambiguous (k-means only).
     #[serde(default)]
     pub ambiguous_ratio: Option<f64>,
+    /// The segments in segment order (numbered by size at the fit, 0 the largest).
     pub segments: Vec<SegmentJson>,
     /// Wall seconds per stage before the outputs were written (ingest, features, k-means,
     /// profiles); writing itself is logged and printed.

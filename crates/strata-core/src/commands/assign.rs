@@ -12,10 +12,11 @@
 use std::path::{Path, PathBuf};
 
 use strata_compute::MatrixRef;
-use strata_host::{Metric, PluginInfo, Registry};
+use strata_host::{PluginInfo, Registry};
 use strata_ingest::ReadPlan;
 use tracing::info;
 
+use super::outputs::{Made, RunFacts, segments_file};
 use crate::assignments::{AssignmentRows, write_assignments_header};
 use crate::backend::Runner;
 use crate::describe::{SegmentSummary, ambiguous_counts, describe};
@@ -23,19 +24,28 @@ use crate::features::{Features, parse_as};
 use crate::input::profiled_columns;
 use crate::input::stream::RowStream;
 use crate::model::{Model, StrategyRef};
-use crate::output::{InputReport, SegmentsFile, persist_all, stage, temp_file, write_json};
+use crate::output::{InputReport, ScoredWith, persist_all, stage, temp_file, write_json};
 use crate::profile::ProfileBuilder;
 use crate::progress::{NoProgress, Progress};
-use crate::{BackendChoice, Binding, CoreError, DEFAULT_AMBIGUOUS_RATIO, MissingPolicy, Mode};
+use crate::{
+    BackendChoice, Binding, CoreError, DEFAULT_AMBIGUOUS_RATIO, MissingPolicy, Mode, Source,
+};
 
 /// A validated scoring job. Build it with [`AssignSettings::builder`].
 #[derive(Debug, Clone)]
 pub struct AssignSettings {
+    /// The `model.json` a fit wrote (`--model`).
     pub model: PathBuf,
+    /// The customer file to score: one row per customer, with the model's columns by name.
     pub input: PathBuf,
+    /// The folder `assignments.csv`, `segments.json` and `report.html` go to (`--out`).
     pub out: PathBuf,
+    /// Which compute backend labels the rows (`--backend`).
     pub backend: BackendChoice,
+    /// The input's field delimiter; `None`: sniffed from the header.
     pub delimiter: Option<u8>,
+    /// Customers whose distance ratio to the two nearest centroids is above this are flagged
+    /// ambiguous (`--ambiguous-ratio`, in (0, 1]).
     pub ambiguous_ratio: f64,
     /// Replace ids in the output by HMAC-SHA-256 under this secret (`--pseudonymize-ids`);
     /// the fit's salt gives the fit's pseudonyms.
@@ -49,6 +59,8 @@ pub struct AssignSettingsBuilder {
 }
 
 impl AssignSettings {
+    /// A scoring job with the defaults: `--backend auto`, a sniffed delimiter, the default
+    /// ambiguous ratio, ids as they are.
     pub fn builder(
         model: impl Into<PathBuf>,
         input: impl Into<PathBuf>,
@@ -69,22 +81,27 @@ impl AssignSettings {
 }
 
 impl AssignSettingsBuilder {
+    /// `--backend`.
     pub fn backend(mut self, v: BackendChoice) -> Self {
         self.s.backend = v;
         self
     }
+    /// `--delimiter`; `None` sniffs it from the header.
     pub fn delimiter(mut self, v: Option<u8>) -> Self {
         self.s.delimiter = v;
         self
     }
+    /// `--ambiguous-ratio` (checked in [`build`](Self::build)).
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
         self.s.ambiguous_ratio = v;
         self
     }
+    /// `--pseudonymize-ids` with its salt.
     pub fn id_salt(mut self, v: Option<crate::Salt>) -> Self {
         self.s.id_salt = v;
         self
     }
+    /// The settings, or the first setting out of range.
     pub fn build(self) -> Result<AssignSettings, CoreError> {
         let s = self.s;
         if !(s.ambiguous_ratio > 0.0 && s.ambiguous_ratio <= 1.0) {
@@ -106,17 +123,27 @@ impl AssignSettingsBuilder {
 /// What scoring did, for the caller to print.
 #[derive(Debug, Clone)]
 pub struct AssignReport {
+    /// The strategy that scored (the model's).
     pub strategy: String,
-    /// The plugin's version, and the one the model was fitted with.
+    /// The plugin's version.
     pub strategy_version: String,
+    /// The plugin version the model was fitted with.
     pub model_strategy_version: String,
+    /// Customers in the input.
     pub rows: usize,
+    /// Customers scored.
     pub rows_used: usize,
+    /// Customers left out for a missing value (the model was fitted with `--missing drop`).
     pub rows_dropped: usize,
+    /// The model's segments.
     pub k: usize,
+    /// The compute backend that labelled the rows.
     pub backend: String,
+    /// The new customers' segments, largest of the model's first.
     pub segments: Vec<SegmentSummary>,
+    /// The value measure segments' value shares are of (when the strategy has one).
     pub value_measure: Option<crate::ValueMeasure>,
+    /// The files written.
     pub written: Vec<PathBuf>,
 }
 
@@ -238,7 +265,7 @@ pub fn assign_with_progress(
                 .into(),
         ));
     }
-    if model.input.source != "customers" {
+    if model.input.source != Source::Customers {
         return Err(model_err(
             "the model was fitted on a transaction log; assign scores customer tables (one row \
              per customer). Aggregate the new log with `strata fit --transactions` instead"
@@ -253,10 +280,6 @@ pub fn assign_with_progress(
     })?;
     let info = plugin.info().clone();
     check_plugin(&settings.model, &model.strategy, &info)?;
-    let metric = [Metric::Euclidean, Metric::Cosine]
-        .into_iter()
-        .find(|m| m.name() == model.metric)
-        .ok_or_else(|| model_err(format!("unknown metric '{}'", model.metric)))?;
     let (k, d) = (model.k, model.d);
     let centroids: Vec<f32> = model.centroids.concat();
     let n_centroids = model.centroids.len();
@@ -268,7 +291,7 @@ pub fn assign_with_progress(
         &plugin,
         model.features.clone(),
         model.state.to_string(),
-        metric,
+        model.metric,
     );
     info!(
         "scoring {} with the model in {} (strategy {} {}, k = {k})",
@@ -377,8 +400,7 @@ pub fn assign_with_progress(
     let backend = runner.report();
     let profiles = profiles.finish();
     let described = describe(&info, &profiles, &model.labels, Some(&ambiguous));
-    let segments_file = SegmentsFile {
-        strata_version: env!("CARGO_PKG_VERSION").into(),
+    let facts = RunFacts {
         strategy: StrategyRef {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -401,34 +423,25 @@ pub fn assign_with_progress(
             bindings: bindings.clone(),
         },
         transactions: None,
-        backend: Some(backend.clone()),
-        k,
-        inertia: Some(inertia),
-        iterations: 0,
-        converged: true,
-        n_init: 0,
-        seed: model.kmeans.as_ref().map_or(0, |r| r.seed),
-        best_run: 0,
-        run_inertias: Vec::new(),
-        features: model.features.clone(),
         streamed: None,
-        init_sample: None,
-        quality: None,
-        stability: None,
-        ambiguous_ratio: Some(settings.ambiguous_ratio),
-        k_selection: None,
-        value_measure: described.value_measure.clone(),
-        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
-        min_segment_size: None,
-        merged_segments: Vec::new(),
+        features: model.features.clone(),
         ids_pseudonymized: settings.id_salt.is_some(),
-        scored_with: Some(crate::output::ScoredWith {
-            model: settings.model.display().to_string(),
-            fitted_with: model.strategy.version.clone(),
-        }),
+        k,
         segments: described.json,
+        value_measure: described.value_measure.clone(),
         timings_s: [("assign".to_owned(), start.elapsed().as_secs_f64())].into(),
     };
+    let made = Made::Scored {
+        backend: backend.clone(),
+        inertia,
+        seed: model.kmeans.as_ref().map_or(0, |r| r.seed),
+        ambiguous_ratio: settings.ambiguous_ratio,
+        with: ScoredWith {
+            model: settings.model.display().to_string(),
+            fitted_with: model.strategy.version.clone(),
+        },
+    };
+    let segments_file = segments_file(facts, made);
     let segments = stage(&settings.out, "segments.json", |w| {
         write_json(&segments_file, w)
     })?;

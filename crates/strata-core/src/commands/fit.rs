@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use strata_host::{Plugin, PluginInfo, Registry};
 use tracing::info;
 
+use super::outputs::{Made, RunFacts, segments_file};
 use crate::assignments::AssignmentRows;
 use crate::cluster::{KMeansRun, check_k, kmeans_params};
 use crate::describe::{SegmentSummary, ambiguous_counts, describe, name_segments};
@@ -16,21 +17,27 @@ use crate::features::Features;
 use crate::input::{Customers, FitInput, Held, Rows};
 use crate::model::{InputSpec, KMeansRecord, Model, StrategyRef};
 use crate::output::Stability;
-use crate::output::{FileWriter, InputReport, SegmentsFile, write_json};
+use crate::output::{FileWriter, InputReport, write_json};
 use crate::progress::{NoProgress, Progress, Stages};
 use crate::segments::{Rfm, Segmentation};
 use crate::select::KSelection;
-use crate::settings::{Mode, Source};
+use crate::settings::Mode;
 use crate::{CoreError, FitSettings, MissingPolicy, write_atomically};
 
 /// How a k-means run ended, for the summary.
 #[derive(Debug, Clone)]
 pub struct KMeansSummary {
+    /// Sum of squared distances of the customers to their centroids, in the scaled space.
     pub inertia: f64,
+    /// Lloyd iterations of the run kept.
     pub iterations: usize,
+    /// Whether it stopped because the centroids settled (not at `--max-iter`).
     pub converged: bool,
+    /// The compute backend, described.
     pub backend: String,
+    /// Silhouette, Davies–Bouldin and Calinski–Harabasz of the exported segments.
     pub quality: strata_quality::Quality,
+    /// How far the restarts agree (`None` with one restart).
     pub stability: Option<Stability>,
     /// The k-selection table (`--k auto`).
     pub k_selection: Option<KSelection>,
@@ -39,27 +46,41 @@ pub struct KMeansSummary {
 /// What a fit did, for the caller to print.
 #[derive(Debug, Clone)]
 pub struct FitReport {
+    /// The strategy plugin's name.
     pub strategy: String,
+    /// Its version.
     pub strategy_version: String,
+    /// k-means or RFM.
     pub mode: Mode,
+    /// Customers in the input (after aggregation, for a transaction log).
     pub rows: usize,
+    /// Customers segmented.
     pub rows_used: usize,
+    /// Customers left out for a missing value (`--missing drop`).
     pub rows_dropped: usize,
+    /// Missing values filled in, per column (`--missing impute`; empty otherwise).
     pub imputed: BTreeMap<String, usize>,
+    /// Columns "every numeric column" considered that held text.
     pub skipped_columns: Vec<String>,
+    /// What aggregating a transaction log did (`--transactions`).
     pub transactions: Option<strata_behavior::TxReport>,
+    /// Features clustered (0 for RFM).
     pub features: usize,
+    /// Segments exported.
     pub k: usize,
     /// `None` in RFM mode.
     pub kmeans: Option<KMeansSummary>,
     /// Wall seconds per stage, in order (ingest, features, k-means, profiles, output).
     pub timings: Vec<(&'static str, f64)>,
+    /// The segments, largest first.
     pub segments: Vec<SegmentSummary>,
     /// The value measure segments' value shares are of (when the strategy has one).
     pub value_measure: Option<crate::ValueMeasure>,
     /// Segments merged away by `--min-segment-size` (k-means numbering).
     pub merged: Vec<crate::privacy::MergedSegment>,
+    /// Whether the ids in `assignments.csv` are pseudonyms (`--pseudonymize-ids`).
     pub ids_pseudonymized: bool,
+    /// The files written.
     pub written: Vec<PathBuf>,
 }
 
@@ -137,8 +158,18 @@ pub fn fit_with_progress(
 
     clock.begin("output");
     let km = seg.kmeans_segments();
-    let segments_file = SegmentsFile {
-        strata_version: env!("CARGO_PKG_VERSION").into(),
+    let made = match km {
+        Some(segments) => Made::KMeans {
+            segments,
+            seed: settings.seed,
+            min_segment_size: settings.min_segment_size,
+            ambiguous_ratio: settings.ambiguous_ratio,
+        },
+        None => Made::Rfm {
+            seed: settings.seed,
+        },
+    };
+    let facts = RunFacts {
         strategy: model.strategy.clone(),
         mode: settings.mode,
         input: InputReport {
@@ -152,37 +183,19 @@ pub fn fit_with_progress(
             bindings: customers.bindings.clone(),
         },
         transactions: customers.transactions().cloned(),
-        backend: km.map(|c| c.run.backend.clone()),
-        k,
-        inertia: km.map(|c| c.run.fit.inertia),
-        iterations: km.map_or(0, |c| c.run.fit.iterations),
-        converged: km.is_none_or(|c| c.run.fit.converged),
-        n_init: km.map_or(0, |c| c.run.n_init),
-        seed: settings.seed,
-        best_run: km.map_or(0, |c| c.run.fit.best_run),
-        run_inertias: km.map_or_else(Vec::new, |c| {
-            c.run.fit.runs.iter().map(|r| r.inertia).collect()
-        }),
-        features: seg.features().to_vec(),
         streamed: customers.streamed().cloned(),
-        init_sample: km.and_then(|c| c.run.sample.clone()),
-        quality: km.map(|c| c.quality.clone()),
-        ambiguous_ratio: ambiguous.is_some().then_some(settings.ambiguous_ratio),
-        stability: km.and_then(|c| c.run.stability.clone()),
-        k_selection: km.and_then(|c| c.run.k_selection.clone()),
-        scored_with: None,
-        min_segment_size: settings.min_segment_size,
-        merged_segments: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
+        features: seg.features().to_vec(),
         ids_pseudonymized: settings.id_salt.is_some(),
-        value_measure: described.value_measure.clone(),
-        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        k,
         segments: described.json,
+        value_measure: described.value_measure.clone(),
         timings_s: clock
             .laps()
             .iter()
             .map(|(s, t)| (s.to_string(), *t))
             .collect(),
     };
+    let segments_file = segments_file(facts, made);
     let report = strata_report::render_fit(&crate::report::fit_report(
         &segments_file,
         km.and_then(|c| c.projection.as_ref()),
@@ -338,17 +351,14 @@ fn model(
         },
         mode: settings.mode,
         input: InputSpec {
-            source: match settings.source {
-                Source::Customers => "customers".into(),
-                Source::Transactions => "transactions".into(),
-            },
+            source: settings.source,
             id_column: settings.id_column.clone(),
             delimiter: (customers.delimiter as char).to_string(),
             bindings: customers.bindings.clone(),
             missing: settings.missing,
             options: settings.plugin_options(),
         },
-        metric: info.metric.name().into(),
+        metric: info.metric,
         features: seg.features().to_vec(),
         state: km.map_or(serde_json::Value::Null, |c| {
             serde_json::from_str(&c.state).expect("validated by the host")

@@ -6,3 +6,4 @@ pub(crate) mod assign;
 pub(crate) mod choose_k;
 pub(crate) mod compare;
 pub(crate) mod fit;
+mod outputs;
