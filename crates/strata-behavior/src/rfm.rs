@@ -23,16 +23,22 @@ use serde::{Deserialize, Serialize};
 /// Quintile cut points learned from a customer base (stored in the saved model).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RfmCuts {
+    /// The four recency cut points in days since the last purchase, ascending.
     pub recency: [f64; 4],
+    /// The four frequency cut points in purchases, ascending.
     pub frequency: [f64; 4],
+    /// The four monetary cut points in the data's money units, ascending.
     pub monetary: [f64; 4],
 }
 
 /// One customer's scores, each 1–5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RfmScores {
+    /// Recency score: 5 for the most recent purchases.
     pub r: u8,
+    /// Frequency score: 5 for the most purchases.
     pub f: u8,
+    /// Monetary score: 5 for the most money.
     pub m: u8,
 }
 
@@ -42,6 +48,8 @@ impl RfmScores {
         (self.f + self.m).div_ceil(2)
     }
 
+    /// The named segment of these scores, from R and [`fm`](Self::fm) on the grid in the module
+    /// docs.
     pub fn segment(&self) -> RfmSegment {
         RfmSegment::of(self.r, self.fm())
     }
@@ -89,20 +97,32 @@ impl RfmCuts {
 /// The named RFM segments, in the order of their segment numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RfmSegment {
+    /// Bought recently, often and for much (R 5, FM 4–5).
     Champions,
+    /// Buy often and for much, and not long ago (R 3–4, FM 4–5).
     LoyalCustomers,
+    /// Recent customers buying moderately (R 4–5, FM 2–3).
     PotentialLoyalists,
+    /// Bought very recently, but little so far (R 5, FM 1).
     NewCustomers,
+    /// Bought recently, but little so far (R 4, FM 1).
     Promising,
+    /// Middling on every measure (R 3, FM 3).
     NeedAttention,
+    /// Middling recency, buying little (R 3, FM 1–2).
     AboutToSleep,
+    /// Bought well once but not for a while (R 1–2, FM 3–4).
     AtRisk,
+    /// Among the best customers by frequency and money, but not seen for a while (R 1–2, FM 5).
     CantLoseThem,
+    /// Not seen for a while, and bought little (R 2, FM 1–2).
     Hibernating,
+    /// Not seen for the longest, and bought little (R 1, FM 1–2).
     Lost,
 }
 
 impl RfmSegment {
+    /// Every segment, in the order of their segment numbers ([`index`](Self::index)).
     pub const ALL: [RfmSegment; 11] = [
         RfmSegment::Champions,
         RfmSegment::LoyalCustomers,
@@ -135,10 +155,12 @@ impl RfmSegment {
         }
     }
 
+    /// The segment's number: its position in [`ALL`](Self::ALL), 0 to 10.
     pub fn index(self) -> u32 {
         Self::ALL.iter().position(|&s| s == self).expect("listed") as u32
     }
 
+    /// The name marketers use, e.g. `"Can't Lose Them"`.
     pub fn name(self) -> &'static str {
         use RfmSegment::*;
         match self {

@@ -25,21 +25,35 @@ use strata_ingest::{
 /// Where the transaction fields are (header positions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxColumns {
+    /// The customer id; a row where it is missing is skipped.
     pub customer_id: usize,
+    /// The purchase date and time, read in the file's date layout.
     pub timestamp: usize,
+    /// Where the row's money value comes from.
     pub value: TxValue,
+    /// The invoice number, if the log has one: distinct invoices count purchases, and one starting
+    /// with `C` marks a cancellation.
     pub invoice: Option<usize>,
 }
 
 /// How a row's money value is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxValue {
+    /// The position of a column holding the line's money value; negative for a return.
     Amount(usize),
-    QuantityTimesPrice { quantity: usize, unit_price: usize },
+    /// The line's quantity times its unit price; a negative quantity is a return.
+    QuantityTimesPrice {
+        /// The quantity's column.
+        quantity: usize,
+        /// The unit price's column.
+        unit_price: usize,
+    },
 }
 
+/// How to read the log's dates and where it ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TxOptions {
+    /// The date layout; `None`: decided from the file's values.
     pub date_format: Option<DateFormat>,
     /// Days since 1970-01-01.
     pub as_of: Option<f64>,
@@ -48,44 +62,65 @@ pub struct TxOptions {
 /// What the aggregation did, for the user and for `segments.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TxReport {
+    /// Data rows read.
     pub rows: u64,
+    /// Rows skipped for a missing customer id.
     pub rows_without_customer: u64,
+    /// Rows counted as returns: a negative value or a cancelled invoice.
     pub return_rows: u64,
+    /// Rows left out for being on or after the as-of day.
     pub rows_after_as_of: u64,
+    /// Customers in the table: those with at least one purchase.
     pub customers: usize,
+    /// Customers left out for having returns but no purchase.
     pub customers_without_purchases: usize,
+    /// The date layout used, e.g. `"iso"`.
     pub date_format: String,
     /// Days since 1970-01-01.
     pub as_of: f64,
 }
 
+/// Why a transaction log could not be aggregated.
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
+    /// The log could not be read or a field did not parse.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// Every slash date in the timestamp column reads both day-first and month-first, and no layout
+    /// was given.
     #[error(
         "{path}: the dates in column '{column}' read both day-first and month-first \
          (e.g. '{example}' on line {line}); say which with --date-format dmy or --date-format mdy"
     )]
     AmbiguousDates {
+        /// The transaction log.
         path: String,
+        /// The timestamp column's header.
         column: String,
+        /// The first ambiguous value, e.g. `"3/4/2024"`.
         example: String,
+        /// The line it is on.
         line: u64,
     },
+    /// No row is a purchase with a customer id (before the as-of day, if one is given).
     #[error("{path}: no purchases with a customer id to aggregate")]
-    NoPurchases { path: String },
+    NoPurchases {
+        /// The transaction log.
+        path: String,
+    },
 }
 
 /// Per-customer measures, in order of each customer's first row. Recency and tenure are whole
 /// days between calendar days (the as-of day minus the day of the last / first purchase).
 #[derive(Debug, Clone)]
 pub struct Behaviour {
+    /// The customer ids, byte for byte, in the same order as the columns.
     pub ids: IdColumn,
     /// `(name, values)` for each of [`Behaviour::COLUMNS`].
     pub columns: Vec<(String, Vec<f64>)>,
     /// Line of each customer's first row.
     pub lines: Vec<u64>,
+    /// What the aggregation counted and decided.
     pub report: TxReport,
 }
 

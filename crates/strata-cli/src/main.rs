@@ -214,7 +214,17 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `strata devices` in a build without the `gpu` feature.
+#[cfg(not(feature = "gpu"))]
+fn devices(out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "This strata was built without GPU support (cargo feature `gpu`); `strata fit` uses the CPU."
+    )
+}
+
 /// `strata devices`: the adapters wgpu sees.
+#[cfg(feature = "gpu")]
 fn devices(out: &mut dyn Write) -> std::io::Result<()> {
     let adapters = strata_gpu::list_adapters();
     if adapters.is_empty() {

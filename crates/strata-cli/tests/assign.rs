@@ -1,10 +1,8 @@
 //! End-to-end tests of `strata assign`: scoring customers with a saved model.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::util::*;
 
 /// Runs `strata assign --model MODEL -o DIR INPUT` plus `extra`; returns the output folder.
 fn assign_ok(model: &Path, input: &Path, extra: &[&str]) -> (tempfile::TempDir, PathBuf, String) {

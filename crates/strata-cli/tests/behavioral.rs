@@ -1,11 +1,9 @@
 //! End-to-end tests of the behavioral strategy: transaction logs, RFM mode, per-customer tables.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::util::*;
 
 const DEC2010: &str = "online_retail_dec2010/Online Retail.csv";
 
@@ -104,7 +102,7 @@ fn transaction_log_clusters_customers_and_counts_what_it_netted() {
     let c = rows.iter().find(|r| r[0] == "17850").unwrap();
     assert_eq!(c[7], "34");
     let model = Model::load(&out.join("model.json")).unwrap();
-    assert_eq!(model.input.source, "transactions");
+    assert_eq!(model.input.source, strata_core::Source::Transactions);
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! End-to-end tests of what turns clusters into decisions: choosing k (`choose-k`, `--k auto`).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 const MALL_SPEND: [&str; 5] = ["-s", "features", "--id-column", "CustomerID", "--map"];
 const MALL_COLUMNS: &str = "features=Annual Income (k$),Spending Score (1-100)";

@@ -1,9 +1,7 @@
 //! End-to-end tests of the firmographic (B2B) strategy: the real `strata` binary on the
 //! wholesale customers data and on a small synthetic NAICS fixture.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 const SPEND: &str = "spend=Fresh,Milk,Grocery,Frozen,Detergents_Paper,Delicassen";
 

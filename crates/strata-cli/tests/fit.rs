@@ -1,8 +1,6 @@
 //! End-to-end tests of `strata fit` and `strata plugins` with the bundled strategies.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 #[test]
 fn demo_data_end_to_end() {
@@ -941,13 +939,14 @@ fn help_teaches_the_stopping_rule_and_outputs() {
     }
 }
 
-/// Runs `strata ARGS` with stdout a pipe whose reader is already gone, as in `strata … | true`.
+/// Runs `strata ARGS` with stdout a connection whose reader is already gone, as in
+/// `strata … | true`: every write to it fails with a broken pipe.
 fn with_closed_stdout(args: &[&str]) -> std::process::Output {
-    let (reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
     drop(reader);
     strata()
         .args(args)
-        .stdout(writer)
+        .stdout(std::os::fd::OwnedFd::from(writer))
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap()

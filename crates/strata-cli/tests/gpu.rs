@@ -4,11 +4,9 @@
 //! software Vulkan). Skips only when no Vulkan driver is installed and STRATA_REQUIRE_GPU is
 //! not set (CI's test script sets it after installing one).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 fn gpu_present() -> bool {
     match strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default()) {

@@ -2,11 +2,9 @@
 //! output or a log, ids can be pseudonymized, and no exported segment is smaller than
 //! `--min-segment-size`.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 /// Customers with e-mail addresses and phone numbers; returns the file.
 fn contacts_csv(dir: &Path, bad_phone_at: Option<usize>) -> std::path::PathBuf {

@@ -1,11 +1,9 @@
 //! End-to-end tests of the psychographic strategy: the planted personas of
 //! `examples/survey.csv` (written by `scripts/make_survey.py`) and the real Young People Survey.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::util::*;
 
 const LIKERT_GLOBS: &str = "likert=Music*,Outdoor*,Fashion*,Tech*,Home*";
 

@@ -9,8 +9,6 @@
 //! STRATA_REQUIRE_BROWSER, so a missing browser fails there). Elsewhere, without a browser, the
 //! test says it skipped; `STRATA_CHROMIUM` names another binary.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +18,7 @@ use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::types::Bounds;
 use headless_chrome::{Browser, LaunchOptions};
 
-use common::*;
+use crate::util::*;
 
 fn chromium() -> Option<PathBuf> {
     let named = std::env::var_os("STRATA_CHROMIUM").map(PathBuf::from);

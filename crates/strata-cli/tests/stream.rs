@@ -1,11 +1,9 @@
 //! End-to-end tests of streamed fits (`--stream`): the real binary on generated files.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::util::*;
 
 /// Writes `strata synth --kind KIND --rows ROWS` (and its truth) into `dir`.
 fn synth(dir: &Path, kind: &str, rows: usize) -> (PathBuf, PathBuf) {

@@ -3,8 +3,6 @@
 //! Plugins are found beside the binary, so run `cargo build --workspace` before `cargo test`
 //! (`scripts/test.sh` does). Tests on real data read `../shared/data` (present in CI).
 
-#![allow(dead_code)] // each test file uses a different subset
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

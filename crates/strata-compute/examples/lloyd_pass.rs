@@ -3,6 +3,11 @@
 //! given by reading the matrix once at the memory bandwidth passed in `STRATA_BW_GBS` (default
 //! 27, this machine kind's measured copy bandwidth). Used to keep `bench/NOTES.md`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a measuring tool: a failure stops it where it happened"
+)]
+
 use std::time::Instant;
 
 use strata_compute::{Backend, CpuBackend, MatrixRef};

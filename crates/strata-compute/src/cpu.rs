@@ -19,6 +19,7 @@ use crate::{
 pub struct CpuBackend;
 
 impl CpuBackend {
+    /// The backend; it holds nothing, the threads are rayon's.
     pub fn new() -> CpuBackend {
         CpuBackend
     }

@@ -26,6 +26,7 @@ pub struct MatrixRef<'a> {
 }
 
 impl<'a> MatrixRef<'a> {
+    /// Views `data` as `n` rows of `d` columns; an error unless `d > 0` and `data.len() == n × d`.
     pub fn new(data: &'a [f32], n: usize, d: usize) -> Result<MatrixRef<'a>, ComputeError> {
         if d == 0 || n.checked_mul(d) != Some(data.len()) {
             return Err(ComputeError::Shape(format!(
@@ -36,18 +37,22 @@ impl<'a> MatrixRef<'a> {
         Ok(MatrixRef { data, n, d })
     }
 
+    /// Number of rows.
     pub fn n(&self) -> usize {
         self.n
     }
 
+    /// Number of columns; never 0.
     pub fn d(&self) -> usize {
         self.d
     }
 
+    /// All values, row-major.
     pub fn data(&self) -> &'a [f32] {
         self.data
     }
 
+    /// Row `i`. Panics if `i >= n`.
     #[inline]
     pub fn row(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.d..(i + 1) * self.d]
@@ -57,11 +62,14 @@ impl<'a> MatrixRef<'a> {
 /// Which kind of device ran the work: asserted by tests, reported in outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
+    /// The CPU, through rayon.
     Cpu,
+    /// A GPU, through wgpu.
     Gpu,
 }
 
 impl BackendKind {
+    /// The lowercase name shown in outputs: `"cpu"` or `"gpu"`.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Cpu => "cpu",
@@ -70,20 +78,33 @@ impl BackendKind {
     }
 }
 
+/// Why a backend could not run a pass.
 #[derive(Debug, thiserror::Error)]
 pub enum ComputeError {
+    /// A matrix or centroid buffer whose length does not fit its dimensions, or a call out of
+    /// order.
     #[error("shape mismatch: {0}")]
     Shape(String),
+    /// A centroid holds NaN or an infinity.
     #[error("centroid {index} has a non-finite coordinate")]
-    NonFiniteCentroid { index: usize },
+    NonFiniteCentroid {
+        /// The centroid's index, 0 to k − 1.
+        index: usize,
+    },
+    /// The backend cannot be used on this machine (e.g. no GPU adapter).
     #[error("the {backend} backend is unavailable: {reason}")]
     Unavailable {
+        /// Which backend, e.g. `"gpu"`.
         backend: &'static str,
+        /// What is missing, for the user.
         reason: String,
     },
+    /// The device reported an error or timed out mid-work.
     #[error("the device failed while {stage}: {message}")]
     Device {
+        /// What the backend was doing, e.g. `"reading labels"`.
         stage: &'static str,
+        /// The device's own message.
         message: String,
     },
 }
@@ -104,6 +125,7 @@ pub struct StepOutput {
 /// Labels and squared distances of the most recent pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignments {
+    /// Index of each row's nearest centroid, 0 to k − 1 (ties to the lowest index).
     pub labels: Vec<u32>,
     /// Squared distance to the nearest centroid.
     pub nearest: Vec<f32>,
@@ -117,13 +139,17 @@ pub struct Assignments {
 /// A row far from its centroid, used to reseed an empty cluster.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FarRow {
+    /// Index of the row in the bound matrix.
     pub row: usize,
+    /// The centroid the row is assigned to.
     pub label: u32,
+    /// Squared Euclidean distance from the row to that centroid.
     pub sq_distance: f32,
 }
 
 /// A device that runs k-means assignment passes.
 pub trait Backend: Send + Sync {
+    /// Which kind of device this backend runs on.
     fn kind(&self) -> BackendKind;
 
     /// A short description for logs and outputs, e.g. "cpu (2 threads)".

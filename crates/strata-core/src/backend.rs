@@ -18,6 +18,17 @@ const GPU_MIN_WORK: f64 = 2e8;
 /// is near k·d = 1,600 (figures in bench/NOTES.md).
 const GPU_MIN_ROW_WORK: usize = 2048;
 
+/// A GPU adapter opened for the distance work, or why there is none.
+#[cfg(feature = "gpu")]
+fn open_gpu() -> Result<strata_gpu::GpuBackend, String> {
+    strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default()).map_err(|e| e.to_string())
+}
+
+/// Why there is no GPU in a build without the `gpu` feature.
+#[cfg(not(feature = "gpu"))]
+pub(crate) const NO_GPU: &str = "this strata was built without GPU support (cargo feature `gpu`); \
+                                 build it with default features, or use --backend cpu";
+
 /// Picks the compute backend and says why.
 fn choose_backend(
     choice: BackendChoice,
@@ -25,24 +36,27 @@ fn choose_backend(
     k: usize,
     d: usize,
 ) -> Result<(Box<dyn Backend>, String), CoreError> {
-    let open = || strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default());
+    let cpu = || -> Box<dyn Backend> { Box::new(CpuBackend::new()) };
     match choice {
-        BackendChoice::Cpu => Ok((Box::new(CpuBackend::new()), "--backend cpu".into())),
-        BackendChoice::Gpu => match open() {
+        BackendChoice::Cpu => Ok((cpu(), "--backend cpu".into())),
+        #[cfg(feature = "gpu")]
+        BackendChoice::Gpu => match open_gpu() {
             Ok(gpu) => Ok((Box::new(gpu), "--backend gpu".into())),
             Err(e) => Err(CoreError::Settings(format!("--backend gpu: {e}"))),
         },
+        #[cfg(not(feature = "gpu"))]
+        BackendChoice::Gpu => Err(CoreError::Settings(format!("--backend gpu: {NO_GPU}"))),
         BackendChoice::Auto => {
             let work = n as f64 * k as f64 * d as f64;
             if work < GPU_MIN_WORK {
                 return Ok((
-                    Box::new(CpuBackend::new()),
+                    cpu(),
                     format!("auto: n·k·d = {work:.0} is too little work to pay for a GPU transfer"),
                 ));
             }
             if k * d < GPU_MIN_ROW_WORK {
                 return Ok((
-                    Box::new(CpuBackend::new()),
+                    cpu(),
                     format!(
                         "auto: k·d = {} is under {GPU_MIN_ROW_WORK}; the CPU is faster at that \
                          width (--backend gpu to override)",
@@ -50,20 +64,24 @@ fn choose_backend(
                     ),
                 ));
             }
-            match open() {
-                Ok(gpu) if gpu.is_software() => Ok((
-                    Box::new(CpuBackend::new()),
+            #[cfg(feature = "gpu")]
+            let chosen = match open_gpu() {
+                Ok(gpu) if gpu.is_software() => (
+                    cpu(),
                     format!(
                         "auto: the only adapter, {}, is a software renderer",
                         gpu.adapter().name
                     ),
-                )),
-                Ok(gpu) => Ok((
-                    Box::new(gpu),
+                ),
+                Ok(gpu) => (
+                    Box::new(gpu) as Box<dyn Backend>,
                     format!("auto: n·k·d = {work:.0} on a GPU adapter"),
-                )),
-                Err(e) => Ok((Box::new(CpuBackend::new()), format!("auto: {e}"))),
-            }
+                ),
+                Err(e) => (cpu(), format!("auto: {e}")),
+            };
+            #[cfg(not(feature = "gpu"))]
+            let chosen = (cpu(), format!("auto: {NO_GPU}"));
+            Ok(chosen)
         }
     }
 }
@@ -140,6 +158,22 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without the `gpu` feature `auto` is the CPU and `gpu` an error, both saying why.
+    #[cfg(not(feature = "gpu"))]
+    #[test]
+    fn a_build_without_the_gpu_says_so() {
+        let (backend, reason) = choose_backend(BackendChoice::Auto, 10_000_000, 256, 16).unwrap();
+        assert_eq!(backend.kind(), strata_compute::BackendKind::Cpu);
+        assert!(reason.contains("without GPU support"), "{reason}");
+        let Err(CoreError::Settings(e)) = choose_backend(BackendChoice::Gpu, 10, 2, 2) else {
+            panic!("--backend gpu must be refused without the gpu feature");
+        };
+        assert!(
+            e.contains("without GPU support") && e.contains("--backend cpu"),
+            "{e}"
+        );
+    }
 
     /// `auto` keeps narrow or small work on the CPU before it even looks for an adapter, and
     /// says why.

@@ -19,10 +19,15 @@ use crate::{CoreError, RoleMap};
 /// One column bound to one role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Binding {
+    /// The strategy role's name.
     pub role: String,
+    /// The column's header, as written in the file.
     pub column: String,
+    /// The column's 0-based position in the header of the file being read; not saved, since
+    /// a model binds a new file's columns by name.
     #[serde(skip)]
     pub index: usize,
+    /// How the role reads the column, from the strategy's role declaration.
     #[serde(with = "kind_name")]
     pub kind: ColumnKind,
     /// Bound by the "every numeric column" default: dropped if it turns out to hold text.

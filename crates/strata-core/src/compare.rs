@@ -32,10 +32,14 @@ pub fn psi_reading(psi: f64) -> &'static str {
 /// One side of a comparison, as read.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The `assignments.csv` read (inside the folder, or the file given).
     pub assignments: PathBuf,
+    /// The run's `segments.json`; `None` when an assignments file was given, or the folder
+    /// has none.
     pub segments: Option<SegmentsFile>,
-    /// Ids in file order and their segments.
+    /// Ids in file order, each once.
     pub ids: Vec<String>,
+    /// Each id's segment number, parallel to `ids`.
     pub labels: Vec<u32>,
     /// Segment names by index (from segments.json, else from the assignments' label column).
     pub names: Vec<String>,
@@ -144,8 +148,11 @@ pub fn read_run(path: &Path) -> Result<Run, CoreError> {
 /// One column's mean in a pair of matched segments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeanShift {
+    /// The numeric column, present in both runs' profiles.
     pub column: String,
+    /// The mean in run A's segment, in the column's units.
     pub a: f64,
+    /// The mean in run B's matched segment, in the column's units.
     pub b: f64,
     /// (b − a) over run A's overall mean, in percent (`None` when that mean is 0).
     pub change_pct: Option<f64>,
@@ -154,14 +161,21 @@ pub struct MeanShift {
 /// A pair of matched segments (or one side alone).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentDrift {
+    /// Run A's segment number; `None` for a segment of B matched to none of A's.
     pub a_segment: Option<usize>,
+    /// Run B's segment number; `None` for a segment of A matched to none of B's.
     pub b_segment: Option<usize>,
+    /// Run A's name for its segment; `None` when there is no A side.
     pub a_label: Option<String>,
+    /// Run B's name for its segment; `None` when there is no B side.
     pub b_label: Option<String>,
+    /// Fraction (0 to 1) of run A's customers in A's segment; 0 when there is no A side.
     pub a_share: f64,
+    /// Fraction (0 to 1) of run B's customers in B's segment; 0 when there is no B side.
     pub b_share: f64,
     /// (b − a) · ln(b / a) with shares floored at [`PSI_FLOOR`].
     pub psi: f64,
+    /// `psi` read with [`psi_reading`]: `stable`, `watch` or `shifted`.
     pub reading: String,
     /// Customers in both runs that were in A's segment and are in B's.
     pub stayed: u64,
@@ -171,37 +185,56 @@ pub struct SegmentDrift {
     pub shift_pct: Option<f64>,
     /// B's share over A's: growth, for attractiveness.
     pub growth: Option<f64>,
+    /// B's segment's attractiveness among B's segments, growth included (a segment with no A
+    /// side counts as growth 1); `None` when there is no B side.
     pub attractiveness: Option<crate::Attractiveness>,
 }
 
 /// `compare.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// Run A's assignments file.
     pub a: String,
+    /// Run B's assignments file.
     pub b: String,
     /// `identity` (B scored with A's segments) or `overlap`.
     pub matching: String,
+    /// Customers (rows) in run A.
     pub customers_a: u64,
+    /// Customers (rows) in run B.
     pub customers_b: u64,
+    /// Customers whose id is in both runs.
     pub in_both: u64,
+    /// Customers only in run B.
     pub new: u64,
+    /// Customers only in run A.
     pub gone: u64,
     /// In both runs, in a segment other than the one matched to their earlier segment.
     pub moved: u64,
+    /// `moved` over `in_both` (0 to 1); 0 when no customer is in both runs.
     pub moved_share: f64,
     /// Counts: rows are A's segments, columns B's; customers in both runs.
     pub migration: Vec<Vec<u64>>,
     /// Each row of `migration` over its total (where a customer of A's segment went).
     pub migration_shares: Vec<Vec<f64>>,
+    /// Run A's segment names, by segment number.
     pub a_labels: Vec<String>,
+    /// Run B's segment names, by segment number.
     pub b_labels: Vec<String>,
-    /// New customers by B segment; gone customers by A segment.
+    /// New customers (only in B) by B segment.
     pub new_by_segment: Vec<u64>,
+    /// Gone customers (only in A) by A segment.
     pub gone_by_segment: Vec<u64>,
+    /// The population stability index over all segments: the sum of the segments' `psi`.
     pub psi: f64,
+    /// `psi` read with [`psi_reading`]: `stable`, `watch` or `shifted`.
     pub reading: String,
+    /// The PSI bands behind `reading`, as text for the report.
     pub psi_bands: String,
+    /// Matched pairs of segments, by A's segment number, then A's segments without a match,
+    /// then B's.
     pub segments: Vec<SegmentDrift>,
+    /// How `attractiveness` is computed ([`crate::ATTRACTIVENESS_RULE`]).
     pub attractiveness_rule: String,
 }
 

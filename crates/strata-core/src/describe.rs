@@ -13,13 +13,20 @@ use crate::segments::Segmentation;
 /// One segment, for the summary table.
 #[derive(Debug, Clone)]
 pub struct SegmentSummary {
+    /// The exported segment's number (segments are numbered by size, 0 the largest).
     pub index: usize,
+    /// Customers in the segment.
     pub size: u64,
+    /// `size` over the customers segmented, from 0 to 1.
     pub share: f64,
+    /// The segment's name, unique among the segments.
     pub label: String,
+    /// Short phrases for what sets the segment apart (see [`crate::key_traits`]); empty when
+    /// nothing stands out.
     pub key_traits: Vec<String>,
     /// The segment's share of the value measure's total, when the strategy has one.
     pub value_share: Option<f64>,
+    /// The segment's attractiveness score and rank among this run's segments.
     pub attractiveness: crate::Attractiveness,
 }
 

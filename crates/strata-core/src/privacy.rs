@@ -7,8 +7,10 @@ use sha2::Sha256;
 /// A small segment folded into a larger one, as reported in `segments.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MergedSegment {
-    /// The k-means segment (numbered by size before merging) and its customers.
+    /// The k-means segment (numbered by size before merging).
     pub segment: usize,
+    /// The customers it carried into the merge: its own and those of any segments merged
+    /// into it before.
     pub size: u64,
     /// The k-means segment it joined (the one whose centroid is nearest among the larger).
     pub into: usize,
@@ -129,6 +131,7 @@ pub struct Pseudonymizer {
 pub const PSEUDONYM_HEX: usize = 32;
 
 impl Pseudonymizer {
+    /// A pseudonymizer keyed with `salt` (any length; [`crate::Salt`] enforces the minimum).
     pub fn new(salt: &[u8]) -> Pseudonymizer {
         Pseudonymizer {
             mac: Hmac::<Sha256>::new_from_slice(salt).expect("HMAC takes a key of any length"),

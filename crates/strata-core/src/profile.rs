@@ -23,15 +23,20 @@ pub fn compute_profiles(columns: &[(&Binding, &ColumnData)], labels: &[u32], k: 
 /// (for value shares).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profiles {
+    /// One profile per segment, in segment order.
     pub segments: Vec<Profile>,
+    /// One entry per bound numeric column, in binding order.
     pub sums: Vec<ColumnSums>,
 }
 
 /// Per-segment sums of one numeric column's values (missing values left out).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnSums {
+    /// The role the column is bound to.
     pub role: String,
+    /// The column's header.
     pub column: String,
+    /// The sum in each segment, in the column's units; one entry per segment.
     pub sums: Vec<f64>,
 }
 
@@ -63,6 +68,7 @@ enum Accumulator {
 }
 
 impl ProfileBuilder {
+    /// A builder for `k` segments, with no rows yet.
     pub fn new(k: usize) -> ProfileBuilder {
         ProfileBuilder {
             k,
@@ -175,6 +181,7 @@ impl ProfileBuilder {
         }
     }
 
+    /// The profiles and sums over every row added.
     pub fn finish(self) -> Profiles {
         let k = self.k;
         let rows: u64 = self.sizes.iter().sum();

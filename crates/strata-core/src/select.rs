@@ -16,13 +16,21 @@ pub const RULE: &str = "highest silhouette; a smaller k scoring within 0.01 of i
 /// One k of the range, fitted and scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KCandidate {
+    /// The number of segments fitted.
     pub k: usize,
     /// Within-segment sum of squares on the rows the range was evaluated on.
     pub inertia: f64,
+    /// Mean silhouette in [-1, 1], higher is better; `None` when the fit left a single
+    /// segment with rows.
     pub silhouette: Option<f64>,
+    /// Davies-Bouldin index, lower is better (0 at best); `None` with a single segment.
     pub davies_bouldin: Option<f64>,
+    /// Calinski-Harabasz index, higher is better; `None` with a single segment, or when every
+    /// row sits on its centroid.
     pub calinski_harabasz: Option<f64>,
+    /// Lloyd iterations of the winning restart.
     pub iterations: usize,
+    /// Whether the winning restart converged within the iteration limit.
     pub converged: bool,
     /// Lowest adjusted Rand index of a restart against the winning one (`None` with one run).
     pub min_agreement: Option<f64>,
@@ -31,17 +39,21 @@ pub struct KCandidate {
 /// The k-selection table and its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KSelection {
+    /// How `chosen` was picked ([`RULE`]).
     pub rule: String,
-    /// The range asked for, inclusive.
+    /// The range asked for, inclusive (`--k-range`); `candidates` stops short of its end
+    /// when there are fewer rows than that.
     pub range: [usize; 2],
-    /// Rows every k was fitted and scored on, and whether they were a sample of the data
-    /// (streamed fits choose on their k-means++ sample).
+    /// Rows every k was fitted and scored on.
     pub rows: usize,
+    /// Whether those rows were a sample of the data (streamed fits choose on their k-means++
+    /// sample).
     pub sampled: bool,
-    /// Rows the silhouette was computed on for each k (the same rows for every k), and the seed
-    /// of that sample when it is one.
+    /// Rows the silhouette was computed on for each k (the same rows for every k).
     pub silhouette_rows: usize,
+    /// The seed of the silhouette's sample; `None` when it was computed on every row.
     pub silhouette_seed: Option<u64>,
+    /// Each k tried, in increasing order.
     pub candidates: Vec<KCandidate>,
     /// The recommended k.
     pub chosen: usize,

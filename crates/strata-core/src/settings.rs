@@ -9,7 +9,10 @@ use crate::CoreError;
 /// `--map ROLE=COLUMNS`: binds a strategy role to a column, a list of columns or a glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleMap {
+    /// The role's name, trimmed and lowercased.
     pub role: String,
+    /// What the role is bound to, trimmed: a header, or for a multi-column role a header or a
+    /// comma-separated list of headers and globs.
     pub spec: String,
 }
 
@@ -62,18 +65,24 @@ pub enum Mode {
 /// Which compute backend runs the distance work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// The best available (this build: the CPU).
+    /// The GPU when a hardware adapter exists and the distance work is large enough to pay
+    /// for the transfer; otherwise the CPU.
     Auto,
+    /// The multi-threaded CPU backend (`--backend cpu`).
     Cpu,
+    /// wgpu compute shaders (`--backend gpu`); an error when no adapter can be opened.
     Gpu,
 }
 
 /// Whether a fit holds the whole table in memory or streams the file (`--stream`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Streaming {
-    /// Stream when the table would take more than a quarter of the memory available.
+    /// Stream a customer table clustered with k-means when the file is larger than a quarter
+    /// of the memory available.
     Auto,
+    /// Always stream (`--stream always`); only for customer tables clustered with k-means.
     Always,
+    /// Always hold the whole table in memory (`--stream never`).
     Never,
 }
 
@@ -86,43 +95,66 @@ pub const DEFAULT_INIT_SAMPLE: usize = 1_000_000;
 /// A validated fit job. Build it with [`FitSettings::builder`].
 #[derive(Debug, Clone)]
 pub struct FitSettings {
+    /// The CSV file to segment: the customer table, or the transaction log with
+    /// [`Source::Transactions`].
     pub input: PathBuf,
+    /// Whether `input` is a customer table or a transaction log (`--transactions`).
     pub source: Source,
+    /// The output folder (`--out`); created if missing, and never a file.
     pub out: PathBuf,
+    /// The strategy plugin's name (`--strategy`).
     pub strategy: String,
+    /// Explicit role bindings (`--map`), in the order given; no role twice.
     pub maps: Vec<RoleMap>,
+    /// The header of the customer id column (`--id-column`); `None`: ids are the 1-based row
+    /// numbers. Never a feature, and never logged.
     pub id_column: Option<String>,
+    /// Accept repeated ids instead of failing on the second (`--allow-duplicate-ids`).
     pub allow_duplicate_ids: bool,
+    /// The field delimiter (`--delimiter`); `None`: sniffed among `,`, `;` and tab. Never a
+    /// quote or a line break.
     pub delimiter: Option<u8>,
-    /// `None`: the strategy's default (or `k_range` when set).
+    /// The number of segments (`--k N`), at least 1; `None`: the strategy's default (or
+    /// `k_range` when set).
     pub k: Option<usize>,
     /// `--k auto`: every k of this range is fitted and scored, and one is recommended by the
     /// rule in [`crate::select`]; the fit goes on with it.
     pub k_range: Option<std::ops::RangeInclusive<usize>>,
+    /// Random seed for k-means++ seeding and for the silhouette's sample (`--seed`).
     pub seed: u64,
+    /// Most Lloyd steps per k-means run (`--max-iter`), at least 1.
     pub max_iter: usize,
+    /// Convergence tolerance relative to the mean feature variance (`--tol`), finite and ≥ 0.
     pub tol: f64,
+    /// k-means++ restarts, the lowest inertia winning (`--n-init`), at least 1.
     pub n_init: usize,
+    /// Feature scaling (`--scale`): `zscore`, `robust` or `none`; `None`: the strategy's
+    /// default. Passed to the plugin as its `scale` option.
     pub scale: Option<String>,
     /// Strategy-specific options (`--option KEY=VALUE`), passed to the plugin as strings.
     pub options: Vec<(String, String)>,
+    /// What to do with rows that miss a value in a bound column (`--missing`).
     pub missing: MissingPolicy,
+    /// Which compute backend runs the distance work (`--backend`).
     pub backend: BackendChoice,
+    /// k-means or RFM segments (`--mode`).
     pub mode: Mode,
-    /// The day behaviour is measured at, in days since 1970-01-01 (`--as-of`).
+    /// The day behaviour is measured at, in days since 1970-01-01 (`--as-of`); `None`: the day
+    /// after the last purchase.
     pub as_of: Option<f64>,
     /// Forced date layout (`--date-format`).
     pub date_format: Option<strata_ingest::DateFormat>,
     /// Starting centroids (`--init FILE`): a header naming the features, then one row per
     /// segment, in the scaled feature space.
     pub init: Option<PathBuf>,
+    /// Whether to stream the file or hold it whole (`--stream`).
     pub streaming: Streaming,
     /// Streamed fits: megabytes of the file (spread over it) the strategy learns from.
     pub prep_sample_mb: u64,
     /// Streamed fits: rows (spread over the data) the starting centroids are chosen on.
     pub init_sample: usize,
     /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
-    /// flagged as ambiguous (`--ambiguous-ratio`).
+    /// flagged as ambiguous (`--ambiguous-ratio`); above 0 and at most 1.
     pub ambiguous_ratio: f64,
     /// No exported segment smaller than this (`--min-segment-size`): smaller ones are merged
     /// into the nearest larger one.
@@ -139,6 +171,8 @@ pub struct Salt(Vec<u8>);
 pub const MIN_SALT_LEN: usize = 16;
 
 impl Salt {
+    /// Takes a secret of at least [`MIN_SALT_LEN`] bytes; a shorter one is a
+    /// [`CoreError::Settings`].
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Salt, CoreError> {
         let bytes = bytes.into();
         if bytes.len() < MIN_SALT_LEN {
@@ -150,6 +184,7 @@ impl Salt {
         }
         Ok(Salt(bytes))
     }
+    /// The secret, to key the HMAC with.
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }
@@ -165,6 +200,8 @@ impl std::fmt::Debug for Salt {
 pub const DEFAULT_AMBIGUOUS_RATIO: f64 = 0.9;
 
 impl FitSettings {
+    /// Starts a job that segments `input` with the strategy named `strategy` and writes to the
+    /// folder `out`; every other setting starts at its default.
     pub fn builder(
         input: impl Into<PathBuf>,
         out: impl Into<PathBuf>,
@@ -230,22 +267,28 @@ pub struct FitSettingsBuilder {
 }
 
 impl FitSettingsBuilder {
+    /// Adds a role binding (`--map ROLE=COLUMNS`); a role mapped twice fails in
+    /// [`build`](Self::build).
     pub fn map(mut self, m: RoleMap) -> Self {
         self.s.maps.push(m);
         self
     }
+    /// Sets the id column (`--id-column`); `None`: ids are the 1-based row numbers.
     pub fn id_column(mut self, c: Option<String>) -> Self {
         self.s.id_column = c;
         self
     }
+    /// Accepts repeated ids (`--allow-duplicate-ids`).
     pub fn allow_duplicate_ids(mut self, v: bool) -> Self {
         self.s.allow_duplicate_ids = v;
         self
     }
+    /// Sets the field delimiter (`--delimiter`); `None`: sniffed.
     pub fn delimiter(mut self, d: Option<u8>) -> Self {
         self.s.delimiter = d;
         self
     }
+    /// Sets the number of segments (`--k N`); `None`: the strategy's default.
     pub fn k(mut self, k: Option<usize>) -> Self {
         self.s.k = k;
         self
@@ -255,22 +298,28 @@ impl FitSettingsBuilder {
         self.s.k_range = r;
         self
     }
+    /// Sets the k-means++ seed (`--seed`).
     pub fn seed(mut self, v: u64) -> Self {
         self.s.seed = v;
         self
     }
+    /// Sets the most Lloyd steps per run (`--max-iter`).
     pub fn max_iter(mut self, v: usize) -> Self {
         self.s.max_iter = v;
         self
     }
+    /// Sets the convergence tolerance (`--tol`).
     pub fn tol(mut self, v: f64) -> Self {
         self.s.tol = v;
         self
     }
+    /// Sets the number of k-means++ restarts (`--n-init`).
     pub fn n_init(mut self, v: usize) -> Self {
         self.s.n_init = v;
         self
     }
+    /// Sets the feature scaling (`--scale`): `zscore`, `robust` or `none`; `None`: the
+    /// strategy's default.
     pub fn scale(mut self, v: Option<String>) -> Self {
         self.s.scale = v;
         self
@@ -280,14 +329,17 @@ impl FitSettingsBuilder {
         self.s.options.push((key.to_owned(), value.to_owned()));
         self
     }
+    /// Sets what to do with missing values (`--missing`).
     pub fn missing(mut self, v: MissingPolicy) -> Self {
         self.s.missing = v;
         self
     }
+    /// Sets whether the input is a customer table or a transaction log (`--transactions`).
     pub fn source(mut self, v: Source) -> Self {
         self.s.source = v;
         self
     }
+    /// Sets k-means or RFM segments (`--mode`).
     pub fn mode(mut self, v: Mode) -> Self {
         self.s.mode = v;
         self
@@ -304,43 +356,54 @@ impl FitSettingsBuilder {
         };
         Ok(self)
     }
+    /// Starts k-means from the centroids in this file (`--init FILE`) instead of k-means++.
     pub fn init(mut self, v: Option<PathBuf>) -> Self {
         self.s.init = v;
         self
     }
+    /// Forces the transaction log's date layout (`--date-format`); `None`: detected.
     pub fn date_format(mut self, v: Option<strata_ingest::DateFormat>) -> Self {
         self.s.date_format = v;
         self
     }
+    /// Sets the compute backend (`--backend`).
     pub fn backend(mut self, v: BackendChoice) -> Self {
         self.s.backend = v;
         self
     }
+    /// Sets whether to stream the file (`--stream`).
     pub fn streaming(mut self, v: Streaming) -> Self {
         self.s.streaming = v;
         self
     }
+    /// Sets the megabytes a streamed fit learns its preprocessing from (`--prep-sample`).
     pub fn prep_sample_mb(mut self, v: u64) -> Self {
         self.s.prep_sample_mb = v;
         self
     }
+    /// Sets the rows a streamed fit chooses its starting centroids on (`--init-sample`).
     pub fn init_sample(mut self, v: usize) -> Self {
         self.s.init_sample = v;
         self
     }
+    /// Sets the distance ratio above which a customer is ambiguous (`--ambiguous-ratio`).
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
         self.s.ambiguous_ratio = v;
         self
     }
+    /// Sets the smallest segment exported (`--min-segment-size`); `None`: no merging.
     pub fn min_segment_size(mut self, v: Option<u64>) -> Self {
         self.s.min_segment_size = v;
         self
     }
+    /// Pseudonymizes ids under this secret (`--pseudonymize-ids`); `None`: ids as they are.
     pub fn id_salt(mut self, v: Option<Salt>) -> Self {
         self.s.id_salt = v;
         self
     }
 
+    /// Checks every setting, alone and against the others; the first problem found is a
+    /// [`CoreError::Settings`] naming the flag.
     pub fn build(self) -> Result<FitSettings, CoreError> {
         let s = self.s;
         let bad = |m: String| Err(CoreError::Settings(m));

@@ -16,16 +16,22 @@ pub const ATTRACTIVENESS_RULE: &str = "100 × the mean of the parts available, e
 /// The value measure of a fit: which role and columns, and its total over every customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValueMeasure {
+    /// The strategy's value role measured (such as `monetary` or `spend`): the first of its
+    /// value roles with bound numeric columns.
     pub role: String,
     /// The columns summed into the measure (several for a group role such as spend).
     pub columns: Vec<String>,
+    /// The measure summed over every customer, in the columns' units (negative where, say,
+    /// returns outweigh sales).
     pub total: f64,
 }
 
 /// One segment's part of the value measure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentValue {
+    /// The measure summed over the segment's customers, in the columns' units.
     pub total: f64,
+    /// `total` over the segment's customer count; 0 for an empty segment.
     pub per_customer: f64,
     /// The segment's total over the total of all segments (`None` when that is not positive).
     pub share: Option<f64>,
@@ -66,10 +72,17 @@ pub fn segment_values(
 /// A segment's attractiveness: the score, its rank, and the scaled parts it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attractiveness {
+    /// 100 × the mean of the parts available, from 0 to 100.
     pub score: f64,
+    /// 1 for the highest score; ties go to the lower segment number.
     pub rank: usize,
+    /// The segment's share of customers over the largest share, from 0 to 1.
     pub size: f64,
+    /// Value per customer over the largest, negatives as 0, from 0 to 1; `None` without a
+    /// value measure or when no segment's value per customer is positive.
     pub value: Option<f64>,
+    /// Growth over the largest growth, from 0 to 1; `None` outside a comparison or when no
+    /// segment's growth is positive.
     pub growth: Option<f64>,
 }
 

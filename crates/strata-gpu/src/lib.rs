@@ -76,12 +76,19 @@ impl Default for GpuOptions {
 /// An adapter wgpu can see, for `strata devices`.
 #[derive(Debug, Clone)]
 pub struct AdapterSummary {
+    /// The adapter's name as its driver reports it, e.g. `"NVIDIA H200"`.
     pub name: String,
+    /// The graphics API wgpu reaches it through, e.g. `"Vulkan"`.
     pub backend: String,
+    /// What kind of device it is, e.g. `"DiscreteGpu"`, or `"Cpu"` for a software rasteriser.
     pub device_type: String,
+    /// Driver name and version, when the driver reports them; may be empty.
     pub driver: String,
+    /// Largest storage-buffer binding, in bytes: bounds the rows per tile.
     pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer, in bytes.
     pub max_buffer_size: u64,
+    /// Most workgroups one dispatch may have along each dimension.
     pub max_compute_workgroups_per_dimension: u32,
 }
 
@@ -194,6 +201,7 @@ impl GpuBackend {
         Ok(backend)
     }
 
+    /// What wgpu reports about the adapter in use.
     pub fn adapter(&self) -> &wgpu::AdapterInfo {
         &self.info
     }

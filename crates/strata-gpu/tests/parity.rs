@@ -3,6 +3,11 @@
 //! installed at all, and never when `STRATA_REQUIRE_GPU` is set (CI's test script sets it after
 //! installing the driver), so a broken setup fails instead of passing quietly.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test, with its place"
+)]
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use strata_compute::{Backend, BackendKind, CpuBackend, MatrixRef};

@@ -1,6 +1,11 @@
 //! Every WGSL file in `shaders/` parses and validates with naga, so shader errors show up in a
 //! plain `cargo test` with no GPU and no driver.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test, with its place"
+)]
+
 use std::path::Path;
 
 #[test]

@@ -14,9 +14,13 @@ use crate::{HostError, Plugin};
 /// Values of one column handed to a plugin, borrowed from the host's table.
 #[derive(Debug, Clone, Copy)]
 pub enum BatchValues<'a> {
+    /// Numeric or date values; NaN is missing.
     Numeric(&'a [f64]),
+    /// Dictionary codes; [`MISSING_CODE`](strata_plugin_api::MISSING_CODE) is missing.
     Categorical {
+        /// One code per row.
         codes: &'a [u32],
+        /// The distinct texts, indexed by code.
         dict: &'a [String],
     },
 }
@@ -24,16 +28,22 @@ pub enum BatchValues<'a> {
 /// One bound column: the role it plays, its header and its values.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchColumn<'a> {
+    /// Name of the role the column is bound to.
     pub role: &'a str,
+    /// The column's CSV header.
     pub name: &'a str,
+    /// The kind the role declared, which the values were parsed as.
     pub kind: ColumnKind,
+    /// One value per row of the batch.
     pub values: BatchValues<'a>,
 }
 
 /// Rows for a plugin call, column by column.
 #[derive(Debug, Clone)]
 pub struct Batch<'a> {
+    /// Number of rows; every column holds this many values.
     pub n_rows: usize,
+    /// The bound columns.
     pub columns: Vec<BatchColumn<'a>>,
 }
 
@@ -117,17 +127,24 @@ impl RawBatch {
 /// Per-column statistics of one segment, in the data's own units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumericProfile {
+    /// Name of the role the column is bound to.
     pub role: String,
+    /// The column's CSV header.
     pub name: String,
+    /// Mean over the segment's customers with a value.
     pub mean: f64,
+    /// Mean over all customers with a value.
     pub overall_mean: f64,
+    /// Population standard deviation over all customers with a value.
     pub overall_std: f64,
 }
 
 /// Category shares of one segment (largest first) next to the overall shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CategoricalProfile {
+    /// Name of the role the column is bound to.
     pub role: String,
+    /// The column's CSV header.
     pub name: String,
     /// (category, share in segment, share overall).
     pub levels: Vec<(String, f64, f64)>,
@@ -136,17 +153,25 @@ pub struct CategoricalProfile {
 /// What the host knows about a segment when it asks a plugin to name it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
+    /// The segment's number, from 0 to `k - 1`.
     pub index: u32,
+    /// Number of segments in the model.
     pub k: u32,
+    /// Number of customers in the segment.
     pub size: u64,
+    /// Fraction of all customers that are in the segment, 0 to 1.
     pub share: f64,
+    /// Statistics of the numeric columns; a column with no value in the segment is left out.
     pub numeric: Vec<NumericProfile>,
+    /// Category shares of the categorical columns.
     pub categorical: Vec<CategoricalProfile>,
 }
 
 /// What `fit` returned, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOutput {
+    /// Feature names, one per matrix column in order: 1 to 65,536 of them, each unique, non-empty
+    /// and at most 512 bytes.
     pub features: Vec<String>,
     /// The plugin's state, a JSON document (stored in the saved model).
     pub state: String,

@@ -84,15 +84,20 @@ fn unsafe_permissions(_path: &Path) -> Option<String> {
 /// A file that looked like a plugin but was not loaded, and why.
 #[derive(Debug)]
 pub struct Refused {
+    /// The file.
     pub path: PathBuf,
+    /// Why it was not loaded, for the user (without the file name).
     pub reason: String,
 }
 
 /// The plugins found in a set of folders.
 #[derive(Debug, Default)]
 pub struct Registry {
+    /// The folders searched, in order.
     pub dirs: Vec<PathBuf>,
+    /// The plugins loaded, in the order found; each strategy name once.
     pub plugins: Vec<Arc<Plugin>>,
+    /// Plugin-named files that were not loaded.
     pub refused: Vec<Refused>,
 }
 

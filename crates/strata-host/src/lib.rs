@@ -34,81 +34,146 @@ pub use discover::{Refused, Registry, is_plugin_file, plugin_file_name, search_d
 /// Plugin ABI version this host speaks.
 pub const HOST_ABI: (u16, u16) = (abi::ABI_MAJOR, abi::ABI_MINOR);
 
+/// Why a plugin could not be loaded, found or called.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// The operating system's loader refused the file (or, from [`Registry::find`], the file was
+    /// refused earlier).
     #[error("{path}: cannot load the library: {message}")]
-    Load { path: PathBuf, message: String },
+    Load {
+        /// The plugin file.
+        path: PathBuf,
+        /// The loader's message, or the reason the file was refused.
+        message: String,
+    },
+    /// The library exports no [`ENTRY_SYMBOL`](abi::ENTRY_SYMBOL).
     #[error("{path}: not a Strata plugin (no `strata_plugin_entry` symbol)")]
-    NoEntry { path: PathBuf },
+    NoEntry {
+        /// The library file.
+        path: PathBuf,
+    },
+    /// The entry returned no header, or one without the magic number or a function table.
     #[error("{path}: not a Strata plugin ({reason})")]
-    NotAPlugin { path: PathBuf, reason: String },
+    NotAPlugin {
+        /// The library file.
+        path: PathBuf,
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// The plugin was built for another ABI major version.
     #[error(
         "{path}: plugin ABI version {}.{} is not supported by this strata (ABI {}.{}); \
          rebuild the plugin against strata-plugin-api {}.x",
         plugin.0, plugin.1, host.0, host.1, host.0
     )]
     AbiMismatch {
+        /// The plugin file.
         path: PathBuf,
+        /// The plugin's ABI version, (major, minor).
         plugin: (u16, u16),
+        /// This host's ABI version, [`HOST_ABI`].
         host: (u16, u16),
     },
+    /// The plugin's description breaks the ABI's rules (a bad name, kind, flag or length).
     #[error("{path}: invalid plugin description: {what}")]
-    Invalid { path: PathBuf, what: String },
+    Invalid {
+        /// The plugin file.
+        path: PathBuf,
+        /// Which rule was broken, and by what.
+        what: String,
+    },
+    /// The plugin reported an error, e.g. it rejected its input or options.
     #[error("strategy '{strategy}' failed in {call}: {message}")]
     Failed {
+        /// The strategy's name.
         strategy: String,
+        /// The call that failed: `"fit"`, `"transform"` or `"label"`.
         call: &'static str,
+        /// The plugin's message, trimmed and cut to 2000 characters.
         message: String,
     },
+    /// The plugin panicked; it is dead from then on.
     #[error(
         "strategy '{strategy}' panicked in {call}: {message}; the plugin is disabled for this run"
     )]
     Panicked {
+        /// The strategy's name.
         strategy: String,
+        /// The call that panicked: `"fit"`, `"transform"` or `"label"`.
         call: &'static str,
+        /// The panic message, with its location when known.
         message: String,
     },
+    /// A call to a plugin that panicked earlier.
     #[error("strategy '{strategy}' is disabled after an earlier panic")]
-    Dead { strategy: String },
+    Dead {
+        /// The strategy's name.
+        strategy: String,
+    },
+    /// The plugin returned something the host refuses: a wrong count, a bad name, non-UTF-8 text,
+    /// invalid JSON or a non-finite feature.
     #[error("strategy '{strategy}' returned invalid {call} output: {what}")]
     BadOutput {
+        /// The strategy's name.
         strategy: String,
+        /// The call whose output was refused: `"fit"`, `"transform"` or `"label"`.
         call: &'static str,
+        /// What was wrong with it.
         what: String,
     },
+    /// No loaded plugin provides the strategy asked for.
     #[error(
         "unknown strategy '{name}'; available: {available}. `strata plugins` lists what was found and what was refused"
     )]
-    UnknownStrategy { name: String, available: String },
+    UnknownStrategy {
+        /// The name asked for.
+        name: String,
+        /// The strategies loaded, comma-separated, or `none (searched …)` naming the folders.
+        available: String,
+    },
 }
 
 /// One input role, as a plugin declared it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleInfo {
+    /// The role's name, as bound with `--map NAME=COLUMN`.
     pub name: String,
+    /// The kind of values the role takes.
     pub kind: ColumnKind,
+    /// The user must bind the role.
     pub required: bool,
+    /// The role binds a group of columns.
     pub multi: bool,
+    /// Left unbound, the role takes every numeric column but the id.
     pub default_all_numeric: bool,
     /// A value measure (ABI 1.2): segments report their share of its total.
     pub value: bool,
     /// Personal data (ABI 1.2): never in outputs, profiles, labels or logs.
     pub personal: bool,
+    /// One line for `strata plugins`.
     pub description: String,
 }
 
 /// What a plugin says about itself, copied and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginInfo {
+    /// The strategy's name, as given to `--strategy`: lowercase letters, digits, `-` or `_`.
     pub name: String,
+    /// The strategy's version (free text, non-empty).
     pub version: String,
+    /// One line for `strata plugins`.
     pub description: String,
+    /// The ABI version the plugin was built against, (major, minor).
     pub abi: (u16, u16),
+    /// The input roles, in the plugin's order; at least one, names unique.
     pub roles: Vec<RoleInfo>,
+    /// How feature vectors are compared.
     pub metric: Metric,
+    /// Number of segments used when the user gives no `-k`; at least 1.
     pub default_k: u32,
     /// Longer documentation (ABI 1.1; empty for 1.0 plugins).
     pub docs: String,
+    /// The file the plugin was loaded from.
     pub path: PathBuf,
 }
 
@@ -132,14 +197,17 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    /// What the plugin says about itself, validated.
     pub fn info(&self) -> &PluginInfo {
         &self.info
     }
 
+    /// The strategy's name.
     pub fn name(&self) -> &str {
         &self.info.name
     }
 
+    /// Whether the plugin has panicked; every call then fails with [`HostError::Dead`].
     pub fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }

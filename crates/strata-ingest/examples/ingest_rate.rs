@@ -3,6 +3,11 @@
 //! plan) and prints the median wall time and MB/s of file parsed into columns. Used by
 //! `bench/run.sh` (the "ingest alone" case) and to keep `bench/NOTES.md`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a measuring tool: a failure stops it where it happened"
+)]
+
 use std::path::Path;
 use std::time::Instant;
 

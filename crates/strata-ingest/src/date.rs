@@ -42,6 +42,7 @@ pub enum DateFormat {
 }
 
 impl DateFormat {
+    /// The name `--date-format` takes for this layout, e.g. `"dmy"`.
     pub fn name(self) -> &'static str {
         match self {
             DateFormat::Iso => "iso",

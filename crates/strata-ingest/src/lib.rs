@@ -6,7 +6,7 @@
 //! - Records are read as byte records: no allocation per field on the hot path; categorical
 //!   text is interned once per distinct value.
 //! - Every error names the file, the line and, for a value, the column and what was expected.
-//! - [`read_table`] parses chunks of whole records on every rayon thread ([`chunks`]) and merges
+//! - [`read_table`] parses chunks of whole records on every rayon thread (`chunks`) and merges
 //!   them in file order, so its result never depends on the thread count or chunk size.
 //!
 //! Identifiers are kept byte for byte (never trimmed) and are never put in an error message:
@@ -31,54 +31,94 @@ pub use table::{Column, ColumnData, IdColumn, MISSING_CODE, Table};
 /// What went wrong reading a CSV file. Line numbers are 1-based and count the header.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// The file could not be opened or read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The file being read.
         path: PathBuf,
+        /// What the operating system reported.
         source: std::io::Error,
     },
+    /// The file holds nothing but whitespace (or a byte-order mark): not even a header.
     #[error("{path}: the file is empty; expected a header line naming the columns")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file being read.
+        path: PathBuf,
+    },
+    /// The file has a header but not one data row.
     #[error("{path}: the file has a header but no data rows")]
-    NoRows { path: PathBuf },
+    NoRows {
+        /// The file being read.
+        path: PathBuf,
+    },
+    /// The CSV reader could not make sense of a record (e.g. a stray quote).
     #[error("{path}, line {line}: {message}")]
     Malformed {
+        /// The file being read.
         path: PathBuf,
+        /// The line the record starts on; 0 when the reader could not tell.
         line: u64,
+        /// The CSV reader's description of the problem.
         message: String,
     },
+    /// A record with a different number of fields than the header. Blank lines are skipped, not
+    /// reported.
     #[error("{path}, line {line}: expected {expected} fields like the header, found {found}")]
     Ragged {
+        /// The file being read.
         path: PathBuf,
+        /// The line the record starts on.
         line: u64,
+        /// Fields in the header.
         expected: usize,
+        /// Fields in the record.
         found: usize,
     },
+    /// A field that does not parse as its column's kind (a number or a date).
     #[error(
         "{path}, line {line}, column {column} ('{name}'): expected {expected}, found '{value}'"
     )]
     BadValue {
+        /// The file being read.
         path: PathBuf,
+        /// The line the record starts on.
         line: u64,
+        /// The column's position in the header, 1-based.
         column: usize,
+        /// The column's header text.
         name: String,
+        /// What the column takes, for the message, e.g. `"a number"`.
         expected: &'static str,
+        /// The field as read, lossily decoded and cut to 80 characters.
         value: String,
     },
+    /// A header name or categorical field that is not valid UTF-8.
     #[error("{path}, line {line}, column {column} ('{name}'): the text is not valid UTF-8")]
     NotUtf8 {
+        /// The file being read.
         path: PathBuf,
+        /// The line the field is on.
         line: u64,
+        /// The column's position in the header, 1-based.
         column: usize,
+        /// The column's header text; `#N` (its 1-based position) when the header name itself is not
+        /// UTF-8.
         name: String,
     },
+    /// Two rows with the same id, unless [`ReadPlan::allow_duplicate_ids`] is set. Names lines
+    /// only: ids never appear in a message.
     #[error(
         "{path}: duplicate id in column '{name}' on lines {first_line} and {line} \
          (pass --allow-duplicate-ids if repeated ids are expected)"
     )]
     DuplicateId {
+        /// The file being read.
         path: PathBuf,
+        /// The id column's header text.
         name: String,
+        /// The line of the earlier row with the id.
         first_line: u64,
+        /// The line of the later row: of the rows repeating an earlier id, the first in the file.
         line: u64,
     },
 }
@@ -86,8 +126,11 @@ pub enum IngestError {
 /// The header of a CSV file and how to split it.
 #[derive(Debug, Clone)]
 pub struct Header {
+    /// The file the header was read from, and that the data is read from.
     pub path: PathBuf,
+    /// The field delimiter: given, or sniffed among `,`, `;` and tab.
     pub delimiter: u8,
+    /// Column names in file order, trimmed; the byte-order mark is dropped from the first.
     pub names: Vec<String>,
 }
 
@@ -117,6 +160,7 @@ pub enum ParseAs {
 pub struct ReadPlan {
     /// Column holding the customer id (kept as text); `None`: row numbers are the ids.
     pub id_column: Option<usize>,
+    /// Accept repeated ids rather than failing with [`IngestError::DuplicateId`].
     pub allow_duplicate_ids: bool,
     /// (column index, how to parse), in the order the table should list them.
     pub columns: Vec<(usize, ParseAs)>,
@@ -354,7 +398,7 @@ pub const CHUNK_BYTES: usize = chunks::CHUNK_BYTES;
 
 /// Reads the rows of `header.path` according to `plan`.
 ///
-/// The data is cut into chunks of whole records ([`chunks`]), a batch of which is parsed in
+/// The data is cut into chunks of whole records (`chunks`), a batch of which is parsed in
 /// parallel while the next batch is read; chunk results are merged in file order, so the table
 /// (dictionary order included) and the first error reported are those of a sequential read.
 pub fn read_table(header: &Header, plan: &ReadPlan) -> Result<Table, IngestError> {

@@ -11,9 +11,17 @@ pub enum ColumnData {
     /// Numbers or dates (days since 1970-01-01); NaN is missing.
     Numeric(Vec<f64>),
     /// Codes into `dict`, in order of first appearance; [`MISSING_CODE`] is missing.
-    Categorical { codes: Vec<u32>, dict: Vec<String> },
+    Categorical {
+        /// One code per row.
+        codes: Vec<u32>,
+        /// The distinct texts (trimmed), indexed by code.
+        dict: Vec<String>,
+    },
     /// An [`ParseAs::AutoNumeric`](crate::ParseAs) column that held text.
-    NotNumeric { first_text_line: u64 },
+    NotNumeric {
+        /// The line of the first field that is neither missing nor a number.
+        first_text_line: u64,
+    },
 }
 
 impl ColumnData {
@@ -70,21 +78,29 @@ pub struct Column {
     pub index: usize,
     /// The header text.
     pub name: String,
+    /// The parsed values, one per row.
     pub data: ColumnData,
 }
 
 /// Customer ids: the id column's text, byte for byte, or 1-based row numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdColumn {
+    /// No id column: the ids are the row numbers 1 to N, where N is the payload.
     RowNumbers(usize),
+    /// The id column's text, every id's bytes end to end.
     Text {
+        /// The id column's header text.
         name: String,
+        /// Every id's bytes, concatenated.
         bytes: Vec<u8>,
+        /// Where each id starts in `bytes`, plus a final end offset: one more entry than there are
+        /// rows.
         offsets: Vec<usize>,
     },
 }
 
 impl IdColumn {
+    /// Number of rows with an id.
     pub fn len(&self) -> usize {
         match self {
             IdColumn::RowNumbers(n) => *n,
@@ -92,6 +108,7 @@ impl IdColumn {
         }
     }
 
+    /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -166,14 +183,18 @@ impl IdColumn {
 /// The rows of a file, column by column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
+    /// Number of rows: the length of `ids`, of `lines` and of every column.
     pub n_rows: usize,
+    /// The customer id of each row.
     pub ids: IdColumn,
+    /// The columns of the read plan, in its order.
     pub columns: Vec<Column>,
     /// The file line each row starts on.
     pub lines: Vec<u64>,
 }
 
 impl Table {
+    /// The column whose header is exactly `name`, if it was read.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -1,3 +1,7 @@
+//! Unit tests of ingest: delimiter sniffing, BOM, quoting, missing tokens, dates, ids kept as
+//! bytes, errors that name file, line and column, and the same tables and errors at every
+//! chunk size from 1 byte up.
+
 use super::*;
 use std::io::Write;
 

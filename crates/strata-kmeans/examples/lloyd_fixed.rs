@@ -2,6 +2,11 @@
 //! `lloyd_fixed DATA.f32 N D INIT.f32 K ITERS [cpu|gpu]`. The files hold little-endian f32,
 //! row-major. Prints one JSON line: iterations, seconds, ms per iteration, final inertia.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a measuring tool: a failure stops it where it happened"
+)]
+
 use std::time::Instant;
 
 use strata_compute::{Backend, CpuBackend, MatrixRef};

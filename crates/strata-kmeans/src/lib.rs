@@ -25,26 +25,49 @@ pub use init::kmeans_plus_plus;
 
 /// Default seed: fixed, so two runs without `--seed` agree.
 pub const DEFAULT_SEED: u64 = 42;
+/// Default cap on Lloyd steps per restart (scikit-learn's).
 pub const DEFAULT_MAX_ITER: usize = 300;
+/// Default relative tolerance of the stopping rule (scikit-learn's; see the crate docs).
 pub const DEFAULT_TOL: f64 = 1e-4;
+/// Default number of k-means++ restarts; the one with the lowest inertia wins.
 pub const DEFAULT_N_INIT: usize = 3;
 
+/// Why k-means refused the parameters or the data, or the backend failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KMeansError {
+    /// `k` is 0.
     #[error("k must be at least 1 (got {0})")]
     KTooSmall(usize),
+    /// `k` exceeds the number of rows.
     #[error("k = {k} is more than the {n} rows to cluster")]
-    KTooLarge { k: usize, n: usize },
+    KTooLarge {
+        /// The `k` asked for.
+        k: usize,
+        /// Rows in the data.
+        n: usize,
+    },
+    /// `max_iter` is 0.
     #[error("max-iter must be at least 1")]
     NoIterations,
+    /// `n_init` is 0.
     #[error("n-init must be at least 1")]
     NoRuns,
+    /// `tol` is negative, NaN or infinite.
     #[error("tol must be a finite number ≥ 0 (got {0})")]
     BadTol(f64),
+    /// Given initial centroids of the wrong size or with a non-finite value; the message says
+    /// which.
     #[error("initial centroids: {0}")]
     BadInit(String),
+    /// The data holds NaN or an infinity.
     #[error("the data has a non-finite value at row {row}, column {column}")]
-    NonFinite { row: usize, column: usize },
+    NonFinite {
+        /// The first such value's row, 0-based.
+        row: usize,
+        /// Its column, 0-based.
+        column: usize,
+    },
+    /// The backend failed.
     #[error(transparent)]
     Compute(#[from] ComputeError),
 }
@@ -70,6 +93,8 @@ pub struct KMeansParams {
 }
 
 impl KMeansParams {
+    /// Parameters for `k` segments, everything else at its default (k-means++, [`DEFAULT_SEED`],
+    /// [`DEFAULT_MAX_ITER`], [`DEFAULT_TOL`], [`DEFAULT_N_INIT`]).
     pub fn new(k: usize) -> KMeansParams {
         KMeansParams {
             k,
@@ -80,22 +105,28 @@ impl KMeansParams {
             init: Init::KMeansPlusPlus,
         }
     }
+    /// Caps the Lloyd steps per restart; at least 1.
     pub fn max_iter(mut self, v: usize) -> Self {
         self.max_iter = v;
         self
     }
+    /// Sets the relative tolerance of the stopping rule; finite and ≥ 0 (0: stop only when the
+    /// centroids stop moving or no row changes segment).
     pub fn tol(mut self, v: f64) -> Self {
         self.tol = v;
         self
     }
+    /// Sets the number of restarts; at least 1. Ignored with given centroids, which run once.
     pub fn n_init(mut self, v: usize) -> Self {
         self.n_init = v;
         self
     }
+    /// Sets the seed every restart's seed is derived from ([`run_seed`]).
     pub fn seed(mut self, v: u64) -> Self {
         self.seed = v;
         self
     }
+    /// Sets how the starting centroids are chosen.
     pub fn init(mut self, v: Init) -> Self {
         self.init = v;
         self
@@ -145,21 +176,27 @@ pub struct CheckedParams {
 }
 
 impl CheckedParams {
+    /// Number of segments; at least 1.
     pub fn k(&self) -> usize {
         self.inner.k
     }
+    /// Cap on Lloyd steps per restart; at least 1.
     pub fn max_iter(&self) -> usize {
         self.inner.max_iter
     }
+    /// Relative tolerance of the stopping rule; finite and ≥ 0.
     pub fn tol(&self) -> f64 {
         self.inner.tol
     }
+    /// Number of restarts; 1 with given centroids.
     pub fn n_init(&self) -> usize {
         self.inner.n_init
     }
+    /// The seed every restart's seed is derived from.
     pub fn seed(&self) -> u64 {
         self.inner.seed
     }
+    /// How the starting centroids are chosen.
     pub fn init(&self) -> &Init {
         &self.inner.init
     }
@@ -167,9 +204,14 @@ impl CheckedParams {
 
 /// Progress callbacks (the CLI turns them into log lines or a progress bar).
 pub trait Observer {
+    /// A restart begins: its index (from 0) and the number of restarts.
     fn run_started(&mut self, _run: usize, _runs: usize) {}
+    /// A Lloyd step of a restart ended: the step's number (from 1), the inertia against the
+    /// centroids it started from, and the shift its update made (Σ of squared centroid moves).
     fn iteration(&mut self, _run: usize, _iteration: usize, _inertia: f64, _shift: f64) {}
+    /// A cluster of a restart was empty after a step and was moved onto a far row.
     fn empty_cluster_reseeded(&mut self, _run: usize, _cluster: usize) {}
+    /// A restart ended, with how it ended.
     fn run_finished(&mut self, _run: usize, _summary: &RunSummary) {}
 }
 
@@ -180,12 +222,17 @@ impl Observer for Silent {}
 /// How one restart ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// This restart's seed, derived from the user's by [`run_seed`].
     pub seed: u64,
+    /// Inertia of the final pass against the run's final centroids.
     pub inertia: f64,
+    /// Lloyd steps run, at most `max_iter`.
     pub iterations: usize,
+    /// Whether the stopping rule held within `max_iter` steps.
     pub converged: bool,
     /// Inertia before each step (against the centroids that step started from).
     pub history: Vec<f64>,
+    /// Times an empty cluster was moved onto a far row, over all steps.
     pub reseeded: usize,
     /// Adjusted Rand index of this run's final labels against the winning run's (1 for the
     /// winner): how far restarts agree on the segmentation. `None` with one run.
@@ -196,21 +243,29 @@ pub struct RunSummary {
 /// The result of a fit: the best restart's centroids and the final assignment.
 #[derive(Debug, Clone)]
 pub struct KMeansFit {
+    /// Number of segments.
     pub k: usize,
+    /// Number of features per row.
     pub d: usize,
     /// k × d, row-major.
     pub centroids: Vec<f32>,
+    /// Each row's segment, 0 to k − 1, against the returned centroids.
     pub labels: Vec<u32>,
     /// Squared distance of each row to its centroid.
     pub nearest: Vec<f32>,
     /// Squared distance of each row to the second-nearest centroid.
     pub second: Vec<f32>,
+    /// Rows in each segment.
     pub counts: Vec<u64>,
+    /// Σ‖x − c‖² over rows and their segment's centroid.
     pub inertia: f64,
+    /// Lloyd steps the winning restart ran.
     pub iterations: usize,
+    /// Whether the winning restart met the stopping rule.
     pub converged: bool,
     /// Index of the winning restart.
     pub best_run: usize,
+    /// Every restart, in the order they ran.
     pub runs: Vec<RunSummary>,
 }
 
@@ -396,12 +451,15 @@ pub fn fit(
 /// saved model, or relabelling with a fit's final centroids, needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assigned {
+    /// Each row's nearest centroid, 0 to k − 1 (ties to the lowest index).
     pub labels: Vec<u32>,
     /// Squared distance to the nearest centroid.
     pub nearest: Vec<f32>,
     /// Squared distance to the second-nearest centroid (infinity when k = 1).
     pub second: Vec<f32>,
+    /// Rows assigned to each centroid.
     pub counts: Vec<u64>,
+    /// Σ‖x − c‖² over rows and their nearest centroid.
     pub inertia: f64,
 }
 

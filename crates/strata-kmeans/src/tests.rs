@@ -1,3 +1,7 @@
+//! Unit tests of k-means: planted blobs recovered, inertia never rising, a case worked by hand,
+//! k = 1 and k = n, empty-cluster reseeding, parameters checked before work, reproducible
+//! seeding, fixed centroids reproducing the fit, and the same fit on one and two threads.
+
 use super::*;
 use strata_compute::CpuBackend;
 

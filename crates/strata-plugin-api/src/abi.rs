@@ -36,8 +36,11 @@ pub const ABI_MINOR: u16 = 2;
 /// The first thing the host reads. Its layout is frozen for every ABI version.
 #[repr(C)]
 pub struct PluginHeader {
+    /// Always [`MAGIC`]; anything else is not a Strata plugin.
     pub magic: u32,
+    /// ABI major version the plugin was built against; the host refuses any but its own.
     pub abi_major: u16,
+    /// ABI minor version the plugin was built against: decides which role flags it may set.
     pub abi_minor: u16,
     /// Points to the function table of `abi_major` (for v1: [`StrategyTableV1`]).
     pub table: *const c_void,
@@ -47,6 +50,7 @@ pub struct PluginHeader {
 #[repr(i32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// The call succeeded; its outputs are in the sinks (or the output buffer).
     Ok = 0,
     /// The plugin rejected the input or options; the message sink says why.
     Error = 1,
@@ -55,6 +59,8 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status for a raw return code, or `None` for a code this ABI does not define (the host
+    /// then treats the plugin as dead).
     pub fn from_raw(raw: i32) -> Option<Status> {
         match raw {
             0 => Some(Status::Ok),
@@ -69,16 +75,20 @@ impl Status {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct StrRef {
+    /// First byte of the string; may be null when `len` is 0.
     pub ptr: *const u8,
+    /// Length in bytes.
     pub len: usize,
 }
 
 impl StrRef {
+    /// The empty string, with a null pointer.
     pub const EMPTY: StrRef = StrRef {
         ptr: std::ptr::null(),
         len: 0,
     };
 
+    /// Borrows `s`: the result is valid only while `s` is.
     pub fn new(s: &str) -> StrRef {
         StrRef {
             ptr: s.as_ptr(),
@@ -113,6 +123,7 @@ pub enum ColumnKind {
 }
 
 impl ColumnKind {
+    /// The kind for a raw `kind` field, or `None` for a value this ABI does not define.
     pub fn from_raw(raw: u32) -> Option<ColumnKind> {
         match raw {
             0 => Some(ColumnKind::Numeric),
@@ -123,6 +134,7 @@ impl ColumnKind {
         }
     }
 
+    /// The lowercase name shown to users, e.g. `"numeric"`.
     pub fn name(self) -> &'static str {
         match self {
             ColumnKind::Numeric => "numeric",
@@ -168,10 +180,14 @@ pub const fn known_role_flags(minor: u16) -> u32 {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct RoleSpecV1 {
+    /// The role's name, as bound on the command line (`--map NAME=COLUMN`): lowercase letters,
+    /// digits, `-` or `_`, at most 64 bytes.
     pub name: StrRef,
+    /// A [`ColumnKind`] as `u32`.
     pub kind: u32,
     /// Bit set of `ROLE_*` flags.
     pub flags: u32,
+    /// One line for `strata plugins` (at most 4096 bytes).
     pub description: StrRef,
 }
 
@@ -186,6 +202,7 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// The metric for a raw `metric` field, or `None` for a value this ABI does not define.
     pub fn from_raw(raw: u32) -> Option<Metric> {
         match raw {
             0 => Some(Metric::Euclidean),
@@ -194,6 +211,7 @@ impl Metric {
         }
     }
 
+    /// The lowercase name shown to users, e.g. `"cosine"`.
     pub fn name(self) -> &'static str {
         match self {
             Metric::Euclidean => "euclidean",
@@ -205,9 +223,11 @@ impl Metric {
 /// One input column, columnar. Exactly one of `numeric` / `codes` is non-null, by `kind`.
 #[repr(C)]
 pub struct ColumnV1 {
+    /// Name of the role the column is bound to.
     pub role: StrRef,
     /// The CSV header of the column.
     pub name: StrRef,
+    /// A [`ColumnKind`] as `u32`.
     pub kind: u32,
     /// `n_rows` values when `kind` is numeric or date.
     pub numeric: *const f64,
@@ -215,14 +235,18 @@ pub struct ColumnV1 {
     pub codes: *const u32,
     /// The dictionary the codes index into.
     pub dict: *const StrRef,
+    /// Number of entries in `dict`; 0 (with `dict` possibly null) for numeric and date columns.
     pub dict_len: usize,
 }
 
 /// A batch of rows, column by column.
 #[repr(C)]
 pub struct BatchV1 {
+    /// Number of rows; every column holds this many values.
     pub n_rows: usize,
+    /// `n_columns` columns; may be null when `n_columns` is 0.
     pub columns: *const ColumnV1,
+    /// Number of columns in `columns`.
     pub n_columns: usize,
 }
 
@@ -230,14 +254,18 @@ pub struct BatchV1 {
 /// name, a JSON document, a label, a message), which the host copies before `write` returns.
 #[repr(C)]
 pub struct Sink {
+    /// Opaque host context, passed back as `write`'s first argument.
     pub ctx: *mut c_void,
+    /// Copies `len` bytes at `ptr` (one UTF-8 item) into the host's memory.
     pub write: unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: usize),
 }
 
 /// Per-column statistics of one segment, in the data's own units.
 #[repr(C)]
 pub struct NumericStatV1 {
+    /// Name of the role the column is bound to.
     pub role: StrRef,
+    /// The column's CSV header.
     pub name: StrRef,
     /// Mean over the segment's customers with a value.
     pub mean: f64,
@@ -250,29 +278,45 @@ pub struct NumericStatV1 {
 /// Share of one category in a segment and overall.
 #[repr(C)]
 pub struct LevelShareV1 {
+    /// The category's text.
     pub value: StrRef,
+    /// Fraction of the segment's customers with a value that have this category, 0 to 1.
     pub share: f64,
+    /// Fraction of all customers with a value that have this category, 0 to 1.
     pub overall_share: f64,
 }
 
+/// Per-segment category shares of one categorical column.
 #[repr(C)]
 pub struct CategoricalStatV1 {
+    /// Name of the role the column is bound to.
     pub role: StrRef,
+    /// The column's CSV header.
     pub name: StrRef,
+    /// `n_levels` category shares, largest in the segment first; may be null when `n_levels` is 0.
     pub levels: *const LevelShareV1,
+    /// Number of entries in `levels`.
     pub n_levels: usize,
 }
 
 /// What the host knows about a segment, handed to `label`.
 #[repr(C)]
 pub struct SegmentProfileV1 {
+    /// The segment's number, from 0 to `k - 1`.
     pub index: u32,
+    /// Number of segments in the model.
     pub k: u32,
+    /// Number of customers in the segment.
     pub size: u64,
+    /// Fraction of all customers that are in the segment, 0 to 1.
     pub share: f64,
+    /// `n_numeric` column statistics; may be null when `n_numeric` is 0.
     pub numeric: *const NumericStatV1,
+    /// Number of entries in `numeric`.
     pub n_numeric: usize,
+    /// `n_categorical` column statistics; may be null when `n_categorical` is 0.
     pub categorical: *const CategoricalStatV1,
+    /// Number of entries in `categorical`.
     pub n_categorical: usize,
 }
 
@@ -313,15 +357,26 @@ pub type LabelFnV1 = unsafe extern "C" fn(
 pub struct StrategyTableV1 {
     /// `size_of::<StrategyTableV1>()` as the plugin was compiled: tells which fields exist.
     pub size: usize,
+    /// The strategy's name, as given to `--strategy`: lowercase letters, digits, `-` or `_`, at
+    /// most 64 bytes.
     pub name: StrRef,
+    /// The strategy's version (free text, non-empty, at most 64 bytes).
     pub version: StrRef,
+    /// One line for `strata plugins` (at most 4096 bytes).
     pub description: StrRef,
+    /// `n_roles` role specifications.
     pub roles: *const RoleSpecV1,
+    /// Number of entries in `roles`: 1 to 256.
     pub n_roles: usize,
+    /// A [`Metric`] as `u32`.
     pub metric: u32,
+    /// Number of segments used when the user gives no `-k`; at least 1.
     pub default_k: u32,
+    /// Learns the preprocessing from the training rows.
     pub fit: FitFnV1,
+    /// Turns rows into features with the state from `fit`.
     pub transform: TransformFnV1,
+    /// Names a segment from its profile.
     pub label: LabelFnV1,
     // ---- ABI 1.1 ----
     /// Documentation for `strata plugins --strategy NAME`: roles, options, defaults, labels.
@@ -338,6 +393,7 @@ pub const TABLE_V1_1_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
 pub struct Exported<T>(pub T, PhantomData<*const ()>);
 
 impl<T> Exported<T> {
+    /// Wraps `value`; a `const fn` so the wrapper can initialise a `static`.
     pub const fn new(value: T) -> Self {
         Exported(value, PhantomData)
     }

@@ -7,6 +7,7 @@
 pub struct Error(pub String);
 
 impl Error {
+    /// An error with `message`, shown to the user as is.
     pub fn new(message: impl Into<String>) -> Error {
         Error(message.into())
     }

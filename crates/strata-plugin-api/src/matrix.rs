@@ -22,14 +22,18 @@ impl<'a> FeatureMatrix<'a> {
         Ok(FeatureMatrix { data, n_features })
     }
 
+    /// Number of rows: the buffer's length over `n_features`.
     pub fn n_rows(&self) -> usize {
         self.data.len() / self.n_features
     }
 
+    /// Number of features per row, as returned by `fit`; never 0.
     pub fn n_features(&self) -> usize {
         self.n_features
     }
 
+    /// The features of row `row`, to fill in. Panics if `row` is not below
+    /// [`n_rows`](Self::n_rows).
     pub fn row_mut(&mut self, row: usize) -> &mut [f32] {
         let d = self.n_features;
         &mut self.data[row * d..(row + 1) * d]
@@ -43,6 +47,7 @@ impl<'a> FeatureMatrix<'a> {
         }
     }
 
+    /// The whole buffer, row-major, for strategies that fill it in one pass.
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
         self.data
     }

@@ -127,6 +127,8 @@ pub struct NumericScaler {
     pub impute: f64,
     /// Whether `ln(1 + x)` is applied before centring.
     pub log: bool,
+    /// Subtracted before dividing by `scale`: the mean (z-score), the median (robust) or 0 (none),
+    /// after any log.
     pub center: f64,
     /// Divisor; 1 when the column is constant.
     pub scale: f64,
@@ -207,11 +209,14 @@ impl NumericScaler {
 /// numeric, however many categories the column has: a many-valued column cannot dominate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OneHot {
+    /// Column the encoding was fit on (its CSV header).
     pub column: String,
     /// Categories in feature order (sorted, so the encoding does not depend on row order).
     pub levels: Vec<String>,
     /// Index into `levels` used for missing entries (the most frequent category).
     pub impute: usize,
+    /// Value of the indicator that is set; [`ONE_HOT_WEIGHT`] unless a strategy reweights the
+    /// column.
     pub weight: f64,
 }
 
@@ -219,6 +224,8 @@ pub struct OneHot {
 pub const ONE_HOT_WEIGHT: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
 impl OneHot {
+    /// Fits on the training codes of one column: its levels are the categories of `dict` that occur
+    /// at least once. An error when every row is missing.
     pub fn fit(column: &str, codes: &[u32], dict: &[&str]) -> Result<OneHot, Error> {
         let mut counts = vec![0usize; dict.len()];
         for &c in codes {
@@ -253,6 +260,7 @@ impl OneHot {
         })
     }
 
+    /// Number of indicator features: one per level.
     pub fn n_features(&self) -> usize {
         self.levels.len()
     }

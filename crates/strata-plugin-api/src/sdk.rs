@@ -10,8 +10,12 @@ pub use crate::matrix::FeatureMatrix;
 /// One input role a strategy understands, e.g. `age` (numeric) or `features` (a numeric group).
 #[derive(Debug, Clone, Copy)]
 pub struct Role {
+    /// The role's name, as bound on the command line (`--map NAME=COLUMN`): lowercase letters,
+    /// digits, `-` or `_`.
     pub name: &'static str,
+    /// The kind of values the host parses the bound columns into.
     pub kind: ColumnKind,
+    /// The user must bind the role; the host refuses to run without it.
     pub required: bool,
     /// Binds a group of columns rather than one.
     pub multi: bool,
@@ -21,10 +25,12 @@ pub struct Role {
     pub value: bool,
     /// Personal data: kept out of outputs, profiles, labels and logs.
     pub personal: bool,
+    /// One line shown by `strata plugins`.
     pub description: &'static str,
 }
 
 impl Role {
+    /// An optional single-column role of `kind`; the builder methods below add flags.
     pub const fn new(name: &'static str, kind: ColumnKind, description: &'static str) -> Role {
         Role {
             name,
@@ -37,16 +43,20 @@ impl Role {
             description,
         }
     }
+    /// An optional single-column numeric role.
     pub const fn numeric(name: &'static str, description: &'static str) -> Role {
         Role::new(name, ColumnKind::Numeric, description)
     }
+    /// An optional single-column categorical role.
     pub const fn categorical(name: &'static str, description: &'static str) -> Role {
         Role::new(name, ColumnKind::Categorical, description)
     }
+    /// Makes the role one the user must bind.
     pub const fn required(mut self) -> Role {
         self.required = true;
         self
     }
+    /// Lets the role bind a group of columns (`--map "features=a,b"` or a glob).
     pub const fn multi(mut self) -> Role {
         self.multi = true;
         self
@@ -63,6 +73,8 @@ impl Role {
         self.personal = true;
         self
     }
+    /// Makes the role a numeric group that, left unbound, takes every numeric column but the id.
+    /// Implies [`multi`](Self::multi).
     pub const fn all_numeric_by_default(mut self) -> Role {
         self.multi = true;
         self.default_all_numeric = true;
@@ -73,11 +85,18 @@ impl Role {
 /// What a strategy says about itself; read by the host when it loads the plugin.
 #[derive(Debug, Clone, Copy)]
 pub struct StrategyInfo {
+    /// The strategy's name, as given to `--strategy`: lowercase letters, digits, `-` or `_`, at
+    /// most 64 bytes.
     pub name: &'static str,
+    /// The strategy's version (free text, non-empty); stored in saved models.
     pub version: &'static str,
+    /// One line for `strata plugins`.
     pub description: &'static str,
+    /// The input roles, in the order `strata plugins` lists them; at least one.
     pub roles: &'static [Role],
+    /// How the host compares feature vectors when clustering.
     pub metric: Metric,
+    /// Number of segments used when the user gives no `-k`; at least 1.
     pub default_k: u32,
 }
 
@@ -88,7 +107,9 @@ pub enum Values<'a> {
     Numeric(&'a [f64]),
     /// Codes into `dict`; [`crate::MISSING_CODE`] is missing.
     Categorical {
+        /// One code per row.
         codes: &'a [u32],
+        /// The distinct texts, indexed by code.
         dict: Vec<&'a str>,
     },
 }
@@ -96,10 +117,13 @@ pub enum Values<'a> {
 /// One bound input column.
 #[derive(Debug, Clone)]
 pub struct Column<'a> {
+    /// Name of the role the column is bound to.
     pub role: &'a str,
     /// The column's CSV header.
     pub name: &'a str,
+    /// What the host parsed the column as.
     pub kind: ColumnKind,
+    /// The column's values, one per row.
     pub values: Values<'a>,
 }
 
@@ -152,10 +176,12 @@ impl<'a> Input<'a> {
         Ok(Input { n_rows, columns })
     }
 
+    /// Number of rows; every column has this many values.
     pub fn n_rows(&self) -> usize {
         self.n_rows
     }
 
+    /// Every bound column.
     pub fn columns(&self) -> &[Column<'a>] {
         &self.columns
     }
@@ -195,6 +221,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// Parses the options the host passes: a JSON object, or empty text for no options.
     pub fn from_json(text: &str) -> Result<Options, Error> {
         if text.trim().is_empty() {
             return Ok(Options::default());
@@ -206,10 +233,12 @@ impl Options {
         }
     }
 
+    /// The raw JSON value of option `key`, if given.
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
         self.map.get(key)
     }
 
+    /// Option `key` if it is given as a JSON string; `None` when absent or not a string.
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.map.get(key).and_then(|v| v.as_str())
     }
@@ -251,17 +280,24 @@ impl Options {
 /// `transform` and `label` need.
 #[derive(Debug, Clone)]
 pub struct Fitted<S> {
+    /// Feature names, one per matrix column in order; never empty, each unique and non-empty.
     pub features: Vec<String>,
+    /// Everything `transform` and `label` need, saved with the model as JSON.
     pub state: S,
 }
 
 /// A numeric column's statistics for one segment, in the data's own units.
 #[derive(Debug, Clone)]
 pub struct NumericStat<'a> {
+    /// Name of the role the column is bound to.
     pub role: &'a str,
+    /// The column's CSV header.
     pub name: &'a str,
+    /// Mean over the segment's customers with a value.
     pub mean: f64,
+    /// Mean over all customers with a value.
     pub overall_mean: f64,
+    /// Population standard deviation over all customers with a value; 0 for a constant column.
     pub overall_std: f64,
 }
 
@@ -276,18 +312,25 @@ impl NumericStat<'_> {
     }
 }
 
+/// Share of one category in a segment and overall.
 #[derive(Debug, Clone)]
 pub struct LevelShare<'a> {
+    /// The category's text.
     pub value: &'a str,
+    /// Fraction of the segment's customers with a value that have this category, 0 to 1.
     pub share: f64,
+    /// Fraction of all customers with a value that have this category, 0 to 1.
     pub overall_share: f64,
 }
 
 /// A categorical column's category shares for one segment (largest share first).
 #[derive(Debug, Clone)]
 pub struct CategoricalStat<'a> {
+    /// Name of the role the column is bound to.
     pub role: &'a str,
+    /// The column's CSV header.
     pub name: &'a str,
+    /// Every category seen overall, largest share in the segment first.
     pub levels: Vec<LevelShare<'a>>,
 }
 
@@ -303,18 +346,26 @@ impl<'a> CategoricalStat<'a> {
 /// What the host knows about a segment when it asks for a label.
 #[derive(Debug, Clone)]
 pub struct SegmentProfile<'a> {
+    /// The segment's number, from 0 to `k - 1`.
     pub index: u32,
+    /// Number of segments in the model.
     pub k: u32,
+    /// Number of customers in the segment.
     pub size: u64,
+    /// Fraction of all customers that are in the segment, 0 to 1.
     pub share: f64,
+    /// Statistics of the numeric columns; a column with no value in the segment is left out.
     pub numeric: Vec<NumericStat<'a>>,
+    /// Category shares of the categorical columns.
     pub categorical: Vec<CategoricalStat<'a>>,
 }
 
 impl<'a> SegmentProfile<'a> {
+    /// The statistics of the first numeric column bound to `role`, if the segment has one.
     pub fn numeric_role(&self, role: &str) -> Option<&NumericStat<'a>> {
         self.numeric.iter().find(|s| s.role == role)
     }
+    /// The statistics of the first categorical column bound to `role`, if any.
     pub fn categorical_role(&self, role: &str) -> Option<&CategoricalStat<'a>> {
         self.categorical.iter().find(|s| s.role == role)
     }
@@ -326,8 +377,10 @@ impl<'a> SegmentProfile<'a> {
 /// threads at once, and everything learned in `fit` travels in `State` (stored in the saved
 /// model, so it must round-trip through JSON).
 pub trait Strategy {
+    /// What `fit` learns and `transform` and `label` read back; stored in the saved model as JSON.
     type State: Serialize + DeserializeOwned;
 
+    /// The strategy's name, roles, metric and default `k`; called once when the plugin loads.
     fn info() -> StrategyInfo;
 
     /// Learns scaling, encodings and imputation values from the training rows.

@@ -22,8 +22,10 @@ pub struct Quality {
     /// Mean silhouette in [-1, 1] (higher: customers sit well inside their segment); `None`
     /// with one segment.
     pub silhouette: Option<f64>,
-    /// Rows the silhouette was computed on, and whether they were a sample.
+    /// Rows the silhouette was computed on: every row, or the sample's size when sampled.
     pub silhouette_rows: usize,
+    /// Whether those rows were a seeded sample, taken when the data has more rows than the
+    /// caller's exact limit.
     pub silhouette_sampled: bool,
     /// The sample's seed (when sampled).
     pub silhouette_seed: Option<u64>,

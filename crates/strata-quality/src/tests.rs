@@ -1,3 +1,6 @@
+//! Unit tests of the quality scores against values scikit-learn computed on the same data
+//! (`tests/fixtures/quality`, with the script that made them) and hand-worked cases.
+
 use super::*;
 
 #[derive(serde::Deserialize)]

@@ -23,12 +23,16 @@ use svg::{index_colours, segment_colour, share_colours};
 /// One headline figure: a label, its value and an optional line under it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fact {
+    /// What the figure is, e.g. `"Customers"`.
     pub label: String,
+    /// The figure, already formatted.
     pub value: String,
+    /// A line of context under the figure, e.g. what a score means.
     pub hint: Option<String>,
 }
 
 impl Fact {
+    /// A fact with no hint.
     pub fn new(label: impl Into<String>, value: impl Into<String>) -> Self {
         Fact {
             label: label.into(),
@@ -37,6 +41,7 @@ impl Fact {
         }
     }
 
+    /// Adds the line shown under the value.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -46,18 +51,23 @@ impl Fact {
 /// A segment as the report shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
+    /// The segment's number, from 0; also picks its colour in every chart.
     pub number: usize,
+    /// The segment's label, as the strategy named it.
     pub label: String,
+    /// Number of customers in the segment.
     pub size: u64,
     /// Share of customers, in [0, 1].
     pub share: f64,
     /// Share of the value measure's total (with a value measure).
     pub value_share: Option<f64>,
+    /// Mean of the value measure per customer of the segment (with a value measure).
     pub value_per_customer: Option<f64>,
     /// Attractiveness score (0–100) and rank (1 is best).
     pub attractiveness: Option<(f64, usize)>,
     /// Customers flagged ambiguous.
     pub ambiguous: Option<u64>,
+    /// Short phrases saying what sets the segment apart; may be empty.
     pub key_traits: Vec<String>,
 }
 
@@ -65,7 +75,9 @@ pub struct Segment {
 /// with one cell per segment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatRow {
+    /// What the row measures: a column's name, or `column = level` for a category.
     pub name: String,
+    /// One cell per segment, in the order of [`FitReport::segments`].
     pub cells: Vec<HeatCell>,
 }
 
@@ -73,21 +85,28 @@ pub struct HeatRow {
 /// what the tooltip says (the figures it came from, in the data's units).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatCell {
+    /// Segment over overall × 100 (100 is average); `None` where undefined, e.g. no customer of the
+    /// segment has a value.
     pub index: Option<f64>,
+    /// The tooltip: the figures the index came from, in the data's units.
     pub detail: String,
 }
 
 /// The profile heatmap: rows in the order to show, and how many were left out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heatmap {
+    /// The rows shown, most distinguishing first.
     pub rows: Vec<HeatRow>,
+    /// Rows left out of the page for space; they are in `segments.json`.
     pub omitted: usize,
 }
 
 /// A 2-D projection of the feature space: a sample of customers and the centroids.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scatter {
+    /// Label of the horizontal axis.
     pub x_title: String,
+    /// Label of the vertical axis.
     pub y_title: String,
     /// (x, y, segment) per sampled customer.
     pub points: Vec<(f64, f64, usize)>,
@@ -100,57 +119,81 @@ pub struct Scatter {
 /// One k tried under `--k auto`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KPoint {
+    /// The number of segments tried.
     pub k: usize,
+    /// Sum of squared distances from each customer to its centroid.
     pub inertia: f64,
+    /// Mean silhouette; `None` where undefined (see `strata-quality`).
     pub silhouette: Option<f64>,
+    /// Davies–Bouldin index; `None` where undefined.
     pub davies_bouldin: Option<f64>,
+    /// Calinski–Harabasz index; `None` where undefined.
     pub calinski_harabasz: Option<f64>,
 }
 
 /// The k-selection table with the choice and its rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KSelection {
+    /// Every k tried, in increasing order.
     pub candidates: Vec<KPoint>,
+    /// The k chosen; one of the candidates'.
     pub chosen: usize,
+    /// How the k was chosen, in a phrase (shown as "Rule: …").
     pub rule: String,
+    /// What the candidates were fitted and scored on, e.g. a sample.
     pub note: String,
 }
 
 /// Everything a fit's report shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitReport {
+    /// The page's heading.
     pub title: String,
+    /// The line under the heading: segments, strategy and mode.
     pub subtitle: String,
     /// "strata 0.1.0": the footer and the generator tag.
     pub generator: String,
+    /// Headline figures for the summary.
     pub facts: Vec<Fact>,
     /// Things the reader must know (merged segments, unstable restarts, sampling).
     pub notes: Vec<String>,
+    /// The segments, in the order the tables and legends list them.
     pub segments: Vec<Segment>,
     /// The value measure's name, when the strategy has one.
     pub value_measure: Option<String>,
+    /// How the attractiveness score is computed, in a phrase for the chart's caption.
     pub attractiveness_rule: String,
+    /// The profile heatmap.
     pub heatmap: Heatmap,
     /// The projection, or why there is none.
     pub scatter: Result<Scatter, String>,
+    /// The k-selection section; `None` unless k was chosen by `--k auto`.
     pub k_selection: Option<KSelection>,
 }
 
 /// One segment's drift between the runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drift {
+    /// The segment as named in both runs, or `gone: …` / `new: …` when it is in one only.
     pub label: String,
+    /// The segment's share of the earlier run's customers, in [0, 1].
     pub a_share: f64,
+    /// The segment's share of the later run's customers, in [0, 1].
     pub b_share: f64,
+    /// The segment's term of the population stability index.
     pub psi: f64,
+    /// `psi` read against [`CompareReport::psi_bands`]: `stable`, `watch` or `shifted`.
     pub reading: String,
 }
 
 /// A segment of the later run ranked by attractiveness, growth included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
+    /// The segment's number and label in the later run.
     pub label: String,
+    /// Attractiveness score, 0 to 100, growth included.
     pub score: f64,
+    /// Position by score, 1 being the best.
     pub rank: usize,
     /// Share now over share before.
     pub growth: Option<f64>,
@@ -159,21 +202,33 @@ pub struct Ranked {
 /// Everything a comparison's report shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareReport {
+    /// The page's heading.
     pub title: String,
+    /// The line under the heading: the two runs compared.
     pub subtitle: String,
+    /// "strata 0.1.0": the footer and the generator tag.
     pub generator: String,
+    /// Headline figures for the summary.
     pub facts: Vec<Fact>,
+    /// Things the reader must know, e.g. how the runs' segments were paired.
     pub notes: Vec<String>,
+    /// The earlier run's segment names, indexed by its segment number.
     pub a_labels: Vec<String>,
+    /// The later run's segment names, indexed by its segment number.
     pub b_labels: Vec<String>,
     /// Counts: rows are run A's segments, columns run B's.
     pub migration: Vec<Vec<u64>>,
-    /// New customers by B segment; gone customers by A segment.
+    /// Customers of the later run missing from the earlier one, by B segment.
     pub new_by_segment: Vec<u64>,
+    /// Customers of the earlier run missing from the later one, by A segment.
     pub gone_by_segment: Vec<u64>,
+    /// Each segment's drift, in the order the chart lists them.
     pub drift: Vec<Drift>,
+    /// The PSI bands behind each reading, as text for the caption, e.g. `"< 0.1 stable, …"`.
     pub psi_bands: String,
+    /// The later run's segments with a score, best first.
     pub ranking: Vec<Ranked>,
+    /// How the attractiveness score is computed, in a phrase for the chart's caption.
     pub attractiveness_rule: String,
 }
 

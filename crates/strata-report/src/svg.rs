@@ -27,10 +27,12 @@ impl Svg {
         let _ = write!(self.out, "<g><title>{}</title>", esc(tip));
     }
 
+    /// Closes the group opened by the last [`group`](Self::group).
     pub fn end_group(&mut self) {
         self.out.push_str("</g>");
     }
 
+    /// A rectangle filled with `fill` (a CSS colour); negative sizes are drawn as 0.
     pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str) {
         let _ = write!(
             self.out,
@@ -50,6 +52,7 @@ impl Svg {
         );
     }
 
+    /// A circle of radius `r` about (`x`, `y`), filled with `fill` and styled by `class`.
     pub fn circle(&mut self, x: f64, y: f64, r: f64, fill: &str, class: &str) {
         let _ = write!(
             self.out,
@@ -57,6 +60,7 @@ impl Svg {
         );
     }
 
+    /// A line from (`x1`, `y1`) to (`x2`, `y2`), styled by `class`.
     pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, class: &str) {
         let _ = write!(
             self.out,
@@ -105,6 +109,7 @@ impl Svg {
         );
     }
 
+    /// Closes the element and returns its markup.
     pub fn finish(mut self) -> String {
         self.out.push_str("</svg>");
         self.out
@@ -126,6 +131,8 @@ impl Scale {
         Scale { d0, d1, r0, r1 }
     }
 
+    /// Where the data value `x` falls in the layout interval; values outside the domain
+    /// extrapolate.
     pub fn at(&self, x: f64) -> f64 {
         if self.d1 == self.d0 {
             (self.r0 + self.r1) / 2.0

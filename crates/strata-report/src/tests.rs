@@ -1,3 +1,6 @@
+//! Unit tests of the report: the page is self-contained (no script, nothing loaded), holds
+//! every chart with its data, and escapes what it shows.
+
 use super::*;
 
 fn segment(number: usize, label: &str, size: u64, share: f64) -> Segment {

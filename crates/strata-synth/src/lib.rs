@@ -27,7 +27,12 @@ use rand_core::{RngCore, SeedableRng};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     /// `dims` numeric columns `f0..`, rows drawn around `clusters` centres (unit spread).
-    Features { dims: usize, clusters: usize },
+    Features {
+        /// Number of numeric columns.
+        dims: usize,
+        /// Number of planted centres, drawn uniformly in [−10, 10] per column; 0 counts as 1.
+        clusters: usize,
+    },
     /// The demographic strategy's columns in four personas.
     Demographic,
     /// Survey answers in four personas (the psychographic strategy's columns).
@@ -40,10 +45,14 @@ pub enum Kind {
     Transactions,
 }
 
+/// What [`generate`] writes: which kind of customers, how many, from which seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
+    /// Data rows to write (for `Transactions`, log lines; see the crate docs).
     pub rows: u64,
+    /// Seed of the generator: the same seed and spec give the same bytes.
     pub seed: u64,
+    /// Which kind of customers.
     pub kind: Kind,
 }
 

@@ -15,6 +15,7 @@ use strata_plugin_api::{
     Strategy, StrategyInfo, Values,
 };
 
+/// The behavioral strategy; the plugin exports it with `declare_strategy!`.
 pub struct Behavioral;
 
 const ROLES: &[Role] = &[
@@ -40,29 +41,44 @@ fn signed_log(x: f64) -> f64 {
     x.signum() * x.abs().ln_1p()
 }
 
+/// How one input column becomes features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Encoder {
     /// A numeric role; `signed_log` first when `log` is set.
     Numeric {
+        /// The role the column is bound to.
         role: String,
+        /// Whether `signed_log` is applied before scaling: for frequency and the money roles.
         log: bool,
+        /// Imputation, scaling and, unless `log` is set, `ln(1 + x)` when skewed; learned from
+        /// the training values.
         scaler: NumericScaler,
     },
     /// A date turned into days before `as_of` (days since 1970-01-01).
     DaysBefore {
+        /// The role the column is bound to.
         role: String,
+        /// The day the dates are counted back from: `--as-of`, or the day after the latest training
+        /// date.
         as_of: f64,
+        /// Imputation, `ln(1 + x)` when skewed, and scaling of the day counts; learned from the
+        /// training values.
         scaler: NumericScaler,
     },
+    /// A categorical role: one weighted indicator per training category.
     Categorical {
+        /// The role the column is bound to.
         role: String,
+        /// The categories and imputed category learned from the training values.
         onehot: OneHot,
     },
 }
 
+/// What `fit` learned, stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// One encoder per bound column, in the order of the features they write.
     pub encoders: Vec<Encoder>,
 }
 

@@ -18,6 +18,7 @@ use strata_plugin_api::{
     Strategy, StrategyInfo, Values,
 };
 
+/// The demographic strategy; the plugin exports it with `declare_strategy!`.
 pub struct Demographic;
 
 const ROLES: &[Role] = &[
@@ -37,8 +38,20 @@ const ROLES: &[Role] = &[
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Encoder {
-    Numeric { role: String, scaler: NumericScaler },
-    Categorical { role: String, onehot: OneHot },
+    /// A numeric column: one scaled feature.
+    Numeric {
+        /// The role the column is bound to.
+        role: String,
+        /// Imputation, optional log and scaling learned from the training values.
+        scaler: NumericScaler,
+    },
+    /// A categorical column: one weighted indicator per training category.
+    Categorical {
+        /// The role the column is bound to.
+        role: String,
+        /// The categories and imputed category learned from the training values.
+        onehot: OneHot,
+    },
 }
 
 impl Encoder {
@@ -56,9 +69,12 @@ impl Encoder {
     }
 }
 
+/// What `fit` learned, stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The scaling the numerics were fit with (`--scale`, z-score by default).
     pub scale: Scale,
+    /// One encoder per bound column, in the order of the features they write.
     pub encoders: Vec<Encoder>,
 }
 

@@ -15,6 +15,7 @@ use strata_plugin_api::{
     StrategyInfo,
 };
 
+/// The `features` strategy; the plugin exports it with `declare_strategy!`.
 pub struct Features;
 
 const ROLES: &[Role] = &[Role::numeric(
@@ -24,9 +25,12 @@ const ROLES: &[Role] = &[Role::numeric(
 .all_numeric_by_default()
 .required()];
 
+/// What `fit` learned, stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The scaling the columns were fit with (`--scale`, z-score by default).
     pub scale: Scale,
+    /// One scaler per bound column, in feature order.
     pub scalers: Vec<NumericScaler>,
 }
 

@@ -33,6 +33,7 @@ use strata_plugin_api::{
     StrategyInfo,
 };
 
+/// The firmographic strategy; the plugin exports it with `declare_strategy!`.
 pub struct Firmographic;
 
 const ROLES: &[Role] = &[
@@ -83,12 +84,27 @@ fn mix_weight(m: usize) -> f64 {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Block {
     /// `industry` (grouped by `State::industry_level` first), `region`, `lifecycle_stage`.
-    Categorical { role: String, onehot: OneHot },
+    Categorical {
+        /// The role the column is bound to.
+        role: String,
+        /// The (grouped) categories and imputed category learned from the training values.
+        onehot: OneHot,
+    },
     /// `employees`, `revenue`: `ln(1 + x)`, then `scaler` (fit on the logged values, so its
     /// `impute` is in log units).
-    LogSize { role: String, scaler: NumericScaler },
+    LogSize {
+        /// The role the column is bound to.
+        role: String,
+        /// Imputation and scaling of the logged values.
+        scaler: NumericScaler,
+    },
     /// `purchase_frequency`, `tenure`.
-    Numeric { role: String, scaler: NumericScaler },
+    Numeric {
+        /// The role the column is bound to.
+        role: String,
+        /// Imputation and scaling learned from the training values.
+        scaler: NumericScaler,
+    },
     /// The `spend` columns: total and mix.
     Spend(Spend),
 }
@@ -102,11 +118,13 @@ pub struct Spend {
     pub impute: Vec<f64>,
     /// Scales the total (log-scaled when skewed).
     pub total: NumericScaler,
-    /// Mean and standard deviation of the training total, in the data's units (labels).
+    /// Mean of the training total, in the data's units (for labels).
     pub total_mean: f64,
+    /// Population standard deviation of the training total, in the data's units (for labels);
+    /// 0 when the total is constant.
     pub total_std: f64,
     /// One scaler per column for its share of the total (empty with one column); each
-    /// carries the weight [`mix_weight`].
+    /// carries the weight `mix_weight`.
     pub mix: Vec<NumericScaler>,
 }
 
@@ -152,8 +170,10 @@ impl Block {
     }
 }
 
+/// What `fit` learned, stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The scaling the numerics were fit with (`--scale`, z-score by default).
     pub scale: Scale,
     /// Leading digits an all-digit industry code keeps (`--option industry_level`).
     pub industry_level: Option<u8>,
@@ -163,6 +183,8 @@ pub struct State {
     pub region_names: BTreeMap<String, String>,
     /// Currency units per unit of the revenue column (for the revenue size bands).
     pub revenue_unit: f64,
+    /// One block per bound role (per column, except `spend`, which is one block), in the order of
+    /// the features they write.
     pub blocks: Vec<Block>,
 }
 

@@ -29,6 +29,7 @@ use strata_plugin_api::{
     Strategy, StrategyInfo,
 };
 
+/// The psychographic strategy; the plugin exports it with `declare_strategy!`.
 pub struct Psychographic;
 
 const ROLES: &[Role] = &[
@@ -99,10 +100,13 @@ const FALLBACK_LABEL: &str = "Mainstream, no strong interests";
 /// A Likert answer scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LikertScale {
+    /// Answers 1 to 5.
     #[serde(rename = "1-5")]
     OneToFive,
+    /// Answers 1 to 7.
     #[serde(rename = "1-7")]
     OneToSeven,
+    /// Answers 0 to 10.
     #[serde(rename = "0-10")]
     ZeroToTen,
 }
@@ -115,6 +119,7 @@ impl LikertScale {
         LikertScale::ZeroToTen,
     ];
 
+    /// The lowest and highest answer, `(lo, hi)`.
     pub fn bounds(self) -> (f64, f64) {
         match self {
             LikertScale::OneToFive => (1.0, 5.0),
@@ -123,6 +128,7 @@ impl LikertScale {
         }
     }
 
+    /// The name `--option likert_scale` takes, e.g. `"1-7"`.
     pub fn name(self) -> &'static str {
         match self {
             LikertScale::OneToFive => "1-5",
@@ -186,6 +192,7 @@ pub enum Distance {
 }
 
 impl Distance {
+    /// Parses `--option metric`: `cosine` or `euclidean`, in any case.
     pub fn parse_option(text: &str) -> Result<Distance, Error> {
         match text.trim().to_ascii_lowercase().as_str() {
             "cosine" => Ok(Distance::Cosine),
@@ -204,14 +211,24 @@ impl Distance {
 pub enum Encoder {
     /// A `likert` item on `scale`.
     Likert {
+        /// The item's answer scale: given, or inferred from its training answers.
         scale: LikertScale,
+        /// Median imputation, then `(x − lo) / (hi − lo)` with the scale's bounds.
         scaler: NumericScaler,
     },
     /// An `interests` score; `scaler.center` is the training minimum, `scaler.center +
     /// scaler.scale` the maximum (scale 1 when the item is constant).
-    Interest { scaler: NumericScaler },
+    Interest {
+        /// Median imputation, then min–max scaling with the training range.
+        scaler: NumericScaler,
+    },
     /// A `lifestyle` or `values` column.
-    Categorical { role: String, onehot: OneHot },
+    Categorical {
+        /// The role the column is bound to: `lifestyle` or `values`.
+        role: String,
+        /// The categories and imputed category learned from the training values.
+        onehot: OneHot,
+    },
 }
 
 impl Encoder {
@@ -232,7 +249,9 @@ impl Encoder {
 /// Everything `transform` and `label` need; stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// The distance the segments are built on (`--option metric`, cosine by default).
     pub metric: Distance,
+    /// One encoder per bound column, in the order of the features they write.
     pub encoders: Vec<Encoder>,
 }
 

@@ -23,6 +23,7 @@ fn fault() -> String {
     std::env::var("STRATA_TEST_FAULT").unwrap_or_default()
 }
 
+/// The strategy behind the plugin: behaves unless `STRATA_TEST_FAULT` names a fault it injects.
 pub struct Faulty;
 
 const ROLES: &[Role] = &[Role::numeric("features", "anything numeric").all_numeric_by_default()];

@@ -9,6 +9,8 @@ use strata_plugin_api::{
     StrategyInfo, declare_strategy,
 };
 
+/// The strategy behind the plugin: clusters `features`, with indicators derived from the personal
+/// `email` and `phone` roles.
 pub struct Contacts;
 
 const ROLES: &[Role] = &[

@@ -13,6 +13,7 @@ use strata_plugin_api::{
     StrategyInfo,
 };
 
+/// The strategy behind the plugin; its entry hands the host a table cut to the ABI 1.0 size.
 pub struct OldMinor;
 
 const ROLES: &[Role] = &[Role::numeric("features", "anything numeric").all_numeric_by_default()];

@@ -1,0 +1,35 @@
+//! The end-to-end suite of the real `strata` binary: one test binary with a module per area,
+//! in the manner of ripgrep's `tests/tests.rs` (one link, one run, shared helpers).
+//!
+//! Plugins are found beside the binary, so run `cargo build --workspace` before `cargo test`
+//! (`scripts/test.sh` does). Tests on real data read `../shared/data` (present in CI).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test, with its place"
+)]
+
+// Run the binary, read and check its outputs, fixtures, blessed golden files.
+mod util;
+
+// `strata fit` with the bundled strategies on the demo and real data, errors, exit codes and
+// closed pipes, plugin discovery and the plugin boundary, synth, --help.
+mod fit;
+// Streamed fits (`--stream`) against in-memory ones.
+mod stream;
+// Choosing k (`choose-k`, `--k auto`) and comparing runs (`compare`).
+mod decisions;
+// Scoring new customers with a saved model (`assign`).
+mod assign;
+// One module per strategy that needs more than `fit`'s cases.
+mod behavioral;
+mod firmographic;
+mod psychographic;
+// Personal columns, pseudonyms, --min-segment-size.
+mod privacy;
+// report.html in headless Chromium.
+mod report;
+// GPU against CPU through the binary (lavapipe in CI).
+mod gpu;
+// The house rules over the whole tree: module docs, no skipped tests, lints, no module cycles.
+mod tidy;
