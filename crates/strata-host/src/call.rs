@@ -449,11 +449,11 @@ impl Plugin {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         let text = text.trim();
-        const MAX_LABEL: usize = 120;
-        if text.is_empty() || text.chars().count() > MAX_LABEL {
+        let max = strata_plugin_api::abi::MAX_LABEL_CHARS;
+        if text.is_empty() || text.chars().count() > max {
             return Err(self.bad(
                 "label",
-                format!("label must be 1 to {MAX_LABEL} characters, got '{text}'"),
+                format!("label must be 1 to {max} characters, got '{text}'"),
             ));
         }
         Ok(text.to_owned())

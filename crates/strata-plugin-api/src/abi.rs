@@ -153,6 +153,11 @@ impl ColumnKind {
 /// Code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;
 
+/// The longest segment label the host accepts, in characters (after control characters
+/// become spaces and the ends are trimmed). Part of the contract since 1.0: a longer label is
+/// refused as a plugin error. [`crate::label::compose`] always fits it.
+pub const MAX_LABEL_CHARS: usize = 120;
+
 /// The role must be bound to at least one column.
 pub const ROLE_REQUIRED: u32 = 1;
 /// The role binds a group of columns (`--map "features=a,b"` or a glob).

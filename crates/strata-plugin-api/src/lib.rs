@@ -11,10 +11,14 @@
 //! strata_plugin_api::declare_strategy!(Mine);
 //! ```
 //!
-//! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share.
+//! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share,
+//! [`encode`] the transform loop over a strategy's column encoders, and [`label`] labels
+//! that fit the host's limit.
 
 pub mod abi;
+pub mod encode;
 mod error;
+pub mod label;
 mod matrix;
 pub mod prep;
 mod sdk;

@@ -208,6 +208,13 @@ impl<'a> Input<'a> {
     pub fn column(&self, name: &str) -> Option<&Column<'a>> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The column bound to `name`, or the error every strategy gives when a column its state
+    /// was fitted on is not in the input.
+    pub fn require_column(&self, name: &str) -> Result<&Column<'a>, Error> {
+        self.column(name)
+            .ok_or_else(|| Error(format!("the input has no column '{name}'")))
+    }
 }
 
 /// Option keys the host sets itself: `scale` (`--scale`) and `as_of_days` (`--as-of`, in days

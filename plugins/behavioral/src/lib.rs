@@ -9,9 +9,11 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::encode::{self, ColumnEncoder};
+use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
 use strata_plugin_api::{
-    ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
+    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
     Strategy, StrategyInfo, Values,
 };
 
@@ -82,7 +84,7 @@ pub struct State {
     pub encoders: Vec<Encoder>,
 }
 
-impl Encoder {
+impl ColumnEncoder for Encoder {
     fn column(&self) -> &str {
         match self {
             Encoder::Numeric { scaler, .. } | Encoder::DaysBefore { scaler, .. } => &scaler.column,
@@ -94,6 +96,38 @@ impl Encoder {
             Encoder::Categorical { onehot, .. } => onehot.n_features(),
             _ => 1,
         }
+    }
+    fn write(
+        &self,
+        column: &Column<'_>,
+        out: &mut FeatureMatrix,
+        offset: usize,
+    ) -> Result<(), Error> {
+        match self {
+            Encoder::Numeric { log, scaler, .. } => {
+                let v = column.numeric()?;
+                out.set_column(
+                    offset,
+                    v.iter().map(|&x| {
+                        scaler.apply(if *log && !x.is_nan() {
+                            signed_log(x)
+                        } else {
+                            x
+                        })
+                    }),
+                );
+            }
+            Encoder::DaysBefore { as_of, scaler, .. } => {
+                out.set_column(
+                    offset,
+                    column.numeric()?.iter().map(|&d| scaler.apply(as_of - d)),
+                );
+            }
+            Encoder::Categorical { onehot, .. } => {
+                encode::write_categorical(onehot, column, out, offset)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -185,39 +219,7 @@ impl Strategy for Behavioral {
     }
 
     fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
-        let mut offset = 0;
-        for enc in &state.encoders {
-            let col = input
-                .column(enc.column())
-                .ok_or_else(|| Error(format!("the input has no column '{}'", enc.column())))?;
-            match enc {
-                Encoder::Numeric { log, scaler, .. } => {
-                    let v = col.numeric()?;
-                    out.set_column(
-                        offset,
-                        v.iter().map(|&x| {
-                            scaler.apply(if *log && !x.is_nan() {
-                                signed_log(x)
-                            } else {
-                                x
-                            })
-                        }),
-                    );
-                }
-                Encoder::DaysBefore { as_of, scaler, .. } => {
-                    out.set_column(
-                        offset,
-                        col.numeric()?.iter().map(|&d| scaler.apply(as_of - d)),
-                    );
-                }
-                Encoder::Categorical { onehot, .. } => {
-                    let (codes, dict) = col.categorical()?;
-                    onehot.write_column(codes, &onehot.code_map(dict), out, offset);
-                }
-            }
-            offset += enc.width();
-        }
-        Ok(())
+        encode::write_all(&state.encoders, input, out)
     }
 
     fn label(_state: &State, p: &SegmentProfile) -> String {
@@ -258,21 +260,16 @@ impl Strategy for Behavioral {
             words.push("new");
         }
         words.push("buyers");
-        let mut label = words.join(" ");
-        let mut c = label.chars();
-        label = c
-            .next()
-            .map(|f| f.to_uppercase().chain(c).collect())
-            .unwrap_or_default();
+        let mut qualifiers = Vec::new();
         if let Some(l) = p
             .categorical_role("channel")
             .and_then(|c| c.dominant().cloned())
         {
             if l.share >= 0.6 && l.share >= 1.2 * l.overall_share {
-                label.push_str(&format!(", mostly {}", l.value));
+                qualifiers.push(format!("mostly {}", l.value));
             }
         }
-        label
+        label::compose(&words.join(" "), qualifiers, "Buyers")
     }
 
     fn docs() -> &'static str {

@@ -12,9 +12,11 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::encode::{self, ColumnEncoder};
+use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
 use strata_plugin_api::{
-    ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
+    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
     Strategy, StrategyInfo, Values,
 };
 
@@ -54,7 +56,7 @@ pub enum Encoder {
     },
 }
 
-impl Encoder {
+impl ColumnEncoder for Encoder {
     fn width(&self) -> usize {
         match self {
             Encoder::Numeric { .. } => 1,
@@ -65,6 +67,19 @@ impl Encoder {
         match self {
             Encoder::Numeric { scaler, .. } => &scaler.column,
             Encoder::Categorical { onehot, .. } => &onehot.column,
+        }
+    }
+    fn write(
+        &self,
+        column: &Column<'_>,
+        out: &mut FeatureMatrix,
+        offset: usize,
+    ) -> Result<(), Error> {
+        match self {
+            Encoder::Numeric { scaler, .. } => encode::write_numeric(scaler, column, out, offset),
+            Encoder::Categorical { onehot, .. } => {
+                encode::write_categorical(onehot, column, out, offset)
+            }
         }
     }
 }
@@ -126,24 +141,7 @@ impl Strategy for Demographic {
     }
 
     fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
-        let mut offset = 0;
-        for enc in &state.encoders {
-            let col = input
-                .column(enc.column())
-                .ok_or_else(|| Error(format!("the input has no column '{}'", enc.column())))?;
-            match enc {
-                Encoder::Numeric { scaler, .. } => {
-                    let v = col.numeric()?;
-                    out.set_column(offset, v.iter().map(|&x| scaler.apply(x)));
-                }
-                Encoder::Categorical { onehot, .. } => {
-                    let (codes, dict) = col.categorical()?;
-                    onehot.write_column(codes, &onehot.code_map(dict), out, offset);
-                }
-            }
-            offset += enc.width();
-        }
-        Ok(())
+        encode::write_all(&state.encoders, input, out)
     }
 
     fn docs() -> &'static str {
@@ -186,16 +184,12 @@ impl Strategy for Demographic {
                 }
             }
         }
-        let mut label = if words.is_empty() {
+        let head = if words.is_empty() {
             "Customers".to_owned()
         } else {
-            capitalise(&words.join(" "))
+            words.join(" ")
         };
-        if !qualifiers.is_empty() {
-            label.push_str(", ");
-            label.push_str(&qualifiers.join(", "));
-        }
-        label
+        label::compose(&head, qualifiers, "Customers")
     }
 }
 
@@ -237,14 +231,6 @@ fn gender_word(value: &str) -> String {
         "f" | "female" | "woman" | "w" => "female".into(),
         "m" | "male" | "man" => "male".into(),
         other => other.to_owned(),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
@@ -379,5 +365,31 @@ mod tests {
             Demographic::label(&state, &profile(45.0, 0.0, 0.5)),
             "Middle-aged mid-income"
         );
+    }
+
+    /// A long dominant category would make a label the host refuses: it is dropped instead.
+    #[test]
+    fn labels_stay_within_the_host_limit() {
+        let long = "R".repeat(150);
+        let mut p = profile(25.0, 0.0, 0.5);
+        p.categorical.push(CategoricalStat {
+            role: "region",
+            name: "Region",
+            levels: vec![LevelShare {
+                value: &long,
+                share: 0.9,
+                overall_share: 0.2,
+            }],
+        });
+        let state = State {
+            scale: Scale::Zscore,
+            encoders: vec![],
+        };
+        let label = Demographic::label(&state, &p);
+        assert!(
+            label.chars().count() <= strata_plugin_api::label::MAX_LABEL_CHARS,
+            "{label}"
+        );
+        assert!(label.starts_with("Young"), "{label}");
     }
 }

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, Scale};
 use strata_plugin_api::{
     Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
@@ -110,15 +111,7 @@ Default k: 4. Options: none beyond --scale.
             .take(2)
             .map(|s| format!("{} {}", if s.z() > 0.0 { "high" } else { "low" }, s.name))
             .collect();
-        if parts.is_empty() {
-            "Close to average".to_owned()
-        } else {
-            let text = parts.join(", ");
-            let mut c = text.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect())
-                .unwrap_or_default()
-        }
+        label::compose("", parts, "Close to average")
     }
 }
 

@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, OneHot, Scale, mean_std, median};
 use strata_plugin_api::{
     Column, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
@@ -271,12 +272,6 @@ fn check_non_negative(col: &Column, values: &[f64]) -> Result<(), Error> {
     Ok(())
 }
 
-fn input_column<'i, 'a>(input: &'i Input<'a>, name: &str) -> Result<&'i Column<'a>, Error> {
-    input
-        .column(name)
-        .ok_or_else(|| Error(format!("the input has no column '{name}'")))
-}
-
 /// `(codes, dictionary)` of an industry column with its values grouped: a smaller dictionary
 /// of distinct grouped values and the codes remapped into it.
 fn grouped_codes(codes: &[u32], dict: &[&str], level: Option<u8>) -> (Vec<u32>, Vec<String>) {
@@ -444,7 +439,7 @@ impl Strategy for Firmographic {
         for block in &state.blocks {
             match block {
                 Block::Categorical { role, onehot } => {
-                    let (codes, dict) = input_column(input, &onehot.column)?.categorical()?;
+                    let (codes, dict) = input.require_column(&onehot.column)?.categorical()?;
                     let map = if role == "industry" {
                         let grouped: Vec<&str> = dict
                             .iter()
@@ -457,20 +452,20 @@ impl Strategy for Firmographic {
                     onehot.write_column(codes, &map, out, offset);
                 }
                 Block::LogSize { scaler, .. } => {
-                    let col = input_column(input, &scaler.column)?;
+                    let col = input.require_column(&scaler.column)?;
                     let v = col.numeric()?;
                     check_non_negative(col, v)?;
                     out.set_column(offset, v.iter().map(|x| scaler.apply(x.ln_1p())));
                 }
                 Block::Numeric { scaler, .. } => {
-                    let v = input_column(input, &scaler.column)?.numeric()?;
+                    let v = input.require_column(&scaler.column)?.numeric()?;
                     out.set_column(offset, v.iter().map(|&x| scaler.apply(x)));
                 }
                 Block::Spend(spend) => {
                     let cols = spend
                         .columns
                         .iter()
-                        .map(|c| input_column(input, c).and_then(|c| c.numeric()))
+                        .map(|c| input.require_column(c).and_then(|c| c.numeric()))
                         .collect::<Result<Vec<_>, _>>()?;
                     let mut shares = vec![0.0; cols.len()];
                     for row in 0..input.n_rows() {
@@ -524,7 +519,7 @@ impl Strategy for Firmographic {
         if let Some(region) = notable_level(p, "region") {
             qualifiers.push(format!("{} region", readable(&state.region_names, &region)));
         }
-        compose(&head, qualifiers)
+        label::compose(&head, qualifiers, "Typical firms")
     }
 
     fn docs() -> &'static str {
@@ -584,8 +579,6 @@ const HIGH_SPEND_Z: f64 = 0.5;
 /// Spend total z at or below which a segment is "low spend": spend is right-skewed, so a
 /// low-spending segment sits closer to the (tail-inflated) mean than a high-spending one.
 const LOW_SPEND_Z: f64 = -0.3;
-/// Longest label the host accepts.
-const MAX_LABEL: usize = 120;
 
 /// Size band for a head count.
 pub fn employee_band(employees: f64) -> &'static str {
@@ -738,40 +731,6 @@ fn soft_lowercase(s: &str) -> String {
             f.to_lowercase().chain(chars).collect()
         }
         _ => s.to_owned(),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-/// "Head, qualifier, qualifier", capitalised, at most [`MAX_LABEL`] characters (qualifiers
-/// dropped from the end, then the head cut), never empty.
-fn compose(head: &str, mut qualifiers: Vec<String>) -> String {
-    let build = |q: &[String]| {
-        let mut parts: Vec<&str> = Vec::new();
-        if !head.is_empty() {
-            parts.push(head);
-        }
-        parts.extend(q.iter().map(String::as_str));
-        capitalise(&parts.join(", "))
-    };
-    let mut label = build(&qualifiers);
-    while label.chars().count() > MAX_LABEL && !qualifiers.is_empty() {
-        qualifiers.pop();
-        label = build(&qualifiers);
-    }
-    if label.chars().count() > MAX_LABEL {
-        label = label.chars().take(MAX_LABEL - 1).collect::<String>() + "…";
-    }
-    if label.trim().is_empty() {
-        "Typical firms".to_owned()
-    } else {
-        label
     }
 }
 
@@ -1378,12 +1337,12 @@ mod tests {
             }],
         );
         let l = Firmographic::label(&s, &p);
-        assert_eq!(l.chars().count(), MAX_LABEL);
+        assert_eq!(l.chars().count(), label::MAX_LABEL_CHARS);
         assert!(l.ends_with('…'));
         let s = state(&[("1", &long[..110])], None);
         let l = Firmographic::label(&s, &p);
         assert!(
-            l.chars().count() <= MAX_LABEL && !l.contains("spend"),
+            l.chars().count() <= label::MAX_LABEL_CHARS && !l.contains("spend"),
             "{l}"
         );
     }

@@ -23,6 +23,7 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, OneHot, median, unit_normalise};
 use strata_plugin_api::{
     Error, FeatureMatrix, Fitted, Input, Metric, NumericStat, Options, Role, SegmentProfile,
@@ -93,8 +94,6 @@ const NOTABLE_Z: f64 = 0.5;
 const DOMINANT_SHARE: f64 = 0.5;
 /// ... and this many times its overall share.
 const DOMINANT_LIFT: f64 = 1.5;
-/// The host refuses longer labels.
-const MAX_LABEL_CHARS: usize = 120;
 const FALLBACK_LABEL: &str = "Mainstream, no strong interests";
 
 /// A Likert answer scale.
@@ -362,9 +361,7 @@ impl Strategy for Psychographic {
         }
         let mut sources = Vec::with_capacity(state.encoders.len());
         for enc in &state.encoders {
-            let col = input
-                .column(enc.column())
-                .ok_or_else(|| Error(format!("the input has no column '{}'", enc.column())))?;
+            let col = input.require_column(enc.column())?;
             sources.push(match enc {
                 Encoder::Likert { scaler, .. } | Encoder::Interest { scaler } => {
                     Source::Numeric(col.numeric()?, scaler)
@@ -488,14 +485,6 @@ fn item_name(name: &str) -> String {
         .join("/")
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 /// Builds a segment's label (see the crate docs and `docs()`).
 pub fn segment_label(p: &SegmentProfile) -> String {
     let items: Vec<&NumericStat> = p
@@ -570,7 +559,7 @@ pub fn segment_label(p: &SegmentProfile) -> String {
         if parts.is_empty() {
             FALLBACK_LABEL.to_owned()
         } else {
-            capitalise(&parts.join(", "))
+            label::capitalise(&parts.join(", "))
         }
     };
     // Richest first; drop detail until the label fits.
@@ -583,15 +572,12 @@ pub fn segment_label(p: &SegmentProfile) -> String {
         (1, 0, 0),
     ] {
         let label = build(p, s, q);
-        if label.chars().count() <= MAX_LABEL_CHARS {
+        if label.chars().count() <= label::MAX_LABEL_CHARS {
             return label;
         }
     }
     // One name alone is too long: cut it.
-    let label = build(1, 0, 1);
-    let mut cut: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
-    cut.push('…');
-    cut
+    label::cut(build(1, 0, 1))
 }
 
 fn is_yes_no(v: &str) -> bool {
@@ -1003,7 +989,7 @@ mod tests {
         );
         let huge = "X".repeat(300);
         let label = segment_label(&profile(vec![stat("likert", &huge, 2.0)], vec![]));
-        assert_eq!(label.chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(label.chars().count(), label::MAX_LABEL_CHARS);
         assert!(label.ends_with('…'));
     }
 

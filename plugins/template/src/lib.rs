@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
+use strata_plugin_api::encode;
 use strata_plugin_api::prep::{NumericScaler, Scale};
 use strata_plugin_api::{
     Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
@@ -67,13 +68,8 @@ impl Strategy for Template {
     }
 
     fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
-        for (feature, scaler) in state.scalers.iter().enumerate() {
-            let column = input
-                .column(&scaler.column)
-                .ok_or_else(|| Error(format!("the input has no column '{}'", scaler.column)))?;
-            out.set_column(feature, column.numeric()?.iter().map(|&x| scaler.apply(x)));
-        }
-        Ok(())
+        // Each scaler finds its column and writes one feature, side by side in fit's order.
+        encode::write_all(&state.scalers, input, out)
     }
 
     fn label(_state: &State, profile: &SegmentProfile) -> String {
