@@ -42,10 +42,12 @@ fn choose_backend(
         #[cfg(feature = "gpu")]
         BackendChoice::Gpu => match open_gpu() {
             Ok(gpu) => Ok((Box::new(gpu), "--backend gpu".into())),
-            Err(e) => Err(CoreError::Settings(format!("--backend gpu: {e}"))),
+            Err(reason) => Err(CoreError::GpuUnavailable { reason }),
         },
         #[cfg(not(feature = "gpu"))]
-        BackendChoice::Gpu => Err(CoreError::Settings(format!("--backend gpu: {NO_GPU}"))),
+        BackendChoice::Gpu => Err(CoreError::GpuUnavailable {
+            reason: NO_GPU.into(),
+        }),
         BackendChoice::Auto => {
             let work = n as f64 * k as f64 * d as f64;
             if work < GPU_MIN_WORK {
@@ -166,9 +168,12 @@ mod tests {
         let (backend, reason) = choose_backend(BackendChoice::Auto, 10_000_000, 256, 16).unwrap();
         assert_eq!(backend.kind(), strata_compute::BackendKind::Cpu);
         assert!(reason.contains("without GPU support"), "{reason}");
-        let Err(CoreError::Settings(e)) = choose_backend(BackendChoice::Gpu, 10, 2, 2) else {
+        let Err(e @ CoreError::GpuUnavailable { .. }) =
+            choose_backend(BackendChoice::Gpu, 10, 2, 2)
+        else {
             panic!("--backend gpu must be refused without the gpu feature");
         };
+        let e = e.to_string();
         assert!(
             e.contains("without GPU support") && e.contains("--backend cpu"),
             "{e}"

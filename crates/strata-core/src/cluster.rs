@@ -165,10 +165,11 @@ pub(crate) fn kmeans_params(
 /// An error when `k` segments cannot be made from `n` customers.
 pub(crate) fn check_k(settings: &FitSettings, k: usize, n: usize) -> Result<(), CoreError> {
     if k > n {
-        return Err(CoreError::Settings(format!(
-            "k = {k} is more than the {n} customers to segment in {}",
-            settings.input.display()
-        )));
+        return Err(CoreError::KTooLarge {
+            k,
+            n,
+            path: settings.input.clone(),
+        });
     }
     Ok(())
 }

@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+/// Bytes as GiB with one decimal, for messages.
+pub(crate) fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / (1u64 << 30) as f64)
+}
+
 /// Why a fit, an assignment or a comparison failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -9,6 +14,78 @@ pub enum CoreError {
     /// (usually by its command-line flag) and says what is wrong.
     #[error("invalid setting: {0}")]
     Settings(String),
+    /// More segments were asked for than there are customers.
+    #[error("invalid setting: k = {k} is more than the {n} customers to segment in {}", path.display())]
+    KTooLarge {
+        /// The k asked for (`--k`, the strategy's default, or the start of `--k-range`).
+        k: usize,
+        /// Customers left to segment.
+        n: usize,
+        /// The input.
+        path: PathBuf,
+    },
+    /// `--min-segment-size` is larger than every customer together.
+    #[error(
+        "invalid setting: --min-segment-size {min} is more than the {n} customers segmented: no \
+         segment could be exported"
+    )]
+    MinSegmentTooLarge {
+        /// `--min-segment-size`.
+        min: u64,
+        /// Customers segmented.
+        n: u64,
+    },
+    /// `--backend gpu`, and no GPU can be used.
+    #[error("invalid setting: --backend gpu: {reason}")]
+    GpuUnavailable {
+        /// Why: no adapter, a driver error, or a build without the `gpu` feature.
+        reason: String,
+    },
+    /// `--mode rfm` without the recency, frequency and monetary roles bound.
+    #[error(
+        "invalid setting: --mode rfm needs the recency, frequency and monetary roles (strategy \
+         behavioral); strategy '{strategy}' with these bindings does not provide all three"
+    )]
+    RfmWithoutMeasures {
+        /// The strategy that was asked for.
+        strategy: String,
+    },
+    /// A streamed fit's feature matrix would not fit in memory.
+    #[error(
+        "invalid setting: the feature matrix of about {rows} rows × {features} features needs {} \
+         and {} of memory is available; Strata does not cluster out of core yet: fit a sample \
+         of the file",
+        gib(*.need_bytes),
+        gib(*.available_bytes)
+    )]
+    MatrixTooLarge {
+        /// Rows expected, from the preprocessing sample's rows per chunk.
+        rows: usize,
+        /// Features per row.
+        features: usize,
+        /// Bytes the f32 matrix needs.
+        need_bytes: f64,
+        /// Bytes of memory available.
+        available_bytes: f64,
+    },
+    /// `choose-k` without a range of k.
+    #[error("invalid setting: choose-k needs a range of k (--k-range)")]
+    ChooseKWithoutRange,
+    /// `choose-k` under `--mode rfm`.
+    #[error("invalid setting: choose-k chooses k for k-means; --mode rfm has fixed segments")]
+    ChooseKWithRfm,
+    /// `choose-k` on a file a fit would stream.
+    #[error(
+        "invalid setting: {} would be streamed ({reason}); choose-k reads the whole table. Run \
+         `strata fit --k auto`, which streams it and chooses k on its k-means++ sample",
+        path.display()
+    )]
+    ChooseKOnStreamedInput {
+        /// The input.
+        path: PathBuf,
+        /// Why a fit would stream it.
+        reason: String,
+    },
     /// The input's header does not fit the job: a `--map` names an unknown role or column, a
     /// column is bound twice, a required role (or a column the model was fitted with) is not
     /// in the header, or `--id-column` is absent.
@@ -38,12 +115,13 @@ pub enum CoreError {
         message: String,
     },
     /// Writing an output file (or its temporary copy) failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Output {
         /// The file, or the temporary file, being written.
         path: PathBuf,
-        /// The I/O error that stopped the write.
-        source: std::io::Error,
+        /// The I/O error that stopped the write; quoted in the message, so not also exposed as
+        /// the error's `source()`.
+        error: std::io::Error,
     },
     /// A saved model cannot be read, fails its checks, or cannot score this input (for
     /// example an RFM model, or a plugin version it was not fitted with).

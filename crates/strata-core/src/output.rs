@@ -44,7 +44,7 @@ pub(crate) fn stage(
 fn out_err(path: &Path, source: std::io::Error) -> CoreError {
     CoreError::Output {
         path: path.to_owned(),
-        source,
+        error: source,
     }
 }
 
@@ -97,7 +97,7 @@ pub fn write_file_atomically(
         .and_then(|n| n.to_str())
         .ok_or_else(|| CoreError::Output {
             path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
         })?;
     let mut written = write_atomically(dir, vec![(name, Box::new(write))])?;
     Ok(written.remove(0))

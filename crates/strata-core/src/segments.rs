@@ -77,10 +77,7 @@ impl SegmentMap {
         }
         let n: u64 = fit.counts.iter().sum();
         if n < min {
-            return Err(CoreError::Settings(format!(
-                "--min-segment-size {min} is more than the {n} customers segmented: no \
-                 segment could be exported"
-            )));
+            return Err(CoreError::MinSegmentTooLarge { min, n });
         }
         Ok(map)
     }
@@ -319,7 +316,7 @@ mod tests {
         );
         assert!(matches!(
             SegmentMap::new(&fit, Some(7)),
-            Err(CoreError::Settings(_))
+            Err(CoreError::MinSegmentTooLarge { min: 7, n: 6 })
         ));
     }
 }

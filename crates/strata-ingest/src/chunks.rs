@@ -85,9 +85,9 @@ impl Chunker {
         chunk_bytes: usize,
     ) -> Result<Chunker, IngestError> {
         file.seek(SeekFrom::Start(offset))
-            .map_err(|source| IngestError::Io {
+            .map_err(|error| IngestError::Io {
                 path: path.clone(),
-                source,
+                error,
             })?;
         Ok(Chunker {
             file,
@@ -122,10 +122,10 @@ impl Chunker {
                     }
                     Ok(got) => filled += got,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(source) => {
+                    Err(error) => {
                         return Err(IngestError::Io {
                             path: self.path.clone(),
-                            source,
+                            error,
                         });
                     }
                 }

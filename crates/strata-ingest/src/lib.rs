@@ -32,12 +32,13 @@ pub use table::{Column, ColumnData, IdColumn, MISSING_CODE, Table};
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The file could not be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Io {
         /// The file being read.
         path: PathBuf,
-        /// What the operating system reported.
-        source: std::io::Error,
+        /// What the operating system reported. Quoted in the message, so not also exposed as
+        /// the error's `source()`: a chain printed whole says it once.
+        error: std::io::Error,
     },
     /// The file holds nothing but whitespace (or a byte-order mark): not even a header.
     #[error("{path}: the file is empty; expected a header line naming the columns")]
@@ -179,9 +180,9 @@ pub fn is_missing(field: &[u8]) -> bool {
 }
 
 fn open(path: &Path) -> Result<File, IngestError> {
-    File::open(path).map_err(|source| IngestError::Io {
+    File::open(path).map_err(|error| IngestError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -243,9 +244,9 @@ fn reader<R: Read>(file: R, delimiter: u8) -> csv::Reader<R> {
 fn csv_error(path: &Path, e: csv::Error) -> IngestError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => IngestError::Io {
+        csv::ErrorKind::Io(error) => IngestError::Io {
             path: path.to_owned(),
-            source,
+            error,
         },
         other => IngestError::Malformed {
             path: path.to_owned(),
@@ -259,9 +260,9 @@ fn csv_error(path: &Path, e: csv::Error) -> IngestError {
 pub fn read_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestError> {
     let file = open(path)?;
     let mut buf = BufReader::with_capacity(1 << 16, file);
-    let sample = buf.fill_buf().map_err(|source| IngestError::Io {
+    let sample = buf.fill_buf().map_err(|error| IngestError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     if sample
         .strip_prefix(b"\xEF\xBB\xBF")

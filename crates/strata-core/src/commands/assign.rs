@@ -308,12 +308,12 @@ pub fn assign_with_progress(
 
     std::fs::create_dir_all(&settings.out).map_err(|e| CoreError::Output {
         path: settings.out.clone(),
-        source: e,
+        error: e,
     })?;
     let (mut tmp, target) = temp_file(&settings.out, "assignments.csv")?;
     let out_err = |e: std::io::Error| CoreError::Output {
         path: target.clone(),
-        source: e,
+        error: e,
     };
     let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
     write_assignments_header(&mut csv_out, false).map_err(out_err)?;

@@ -18,21 +18,16 @@ pub fn choose_k(
     progress: &dyn Progress,
 ) -> Result<KSelection, CoreError> {
     let Some(range) = settings.k_range.clone() else {
-        return Err(CoreError::Settings(
-            "choose-k needs a range of k (--k-range)".into(),
-        ));
+        return Err(CoreError::ChooseKWithoutRange);
     };
     if settings.mode != Mode::Kmeans {
-        return Err(CoreError::Settings(
-            "choose-k chooses k for k-means; --mode rfm has fixed segments".into(),
-        ));
+        return Err(CoreError::ChooseKWithRfm);
     }
     if let Some(reason) = crate::input::stream::streaming_reason(settings) {
-        return Err(CoreError::Settings(format!(
-            "{} would be streamed ({reason}); choose-k reads the whole table. Run `strata fit \
-             --k auto`, which streams it and chooses k on its k-means++ sample",
-            settings.input.display()
-        )));
+        return Err(CoreError::ChooseKOnStreamedInput {
+            path: settings.input.clone(),
+            reason,
+        });
     }
     let plugin = registry.find(&settings.strategy)?;
     let info = plugin.info().clone();

@@ -124,11 +124,9 @@ pub fn fit_with_progress(
             clock.lap("ingest");
             clock.begin("rfm scores");
             let rfm = Rfm::of(&held.bindings, &held.table).ok_or_else(|| {
-                CoreError::Settings(format!(
-                    "--mode rfm needs the recency, frequency and monetary roles (strategy \
-                     behavioral); strategy '{}' with these bindings does not provide all three",
-                    info.name
-                ))
+                CoreError::RfmWithoutMeasures {
+                    strategy: info.name.clone(),
+                }
             })?;
             let seg = Segmentation::rfm(&rfm);
             clock.lap("rfm scores");

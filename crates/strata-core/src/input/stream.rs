@@ -30,6 +30,7 @@ use super::rows::{
     all_dropped_error, complete_rows, data_error, drop_incomplete, keep_rows, no_values_error,
     set_aside_text_columns,
 };
+use crate::error::gib;
 use crate::features::{Features, parse_as};
 use crate::output::StreamReport;
 use crate::profile::{ProfileBuilder, Profiles};
@@ -43,10 +44,6 @@ fn available_memory() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-fn gib(bytes: f64) -> String {
-    format!("{:.1} GiB", bytes / (1u64 << 30) as f64)
 }
 
 /// Whether this fit streams, and why (`None`: it reads the table whole).
@@ -394,13 +391,12 @@ impl StreamedInput {
         if let Some(available) = available_memory() {
             let need = expected_rows as f64 * d as f64 * 4.0;
             if need > 0.8 * available as f64 {
-                return Err(CoreError::Settings(format!(
-                    "the feature matrix of about {expected_rows} rows × {d} features needs {} \
-                     and {} of memory is available; Strata does not cluster out of core yet: \
-                     fit a sample of the file",
-                    gib(need),
-                    gib(available as f64)
-                )));
+                return Err(CoreError::MatrixTooLarge {
+                    rows: expected_rows,
+                    features: d,
+                    need_bytes: need,
+                    available_bytes: available as f64,
+                });
             }
         }
         let drop_rows = settings.missing == MissingPolicy::Drop;
