@@ -16,6 +16,7 @@
 //! layout reads (all days ≤ 12) is an error asking for `--date-format`.
 
 use std::collections::{HashMap, HashSet};
+pub use strata_format::TxReport;
 
 use strata_ingest::{
     DateEvidence, DateFormat, Header, IdColumn, IngestError, Records, date_evidence, is_missing,
@@ -57,27 +58,6 @@ pub struct TxOptions {
     pub date_format: Option<DateFormat>,
     /// Days since 1970-01-01.
     pub as_of: Option<f64>,
-}
-
-/// What the aggregation did, for the user and for `segments.json`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TxReport {
-    /// Data rows read.
-    pub rows: u64,
-    /// Rows skipped for a missing customer id.
-    pub rows_without_customer: u64,
-    /// Rows counted as returns: a negative value or a cancelled invoice.
-    pub return_rows: u64,
-    /// Rows left out for being on or after the as-of day.
-    pub rows_after_as_of: u64,
-    /// Customers in the table: those with at least one purchase.
-    pub customers: usize,
-    /// Customers left out for having returns but no purchase.
-    pub customers_without_purchases: usize,
-    /// The date layout used, e.g. `"iso"`.
-    pub date_format: String,
-    /// Days since 1970-01-01.
-    pub as_of: f64,
 }
 
 /// Why a transaction log could not be aggregated.

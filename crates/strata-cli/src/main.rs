@@ -127,13 +127,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Compare(c) => {
-            let a = strata_core::compare::read_run(&c.a).context("reading RUN_A")?;
-            let b = strata_core::compare::read_run(&c.b).context("reading RUN_B")?;
-            let comparison = strata_core::compare::compare(&a, &b);
+            let a = strata_compare::read_run(&c.a).context("reading RUN_A")?;
+            let b = strata_compare::read_run(&c.b).context("reading RUN_B")?;
+            let comparison = strata_compare::compare(&a, &b);
             // Files first: a closed stdout must not lose them.
             let written = match &c.out {
                 Some(dir) => {
-                    strata_core::write_comparison(dir, &comparison).with_context(|| {
+                    strata_compare::write_comparison(dir, &comparison).with_context(|| {
                         format!("strata compare: cannot write to {}", dir.display())
                     })?
                 }

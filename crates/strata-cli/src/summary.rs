@@ -254,7 +254,7 @@ pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::R
 
 /// What `strata compare` prints: the counts, the PSI, a row per matched segment pair and the
 /// migration matrix.
-pub fn print_compare(out: &mut dyn Write, c: &strata_core::compare::Comparison) -> io::Result<()> {
+pub fn print_compare(out: &mut dyn Write, c: &strata_compare::Comparison) -> io::Result<()> {
     writeln!(
         out,
         "A: {} customers ({}). B: {} customers ({}).",

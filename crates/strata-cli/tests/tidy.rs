@@ -337,3 +337,31 @@ fn the_cycle_check_sees_a_cycle() {
     std::fs::write(src.join("b.rs"), "//! b\npub struct Thing;\n").unwrap();
     assert!(find_cycle(&module_graph(src)).is_none());
 }
+
+/// The crates that read runs link nothing that reads inputs, loads plugins or clusters: the
+/// "comparing reads outputs, never inputs" invariant of ARCHITECTURE.md, held by Cargo.toml.
+#[test]
+fn readers_of_runs_depend_on_no_input_code() {
+    let forbidden = [
+        "strata-ingest",
+        "strata-host",
+        "strata-kmeans",
+        "strata-gpu",
+        "strata-core",
+        "strata-behavior",
+    ];
+    for krate in ["strata-format", "strata-compare"] {
+        let manifest =
+            std::fs::read_to_string(repo().join("crates").join(krate).join("Cargo.toml")).unwrap();
+        let deps = manifest
+            .split("\n[")
+            .filter(|section| section.starts_with("dependencies]"))
+            .collect::<String>();
+        for f in forbidden {
+            assert!(
+                !deps.lines().any(|l| l.trim_start().starts_with(f)),
+                "{krate} depends on {f}"
+            );
+        }
+    }
+}

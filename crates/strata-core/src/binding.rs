@@ -9,57 +9,17 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use strata_host::{ColumnKind, PluginInfo};
+use strata_host::PluginInfo;
 use strata_ingest::Header;
 use wildmatch::WildMatch;
 
 use crate::{CoreError, RoleMap};
-
-/// One column bound to one role.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Binding {
-    /// The strategy role's name.
-    pub role: String,
-    /// The column's header, as written in the file.
-    pub column: String,
-    /// The column's 0-based position in the header of the file being read; not saved, since
-    /// a model binds a new file's columns by name.
-    #[serde(skip)]
-    pub index: usize,
-    /// How the role reads the column, from the strategy's role declaration.
-    #[serde(with = "kind_name")]
-    pub kind: ColumnKind,
-    /// Bound by the "every numeric column" default: dropped if it turns out to hold text.
-    #[serde(skip)]
-    pub auto: bool,
-}
+pub use strata_format::Binding;
 
 /// Whether the strategy marks `role` as personal data (kept out of profiles, labels, outputs
 /// and logs).
 pub(crate) fn is_personal(info: &PluginInfo, role: &str) -> bool {
     info.roles.iter().any(|r| r.name == role && r.personal)
-}
-
-mod kind_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use strata_host::ColumnKind;
-
-    pub fn serialize<S: Serializer>(k: &ColumnKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(k.name())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ColumnKind, D::Error> {
-        let s = String::deserialize(d)?;
-        [
-            ColumnKind::Numeric,
-            ColumnKind::Categorical,
-            ColumnKind::Date,
-            ColumnKind::Id,
-        ]
-        .into_iter()
-        .find(|k| k.name() == s)
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown column kind '{s}'")))
-    }
 }
 
 fn normalise(s: &str) -> String {
@@ -365,6 +325,7 @@ pub fn resolve_transaction_columns(
 mod tests {
     use super::*;
     use std::path::PathBuf;
+    use strata_host::ColumnKind;
     use strata_host::{Metric, RoleInfo};
 
     fn role(name: &str, kind: ColumnKind, multi: bool, all: bool) -> RoleInfo {

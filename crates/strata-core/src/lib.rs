@@ -14,7 +14,6 @@ mod backend;
 mod binding;
 mod cluster;
 mod commands;
-pub mod compare;
 mod describe;
 mod error;
 mod features;
@@ -37,7 +36,6 @@ pub use commands::assign::{
     compatible_version,
 };
 pub use commands::choose_k::choose_k;
-pub use commands::compare::write_comparison;
 pub use commands::fit::{FitReport, KMeansSummary, fit, fit_with_progress};
 pub use describe::SegmentSummary;
 pub use error::CoreError;

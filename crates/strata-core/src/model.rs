@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use strata_format::StrategyRef;
 use strata_host::Metric;
 
 use crate::{Binding, CoreError, MissingPolicy, Mode, Source};
@@ -12,19 +13,6 @@ use crate::{Binding, CoreError, MissingPolicy, Mode, Source};
 pub const MODEL_FORMAT: &str = "strata-model";
 /// Bumped when a field changes meaning or a required field is added.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
-
-/// The strategy plugin a run used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrategyRef {
-    /// Its name (`demographic`).
-    pub name: String,
-    /// Its version.
-    pub version: String,
-    /// The plugin ABI version it was built for.
-    pub abi_major: u16,
-    /// See [`abi_major`](Self::abi_major).
-    pub abi_minor: u16,
-}
 
 /// What a model reads: the columns it was fitted on and how they were read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,20 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-
-/// A small segment folded into a larger one, as reported in `segments.json`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MergedSegment {
-    /// The k-means segment (numbered by size before merging).
-    pub segment: usize,
-    /// The customers it carried into the merge: its own and those of any segments merged
-    /// into it before.
-    pub size: u64,
-    /// The k-means segment it joined (the one whose centroid is nearest among the larger).
-    pub into: usize,
-    /// The exported segment its customers are in.
-    pub exported: usize,
-}
+pub use strata_format::MergedSegment;
 
 /// Folds every segment with fewer than `min` customers into the nearest larger one, smallest
 /// first, until none is left below `min` or one segment remains. `sizes` are the k-means

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use strata_kmeans::{DEFAULT_MAX_ITER, DEFAULT_N_INIT, DEFAULT_SEED, DEFAULT_TOL};
 
 use crate::CoreError;
+pub use strata_format::{MissingPolicy, Mode};
 
 /// `--map ROLE=COLUMNS`: binds a strategy role to a column, a list of columns or a glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,16 +34,6 @@ impl std::str::FromStr for RoleMap {
     }
 }
 
-/// What to do with rows that miss a value in a bound column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MissingPolicy {
-    /// Fill with the training median (numeric) or most frequent category; counts are reported.
-    Impute,
-    /// Leave the row out of the segmentation; the count is reported.
-    Drop,
-}
-
 /// What the input file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -50,16 +41,6 @@ pub enum Source {
     Customers,
     /// One row per purchase line (`--transactions`): aggregated per customer first.
     Transactions,
-}
-
-/// How customers are put into segments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// k-means on the strategy's features.
-    Kmeans,
-    /// RFM quintile scores mapped to the named RFM segments (behavioral data).
-    Rfm,
 }
 
 /// Which compute backend runs the distance work.

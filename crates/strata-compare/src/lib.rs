@@ -12,8 +12,29 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::CoreError;
-use crate::output::SegmentsFile;
+use strata_format::segments::SegmentsFile;
+use strata_format::value::{ATTRACTIVENESS_RULE, Attractiveness, attractiveness};
+
+mod report;
+
+pub use report::compare_report;
+
+/// Why runs could not be compared or the comparison written.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// A run's `assignments.csv` or `segments.json` cannot be read, or is not what Strata
+    /// writes; the message says what and where.
+    #[error("{path}: {message}")]
+    Run {
+        /// The file read.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Writing `compare.json` or `report.html` failed.
+    #[error(transparent)]
+    Write(#[from] strata_format::write::WriteError),
+}
 
 /// Floor for a segment's share in the PSI, so an empty side gives a large but finite term.
 pub const PSI_FLOOR: f64 = 1e-4;
@@ -47,7 +68,7 @@ pub struct Run {
 
 /// Reads a run: a folder with `assignments.csv` (and `segments.json` when present), or an
 /// assignments file.
-pub fn read_run(path: &Path) -> Result<Run, CoreError> {
+pub fn read_run(path: &Path) -> Result<Run, CompareError> {
     let (assignments, segments_path) = if path.is_dir() {
         (
             path.join("assignments.csv"),
@@ -56,18 +77,18 @@ pub fn read_run(path: &Path) -> Result<Run, CoreError> {
     } else {
         (path.to_owned(), None)
     };
-    let data_err = |message: String| CoreError::Data {
+    let data_err = |message: String| CompareError::Run {
         path: assignments.clone(),
         message,
     };
     let segments = match segments_path.filter(|p| p.exists()) {
         Some(p) => {
-            let text = std::fs::read_to_string(&p).map_err(|e| CoreError::Data {
+            let text = std::fs::read_to_string(&p).map_err(|e| CompareError::Run {
                 path: p.clone(),
                 message: format!("cannot read: {e}"),
             })?;
             Some(
-                serde_json::from_str::<SegmentsFile>(&text).map_err(|e| CoreError::Data {
+                serde_json::from_str::<SegmentsFile>(&text).map_err(|e| CompareError::Run {
                     path: p.clone(),
                     message: format!("not a Strata segments.json: {e}"),
                 })?,
@@ -187,7 +208,7 @@ pub struct SegmentDrift {
     pub growth: Option<f64>,
     /// B's segment's attractiveness among B's segments, growth included (a segment with no A
     /// side counts as growth 1); `None` when there is no B side.
-    pub attractiveness: Option<crate::Attractiveness>,
+    pub attractiveness: Option<Attractiveness>,
 }
 
 /// `compare.json`.
@@ -234,7 +255,7 @@ pub struct Comparison {
     /// Matched pairs of segments, by A's segment number, then A's segments without a match,
     /// then B's.
     pub segments: Vec<SegmentDrift>,
-    /// How `attractiveness` is computed ([`crate::ATTRACTIVENESS_RULE`]).
+    /// How `attractiveness` is computed ([`ATTRACTIVENESS_RULE`]).
     pub attractiveness_rule: String,
 }
 
@@ -277,6 +298,24 @@ fn match_segments(
 fn psi_term(a: f64, b: f64) -> f64 {
     let (a, b) = (a.max(PSI_FLOOR), b.max(PSI_FLOOR));
     (b - a) * (b / a).ln()
+}
+
+/// Writes `compare.json` and `report.html` into `dir` (created if missing), both or neither.
+pub fn write_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, CompareError> {
+    let report = strata_report::render_compare(&compare_report(c));
+    Ok(strata_format::write::write_atomically(
+        dir,
+        vec![
+            (
+                "compare.json",
+                Box::new(|w: &mut dyn std::io::Write| strata_format::write::write_json(c, w)),
+            ),
+            (
+                "report.html",
+                Box::new(|w: &mut dyn std::io::Write| w.write_all(report.as_bytes())),
+            ),
+        ],
+    )?)
 }
 
 /// Compares two runs read with [`read_run`].
@@ -381,7 +420,7 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             })
             .collect()
     });
-    let attract = crate::value::attractiveness(&shares, value.as_deref(), Some(&growth));
+    let attract = attractiveness(&shares, value.as_deref(), Some(&growth));
     for (&i, a) in with_b.iter().zip(attract) {
         segments[i].attractiveness = Some(a);
     }
@@ -418,7 +457,7 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
         reading: psi_reading(psi).into(),
         psi_bands: "< 0.1 stable, 0.1–0.25 watch, > 0.25 shifted".into(),
         segments,
-        attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        attractiveness_rule: ATTRACTIVENESS_RULE.into(),
     }
 }
 

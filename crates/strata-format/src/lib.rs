@@ -1,0 +1,16 @@
+//! Strata's output formats: `segments.json` ([`segments::SegmentsFile`]) with the types it
+//! shares with the rest of Strata, the k-selection table ([`select`]), segment value and
+//! attractiveness ([`value`]), and atomic writes ([`write`](mod@write)).
+//!
+//! API boundary: this is the contract `fit` and `assign` write and `compare` and outside tools
+//! read. It depends on no ingest, plugin host, k-means or GPU code (only the plugin ABI's
+//! column kinds and the quality scores' type), so a reader of runs links none of them; a
+//! field's meaning changes only with the format.
+
+pub mod segments;
+pub mod select;
+mod types;
+pub mod value;
+pub mod write;
+
+pub use types::{Binding, MergedSegment, MissingPolicy, Mode, StrategyRef, TxReport};
