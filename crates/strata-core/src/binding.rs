@@ -49,7 +49,8 @@ pub fn looks_like_id(name: &str) -> bool {
             .is_some_and(|c| c.is_ascii_lowercase())
 }
 
-fn list_headers(h: &Header) -> String {
+/// The header's names, quoted, for messages that say what the header has.
+pub(crate) fn list_headers(h: &Header) -> String {
     h.names
         .iter()
         .map(|n| format!("'{n}'"))

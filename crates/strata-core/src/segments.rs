@@ -268,22 +268,28 @@ impl Segmentation {
 mod tests {
     use super::*;
 
-    #[test]
-    fn segments_are_numbered_by_size() {
-        let mut fit = KMeansFit {
-            k: 3,
+    /// A fit of one feature with these centroids, labels and counts.
+    fn one_d_fit(centroids: Vec<f32>, labels: Vec<u32>, counts: Vec<u64>) -> KMeansFit {
+        let n = labels.len();
+        KMeansFit {
+            k: centroids.len(),
             d: 1,
-            centroids: vec![0.0, 1.0, 2.0],
-            labels: vec![0, 1, 1, 2, 2, 2],
-            nearest: vec![0.0; 6],
-            second: vec![0.0; 6],
-            counts: vec![1, 2, 3],
+            centroids,
+            labels,
+            nearest: vec![0.0; n],
+            second: vec![0.0; n],
+            counts,
             inertia: 0.0,
             iterations: 1,
             converged: true,
             best_run: 0,
             runs: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn segments_are_numbered_by_size() {
+        let mut fit = one_d_fit(vec![0.0, 1.0, 2.0], vec![0, 1, 1, 2, 2, 2], vec![1, 2, 3]);
         order_by_size(&mut fit);
         assert_eq!(fit.centroids, vec![2.0, 1.0, 0.0]);
         assert_eq!(fit.counts, vec![3, 2, 1]);
@@ -292,20 +298,7 @@ mod tests {
 
     #[test]
     fn merged_segments_map_centroids_and_leave_the_fit_alone() {
-        let fit = KMeansFit {
-            k: 3,
-            d: 1,
-            centroids: vec![0.0, 10.0, 1.0],
-            labels: vec![0, 0, 0, 1, 1, 2],
-            nearest: vec![0.0; 6],
-            second: vec![0.0; 6],
-            counts: vec![3, 2, 1],
-            inertia: 0.0,
-            iterations: 1,
-            converged: true,
-            best_run: 0,
-            runs: vec![],
-        };
+        let fit = one_d_fit(vec![0.0, 10.0, 1.0], vec![0, 0, 0, 1, 1, 2], vec![3, 2, 1]);
         let map = SegmentMap::new(&fit, Some(2)).unwrap();
         assert_eq!(map.k, 2);
         assert_eq!(map.of_centroid.as_deref(), Some(&[0, 1, 0][..]));

@@ -205,12 +205,7 @@ fn bind(
         path: input.to_owned(),
         message: format!(
             "{what}, which the model was fitted with, is not in the header; the header has {}",
-            header
-                .names
-                .iter()
-                .map(|n| format!("'{n}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::binding::list_headers(header)
         ),
     };
     let id_column = match &model.input.id_column {

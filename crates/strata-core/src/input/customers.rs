@@ -89,12 +89,7 @@ pub(crate) fn customer_plan(
             path: path.to_owned(),
             message: format!(
                 "--id-column '{name}' is not in the header; the header has {}",
-                header
-                    .names
-                    .iter()
-                    .map(|n| format!("'{n}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::binding::list_headers(header)
             ),
         })?),
     };
