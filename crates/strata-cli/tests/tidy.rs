@@ -340,6 +340,35 @@ fn the_cycle_check_sees_a_cycle() {
 
 /// The crates that read runs link nothing that reads inputs, loads plugins or clusters: the
 /// "comparing reads outputs, never inputs" invariant of ARCHITECTURE.md, held by Cargo.toml.
+/// The `[dependencies]` section of a crate's manifest.
+fn dependencies(krate: &str) -> String {
+    let manifest =
+        std::fs::read_to_string(repo().join("crates").join(krate).join("Cargo.toml")).unwrap();
+    manifest
+        .split("\n[")
+        .filter(|section| section.starts_with("dependencies]"))
+        .collect()
+}
+
+/// The host and the pipeline link the frozen ABI, not the author SDK: a change to the SDK
+/// cannot change what the host accepts.
+#[test]
+fn the_host_links_the_abi_not_the_sdk() {
+    for krate in ["strata-host", "strata-core", "strata-format"] {
+        let deps = dependencies(krate);
+        assert!(
+            !deps.contains("strata-plugin-api"),
+            "{krate} depends on the SDK"
+        );
+    }
+    assert!(dependencies("strata-host").contains("strata-abi"));
+    assert_eq!(
+        dependencies("strata-abi").trim(),
+        "dependencies]",
+        "the ABI crate has no dependencies"
+    );
+}
+
 #[test]
 fn readers_of_runs_depend_on_no_input_code() {
     let forbidden = [
@@ -351,12 +380,7 @@ fn readers_of_runs_depend_on_no_input_code() {
         "strata-behavior",
     ];
     for krate in ["strata-format", "strata-compare"] {
-        let manifest =
-            std::fs::read_to_string(repo().join("crates").join(krate).join("Cargo.toml")).unwrap();
-        let deps = manifest
-            .split("\n[")
-            .filter(|section| section.starts_with("dependencies]"))
-            .collect::<String>();
+        let deps = dependencies(krate);
         for f in forbidden {
             assert!(
                 !deps.lines().any(|l| l.trim_start().starts_with(f)),

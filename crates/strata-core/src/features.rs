@@ -144,7 +144,7 @@ fn transform_all(
 fn normalise_rows(matrix: &mut [f32], d: usize) {
     matrix
         .par_chunks_mut(d)
-        .for_each(strata_plugin_api::prep::unit_normalise);
+        .for_each(strata_abi::unit_normalise);
 }
 
 #[cfg(test)]

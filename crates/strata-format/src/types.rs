@@ -3,7 +3,7 @@
 //! column, a merged segment, and what aggregating a transaction log did.
 
 use serde::{Deserialize, Serialize};
-use strata_plugin_api::ColumnKind;
+use strata_abi::ColumnKind;
 
 /// What to do with rows that miss a value in a bound column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub struct Binding {
 
 mod kind_name {
     use serde::{Deserialize, Deserializer, Serializer};
-    use strata_plugin_api::ColumnKind;
+    use strata_abi::ColumnKind;
 
     pub fn serialize<S: Serializer>(k: &ColumnKind, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(k.name())

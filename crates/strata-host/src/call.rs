@@ -3,8 +3,8 @@
 use std::ffi::c_void;
 use std::sync::atomic::Ordering;
 
-use strata_plugin_api::ColumnKind;
-use strata_plugin_api::abi::{
+use strata_abi::ColumnKind;
+use strata_abi::{
     BatchV1, CategoricalStatV1, ColumnV1, LevelShareV1, NumericStatV1, SegmentProfileV1, Sink,
     Status, StrRef,
 };
@@ -16,7 +16,7 @@ use crate::{HostError, Plugin};
 pub enum BatchValues<'a> {
     /// Numeric or date values; NaN is missing.
     Numeric(&'a [f64]),
-    /// Dictionary codes; [`MISSING_CODE`](strata_plugin_api::MISSING_CODE) is missing.
+    /// Dictionary codes; [`MISSING_CODE`](strata_abi::MISSING_CODE) is missing.
     Categorical {
         /// One code per row.
         codes: &'a [u32],
@@ -449,7 +449,7 @@ impl Plugin {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         let text = text.trim();
-        let max = strata_plugin_api::abi::MAX_LABEL_CHARS;
+        let max = strata_abi::MAX_LABEL_CHARS;
         if text.is_empty() || text.chars().count() > max {
             return Err(self.bad(
                 "label",

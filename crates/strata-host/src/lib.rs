@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use libloading::Library;
-use strata_plugin_api::abi::{self, PluginHeader, RoleSpecV1, StrRef, StrategyTableV1};
-pub use strata_plugin_api::{ColumnKind, Metric};
+use strata_abi::{self as abi, PluginHeader, RoleSpecV1, StrRef, StrategyTableV1};
+pub use strata_abi::{ColumnKind, Metric};
 
 pub use call::{
     Batch, BatchColumn, BatchValues, CategoricalProfile, FitOutput, NumericProfile, Profile,

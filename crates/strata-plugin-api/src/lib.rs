@@ -15,7 +15,8 @@
 //! [`encode`] the transform loop over a strategy's column encoders, and [`label`] labels
 //! that fit the host's limit.
 
-pub mod abi;
+/// The C ABI (v1), from `strata-abi`.
+pub use strata_abi as abi;
 pub mod encode;
 mod error;
 pub mod label;

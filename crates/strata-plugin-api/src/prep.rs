@@ -312,20 +312,7 @@ impl OneHot {
     }
 }
 
-/// Divides a row by its Euclidean length (computed in f64); a row of zeros stays zero. Used for
-/// cosine distance, by strategies and by the host alike.
-pub fn unit_normalise(row: &mut [f32]) {
-    let norm = row
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    if norm > 0.0 {
-        for x in row.iter_mut() {
-            *x = (f64::from(*x) / norm) as f32;
-        }
-    }
-}
+pub use strata_abi::unit_normalise;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,6 @@
-//! The C ABI between the `strata` host and a strategy plugin, version 1.
+//! The C ABI between the `strata` host and a strategy plugin, version 1: frozen, and a crate of
+//! its own so that the host links the contract and nothing of the author SDK (which plugins
+//! get from `strata-plugin-api`, re-exported there as `abi`).
 //!
 //! Everything here is `#[repr(C)]` and plain data: no Rust trait objects, no Rust-owned
 //! collections cross the boundary. The rules, in the order the host applies them:
@@ -155,7 +157,7 @@ pub const MISSING_CODE: u32 = u32::MAX;
 
 /// The longest segment label the host accepts, in characters (after control characters
 /// become spaces and the ends are trimmed). Part of the contract since 1.0: a longer label is
-/// refused as a plugin error. [`crate::label::compose`] always fits it.
+/// refused as a plugin error. The SDK's `label::compose` always fits it.
 pub const MAX_LABEL_CHARS: usize = 120;
 
 /// The role must be bound to at least one column.
@@ -410,3 +412,20 @@ impl<T> Exported<T> {
 unsafe impl<T> Sync for Exported<T> {}
 // SAFETY: as above: immutable data with no thread affinity.
 unsafe impl<T> Send for Exported<T> {}
+
+/// What [`Metric::Cosine`] means for the rows: each divided by its Euclidean length (computed in
+/// f64); a row of zeros stays zero. The host applies it to every feature row of a cosine
+/// strategy, and a strategy may apply it itself (the SDK re-exports it as
+/// `prep::unit_normalise`); applying it twice gives the same row.
+pub fn unit_normalise(row: &mut [f32]) {
+    let norm = row
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 {
+        for x in row.iter_mut() {
+            *x = (f64::from(*x) / norm) as f32;
+        }
+    }
+}
