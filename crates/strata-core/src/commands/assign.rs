@@ -236,18 +236,11 @@ fn bind(
     Ok((bindings, plan))
 }
 
-/// Scores `settings.input` with the model and writes `assignments.csv` and `segments.json`.
-pub fn assign(settings: &AssignSettings, registry: &Registry) -> Result<AssignReport, CoreError> {
-    assign_with_progress(settings, registry, &NoProgress)
-}
-
-/// [`assign`], reporting bytes read to `progress`.
-pub fn assign_with_progress(
+/// The saved model, checked to be one `assign` can score with, and its strategy's plugin.
+fn scoring_model(
     settings: &AssignSettings,
     registry: &Registry,
-    progress: &dyn Progress,
-) -> Result<AssignReport, CoreError> {
-    let start = std::time::Instant::now();
+) -> Result<(Model, std::sync::Arc<strata_host::Plugin>), CoreError> {
     let model = Model::load(&settings.model)?;
     let model_err = |message: String| CoreError::Model {
         path: settings.model.clone(),
@@ -273,6 +266,22 @@ pub fn assign_with_progress(
             model.strategy.name, model.strategy.version
         ))
     })?;
+    Ok((model, plugin))
+}
+
+/// Scores `settings.input` with the model and writes `assignments.csv` and `segments.json`.
+pub fn assign(settings: &AssignSettings, registry: &Registry) -> Result<AssignReport, CoreError> {
+    assign_with_progress(settings, registry, &NoProgress)
+}
+
+/// [`assign`], reporting bytes read to `progress`.
+pub fn assign_with_progress(
+    settings: &AssignSettings,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<AssignReport, CoreError> {
+    let start = std::time::Instant::now();
+    let (model, plugin) = scoring_model(settings, registry)?;
     let info = plugin.info().clone();
     check_plugin(&settings.model, &model.strategy, &info)?;
     let (k, d) = (model.k, model.d);

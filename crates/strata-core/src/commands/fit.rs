@@ -104,36 +104,7 @@ pub fn fit_with_progress(
         info.path.display()
     );
     let mut clock = Stages::new(progress);
-    let (seg, customers, rows, rfm) = match settings.mode {
-        Mode::Kmeans => {
-            clock.begin("ingest");
-            let input = FitInput::open(settings, &info, progress)?;
-            clock.lap("ingest");
-            // A held table with the three RFM roles also gets its RFM measures and scores.
-            let rfm = match &input {
-                FitInput::Held(h) => Rfm::of(&h.bindings, &h.table),
-                FitInput::Streamed(_) => None,
-            };
-            let (seg, customers, rows) = kmeans(settings, &plugin, input, &mut clock)?;
-            (seg, customers, rows, rfm)
-        }
-        // RFM scores rank every customer against all the others: the table is held whole.
-        Mode::Rfm => {
-            clock.begin("ingest");
-            let held = Held::load(settings, &info, progress)?;
-            clock.lap("ingest");
-            clock.begin("rfm scores");
-            let rfm = Rfm::of(&held.bindings, &held.table).ok_or_else(|| {
-                CoreError::RfmWithoutMeasures {
-                    strategy: info.name.clone(),
-                }
-            })?;
-            let seg = Segmentation::rfm(&rfm);
-            clock.lap("rfm scores");
-            let (customers, columns) = held.into_customers();
-            (seg, customers, Rows::Held(columns), Some(rfm))
-        }
-    };
+    let (seg, customers, rows, rfm) = segment(settings, &plugin, &mut clock)?;
 
     clock.begin("profiles");
     let k = seg.k();
@@ -277,6 +248,47 @@ pub fn fit_with_progress(
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
         ids_pseudonymized: settings.id_salt.is_some(),
         written,
+    })
+}
+
+/// Reads the input and puts every customer in a segment: k-means on the strategy's features,
+/// or RFM scores. Returns the segmentation, the customers, where their profiles are read from,
+/// and the RFM measures when the three RFM roles are bound to a held table.
+fn segment(
+    settings: &FitSettings,
+    plugin: &Plugin,
+    clock: &mut Stages<'_>,
+) -> Result<(Segmentation, Customers, Rows, Option<Rfm>), CoreError> {
+    let info = plugin.info();
+    Ok(match settings.mode {
+        Mode::Kmeans => {
+            clock.begin("ingest");
+            let input = FitInput::open(settings, info, clock.progress)?;
+            clock.lap("ingest");
+            // A held table with the three RFM roles also gets its RFM measures and scores.
+            let rfm = match &input {
+                FitInput::Held(h) => Rfm::of(&h.bindings, &h.table),
+                FitInput::Streamed(_) => None,
+            };
+            let (seg, customers, rows) = kmeans(settings, plugin, input, clock)?;
+            (seg, customers, rows, rfm)
+        }
+        // RFM scores rank every customer against all the others: the table is held whole.
+        Mode::Rfm => {
+            clock.begin("ingest");
+            let held = Held::load(settings, info, clock.progress)?;
+            clock.lap("ingest");
+            clock.begin("rfm scores");
+            let rfm = Rfm::of(&held.bindings, &held.table).ok_or_else(|| {
+                CoreError::RfmWithoutMeasures {
+                    strategy: info.name.clone(),
+                }
+            })?;
+            let seg = Segmentation::rfm(&rfm);
+            clock.lap("rfm scores");
+            let (customers, columns) = held.into_customers();
+            (seg, customers, Rows::Held(columns), Some(rfm))
+        }
     })
 }
 
