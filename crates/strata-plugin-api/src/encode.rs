@@ -52,7 +52,9 @@ impl ColumnEncoder for NumericScaler {
         out: &mut FeatureMatrix,
         offset: usize,
     ) -> Result<(), Error> {
-        write_numeric(self, column, out, offset)
+        let v = column.numeric()?;
+        out.set_column(offset, v.iter().map(|&x| self.apply(x)));
+        Ok(())
     }
 }
 
@@ -70,31 +72,8 @@ impl ColumnEncoder for OneHot {
         out: &mut FeatureMatrix,
         offset: usize,
     ) -> Result<(), Error> {
-        write_categorical(self, column, out, offset)
+        let (codes, dict) = column.categorical()?;
+        self.write_column(codes, &self.code_map(dict), out, offset);
+        Ok(())
     }
-}
-
-/// A numeric column through its scaler: one feature.
-pub fn write_numeric(
-    scaler: &NumericScaler,
-    column: &Column<'_>,
-    out: &mut FeatureMatrix,
-    offset: usize,
-) -> Result<(), Error> {
-    let v = column.numeric()?;
-    out.set_column(offset, v.iter().map(|&x| scaler.apply(x)));
-    Ok(())
-}
-
-/// A categorical column through its one-hot encoding: one weighted indicator per training
-/// category.
-pub fn write_categorical(
-    onehot: &OneHot,
-    column: &Column<'_>,
-    out: &mut FeatureMatrix,
-    offset: usize,
-) -> Result<(), Error> {
-    let (codes, dict) = column.categorical()?;
-    onehot.write_column(codes, &onehot.code_map(dict), out, offset);
-    Ok(())
 }

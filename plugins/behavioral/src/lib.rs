@@ -124,7 +124,7 @@ impl ColumnEncoder for Encoder {
                 );
             }
             Encoder::Categorical { onehot, .. } => {
-                encode::write_categorical(onehot, column, out, offset)?;
+                onehot.write(column, out, offset)?;
             }
         }
         Ok(())

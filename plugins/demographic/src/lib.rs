@@ -76,10 +76,8 @@ impl ColumnEncoder for Encoder {
         offset: usize,
     ) -> Result<(), Error> {
         match self {
-            Encoder::Numeric { scaler, .. } => encode::write_numeric(scaler, column, out, offset),
-            Encoder::Categorical { onehot, .. } => {
-                encode::write_categorical(onehot, column, out, offset)
-            }
+            Encoder::Numeric { scaler, .. } => scaler.write(column, out, offset),
+            Encoder::Categorical { onehot, .. } => onehot.write(column, out, offset),
         }
     }
 }
