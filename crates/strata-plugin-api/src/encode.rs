@@ -1,19 +1,49 @@
-//! The transform loop every strategy had: each fitted column encoder finds its column in the
-//! input and writes its features at the next offset. A strategy keeps its own encoder enum
-//! (its variants are its domain knowledge, and their JSON is its saved state) and implements
-//! [`ColumnEncoder`] on it; [`write_all`] is then its `transform`.
+//! The encoder layer every strategy had: each fitted piece of the features knows its width and
+//! names, and finds its input column(s) to write them at the next offset. A strategy keeps its
+//! own encoder enum (its variants are its domain knowledge, and their JSON is its saved state),
+//! implements [`ColumnEncoder`] on it (or [`Encode`] when a piece reads several columns), and
+//! then [`feature_names`] names its features in `fit` and [`write_all`] is its `transform`.
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::matrix::FeatureMatrix;
-use crate::prep::{NumericScaler, OneHot};
-use crate::sdk::{Column, Input};
+use crate::prep::{NumericScaler, OneHot, Scale};
+use crate::sdk::{Column, Fitted, Input, Options, Role, Values};
 
-/// How one fitted input column becomes features.
+/// A fitted piece of a strategy's features: input column(s) in, [`width`](Self::width)
+/// features out.
+pub trait Encode {
+    /// Features it writes.
+    fn width(&self) -> usize;
+    /// Their names, in order: exactly [`width`](Self::width) of them.
+    fn feature_names(&self) -> Vec<String>;
+    /// Writes its features for every row of `input` into `out`, starting at feature `offset`.
+    fn write(&self, input: &Input<'_>, out: &mut FeatureMatrix, offset: usize)
+    -> Result<(), Error>;
+}
+
+/// A fitted piece that reads one input column and writes one feature, or one per level of a
+/// one-hot; every such piece is an [`Encode`].
 pub trait ColumnEncoder {
     /// The input column it reads (its CSV header).
     fn column(&self) -> &str;
-    /// Features it writes.
-    fn width(&self) -> usize;
+    /// The one-hot it writes, for an encoder of a categorical column; `None` (the default) for
+    /// one that writes a single feature named after its column.
+    fn onehot(&self) -> Option<&OneHot> {
+        None
+    }
+    /// Features it writes: one, or one per one-hot level.
+    fn width(&self) -> usize {
+        self.onehot().map_or(1, OneHot::n_features)
+    }
+    /// Their names, in order: the column's, or `column=level` per one-hot level.
+    fn feature_names(&self) -> Vec<String> {
+        match self.onehot() {
+            Some(onehot) => onehot.feature_names().collect(),
+            None => vec![self.column().to_owned()],
+        }
+    }
     /// Writes its [`width`](Self::width) features for every row of `column` into `out`,
     /// starting at feature `offset`.
     fn write(
@@ -24,15 +54,79 @@ pub trait ColumnEncoder {
     ) -> Result<(), Error>;
 }
 
-/// Every encoder's features side by side, in order, for every row of `input`.
-pub fn write_all<E: ColumnEncoder>(
+impl<E: ColumnEncoder> Encode for E {
+    fn width(&self) -> usize {
+        ColumnEncoder::width(self)
+    }
+    fn feature_names(&self) -> Vec<String> {
+        ColumnEncoder::feature_names(self)
+    }
+    fn write(
+        &self,
+        input: &Input<'_>,
+        out: &mut FeatureMatrix,
+        offset: usize,
+    ) -> Result<(), Error> {
+        ColumnEncoder::write(self, input.require_column(self.column())?, out, offset)
+    }
+}
+
+/// The saved state of a strategy that encodes each bound column by itself: the `--scale` it
+/// was fit with and one encoder per column. Its JSON is `{"scale": ..., "encoders": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnState<E> {
+    /// The scaling the numerics were fit with (`--scale`).
+    pub scale: Scale,
+    /// One encoder per bound column, in the order of the features they write.
+    pub encoders: Vec<E>,
+}
+
+/// The fit of a strategy that takes no options of its own (beyond the host's `--scale` and
+/// `--as-of`) and encodes each bound column by itself: checks the options and that one of
+/// `roles` is bound, then fits `fit` on every column in input order.
+pub fn fit_columns<E: Encode>(
+    input: &Input<'_>,
+    options: &Options,
+    default_scale: Scale,
+    roles: &[Role],
+    mut fit: impl FnMut(&Column<'_>, Scale) -> Result<E, Error>,
+) -> Result<Fitted<ColumnState<E>>, Error> {
+    options.check_known(&[])?;
+    let scale = options.scale_or(default_scale)?;
+    input.require_columns(roles)?;
+    let encoders = input
+        .columns()
+        .iter()
+        .map(|c| fit(c, scale))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Fitted {
+        features: feature_names(&encoders),
+        state: ColumnState { scale, encoders },
+    })
+}
+
+/// Every encoder's feature names, in order: the `features` of a [`crate::Fitted`].
+pub fn feature_names<E: Encode>(encoders: &[E]) -> Vec<String> {
+    encoders.iter().flat_map(Encode::feature_names).collect()
+}
+
+/// Every encoder's features side by side, in order, for every row of `input`; an error when
+/// they do not fill `out`'s width exactly (a saved state that does not match the model).
+pub fn write_all<E: Encode>(
     encoders: &[E],
     input: &Input<'_>,
     out: &mut FeatureMatrix,
 ) -> Result<(), Error> {
+    let width: usize = encoders.iter().map(Encode::width).sum();
+    let d = out.n_features();
+    if width != d {
+        return Err(Error(format!(
+            "the model has {width} features but the output has room for {d}"
+        )));
+    }
     let mut offset = 0;
     for enc in encoders {
-        enc.write(input.require_column(enc.column())?, out, offset)?;
+        enc.write(input, out, offset)?;
         offset += enc.width();
     }
     Ok(())
@@ -42,9 +136,6 @@ pub fn write_all<E: ColumnEncoder>(
 impl ColumnEncoder for NumericScaler {
     fn column(&self) -> &str {
         &self.column
-    }
-    fn width(&self) -> usize {
-        1
     }
     fn write(
         &self,
@@ -63,8 +154,8 @@ impl ColumnEncoder for OneHot {
     fn column(&self) -> &str {
         &self.column
     }
-    fn width(&self) -> usize {
-        self.n_features()
+    fn onehot(&self) -> Option<&OneHot> {
+        Some(self)
     }
     fn write(
         &self,
@@ -75,5 +166,78 @@ impl ColumnEncoder for OneHot {
         let (codes, dict) = column.categorical()?;
         self.write_column(codes, &self.code_map(dict), out, offset);
         Ok(())
+    }
+}
+
+/// The plainest encoding of a bound column, by its kind: a numeric through a
+/// [`NumericScaler`], a categorical through a [`OneHot`]. Its JSON (`{"kind": "numeric", "role",
+/// "scaler"}` or `{"kind": "categorical", "role", "onehot"}`) is part of a strategy's saved state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ByKind {
+    /// A numeric column: one scaled feature.
+    Numeric {
+        /// The role the column is bound to.
+        role: String,
+        /// Imputation, optional log and scaling learned from the training values.
+        scaler: NumericScaler,
+    },
+    /// A categorical column: one weighted indicator per training category.
+    Categorical {
+        /// The role the column is bound to.
+        role: String,
+        /// The categories and imputed category learned from the training values.
+        onehot: OneHot,
+    },
+}
+
+impl ByKind {
+    /// Fits a column by its kind; a numeric is log-scaled when skewed if `log_if_skewed` (see
+    /// [`NumericScaler::fit`]).
+    pub fn fit(column: &Column<'_>, scale: Scale, log_if_skewed: bool) -> Result<ByKind, Error> {
+        let role = column.role.to_owned();
+        Ok(match &column.values {
+            Values::Numeric(v) => ByKind::Numeric {
+                role,
+                scaler: NumericScaler::fit(column.name, v, scale, log_if_skewed)?,
+            },
+            Values::Categorical { codes, dict } => ByKind::Categorical {
+                role,
+                onehot: OneHot::fit(column.name, codes, dict)?,
+            },
+        })
+    }
+
+    /// The role the column is bound to.
+    pub fn role(&self) -> &str {
+        match self {
+            ByKind::Numeric { role, .. } | ByKind::Categorical { role, .. } => role,
+        }
+    }
+}
+
+impl ColumnEncoder for ByKind {
+    fn column(&self) -> &str {
+        match self {
+            ByKind::Numeric { scaler, .. } => &scaler.column,
+            ByKind::Categorical { onehot, .. } => &onehot.column,
+        }
+    }
+    fn onehot(&self) -> Option<&OneHot> {
+        match self {
+            ByKind::Numeric { .. } => None,
+            ByKind::Categorical { onehot, .. } => Some(onehot),
+        }
+    }
+    fn write(
+        &self,
+        column: &Column<'_>,
+        out: &mut FeatureMatrix,
+        offset: usize,
+    ) -> Result<(), Error> {
+        match self {
+            ByKind::Numeric { scaler, .. } => ColumnEncoder::write(scaler, column, out, offset),
+            ByKind::Categorical { onehot, .. } => ColumnEncoder::write(onehot, column, out, offset),
+        }
     }
 }

@@ -12,8 +12,8 @@
 //! ```
 //!
 //! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share,
-//! [`encode`] the transform loop over a strategy's column encoders, and [`label`] labels
-//! that fit the host's limit.
+//! [`encode`] the encoder layer (per-column fit, feature names, the transform loop), [`label`]
+//! labels that fit the host's limit, and [`testing`] builders for a strategy's unit tests.
 
 /// The C ABI (v1), from `strata-abi`.
 pub use strata_abi as abi;
@@ -23,6 +23,7 @@ pub mod label;
 mod matrix;
 pub mod prep;
 mod sdk;
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __private;

@@ -115,6 +115,14 @@ pub fn skewness(values: &[f64]) -> Option<f64> {
     Some(m3 / n as f64)
 }
 
+/// `sign(x) · ln(1 + |x|)`: a log scale for money that can be negative (refunds stay below 0).
+/// The other logs a strategy needs are `ln(1 + x)` (for counts and sizes that cannot be
+/// negative) and [`NumericScaler::fit`]'s log-if-skewed.
+#[inline]
+pub fn signed_log(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p()
+}
+
 /// Skewness above which a non-negative money column is log-scaled.
 pub const LOG_SKEW_THRESHOLD: f64 = 1.0;
 

@@ -100,6 +100,40 @@ pub struct StrategyInfo {
     pub default_k: u32,
 }
 
+impl StrategyInfo {
+    /// A strategy called `name`, at `version` (pass `env!("CARGO_PKG_VERSION")`), with these
+    /// roles; Euclidean, default `k` 5 and no description until the methods below say otherwise.
+    /// A `const fn`, so a plugin can declare its info as a constant beside its roles.
+    pub const fn new(name: &'static str, version: &'static str, roles: &'static [Role]) -> Self {
+        StrategyInfo {
+            name,
+            version,
+            description: "",
+            roles,
+            metric: Metric::Euclidean,
+            default_k: 5,
+        }
+    }
+
+    /// With this one-line description.
+    pub const fn description(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// With this metric.
+    pub const fn metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
+    }
+
+    /// With this default number of segments.
+    pub const fn default_k(mut self, k: u32) -> Self {
+        self.default_k = k;
+        self
+    }
+}
+
 /// Values of one column.
 #[derive(Debug, Clone)]
 pub enum Values<'a> {

@@ -11,9 +11,9 @@
 use serde::{Deserialize, Serialize};
 use strata_plugin_api::encode::{self, ColumnEncoder};
 use strata_plugin_api::label;
-use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
+use strata_plugin_api::prep::{NumericScaler, OneHot, Scale, signed_log};
 use strata_plugin_api::{
-    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
+    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile,
     Strategy, StrategyInfo, Values,
 };
 
@@ -35,13 +35,14 @@ const ROLES: &[Role] = &[
     Role::categorical("channel", "Main sales channel"),
 ];
 
+/// What the strategy says about itself when it loads.
+const INFO: StrategyInfo = StrategyInfo::new("behavioral", env!("CARGO_PKG_VERSION"), ROLES)
+    .description(
+        "Segments customers by recency, frequency, money and tenure (table or transaction log)",
+    );
+
 /// Roles whose values are log-scaled (sign-preserving, since net money can be negative).
 const LOGGED: [&str; 3] = ["frequency", "monetary", "avg_order_value"];
-
-/// `sign(x) · ln(1 + |x|)`: a log scale that keeps refunds negative.
-fn signed_log(x: f64) -> f64 {
-    x.signum() * x.abs().ln_1p()
-}
 
 /// How one input column becomes features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,10 +92,10 @@ impl ColumnEncoder for Encoder {
             Encoder::Categorical { onehot, .. } => &onehot.column,
         }
     }
-    fn width(&self) -> usize {
+    fn onehot(&self) -> Option<&OneHot> {
         match self {
-            Encoder::Categorical { onehot, .. } => onehot.n_features(),
-            _ => 1,
+            Encoder::Categorical { onehot, .. } => Some(onehot),
+            Encoder::Numeric { .. } | Encoder::DaysBefore { .. } => None,
         }
     }
     fn write(
@@ -143,78 +144,70 @@ fn as_of_option(options: &Options) -> Result<Option<f64>, Error> {
     }
 }
 
+/// One column's encoder: a date as days before `as_of` (`--option as_of_days`, or the day after
+/// the latest training date), a money or frequency column signed-log-scaled, any other numeric
+/// log-scaled when skewed, a categorical one-hot.
+fn fit_column(c: &Column<'_>, scale: Scale, options: &Options) -> Result<Encoder, Error> {
+    Ok(match (&c.values, c.kind) {
+        (Values::Numeric(v), ColumnKind::Date) => {
+            let as_of = match as_of_option(options)? {
+                Some(d) => d,
+                None => {
+                    let last = v
+                        .iter()
+                        .copied()
+                        .filter(|x| !x.is_nan())
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    last.floor() + 1.0
+                }
+            };
+            let days: Vec<f64> = v.iter().map(|&d| as_of - d).collect();
+            let scaler = NumericScaler::fit(c.name, &days, scale, true)?;
+            Encoder::DaysBefore {
+                role: c.role.to_owned(),
+                as_of,
+                scaler,
+            }
+        }
+        (Values::Numeric(v), _) => {
+            let log = LOGGED.contains(&c.role);
+            let values: Vec<f64> = v
+                .iter()
+                .map(|&x| if log { signed_log(x) } else { x })
+                .collect();
+            let scaler = NumericScaler::fit(c.name, &values, scale, !log)?;
+            Encoder::Numeric {
+                role: c.role.to_owned(),
+                log,
+                scaler,
+            }
+        }
+        (Values::Categorical { codes, dict }, _) => {
+            let onehot = OneHot::fit(c.name, codes, dict)?;
+            Encoder::Categorical {
+                role: c.role.to_owned(),
+                onehot,
+            }
+        }
+    })
+}
+
 impl Strategy for Behavioral {
     type State = State;
 
     fn info() -> StrategyInfo {
-        StrategyInfo {
-            name: "behavioral",
-            version: env!("CARGO_PKG_VERSION"),
-            description: "Segments customers by recency, frequency, money and tenure (table or transaction log)",
-            roles: ROLES,
-            metric: Metric::Euclidean,
-            default_k: 5,
-        }
+        INFO
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
-        options.check_known(&[])?;
-        let scale = options.scale_or(Scale::Zscore)?;
-        input.require_columns(ROLES)?;
-        let mut encoders = Vec::new();
-        let mut features = Vec::new();
-        for c in input.columns() {
-            let enc = match (&c.values, c.kind) {
-                (Values::Numeric(v), ColumnKind::Date) => {
-                    let as_of = match as_of_option(options)? {
-                        Some(d) => d,
-                        None => {
-                            let last = v
-                                .iter()
-                                .copied()
-                                .filter(|x| !x.is_nan())
-                                .fold(f64::NEG_INFINITY, f64::max);
-                            last.floor() + 1.0
-                        }
-                    };
-                    let days: Vec<f64> = v.iter().map(|&d| as_of - d).collect();
-                    let scaler = NumericScaler::fit(c.name, &days, scale, true)?;
-                    Encoder::DaysBefore {
-                        role: c.role.to_owned(),
-                        as_of,
-                        scaler,
-                    }
-                }
-                (Values::Numeric(v), _) => {
-                    let log = LOGGED.contains(&c.role);
-                    let values: Vec<f64> = v
-                        .iter()
-                        .map(|&x| if log { signed_log(x) } else { x })
-                        .collect();
-                    let scaler = NumericScaler::fit(c.name, &values, scale, !log)?;
-                    Encoder::Numeric {
-                        role: c.role.to_owned(),
-                        log,
-                        scaler,
-                    }
-                }
-                (Values::Categorical { codes, dict }, _) => {
-                    let onehot = OneHot::fit(c.name, codes, dict)?;
-                    Encoder::Categorical {
-                        role: c.role.to_owned(),
-                        onehot,
-                    }
-                }
-            };
-            match &enc {
-                Encoder::Categorical { onehot, .. } => features.extend(onehot.feature_names()),
-                other => features.push(other.column().to_owned()),
-            }
-            encoders.push(enc);
-        }
+        let fit = encode::fit_columns(input, options, Scale::Zscore, ROLES, |c, scale| {
+            fit_column(c, scale, options)
+        })?;
         Ok(Fitted {
-            features,
-            state: State { encoders },
+            features: fit.features,
+            state: State {
+                encoders: fit.state.encoders,
+            },
         })
     }
 
@@ -320,7 +313,8 @@ strata_plugin_api::declare_strategy!(Behavioral);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_plugin_api::{Column, NumericStat};
+    use strata_plugin_api::Column;
+    use strata_plugin_api::testing::{profile, stat};
 
     #[test]
     fn money_is_log_scaled_keeping_refunds_negative_and_dates_become_days() {
@@ -373,47 +367,34 @@ mod tests {
 
     #[test]
     fn labels_use_ratios_to_the_overall_mean() {
-        let stat = |role, mean, overall| NumericStat {
-            role,
-            name: role,
-            mean,
-            overall_mean: overall,
-            overall_std: 1000.0,
-        };
-        let p = |numeric| SegmentProfile {
-            index: 0,
-            k: 3,
-            size: 5,
-            share: 0.5,
-            numeric,
-            categorical: vec![],
-        };
+        let stat = |role, mean, overall| stat(role, role, mean, overall, 1000.0);
         let state = State { encoders: vec![] };
-        let best = p(vec![
-            stat("recency", 10.0, 90.0),
-            stat("frequency", 12.0, 4.0),
-            stat("monetary", 5000.0, 1500.0),
-        ]);
-        assert_eq!(
-            Behavioral::label(&state, &best),
-            "Recent frequent high-value buyers"
-        );
-        let gone = p(vec![
-            stat("recency", 250.0, 90.0),
-            stat("frequency", 1.0, 4.0),
-            stat("monetary", 200.0, 1500.0),
-        ]);
-        assert_eq!(
-            Behavioral::label(&state, &gone),
-            "Lapsed occasional low-value buyers"
-        );
-        let refunds = p(vec![
-            stat("recency", 90.0, 90.0),
-            stat("monetary", -195.0, 1500.0),
-        ]);
-        assert_eq!(
-            Behavioral::label(&state, &refunds),
-            "Net returners (returns exceed purchases)"
-        );
+        for (numeric, want) in [
+            (
+                vec![
+                    stat("recency", 10.0, 90.0),
+                    stat("frequency", 12.0, 4.0),
+                    stat("monetary", 5000.0, 1500.0),
+                ],
+                "Recent frequent high-value buyers",
+            ),
+            (
+                vec![
+                    stat("recency", 250.0, 90.0),
+                    stat("frequency", 1.0, 4.0),
+                    stat("monetary", 200.0, 1500.0),
+                ],
+                "Lapsed occasional low-value buyers",
+            ),
+            (
+                vec![
+                    stat("recency", 90.0, 90.0),
+                    stat("monetary", -195.0, 1500.0),
+                ],
+                "Net returners (returns exceed purchases)",
+            ),
+        ] {
+            assert_eq!(Behavioral::label(&state, &profile(numeric, vec![])), want);
+        }
     }
 }

@@ -11,13 +11,12 @@
 
 #![deny(unsafe_code)]
 
-use serde::{Deserialize, Serialize};
-use strata_plugin_api::encode::{self, ColumnEncoder};
+use strata_plugin_api::encode::{self, ByKind, ColumnState};
 use strata_plugin_api::label;
-use strata_plugin_api::prep::{NumericScaler, OneHot, Scale};
+use strata_plugin_api::prep::Scale;
 use strata_plugin_api::{
-    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile,
-    Strategy, StrategyInfo, Values,
+    ColumnKind, Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile, Strategy,
+    StrategyInfo,
 };
 
 /// The demographic strategy; the plugin exports it with `declare_strategy!`.
@@ -36,105 +35,24 @@ const ROLES: &[Role] = &[
     Role::numeric("household_size", "People in the household"),
 ];
 
-/// How one input column becomes features.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Encoder {
-    /// A numeric column: one scaled feature.
-    Numeric {
-        /// The role the column is bound to.
-        role: String,
-        /// Imputation, optional log and scaling learned from the training values.
-        scaler: NumericScaler,
-    },
-    /// A categorical column: one weighted indicator per training category.
-    Categorical {
-        /// The role the column is bound to.
-        role: String,
-        /// The categories and imputed category learned from the training values.
-        onehot: OneHot,
-    },
-}
+/// What the strategy says about itself when it loads.
+const INFO: StrategyInfo = StrategyInfo::new("demographic", env!("CARGO_PKG_VERSION"), ROLES)
+    .description("Segments people by age, gender, income, education, marital status, region and household size");
 
-impl ColumnEncoder for Encoder {
-    fn width(&self) -> usize {
-        match self {
-            Encoder::Numeric { .. } => 1,
-            Encoder::Categorical { onehot, .. } => onehot.n_features(),
-        }
-    }
-    fn column(&self) -> &str {
-        match self {
-            Encoder::Numeric { scaler, .. } => &scaler.column,
-            Encoder::Categorical { onehot, .. } => &onehot.column,
-        }
-    }
-    fn write(
-        &self,
-        column: &Column<'_>,
-        out: &mut FeatureMatrix,
-        offset: usize,
-    ) -> Result<(), Error> {
-        match self {
-            Encoder::Numeric { scaler, .. } => scaler.write(column, out, offset),
-            Encoder::Categorical { onehot, .. } => onehot.write(column, out, offset),
-        }
-    }
-}
-
-/// What `fit` learned, stored in the saved model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    /// The scaling the numerics were fit with (`--scale`, z-score by default).
-    pub scale: Scale,
-    /// One encoder per bound column, in the order of the features they write.
-    pub encoders: Vec<Encoder>,
-}
+/// What `fit` learned, stored in the saved model: the `--scale` and one encoder per column.
+pub type State = ColumnState<ByKind>;
 
 impl Strategy for Demographic {
     type State = State;
 
     fn info() -> StrategyInfo {
-        StrategyInfo {
-            name: "demographic",
-            version: env!("CARGO_PKG_VERSION"),
-            description: "Segments people by age, gender, income, education, marital status, region and household size",
-            roles: ROLES,
-            metric: Metric::Euclidean,
-            default_k: 5,
-        }
+        INFO
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
-        options.check_known(&[])?;
-        let scale = options.scale_or(Scale::Zscore)?;
-        input.require_columns(ROLES)?;
-        let mut encoders = Vec::new();
-        let mut features = Vec::new();
-        for c in input.columns() {
-            let enc = match &c.values {
-                Values::Numeric(v) => {
-                    let scaler = NumericScaler::fit(c.name, v, scale, c.role == "income")?;
-                    features.push(c.name.to_owned());
-                    Encoder::Numeric {
-                        role: c.role.to_owned(),
-                        scaler,
-                    }
-                }
-                Values::Categorical { codes, dict } => {
-                    let onehot = OneHot::fit(c.name, codes, dict)?;
-                    features.extend(onehot.feature_names());
-                    Encoder::Categorical {
-                        role: c.role.to_owned(),
-                        onehot,
-                    }
-                }
-            };
-            encoders.push(enc);
-        }
-        Ok(Fitted {
-            features,
-            state: State { scale, encoders },
+        // Income is the one skewed money column: log-scaled when it is.
+        encode::fit_columns(input, options, Scale::Zscore, ROLES, |c, scale| {
+            ByKind::fit(c, scale, c.role == "income")
         })
     }
 
@@ -242,7 +160,7 @@ strata_plugin_api::declare_strategy!(Demographic);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_plugin_api::{CategoricalStat, Column, LevelShare, NumericStat};
+    use strata_plugin_api::{CategoricalStat, Column, LevelShare, NumericStat, Values};
 
     fn input<'a>(age: &'a [f64], codes: &'a [u32], dict: Vec<&'a str>) -> Input<'a> {
         Input::new(

@@ -9,12 +9,11 @@
 #![deny(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
-use strata_plugin_api::label;
 use strata_plugin_api::prep::{NumericScaler, Scale};
 use strata_plugin_api::{
-    Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
-    StrategyInfo,
+    Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile, Strategy, StrategyInfo,
 };
+use strata_plugin_api::{encode, label};
 
 /// The `features` strategy; the plugin exports it with `declare_strategy!`.
 pub struct Features;
@@ -25,6 +24,11 @@ const ROLES: &[Role] = &[Role::numeric(
 )
 .all_numeric_by_default()
 .required()];
+
+/// What the strategy says about itself when it loads.
+const INFO: StrategyInfo = StrategyInfo::new("features", env!("CARGO_PKG_VERSION"), ROLES)
+    .description("Clusters numeric columns as they are (z-scored by default)")
+    .default_k(4);
 
 /// What `fit` learned, stored in the saved model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,31 +43,23 @@ impl Strategy for Features {
     type State = State;
 
     fn info() -> StrategyInfo {
-        StrategyInfo {
-            name: "features",
-            version: env!("CARGO_PKG_VERSION"),
-            description: "Clusters numeric columns as they are (z-scored by default)",
-            roles: ROLES,
-            metric: Metric::Euclidean,
-            default_k: 4,
-        }
+        INFO
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
         options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
-        let mut scalers = Vec::new();
-        for c in input.role("features") {
-            scalers.push(NumericScaler::fit(c.name, c.numeric()?, scale, false)?);
-        }
+        let scalers = input
+            .role("features")
+            .map(|c| NumericScaler::fit(c.name, c.numeric()?, scale, false))
+            .collect::<Result<Vec<_>, _>>()?;
         if scalers.is_empty() {
             return Err(Error::new(
                 "no numeric columns to cluster: bind some with --map \"features=col_a,col_b\"",
             ));
         }
-        let features = scalers.iter().map(|s| s.column.clone()).collect();
         Ok(Fitted {
-            features,
+            features: encode::feature_names(&scalers),
             state: State { scale, scalers },
         })
     }

@@ -5,12 +5,11 @@
 
 #![forbid(unsafe_code)]
 
-use serde::{Deserialize, Serialize};
-use strata_plugin_api::encode;
+use strata_plugin_api::encode::{self, ColumnState};
 use strata_plugin_api::prep::{NumericScaler, Scale};
 use strata_plugin_api::{
-    Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
-    StrategyInfo, declare_strategy,
+    Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile, Strategy, StrategyInfo,
+    declare_strategy,
 };
 
 pub struct Template;
@@ -25,51 +24,39 @@ const ROLES: &[Role] = &[
     ),
 ];
 
-/// What `fit` learns and `transform` and `label` need. Saved in model.json, so it must
-/// round-trip through JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    scalers: Vec<NumericScaler>,
-}
+/// What the strategy says about itself when it loads.
+const INFO: StrategyInfo = StrategyInfo::new("template", env!("CARGO_PKG_VERSION"), ROLES)
+    .description("Customers by visit frequency and spend (a template to copy)")
+    .default_k(3);
+
+/// What `fit` learns and `transform` and `label` need: the `--scale` and one scaler per bound
+/// column. Saved in model.json, so it must round-trip through JSON (a strategy with more to
+/// remember defines a struct of its own).
+pub type State = ColumnState<NumericScaler>;
 
 impl Strategy for Template {
     type State = State;
 
     fn info() -> StrategyInfo {
-        StrategyInfo {
-            name: "template",
-            version: env!("CARGO_PKG_VERSION"),
-            description: "Customers by visit frequency and spend (a template to copy)",
-            roles: ROLES,
-            metric: Metric::Euclidean,
-            default_k: 3,
-        }
+        INFO
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
-        // Refuse options this strategy does not take, so a typo is not silently ignored.
-        options.check_known(&[])?;
-        let scale = options.scale_or(Scale::Zscore)?;
-        let mut scalers = Vec::new();
-        for column in input.columns() {
-            let log_if_skewed = column.role == "spend";
-            scalers.push(NumericScaler::fit(
+        // Refuses options this strategy does not take (so a typo is not silently ignored),
+        // then fits one scaler per bound column; spend is log-scaled when skewed.
+        encode::fit_columns(input, options, Scale::Zscore, ROLES, |column, scale| {
+            NumericScaler::fit(
                 column.name,
                 column.numeric()?,
                 scale,
-                log_if_skewed,
-            )?);
-        }
-        let features = scalers.iter().map(|s| s.column.clone()).collect();
-        Ok(Fitted {
-            features,
-            state: State { scalers },
+                column.role == "spend",
+            )
         })
     }
 
     fn transform(state: &State, input: &Input, out: &mut FeatureMatrix) -> Result<(), Error> {
         // Each scaler finds its column and writes one feature, side by side in fit's order.
-        encode::write_all(&state.scalers, input, out)
+        encode::write_all(&state.encoders, input, out)
     }
 
     fn label(_state: &State, profile: &SegmentProfile) -> String {
@@ -102,20 +89,14 @@ declare_strategy!(Template);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strata_plugin_api::{Column, ColumnKind, NumericStat, Values};
+    use strata_plugin_api::testing::{numeric, profile, stat};
 
     fn input<'a>(visits: &'a [f64], spend: &'a [f64]) -> Input<'a> {
-        let column = |role, name, v| Column {
-            role,
-            name,
-            kind: ColumnKind::Numeric,
-            values: Values::Numeric(v),
-        };
         Input::new(
             visits.len(),
             vec![
-                column("visits", "Visits", visits),
-                column("spend", "Spend", spend),
+                numeric("visits", "Visits", visits),
+                numeric("spend", "Spend", spend),
             ],
         )
         .unwrap()
@@ -147,22 +128,12 @@ mod tests {
 
     #[test]
     fn labels_follow_the_profile() {
-        let stat = |role, mean| NumericStat {
-            role,
-            name: role,
-            mean,
-            overall_mean: 0.0,
-            overall_std: 1.0,
+        let stat = |role, mean| stat(role, role, mean, 0.0, 1.0);
+        let profile = |numeric| profile(numeric, vec![]);
+        let state = State {
+            scale: Scale::Zscore,
+            encoders: vec![],
         };
-        let profile = |numeric| SegmentProfile {
-            index: 0,
-            k: 3,
-            size: 5,
-            share: 0.5,
-            numeric,
-            categorical: vec![],
-        };
-        let state = State { scalers: vec![] };
         assert_eq!(
             Template::label(
                 &state,
