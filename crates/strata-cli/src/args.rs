@@ -639,20 +639,23 @@ mod tests {
             panic!()
         };
         let s = f.to_settings().unwrap();
-        assert_eq!(s.k, Some(3));
-        assert_eq!(s.missing, MissingPolicy::Drop);
-        assert_eq!(s.maps[0].role, "age");
+        assert_eq!(s.cluster().k, Some(3));
+        assert_eq!(s.input().missing, MissingPolicy::Drop);
+        assert_eq!(s.input().maps[0].role, "age");
         let cli = Cli::parse_from(["strata", "fit", "--k", "auto", "--out", "o", "in.csv"]);
         let Command::Fit(f) = cli.command else {
             panic!()
         };
         let s = f.to_settings().unwrap();
-        assert_eq!((s.k, s.k_range), (None, Some(strata_core::DEFAULT_K_RANGE)));
+        assert_eq!(
+            (s.cluster().k, s.cluster().k_range.clone()),
+            (None, Some(strata_core::DEFAULT_K_RANGE))
+        );
         let cli = Cli::parse_from(["strata", "fit", "--k-range", "3..5", "-o", "o", "in.csv"]);
         let Command::Fit(f) = cli.command else {
             panic!()
         };
-        assert_eq!(f.to_settings().unwrap().k_range, Some(3..=5));
+        assert_eq!(f.to_settings().unwrap().cluster().k_range, Some(3..=5));
         let cli = Cli::parse_from(["strata", "fit", "--k", "0", "--out", "o", "in.csv"]);
         let Command::Fit(f) = cli.command else {
             panic!()

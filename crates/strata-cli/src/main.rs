@@ -84,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = report.with_context(|| {
                 format!(
                     "strata fit failed; nothing was written to {}",
-                    settings.out.display()
+                    settings.output().folder.display()
                 )
             })?;
             summary::print(&mut std::io::stdout().lock(), &report)?;

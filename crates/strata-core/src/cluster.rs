@@ -140,22 +140,22 @@ pub(crate) fn kmeans_params(
     info: &PluginInfo,
     features: &[String],
 ) -> Result<strata_kmeans::CheckedParams, CoreError> {
-    let init = match &settings.init {
-        Some(path) => Some(read_init(path, features, settings.k)?),
+    let init = match &settings.cluster().init {
+        Some(path) => Some(read_init(path, features, settings.cluster().k)?),
         None => None,
     };
-    let default_k = match &settings.k_range {
+    let default_k = match &settings.cluster().k_range {
         Some(r) => *r.start(),
         None => info.default_k as usize,
     };
     let k = init
         .as_ref()
-        .map_or(settings.k.unwrap_or(default_k), |(k, _)| *k);
+        .map_or(settings.cluster().k.unwrap_or(default_k), |(k, _)| *k);
     let mut params = KMeansParams::new(k)
-        .seed(settings.seed)
-        .max_iter(settings.max_iter)
-        .tol(settings.tol)
-        .n_init(settings.n_init);
+        .seed(settings.cluster().seed)
+        .max_iter(settings.cluster().max_iter)
+        .tol(settings.cluster().tol)
+        .n_init(settings.cluster().n_init);
     if let Some((_, centroids)) = init {
         params = params.init(strata_kmeans::Init::Centroids(centroids));
     }
@@ -168,7 +168,7 @@ pub(crate) fn check_k(settings: &FitSettings, k: usize, n: usize) -> Result<(), 
         return Err(CoreError::KTooLarge {
             k,
             n,
-            path: settings.input.clone(),
+            path: settings.input().path.clone(),
         });
     }
     Ok(())
@@ -252,7 +252,14 @@ pub(crate) fn select_k(
             .n_init(params.n_init())
             .check()?;
         let mut fit = runner.fit(&p, data, observer)?;
-        let q = strata_quality::quality(eval, d, &fit.labels, k, SILHOUETTE_ROWS, settings.seed);
+        let q = strata_quality::quality(
+            eval,
+            d,
+            &fit.labels,
+            k,
+            SILHOUETTE_ROWS,
+            settings.cluster().seed,
+        );
         silhouette = (q.silhouette_rows, q.silhouette_seed);
         let c = KCandidate {
             k,
@@ -317,11 +324,16 @@ pub(crate) fn run(
     let n = matrix.len() / d.max(1);
     let n_init = params.n_init();
     let plus_plus = matches!(params.init(), strata_kmeans::Init::KMeansPlusPlus);
-    let range = settings.k_range.clone().filter(|_| plus_plus);
+    let range = settings.cluster().k_range.clone().filter(|_| plus_plus);
     let k_max = range.as_ref().map_or(params.k(), |r| *r.end());
     check_k(settings, params.k(), n)?;
-    let mut observer = LogObserver::new(progress, n_init, settings.max_iter, range.is_some());
-    let mut runner = Runner::new(settings.backend, n, k_max, d)?;
+    let mut observer = LogObserver::new(
+        progress,
+        n_init,
+        settings.cluster().max_iter,
+        range.is_some(),
+    );
+    let mut runner = Runner::new(settings.cluster().backend, n, k_max, d)?;
     let data = MatrixRef::new(matrix, n, d).map_err(strata_kmeans::KMeansError::from)?;
     let stride = init_sample.map_or(1, |s| n.div_ceil(s.max(1)));
     let sampled = stride > 1 && plus_plus && n.div_ceil(stride) >= params.k();
@@ -363,9 +375,9 @@ pub(crate) fn run(
     let k = on_eval.k;
     let (fit, sample, stability) = if sampled {
         let full = KMeansParams::new(k)
-            .seed(settings.seed)
-            .max_iter(settings.max_iter)
-            .tol(settings.tol)
+            .seed(settings.cluster().seed)
+            .max_iter(settings.cluster().max_iter)
+            .tol(settings.cluster().tol)
             .init(strata_kmeans::Init::Centroids(on_eval.centroids.clone()))
             .check()?;
         observer.runs = 1;
@@ -400,7 +412,7 @@ pub(crate) fn run(
     if !fit.converged {
         warn!(
             "k-means stopped at --max-iter {} before converging",
-            settings.max_iter
+            settings.cluster().max_iter
         );
     }
     if let Some(s) = &stability {
@@ -436,8 +448,9 @@ pub(crate) fn choose_k(
     progress: &dyn Progress,
 ) -> Result<KSelection, CoreError> {
     let n = matrix.len() / d.max(1);
-    let mut runner = Runner::new(settings.backend, n, *range.end(), d)?;
-    let mut observer = LogObserver::new(progress, params.n_init(), settings.max_iter, true);
+    let mut runner = Runner::new(settings.cluster().backend, n, *range.end(), d)?;
+    let mut observer =
+        LogObserver::new(progress, params.n_init(), settings.cluster().max_iter, true);
     let (selection, _) = select_k(
         &mut runner,
         settings,

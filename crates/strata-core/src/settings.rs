@@ -73,18 +73,28 @@ pub const DEFAULT_PREP_SAMPLE_MB: u64 = 256;
 /// Default `--init-sample`: rows a streamed fit chooses its starting centroids on.
 pub const DEFAULT_INIT_SAMPLE: usize = 1_000_000;
 
-/// A validated fit job. Build it with [`FitSettings::builder`].
+/// A validated fit job: its settings grouped by concern, each group read through its getter.
+/// Only [`FitSettings::builder`] makes one, so every `FitSettings` has passed
+/// [`FitSettingsBuilder::build`]'s checks.
 #[derive(Debug, Clone)]
 pub struct FitSettings {
+    input: InputSettings,
+    strategy: StrategySettings,
+    cluster: ClusterSettings,
+    privacy: PrivacySettings,
+    output: OutputSettings,
+}
+
+/// What is read and how: the file, its kind, the bindings, ids, missing values, dates and
+/// streaming.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct InputSettings {
     /// The CSV file to segment: the customer table, or the transaction log with
     /// [`Source::Transactions`].
-    pub input: PathBuf,
+    pub path: PathBuf,
     /// Whether `input` is a customer table or a transaction log (`--transactions`).
     pub source: Source,
-    /// The output folder (`--out`); created if missing, and never a file.
-    pub out: PathBuf,
-    /// The strategy plugin's name (`--strategy`).
-    pub strategy: String,
     /// Explicit role bindings (`--map`), in the order given; no role twice.
     pub maps: Vec<RoleMap>,
     /// The header of the customer id column (`--id-column`); `None`: ids are the 1-based row
@@ -95,6 +105,38 @@ pub struct FitSettings {
     /// The field delimiter (`--delimiter`); `None`: sniffed among `,`, `;` and tab. Never a
     /// quote or a line break.
     pub delimiter: Option<u8>,
+    /// What to do with rows that miss a value in a bound column (`--missing`).
+    pub missing: MissingPolicy,
+    /// The day behaviour is measured at, in days since 1970-01-01 (`--as-of`); `None`: the day
+    /// after the last purchase.
+    pub as_of: Option<f64>,
+    /// Forced date layout (`--date-format`).
+    pub date_format: Option<strata_ingest::DateFormat>,
+    /// Whether to stream the file or hold it whole (`--stream`).
+    pub streaming: Streaming,
+    /// Streamed fits: megabytes of the file (spread over it) the strategy learns from.
+    pub prep_sample_mb: u64,
+}
+
+/// The strategy plugin and what it is given.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StrategySettings {
+    /// The strategy plugin's name (`--strategy`).
+    pub name: String,
+    /// Feature scaling (`--scale`): `zscore`, `robust` or `none`; `None`: the strategy's
+    /// default. Passed to the plugin as its `scale` option.
+    pub scale: Option<String>,
+    /// Strategy-specific options (`--option KEY=VALUE`), passed to the plugin as strings.
+    pub options: Vec<(String, String)>,
+}
+
+/// How segments are found: k-means (its k, seeding and stopping) or RFM, and on which backend.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterSettings {
+    /// k-means or RFM segments (`--mode`).
+    pub mode: Mode,
     /// The number of segments (`--k N`), at least 1; `None`: the strategy's default (or
     /// `k_range` when set).
     pub k: Option<usize>,
@@ -109,39 +151,35 @@ pub struct FitSettings {
     pub tol: f64,
     /// k-means++ restarts, the lowest inertia winning (`--n-init`), at least 1.
     pub n_init: usize,
-    /// Feature scaling (`--scale`): `zscore`, `robust` or `none`; `None`: the strategy's
-    /// default. Passed to the plugin as its `scale` option.
-    pub scale: Option<String>,
-    /// Strategy-specific options (`--option KEY=VALUE`), passed to the plugin as strings.
-    pub options: Vec<(String, String)>,
-    /// What to do with rows that miss a value in a bound column (`--missing`).
-    pub missing: MissingPolicy,
-    /// Which compute backend runs the distance work (`--backend`).
-    pub backend: BackendChoice,
-    /// k-means or RFM segments (`--mode`).
-    pub mode: Mode,
-    /// The day behaviour is measured at, in days since 1970-01-01 (`--as-of`); `None`: the day
-    /// after the last purchase.
-    pub as_of: Option<f64>,
-    /// Forced date layout (`--date-format`).
-    pub date_format: Option<strata_ingest::DateFormat>,
     /// Starting centroids (`--init FILE`): a header naming the features, then one row per
     /// segment, in the scaled feature space.
     pub init: Option<PathBuf>,
-    /// Whether to stream the file or hold it whole (`--stream`).
-    pub streaming: Streaming,
-    /// Streamed fits: megabytes of the file (spread over it) the strategy learns from.
-    pub prep_sample_mb: u64,
     /// Streamed fits: rows (spread over the data) the starting centroids are chosen on.
     pub init_sample: usize,
-    /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
-    /// flagged as ambiguous (`--ambiguous-ratio`); above 0 and at most 1.
-    pub ambiguous_ratio: f64,
+    /// Which compute backend runs the distance work (`--backend`).
+    pub backend: BackendChoice,
+}
+
+/// What protects the customers in the outputs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PrivacySettings {
     /// No exported segment smaller than this (`--min-segment-size`): smaller ones are merged
     /// into the nearest larger one.
     pub min_segment_size: Option<u64>,
     /// Replace ids in the outputs by HMAC-SHA-256 under this secret (`--pseudonymize-ids`).
     pub id_salt: Option<Salt>,
+}
+
+/// Where the run goes and what it flags.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutputSettings {
+    /// The output folder (`--out`); created if missing, and never a file.
+    pub folder: PathBuf,
+    /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
+    /// flagged as ambiguous (`--ambiguous-ratio`); above 0 and at most 1.
+    pub ambiguous_ratio: f64,
 }
 
 /// A secret key for pseudonymizing ids; never printed (its `Debug` says only its length).
@@ -190,48 +228,83 @@ impl FitSettings {
     ) -> FitSettingsBuilder {
         FitSettingsBuilder {
             s: FitSettings {
-                input: input.into(),
-                source: Source::Customers,
-                out: out.into(),
-                strategy: strategy.to_owned(),
-                maps: Vec::new(),
-                id_column: None,
-                allow_duplicate_ids: false,
-                delimiter: None,
-                k: None,
-                k_range: None,
-                seed: DEFAULT_SEED,
-                max_iter: DEFAULT_MAX_ITER,
-                tol: DEFAULT_TOL,
-                n_init: DEFAULT_N_INIT,
-                scale: None,
-                options: Vec::new(),
-                missing: MissingPolicy::Impute,
-                backend: BackendChoice::Auto,
-                mode: Mode::Kmeans,
-                as_of: None,
-                date_format: None,
-                init: None,
-                streaming: Streaming::Auto,
-                prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
-                init_sample: DEFAULT_INIT_SAMPLE,
-                ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
-                min_segment_size: None,
-                id_salt: None,
+                input: InputSettings {
+                    path: input.into(),
+                    source: Source::Customers,
+                    maps: Vec::new(),
+                    id_column: None,
+                    allow_duplicate_ids: false,
+                    delimiter: None,
+                    missing: MissingPolicy::Impute,
+                    as_of: None,
+                    date_format: None,
+                    streaming: Streaming::Auto,
+                    prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
+                },
+                strategy: StrategySettings {
+                    name: strategy.to_owned(),
+                    scale: None,
+                    options: Vec::new(),
+                },
+                cluster: ClusterSettings {
+                    mode: Mode::Kmeans,
+                    k: None,
+                    k_range: None,
+                    seed: DEFAULT_SEED,
+                    max_iter: DEFAULT_MAX_ITER,
+                    tol: DEFAULT_TOL,
+                    n_init: DEFAULT_N_INIT,
+                    init: None,
+                    init_sample: DEFAULT_INIT_SAMPLE,
+                    backend: BackendChoice::Auto,
+                },
+                privacy: PrivacySettings {
+                    min_segment_size: None,
+                    id_salt: None,
+                },
+                output: OutputSettings {
+                    folder: out.into(),
+                    ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+                },
             },
         }
+    }
+
+    /// What is read and how: the file, its kind, the bindings, ids, missing values, dates and streaming.
+    pub fn input(&self) -> &InputSettings {
+        &self.input
+    }
+
+    /// The strategy plugin and what it is given.
+    pub fn strategy(&self) -> &StrategySettings {
+        &self.strategy
+    }
+
+    /// How segments are found: k-means (its k, seeding and stopping) or RFM, and on which backend.
+    pub fn cluster(&self) -> &ClusterSettings {
+        &self.cluster
+    }
+
+    /// What protects the customers in the outputs.
+    pub fn privacy(&self) -> &PrivacySettings {
+        &self.privacy
+    }
+
+    /// Where the run goes and what it flags.
+    pub fn output(&self) -> &OutputSettings {
+        &self.output
     }
 
     /// Options handed to the plugin, as a JSON object.
     pub fn plugin_options(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
-        if let Some(s) = &self.scale {
+        if let Some(s) = &self.strategy.scale {
             m.insert("scale".into(), serde_json::Value::String(s.clone()));
         }
-        for (k, v) in &self.options {
+        for (k, v) in &self.strategy.options {
             m.insert(k.clone(), serde_json::Value::String(v.clone()));
         }
-        if let Some(days) = self.as_of {
+        if let Some(days) = self.input.as_of {
             m.insert(
                 "as_of_days".into(),
                 serde_json::Value::String(days.to_string()),
@@ -251,83 +324,86 @@ impl FitSettingsBuilder {
     /// Adds a role binding (`--map ROLE=COLUMNS`); a role mapped twice fails in
     /// [`build`](Self::build).
     pub fn map(mut self, m: RoleMap) -> Self {
-        self.s.maps.push(m);
+        self.s.input.maps.push(m);
         self
     }
     /// Sets the id column (`--id-column`); `None`: ids are the 1-based row numbers.
     pub fn id_column(mut self, c: Option<String>) -> Self {
-        self.s.id_column = c;
+        self.s.input.id_column = c;
         self
     }
     /// Accepts repeated ids (`--allow-duplicate-ids`).
     pub fn allow_duplicate_ids(mut self, v: bool) -> Self {
-        self.s.allow_duplicate_ids = v;
+        self.s.input.allow_duplicate_ids = v;
         self
     }
     /// Sets the field delimiter (`--delimiter`); `None`: sniffed.
     pub fn delimiter(mut self, d: Option<u8>) -> Self {
-        self.s.delimiter = d;
+        self.s.input.delimiter = d;
         self
     }
     /// Sets the number of segments (`--k N`); `None`: the strategy's default.
     pub fn k(mut self, k: Option<usize>) -> Self {
-        self.s.k = k;
+        self.s.cluster.k = k;
         self
     }
     /// `--k auto --k-range LO..HI`: choose k in this range (checked in [`build`](Self::build)).
     pub fn k_range(mut self, r: Option<std::ops::RangeInclusive<usize>>) -> Self {
-        self.s.k_range = r;
+        self.s.cluster.k_range = r;
         self
     }
     /// Sets the k-means++ seed (`--seed`).
     pub fn seed(mut self, v: u64) -> Self {
-        self.s.seed = v;
+        self.s.cluster.seed = v;
         self
     }
     /// Sets the most Lloyd steps per run (`--max-iter`).
     pub fn max_iter(mut self, v: usize) -> Self {
-        self.s.max_iter = v;
+        self.s.cluster.max_iter = v;
         self
     }
     /// Sets the convergence tolerance (`--tol`).
     pub fn tol(mut self, v: f64) -> Self {
-        self.s.tol = v;
+        self.s.cluster.tol = v;
         self
     }
     /// Sets the number of k-means++ restarts (`--n-init`).
     pub fn n_init(mut self, v: usize) -> Self {
-        self.s.n_init = v;
+        self.s.cluster.n_init = v;
         self
     }
     /// Sets the feature scaling (`--scale`): `zscore`, `robust` or `none`; `None`: the
     /// strategy's default.
     pub fn scale(mut self, v: Option<String>) -> Self {
-        self.s.scale = v;
+        self.s.strategy.scale = v;
         self
     }
     /// Adds a strategy-specific option (`--option KEY=VALUE`).
     pub fn option(mut self, key: &str, value: &str) -> Self {
-        self.s.options.push((key.to_owned(), value.to_owned()));
+        self.s
+            .strategy
+            .options
+            .push((key.to_owned(), value.to_owned()));
         self
     }
     /// Sets what to do with missing values (`--missing`).
     pub fn missing(mut self, v: MissingPolicy) -> Self {
-        self.s.missing = v;
+        self.s.input.missing = v;
         self
     }
     /// Sets whether the input is a customer table or a transaction log (`--transactions`).
     pub fn source(mut self, v: Source) -> Self {
-        self.s.source = v;
+        self.s.input.source = v;
         self
     }
     /// Sets k-means or RFM segments (`--mode`).
     pub fn mode(mut self, v: Mode) -> Self {
-        self.s.mode = v;
+        self.s.cluster.mode = v;
         self
     }
     /// `--as-of`: an ISO date (`YYYY-MM-DD`); checked in [`build`](Self::build).
     pub fn as_of(mut self, v: Option<&str>) -> Result<Self, CoreError> {
-        self.s.as_of = match v {
+        self.s.input.as_of = match v {
             None => None,
             Some(text) => Some(strata_ingest::parse_iso_date(text).ok_or_else(|| {
                 CoreError::Settings(format!(
@@ -339,47 +415,47 @@ impl FitSettingsBuilder {
     }
     /// Starts k-means from the centroids in this file (`--init FILE`) instead of k-means++.
     pub fn init(mut self, v: Option<PathBuf>) -> Self {
-        self.s.init = v;
+        self.s.cluster.init = v;
         self
     }
     /// Forces the transaction log's date layout (`--date-format`); `None`: detected.
     pub fn date_format(mut self, v: Option<strata_ingest::DateFormat>) -> Self {
-        self.s.date_format = v;
+        self.s.input.date_format = v;
         self
     }
     /// Sets the compute backend (`--backend`).
     pub fn backend(mut self, v: BackendChoice) -> Self {
-        self.s.backend = v;
+        self.s.cluster.backend = v;
         self
     }
     /// Sets whether to stream the file (`--stream`).
     pub fn streaming(mut self, v: Streaming) -> Self {
-        self.s.streaming = v;
+        self.s.input.streaming = v;
         self
     }
     /// Sets the megabytes a streamed fit learns its preprocessing from (`--prep-sample`).
     pub fn prep_sample_mb(mut self, v: u64) -> Self {
-        self.s.prep_sample_mb = v;
+        self.s.input.prep_sample_mb = v;
         self
     }
     /// Sets the rows a streamed fit chooses its starting centroids on (`--init-sample`).
     pub fn init_sample(mut self, v: usize) -> Self {
-        self.s.init_sample = v;
+        self.s.cluster.init_sample = v;
         self
     }
     /// Sets the distance ratio above which a customer is ambiguous (`--ambiguous-ratio`).
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
-        self.s.ambiguous_ratio = v;
+        self.s.output.ambiguous_ratio = v;
         self
     }
     /// Sets the smallest segment exported (`--min-segment-size`); `None`: no merging.
     pub fn min_segment_size(mut self, v: Option<u64>) -> Self {
-        self.s.min_segment_size = v;
+        self.s.privacy.min_segment_size = v;
         self
     }
     /// Pseudonymizes ids under this secret (`--pseudonymize-ids`); `None`: ids as they are.
     pub fn id_salt(mut self, v: Option<Salt>) -> Self {
-        self.s.id_salt = v;
+        self.s.privacy.id_salt = v;
         self
     }
 
@@ -388,11 +464,11 @@ impl FitSettingsBuilder {
     pub fn build(self) -> Result<FitSettings, CoreError> {
         let s = self.s;
         let bad = |m: String| Err(CoreError::Settings(m));
-        if s.k == Some(0) {
+        if s.cluster.k == Some(0) {
             return bad("k must be at least 1 (got 0)".into());
         }
-        if let Some(r) = &s.k_range {
-            if s.k.is_some() {
+        if let Some(r) = &s.cluster.k_range {
+            if s.cluster.k.is_some() {
                 return bad("give --k a number or --k auto, not both".into());
             }
             if *r.start() < 2 || r.start() > r.end() || *r.end() > MAX_K_RANGE_END {
@@ -402,41 +478,41 @@ impl FitSettingsBuilder {
                     r.end()
                 ));
             }
-            if s.init.is_some() {
+            if s.cluster.init.is_some() {
                 return bad("--init fixes k by its rows; it cannot go with --k auto".into());
             }
-            if s.mode == Mode::Rfm {
+            if s.cluster.mode == Mode::Rfm {
                 return bad(
                     "--mode rfm has its 11 named segments; --k auto applies to k-means only".into(),
                 );
             }
         }
-        if s.max_iter == 0 {
+        if s.cluster.max_iter == 0 {
             return bad("--max-iter must be at least 1".into());
         }
-        if s.prep_sample_mb == 0 {
+        if s.input.prep_sample_mb == 0 {
             return bad("--prep-sample must be at least 1 (MB)".into());
         }
-        if !(s.ambiguous_ratio > 0.0 && s.ambiguous_ratio <= 1.0) {
+        if !(s.output.ambiguous_ratio > 0.0 && s.output.ambiguous_ratio <= 1.0) {
             return bad(format!(
                 "--ambiguous-ratio must be above 0 and at most 1 (got {})",
-                s.ambiguous_ratio
+                s.output.ambiguous_ratio
             ));
         }
-        if s.min_segment_size == Some(0) {
+        if s.privacy.min_segment_size == Some(0) {
             return bad("--min-segment-size must be at least 1".into());
         }
-        if s.min_segment_size.is_some() && s.mode == Mode::Rfm {
+        if s.privacy.min_segment_size.is_some() && s.cluster.mode == Mode::Rfm {
             return bad(
                 "--min-segment-size merges k-means segments; RFM segments are fixed by their scores"
                     .into(),
             );
         }
-        if s.init_sample == 0 {
+        if s.cluster.init_sample == 0 {
             return bad("--init-sample must be at least 1 (rows)".into());
         }
-        if s.streaming == Streaming::Always
-            && (s.source == Source::Transactions || s.mode == Mode::Rfm)
+        if s.input.streaming == Streaming::Always
+            && (s.input.source == Source::Transactions || s.cluster.mode == Mode::Rfm)
         {
             return bad(
                 "--stream always works on customer tables clustered with k-means; a transaction \
@@ -444,31 +520,34 @@ impl FitSettingsBuilder {
                     .into(),
             );
         }
-        if s.n_init == 0 {
+        if s.cluster.n_init == 0 {
             return bad("--n-init must be at least 1".into());
         }
-        if !(s.tol.is_finite() && s.tol >= 0.0) {
-            return bad(format!("--tol must be a number ≥ 0 (got {})", s.tol));
-        }
-        if s.out.is_file() {
+        if !(s.cluster.tol.is_finite() && s.cluster.tol >= 0.0) {
             return bad(format!(
-                "--out {} is a file; give a folder",
-                s.out.display()
+                "--tol must be a number ≥ 0 (got {})",
+                s.cluster.tol
             ));
         }
-        if let Some(d) = s.delimiter {
+        if s.output.folder.is_file() {
+            return bad(format!(
+                "--out {} is a file; give a folder",
+                s.output.folder.display()
+            ));
+        }
+        if let Some(d) = s.input.delimiter {
             if d == b'"' || d == b'\n' || d == b'\r' {
                 return bad("the delimiter cannot be a quote or a line break".into());
             }
         }
-        if let Some(sc) = &s.scale {
+        if let Some(sc) = &s.strategy.scale {
             if !matches!(sc.as_str(), "zscore" | "robust" | "none") {
                 return bad(format!(
                     "--scale must be zscore, robust or none (got '{sc}')"
                 ));
             }
         }
-        for (i, (k, _)) in s.options.iter().enumerate() {
+        for (i, (k, _)) in s.strategy.options.iter().enumerate() {
             if k.is_empty()
                 || !k
                     .bytes()
@@ -481,22 +560,22 @@ impl FitSettingsBuilder {
             if k == "scale" {
                 return bad("use --scale rather than --option scale=...".into());
             }
-            if s.options[..i].iter().any(|(o, _)| o == k) {
+            if s.strategy.options[..i].iter().any(|(o, _)| o == k) {
                 return bad(format!("--option {k} is given twice"));
             }
         }
-        if s.source == Source::Transactions && s.id_column.is_some() {
+        if s.input.source == Source::Transactions && s.input.id_column.is_some() {
             return bad("with --transactions the customer id comes from the log: use --map customer_id=COLUMN instead of --id-column".into());
         }
-        if s.mode == Mode::Rfm && s.init.is_some() {
+        if s.cluster.mode == Mode::Rfm && s.cluster.init.is_some() {
             return bad(
                 "--init gives k-means starting centroids; --mode rfm does not cluster".into(),
             );
         }
-        if s.mode == Mode::Rfm && s.k.is_some() {
+        if s.cluster.mode == Mode::Rfm && s.cluster.k.is_some() {
             return bad("--mode rfm has its 11 named segments; --k applies to k-means only".into());
         }
-        let mut roles: Vec<&str> = s.maps.iter().map(|m| m.role.as_str()).collect();
+        let mut roles: Vec<&str> = s.input.maps.iter().map(|m| m.role.as_str()).collect();
         roles.sort_unstable();
         if let Some(w) = roles.windows(2).find(|w| w[0] == w[1]) {
             return bad(format!(

@@ -17,19 +17,19 @@ pub fn choose_k(
     registry: &Registry,
     progress: &dyn Progress,
 ) -> Result<KSelection, CoreError> {
-    let Some(range) = settings.k_range.clone() else {
+    let Some(range) = settings.cluster().k_range.clone() else {
         return Err(CoreError::ChooseKWithoutRange);
     };
-    if settings.mode != Mode::Kmeans {
+    if settings.cluster().mode != Mode::Kmeans {
         return Err(CoreError::ChooseKWithRfm);
     }
     if let Some(reason) = crate::input::stream::streaming_reason(settings) {
         return Err(CoreError::ChooseKOnStreamedInput {
-            path: settings.input.clone(),
+            path: settings.input().path.clone(),
             reason,
         });
     }
-    let plugin = registry.find(&settings.strategy)?;
+    let plugin = registry.find(&settings.strategy().name)?;
     let info = plugin.info().clone();
     let mut clock = Stages::new(progress);
     clock.begin("ingest");

@@ -95,7 +95,7 @@ pub fn fit_with_progress(
     registry: &Registry,
     progress: &dyn Progress,
 ) -> Result<FitReport, CoreError> {
-    let plugin = registry.find(&settings.strategy)?;
+    let plugin = registry.find(&settings.strategy().name)?;
     let info = plugin.info().clone();
     info!(
         "strategy {} {} from {}",
@@ -114,12 +114,12 @@ pub fn fit_with_progress(
     let model = model(settings, &info, &customers, &seg, &labels, rfm.as_ref());
     let ambiguous = seg
         .sq_distances()
-        .map(|(a, b)| ambiguous_counts(seg.labels(), a, b, k, settings.ambiguous_ratio));
+        .map(|(a, b)| ambiguous_counts(seg.labels(), a, b, k, settings.output().ambiguous_ratio));
     if let Some(a) = &ambiguous {
         info!(
             "{} customers are ambiguous (distance ratio to the two nearest centroids above {})",
             a.iter().sum::<u64>(),
-            settings.ambiguous_ratio
+            settings.output().ambiguous_ratio
         );
     }
     let described = describe(&info, &profiles, &labels, ambiguous.as_deref());
@@ -130,23 +130,23 @@ pub fn fit_with_progress(
     let made = match km {
         Some(segments) => Made::KMeans {
             segments,
-            seed: settings.seed,
-            min_segment_size: settings.min_segment_size,
-            ambiguous_ratio: settings.ambiguous_ratio,
+            seed: settings.cluster().seed,
+            min_segment_size: settings.privacy().min_segment_size,
+            ambiguous_ratio: settings.output().ambiguous_ratio,
         },
         None => Made::Rfm {
-            seed: settings.seed,
+            seed: settings.cluster().seed,
         },
     };
     let facts = RunFacts {
         strategy: model.strategy.clone(),
-        mode: settings.mode,
+        mode: settings.cluster().mode,
         input: InputReport {
-            file: settings.input.display().to_string(),
+            file: settings.input().path.display().to_string(),
             rows: customers.rows,
             rows_used: customers.n(),
             rows_dropped: customers.rows_dropped,
-            missing_policy: settings.missing,
+            missing_policy: settings.input().missing,
             missing: customers.missing.clone(),
             skipped_columns: customers.skipped_columns.clone(),
             bindings: customers.bindings.clone(),
@@ -154,7 +154,7 @@ pub fn fit_with_progress(
         transactions: customers.transactions().cloned(),
         streamed: customers.streamed().cloned(),
         features: seg.features().to_vec(),
-        ids_pseudonymized: settings.id_salt.is_some(),
+        ids_pseudonymized: settings.privacy().id_salt.is_some(),
         k,
         segments: described.json,
         value_measure: described.value_measure.clone(),
@@ -170,6 +170,7 @@ pub fn fit_with_progress(
         km.and_then(|c| c.projection.as_ref()),
     ));
     let pseudo = settings
+        .privacy()
         .id_salt
         .as_ref()
         .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
@@ -181,7 +182,7 @@ pub fn fit_with_progress(
                     ids: &customers.ids,
                     segments: seg.labels(),
                     sq_distances: seg.sq_distances(),
-                    threshold: settings.ambiguous_ratio,
+                    threshold: settings.output().ambiguous_ratio,
                     labels: &labels,
                     rfm: rfm.as_ref(),
                     pseudo: pseudo.as_ref(),
@@ -202,7 +203,7 @@ pub fn fit_with_progress(
             Box::new(|w: &mut dyn Write| w.write_all(report.as_bytes())),
         ),
     ];
-    let written = write_atomically(&settings.out, files)?;
+    let written = write_atomically(&settings.output().folder, files)?;
     for p in &written {
         info!("wrote {}", p.display());
     }
@@ -220,11 +221,11 @@ pub fn fit_with_progress(
     Ok(FitReport {
         strategy: info.name.clone(),
         strategy_version: info.version.clone(),
-        mode: settings.mode,
+        mode: settings.cluster().mode,
         rows: customers.rows,
         rows_used: customers.n(),
         rows_dropped: customers.rows_dropped,
-        imputed: if settings.missing == MissingPolicy::Impute {
+        imputed: if settings.input().missing == MissingPolicy::Impute {
             customers.missing.clone()
         } else {
             BTreeMap::new()
@@ -246,7 +247,7 @@ pub fn fit_with_progress(
         segments: described.summary,
         value_measure: described.value_measure,
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
-        ids_pseudonymized: settings.id_salt.is_some(),
+        ids_pseudonymized: settings.privacy().id_salt.is_some(),
         written,
     })
 }
@@ -260,7 +261,7 @@ fn segment(
     clock: &mut Stages<'_>,
 ) -> Result<(Segmentation, Customers, Rows, Option<Rfm>), CoreError> {
     let info = plugin.info();
-    Ok(match settings.mode {
+    Ok(match settings.cluster().mode {
         Mode::Kmeans => {
             clock.begin("ingest");
             let input = FitInput::open(settings, info, clock.progress)?;
@@ -327,9 +328,9 @@ fn kmeans(
     let (names, state) = features.into_parts();
     let seg = Segmentation::kmeans(
         run,
-        settings.min_segment_size,
+        settings.privacy().min_segment_size,
         &matrix,
-        settings.seed,
+        settings.cluster().seed,
         names,
         state,
     )?;
@@ -359,13 +360,13 @@ fn model(
             abi_major: info.abi.0,
             abi_minor: info.abi.1,
         },
-        mode: settings.mode,
+        mode: settings.cluster().mode,
         input: InputSpec {
-            source: settings.source,
-            id_column: settings.id_column.clone(),
+            source: settings.input().source,
+            id_column: settings.input().id_column.clone(),
             delimiter: (customers.delimiter as char).to_string(),
             bindings: customers.bindings.clone(),
-            missing: settings.missing,
+            missing: settings.input().missing,
             options: settings.plugin_options(),
         },
         metric: info.metric,
@@ -381,9 +382,9 @@ fn model(
         centroid_segments: km.and_then(|c| c.map.of_centroid.clone()),
         labels: labels.to_vec(),
         kmeans: km.map(|c| KMeansRecord {
-            seed: settings.seed,
-            max_iter: settings.max_iter,
-            tol: settings.tol,
+            seed: settings.cluster().seed,
+            max_iter: settings.cluster().max_iter,
+            tol: settings.cluster().tol,
             n_init: c.run.n_init,
             inertia: c.run.fit.inertia,
             iterations: c.run.fit.iterations,

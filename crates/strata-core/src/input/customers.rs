@@ -82,8 +82,8 @@ pub(crate) fn customer_plan(
     info: &PluginInfo,
     header: &Header,
 ) -> Result<(Vec<Binding>, ReadPlan), CoreError> {
-    let path = settings.input.as_path();
-    let id_index = match &settings.id_column {
+    let path = settings.input().path.as_path();
+    let id_index = match &settings.input().id_column {
         None => None,
         Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
             path: path.to_owned(),
@@ -93,10 +93,10 @@ pub(crate) fn customer_plan(
             ),
         })?),
     };
-    let bindings = resolve_bindings(path, info, header, &settings.maps, id_index)?;
+    let bindings = resolve_bindings(path, info, header, &settings.input().maps, id_index)?;
     let plan = ReadPlan {
         id_column: id_index,
-        allow_duplicate_ids: settings.allow_duplicate_ids,
+        allow_duplicate_ids: settings.input().allow_duplicate_ids,
         columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
     };
     Ok((bindings, plan))

@@ -39,9 +39,9 @@ impl Held {
         info: &PluginInfo,
         progress: &dyn Progress,
     ) -> Result<Held, CoreError> {
-        let path = settings.input.as_path();
-        let header = strata_ingest::read_header(path, settings.delimiter)?;
-        let (mut table, mut bindings, transactions) = match settings.source {
+        let path = settings.input().path.as_path();
+        let header = strata_ingest::read_header(path, settings.input().delimiter)?;
+        let (mut table, mut bindings, transactions) = match settings.input().source {
             Source::Transactions => {
                 let (t, b, r) = load_transactions(settings, info, &header)?;
                 (t, b, Some(r))
@@ -79,7 +79,7 @@ impl Held {
         }
         let mut rows_dropped = 0;
         if missing.values().any(|&m| m > 0) {
-            match settings.missing {
+            match settings.input().missing {
                 MissingPolicy::Impute => {
                     for (col, m) in missing.iter().filter(|(_, m)| **m > 0) {
                         info!("imputed {m} missing values in '{col}'");
@@ -139,11 +139,11 @@ fn load_transactions(
     info: &PluginInfo,
     header: &Header,
 ) -> Result<(Table, Vec<Binding>, TxReport), CoreError> {
-    let path = settings.input.as_path();
-    let cols = resolve_transaction_columns(path, header, &settings.maps)?;
+    let path = settings.input().path.as_path();
+    let cols = resolve_transaction_columns(path, header, &settings.input().maps)?;
     let opts = TxOptions {
-        date_format: settings.date_format,
-        as_of: settings.as_of,
+        date_format: settings.input().date_format,
+        as_of: settings.input().as_of,
     };
     let b =
         strata_behavior::transactions::aggregate(header, &cols, &opts).map_err(|e| match e {

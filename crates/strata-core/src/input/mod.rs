@@ -78,7 +78,7 @@ impl FitInput {
     pub fn init_sample(&self, settings: &FitSettings) -> Option<usize> {
         match self {
             FitInput::Held(_) => None,
-            FitInput::Streamed(_) => Some(settings.init_sample),
+            FitInput::Streamed(_) => Some(settings.cluster().init_sample),
         }
     }
 

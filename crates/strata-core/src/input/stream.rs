@@ -52,14 +52,16 @@ fn available_memory() -> Option<u64> {
 /// quarter of the available memory: an in-memory fit holds about twice the file's size (the
 /// f64 columns, the ids and the f32 matrix together).
 pub(crate) fn streaming_reason(settings: &FitSettings) -> Option<String> {
-    match settings.streaming {
+    match settings.input().streaming {
         Streaming::Never => None,
         Streaming::Always => Some("--stream always".into()),
         Streaming::Auto => {
-            if settings.source != Source::Customers || settings.mode != Mode::Kmeans {
+            if settings.input().source != Source::Customers
+                || settings.cluster().mode != Mode::Kmeans
+            {
                 return None;
             }
-            let file = std::fs::metadata(&settings.input).ok()?.len();
+            let file = std::fs::metadata(&settings.input().path).ok()?.len();
             let available = available_memory()?;
             (file > available / 4).then(|| {
                 format!(
@@ -294,12 +296,12 @@ impl StreamedInput {
         reason: String,
         progress: &dyn Progress,
     ) -> Result<StreamedInput, CoreError> {
-        let path = settings.input.as_path();
+        let path = settings.input().path.as_path();
         info!("streaming {} ({reason})", path.display());
-        let header = strata_ingest::read_header(path, settings.delimiter)?;
+        let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let (mut bindings, plan) = customer_plan(settings, info, &header)?;
         let total = std::fs::metadata(path).map_or(0, |m| m.len());
-        let sample_bytes = settings.prep_sample_mb.saturating_mul(1 << 20);
+        let sample_bytes = settings.input().prep_sample_mb.saturating_mul(1 << 20);
         let one_in = total.div_ceil(sample_bytes).max(1) as usize;
         let sample_plan = ReadPlan {
             allow_duplicate_ids: true,
@@ -323,7 +325,7 @@ impl StreamedInput {
                 ));
             }
         }
-        if settings.missing == MissingPolicy::Drop {
+        if settings.input().missing == MissingPolicy::Drop {
             (sample, _) = drop_incomplete(sample);
             if sample.n_rows == 0 {
                 return Err(all_dropped_error(path));
@@ -380,7 +382,7 @@ impl StreamedInput {
             skipped_columns,
             report,
         } = self;
-        let path = settings.input.as_path();
+        let path = settings.input().path.as_path();
         let d = features.d();
         // Rows to expect, from the sample's rows per chunk.
         let expected_rows = (report.prep_sample_rows as f64
@@ -399,7 +401,7 @@ impl StreamedInput {
                 });
             }
         }
-        let drop_rows = settings.missing == MissingPolicy::Drop;
+        let drop_rows = settings.input().missing == MissingPolicy::Drop;
         let mut matrix: Vec<f32> = Vec::with_capacity(expected_rows * d);
         let mut ids = match plan.id_column {
             Some(c) => Ids::Text {
@@ -447,7 +449,7 @@ impl StreamedInput {
             return Err(all_dropped_error(path));
         }
         let ids = ids.finish();
-        if !settings.allow_duplicate_ids {
+        if !settings.input().allow_duplicate_ids {
             if let (Some((a, b)), IdColumn::Text { name, .. }) = (ids.first_duplicate(), &ids) {
                 return Err(IngestError::DuplicateId {
                     path: path.to_owned(),
