@@ -506,9 +506,14 @@ pub struct AssignArgs {
     pub ambiguous_ratio: f64,
     #[command(flatten)]
     pub privacy: PrivacyArgs,
-    /// Output folder (created if missing).
+    /// Output folder (created if missing). A folder that holds a fit's results (or the
+    /// --model file) is refused: scoring would replace the fit's assignments; see --force.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    /// Score into a folder that holds a fit's results, replacing its assignments.csv,
+    /// segments.json and report.html (its model.json is kept).
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl AssignArgs {
@@ -518,6 +523,7 @@ impl AssignArgs {
             .delimiter(self.delimiter)
             .ambiguous_ratio(self.ambiguous_ratio)
             .id_salt(self.privacy.salt()?)
+            .force(self.force)
             .build()
     }
 }

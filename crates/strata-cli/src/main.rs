@@ -52,21 +52,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .build_global()
             .context("cannot start the thread pool")?;
     }
-    let registry = || {
+    let search = || {
         let env = std::env::var_os("STRATA_PLUGIN_PATH");
-        strata_host::Registry::discover(&strata_host::search_dirs(
-            env.as_deref(),
-            &cli.global.plugin_dirs,
-        ))
-    };
-    // The registry for a command that runs a strategy: refused files are worth a warning.
-    let strategies = || {
-        let registry = registry();
-        for r in &registry.refused {
-            tracing::warn!("ignored plugin {}: {}", r.path.display(), r.reason);
+        let found = strata_host::search_dirs(env.as_deref(), &cli.global.plugin_dirs);
+        for r in &found.ignored {
+            tracing::warn!("{}", r.reason);
         }
-        registry
+        found.dirs
     };
+    // `strata plugins` loads every plugin file to list them.
+    let registry = || strata_host::Registry::discover(&search());
+    // A command that runs a strategy loads that strategy's file alone, when it asks for it.
+    let strategies = || strata_host::Registry::on_demand(&search());
     let bars = || {
         progress::Bars::new(
             cli.global.quiet == 0
@@ -81,12 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let bars = bars();
             let report = strata_core::fit_with_progress(&settings, &registry, &bars);
             bars.finish();
-            let report = report.with_context(|| {
-                format!(
-                    "strata fit failed; nothing was written to {}",
-                    settings.output().folder.display()
-                )
-            })?;
+            let report = report.map_err(|e| failed("fit", &settings.output().folder, e))?;
             summary::print(&mut std::io::stdout().lock(), &report)?;
             Ok(())
         }
@@ -117,26 +109,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let bars = bars();
             let report = strata_core::assign_with_progress(&settings, &registry, &bars);
             bars.finish();
-            let report = report.with_context(|| {
-                format!(
-                    "strata assign failed; nothing was written to {}",
-                    settings.out.display()
-                )
-            })?;
+            let report = report.map_err(|e| failed("assign", &settings.out, e))?;
             summary::print_assign(&mut std::io::stdout().lock(), &report)?;
             Ok(())
         }
         Command::Compare(c) => {
             let a = strata_compare::read_run(&c.a).context("reading RUN_A")?;
             let b = strata_compare::read_run(&c.b).context("reading RUN_B")?;
-            let comparison = strata_compare::compare(&a, &b);
+            let comparison = strata_compare::compare(&a, &b).context("strata compare failed")?;
+            for w in &comparison.warnings {
+                tracing::warn!("{w}");
+            }
             // Files first: a closed stdout must not lose them.
             let written = match &c.out {
-                Some(dir) => {
-                    strata_compare::write_comparison(dir, &comparison).with_context(|| {
-                        format!("strata compare: cannot write to {}", dir.display())
-                    })?
-                }
+                Some(dir) => strata_compare::write_comparison(dir, &comparison, || {
+                    tracing::warn!(
+                        "another strata run is writing to {}; waiting for it to finish",
+                        dir.display()
+                    );
+                })
+                .with_context(|| format!("strata compare: cannot write to {}", dir.display()))?,
                 None => Vec::new(),
             };
             let mut out = std::io::stdout().lock();
@@ -185,7 +177,12 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
+        let prefix = format!(
+            ".{}.",
+            p.file_name().and_then(|n| n.to_str()).unwrap_or("synth")
+        );
         let mut b = tempfile::Builder::new();
+        b.prefix(&prefix).suffix(".tmp");
         // Temporary files are private by default; the output gets ordinary permissions.
         #[cfg(unix)]
         b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
@@ -194,6 +191,12 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
     };
     let out = temp_beside(&a.out)?;
     let truth = a.truth.as_deref().map(temp_beside).transpose()?;
+    // Removed on a signal, like a run's staged outputs.
+    let _registered = [Some(&out), truth.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|t| strata_core::Registered::new(t.path()))
+        .collect::<Vec<_>>();
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, out.as_file());
         let mut t = truth
@@ -254,7 +257,40 @@ fn devices(out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A failed fit or assign, saying whether the output folder was left as it was (every failure
+/// but a commit that could not put the earlier files back, whose own message says what the
+/// folder holds).
+fn failed(command: &str, out: &std::path::Path, e: strata_core::CoreError) -> anyhow::Error {
+    let context = if e.left_outputs_untouched() {
+        format!(
+            "strata {command} failed; nothing was written to {}",
+            out.display()
+        )
+    } else {
+        format!("strata {command} failed")
+    };
+    anyhow::Error::new(e).context(context)
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove the outputs staged and not committed (the process
+/// ends without running destructors), then exit as the shell expects (128 + the signal).
+#[cfg(unix)]
+fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            strata_core::remove_staged();
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    clean_up_on_signals();
     let cli = Cli::parse();
     init_logging(
         cli.global.verbose as i8 - cli.global.quiet as i8,

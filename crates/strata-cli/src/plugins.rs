@@ -67,13 +67,14 @@ pub fn run(out: &mut dyn Write, args: &PluginsArgs, reg: &Registry) -> anyhow::R
     writeln!(
         out,
         "Searched: {}",
-        reg.dirs
+        reg.dirs()
             .iter()
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    if reg.plugins.is_empty() {
+    let plugins = reg.plugins();
+    if plugins.is_empty() {
         writeln!(out, "No strategy plugins found.")?;
     } else {
         writeln!(
@@ -81,7 +82,7 @@ pub fn run(out: &mut dyn Write, args: &PluginsArgs, reg: &Registry) -> anyhow::R
             "{:<14} {:<9} {:<5} {:<40} FILE",
             "STRATEGY", "VERSION", "ABI", "ROLES"
         )?;
-        for p in &reg.plugins {
+        for p in &plugins {
             let i = p.info();
             let roles: Vec<&str> = i.roles.iter().map(|r| r.name.as_str()).collect();
             writeln!(
@@ -95,7 +96,7 @@ pub fn run(out: &mut dyn Write, args: &PluginsArgs, reg: &Registry) -> anyhow::R
             )?;
         }
     }
-    for r in &reg.refused {
+    for r in &reg.refused() {
         writeln!(out, "refused {}: {}", r.path.display(), r.reason)?;
     }
     Ok(())

@@ -370,3 +370,65 @@ fn compare_two_fits_matches_segments_by_overlap() {
         "{err}"
     );
 }
+
+/// A damaged or mismatched run is refused with a reason, never a panic or a phantom: a
+/// segment number beyond segments.json, one far out of range without it, and two runs that
+/// share no customer (keyed by different id columns).
+#[test]
+fn compare_refuses_runs_it_cannot_compare() {
+    let input = repo().join("examples/customers.csv");
+    let (_a, a, _) = fit_ok(&input, &["--id-column", "customer_id", "--k", "3"]);
+    let (_b, b, _) = fit_ok(&input, &["--k", "3"]);
+    let compare = |x: &std::path::Path, y: &std::path::Path| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("cmp");
+        let o = run(&[
+            "compare",
+            x.to_str().unwrap(),
+            y.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = text(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "nothing may be written");
+        (o.status.code(), err)
+    };
+    let (code, err) = compare(&a, &b);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("share no customer") && err.contains("--id-column"),
+        "{err}"
+    );
+    // One segment edited to 99 (the manifest removed, as someone editing by hand would).
+    let edit = |to: &str, keep_segments: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        let text = std::fs::read_to_string(a.join("assignments.csv")).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let mut cells: Vec<String> = lines[5].split(',').map(str::to_owned).collect();
+        cells[1] = to.to_owned();
+        lines[5] = cells.join(",");
+        std::fs::write(run.join("assignments.csv"), lines.join("\n") + "\n").unwrap();
+        if keep_segments {
+            std::fs::copy(a.join("segments.json"), run.join("segments.json")).unwrap();
+        }
+        (dir, run)
+    };
+    let (_d, with_segments) = edit("99", true);
+    let (code, err) = compare(&a, &with_segments);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("line 6") && err.contains("segment 99") && err.contains("3 segments"),
+        "{err}"
+    );
+    let (_e, alone) = edit("4294967295", false);
+    let (code, err) = compare(&a, &alone);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at most 4096"), "{err}");
+    let (_f, gap) = edit("9", false);
+    let (code, err) = compare(&a, &gap);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no customer is in segment 3"), "{err}");
+}

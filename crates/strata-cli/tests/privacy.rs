@@ -210,6 +210,40 @@ fn pseudonymized_ids_are_keyed_stable_and_shared_with_assign() {
         std::fs::read(one.join("assignments.csv")).unwrap(),
         std::fs::read(scored.join("assignments.csv")).unwrap()
     );
+    // The model says its fit pseudonymised (with a fingerprint of the salt, not the salt):
+    // scoring without the salt, or with another, is refused rather than writing other ids.
+    let model = std::fs::read_to_string(one.join("model.json")).unwrap();
+    assert!(model.contains("salt_fingerprint") && !model.contains("number one"));
+    let rescore = |env: Option<&str>| {
+        let out = one.parent().unwrap().join("rescored");
+        let mut c = strata();
+        c.arg("assign");
+        if env.is_some() {
+            c.arg("--pseudonymize-ids");
+        }
+        c.args([
+            "--model",
+            one.join("model.json").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        if let Some(salt) = env {
+            c.env("STRATA_ID_SALT", salt);
+        }
+        let o = c.output().unwrap();
+        assert!(!out.exists(), "nothing may be written");
+        (o.status.code(), text(&o.stderr))
+    };
+    let (code, err) = rescore(None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("pseudonymised its ids") && err.contains("--pseudonymize-ids"),
+        "{err}"
+    );
+    let (code, err) = rescore(Some("a long secret salt, number two"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not the one the fit pseudonymised"), "{err}");
     // No salt, or a short one, is an error before any work.
     let csv = "id,a\n1,1\n2,2\n";
     fails_with_env(

@@ -21,6 +21,8 @@ mod stream;
 mod decisions;
 // Scoring new customers with a saved model (`assign`).
 mod assign;
+// A run's outputs as one commit: roll-back, concurrent writers, mixed folders, signals.
+mod commit;
 // One module per strategy that needs more than `fit`'s cases.
 mod behavioral;
 mod firmographic;

@@ -33,8 +33,32 @@ pub enum CompareError {
     },
     /// Writing `compare.json` or `report.html` failed.
     #[error(transparent)]
-    Write(#[from] strata_format::write::WriteError),
+    Write(#[from] strata_format::commit::CommitError),
+    /// A run's file is not the one its folder's manifest lists: the folder mixes runs.
+    #[error(transparent)]
+    MixedRun(#[from] strata_format::commit::ManifestError),
+    /// The two runs share no customer id, so nothing can be compared.
+    #[error(
+        "the runs share no customer: none of the {customers_b} ids of {b} is among the \
+         {customers_a} of {a}; {hint}"
+    )]
+    NoOverlap {
+        /// Run A's assignments file.
+        a: String,
+        /// Run B's assignments file.
+        b: String,
+        /// Customers in A.
+        customers_a: u64,
+        /// Customers in B.
+        customers_b: u64,
+        /// The likeliest cause, from what the runs say about their ids.
+        hint: String,
+    },
 }
+
+/// Most segments a compared run may have: the migration matrix holds k_A × k_B counts, so a
+/// damaged file naming segment 4,294,967,295 must be refused, not allocated.
+pub const MAX_SEGMENTS: usize = 4096;
 
 /// Floor for a segment's share in the PSI, so an empty side gives a large but finite term.
 pub const PSI_FLOOR: f64 = 1e-4;
@@ -83,12 +107,16 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
     };
     let segments = match segments_path.filter(|p| p.exists()) {
         Some(p) => {
-            let text = std::fs::read_to_string(&p).map_err(|e| CompareError::Run {
+            let bytes = std::fs::read(&p).map_err(|e| CompareError::Run {
                 path: p.clone(),
                 message: format!("cannot read: {e}"),
             })?;
+            strata_format::commit::check_against_manifest(
+                &p,
+                &strata_format::commit::digest_of(&bytes),
+            )?;
             Some(
-                serde_json::from_str::<SegmentsFile>(&text).map_err(|e| CompareError::Run {
+                serde_json::from_slice::<SegmentsFile>(&bytes).map_err(|e| CompareError::Run {
                     path: p.clone(),
                     message: format!("not a Strata segments.json: {e}"),
                 })?,
@@ -96,9 +124,11 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
         }
         None => None,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .from_path(&assignments)
-        .map_err(|e| data_err(format!("cannot read: {e}")))?;
+    // Hashed as it is parsed, to check it against the folder's manifest at the end.
+    let file =
+        std::fs::File::open(&assignments).map_err(|e| data_err(format!("cannot read: {e}")))?;
+    let mut reader =
+        csv::ReaderBuilder::new().from_reader(strata_format::commit::HashingReader::new(file));
     let header = reader
         .headers()
         .map_err(|e| data_err(format!("cannot read the header: {e}")))?
@@ -112,50 +142,98 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
         })
     };
     let (id_col, seg_col, label_col) = (col("id")?, col("segment")?, col("label").ok());
-    let mut ids = Vec::new();
-    let mut labels = Vec::new();
-    let mut names: Vec<Option<String>> = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i as u64 + 2;
-        let r = record.map_err(|e| data_err(format!("line {line}: {e}")))?;
-        let id = r.get(id_col).unwrap_or_default().to_owned();
-        let seg: u32 = r.get(seg_col).unwrap_or_default().parse().map_err(|_| {
-            data_err(format!(
-                "line {line}, column 'segment': expected a segment number, found '{}'",
-                r.get(seg_col).unwrap_or_default()
-            ))
-        })?;
-        if let Some(first) = seen.insert(id.clone(), line) {
-            return Err(data_err(format!(
-                "the id on line {line} is also on line {first}; runs are compared by id, so ids \
-                 must be unique"
-            )));
+    let mut parse = || -> Result<_, CompareError> {
+        let mut ids = Vec::new();
+        let mut labels = Vec::new();
+        let mut names: Vec<Option<String>> = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        for (i, record) in reader.records().enumerate() {
+            let line = i as u64 + 2;
+            let r = record.map_err(|e| data_err(format!("line {line}: {e}")))?;
+            let id = r.get(id_col).unwrap_or_default().to_owned();
+            let seg: u32 = r.get(seg_col).unwrap_or_default().parse().map_err(|_| {
+                data_err(format!(
+                    "line {line}, column 'segment': expected a segment number, found '{}'",
+                    r.get(seg_col).unwrap_or_default()
+                ))
+            })?;
+            if let Some(first) = seen.insert(id.clone(), line) {
+                return Err(data_err(format!(
+                    "the id on line {line} is also on line {first}; runs are compared by id, so ids \
+                     must be unique"
+                )));
+            }
+            let s = seg as usize;
+            match &segments {
+                Some(file) if s >= file.segments.len() => {
+                    return Err(data_err(format!(
+                        "line {line}, column 'segment': segment {s}, but segments.json beside it \
+                         has {} segments (0 to {}): the files are not of one run",
+                        file.segments.len(),
+                        file.segments.len().saturating_sub(1)
+                    )));
+                }
+                None if s >= MAX_SEGMENTS => {
+                    return Err(data_err(format!(
+                        "line {line}, column 'segment': segment {s}; compare reads runs of at most \
+                         {MAX_SEGMENTS} segments"
+                    )));
+                }
+                _ => {}
+            }
+            if names.len() <= s {
+                names.resize(s + 1, None);
+            }
+            if names[s].is_none() {
+                names[s] = Some(
+                    label_col
+                        .and_then(|c| r.get(c))
+                        .map_or_else(|| format!("segment {s}"), str::to_owned),
+                );
+            }
+            ids.push(id);
+            labels.push(seg);
         }
-        let s = seg as usize;
-        if names.len() <= s {
-            names.resize(s + 1, None);
-        }
-        if names[s].is_none() {
-            names[s] = Some(
-                label_col
-                    .and_then(|c| r.get(c))
-                    .map_or_else(|| format!("segment {s}"), str::to_owned),
-            );
-        }
-        ids.push(id);
-        labels.push(seg);
-    }
+        Ok((ids, labels, names))
+    };
+    // A file that fails to parse may be the symptom of a folder mixing two runs: say that.
+    let (ids, labels, names) = parse().map_err(|e| match std::fs::read(&assignments) {
+        Ok(bytes) => match strata_format::commit::check_against_manifest(
+            &assignments,
+            &strata_format::commit::digest_of(&bytes),
+        ) {
+            Err(mixed) => mixed.into(),
+            Ok(()) => e,
+        },
+        Err(_) => e,
+    })?;
+    strata_format::commit::check_against_manifest(&assignments, &reader.get_ref().digest())?;
     if ids.is_empty() {
         return Err(data_err("no customers to compare".into()));
     }
+    if let Some(file) = &segments {
+        if file.segments.len() > MAX_SEGMENTS {
+            return Err(data_err(format!(
+                "segments.json has {} segments; compare reads runs of at most {MAX_SEGMENTS}",
+                file.segments.len()
+            )));
+        }
+    }
     let names = match &segments {
         Some(s) => s.segments.iter().map(|g| g.label.clone()).collect(),
-        None => names
-            .into_iter()
-            .enumerate()
-            .map(|(j, n)| n.unwrap_or_else(|| format!("segment {j}")))
-            .collect(),
+        None => {
+            // Without segments.json the segments are the numbers that occur; a number skipped
+            // below the largest would be a phantom segment of no customer.
+            if let Some(gap) = names.iter().position(Option::is_none) {
+                return Err(data_err(format!(
+                    "no customer is in segment {gap}, yet segment {} is used: without \
+                     segments.json beside it, segment numbers must run from 0 with none \
+                     skipped (give the run's folder, or check the file)",
+                    names.len() - 1
+                )));
+            }
+            names.into_iter().flatten().collect()
+        }
     };
     Ok(Run {
         assignments,
@@ -257,6 +335,31 @@ pub struct Comparison {
     pub segments: Vec<SegmentDrift>,
     /// How `attractiveness` is computed ([`ATTRACTIVENESS_RULE`]).
     pub attractiveness_rule: String,
+    /// What a reader should know before trusting the figures (few customers in both runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Why two runs might share no id, from what they say about their ids.
+fn no_overlap_hint(a: &Run, b: &Run) -> String {
+    let pseudo = |r: &Run| r.segments.as_ref().map(|s| s.ids_pseudonymized);
+    match (pseudo(a), pseudo(b)) {
+        (Some(x), Some(y)) if x != y => {
+            return "one run pseudonymised its ids (--pseudonymize-ids) and the other did not"
+                .into();
+        }
+        (Some(true), Some(true)) => {
+            return "both runs pseudonymised their ids: were they given the same salt?".into();
+        }
+        _ => {}
+    }
+    let trimmed: std::collections::HashSet<&str> = a.ids.iter().map(|i| i.trim()).collect();
+    if b.ids.iter().any(|i| trimmed.contains(i.trim())) {
+        return "some ids differ only in leading or trailing spaces: clean the id column the \
+                same way in both runs"
+            .into();
+    }
+    "are they keyed by the same id column (--id-column), and of the same customers?".into()
 }
 
 /// Pairs A's and B's segments: identity when `same`, else greedily by the largest overlap.
@@ -300,11 +403,18 @@ fn psi_term(a: f64, b: f64) -> f64 {
     (b - a) * (b / a).ln()
 }
 
-/// Writes `compare.json` and `report.html` into `dir` (created if missing), both or neither.
-pub fn write_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, CompareError> {
+/// Writes `compare.json` and `report.html` into `dir` (created if missing) in one commit:
+/// both or neither, and an earlier comparison there is replaced whole. `waiting` is called
+/// if another run is writing to `dir`.
+pub fn write_comparison(
+    dir: &Path,
+    c: &Comparison,
+    waiting: impl FnOnce(),
+) -> Result<Vec<PathBuf>, CompareError> {
     let report = strata_report::render_compare(&compare_report(c));
-    Ok(strata_format::write::write_atomically(
+    Ok(strata_format::commit::write_run(
         dir,
+        "compare",
         vec![
             (
                 "compare.json",
@@ -315,11 +425,12 @@ pub fn write_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, Comp
                 Box::new(|w: &mut dyn std::io::Write| w.write_all(report.as_bytes())),
             ),
         ],
+        waiting,
     )?)
 }
 
 /// Compares two runs read with [`read_run`].
-pub fn compare(a: &Run, b: &Run) -> Comparison {
+pub fn compare(a: &Run, b: &Run) -> Result<Comparison, CompareError> {
     let ka = a
         .names
         .len()
@@ -345,6 +456,15 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             }
             None => new_by_segment[lb as usize] += 1,
         }
+    }
+    if in_both == 0 {
+        return Err(CompareError::NoOverlap {
+            a: a.assignments.display().to_string(),
+            b: b.assignments.display().to_string(),
+            customers_a: a.ids.len() as u64,
+            customers_b: b.ids.len() as u64,
+            hint: no_overlap_hint(a, b),
+        });
     }
     let mut size_a = vec![0u64; ka];
     for &l in &a.labels {
@@ -432,7 +552,17 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
             row.iter().map(|&c| c as f64 / t).collect()
         })
         .collect();
-    Comparison {
+    let smaller = a.ids.len().min(b.ids.len()) as u64;
+    let mut warnings = Vec::new();
+    if in_both * 2 < smaller {
+        warnings.push(format!(
+            "only {in_both} of the {smaller} customers of the smaller run are in both runs \
+             ({:.0}%): moves and migration describe those alone; {}",
+            100.0 * in_both as f64 / smaller as f64,
+            no_overlap_hint(a, b)
+        ));
+    }
+    Ok(Comparison {
         a: a.assignments.display().to_string(),
         b: b.assignments.display().to_string(),
         matching: if same { "identity" } else { "overlap" }.into(),
@@ -458,7 +588,8 @@ pub fn compare(a: &Run, b: &Run) -> Comparison {
         psi_bands: "< 0.1 stable, 0.1–0.25 watch, > 0.25 shifted".into(),
         segments,
         attractiveness_rule: ATTRACTIVENESS_RULE.into(),
-    }
+        warnings,
+    })
 }
 
 /// Numeric means of A's segment `x` and B's segment `y`, column by column (columns in both).
@@ -503,7 +634,7 @@ mod tests {
         let a = run(&["1", "2", "3", "4", "5", "6"], &[0, 0, 0, 1, 1, 1], 2);
         // B: 1 and 2 stay in 0, 3 moves to 1, 4 stays, 5 gone, 6 gone, 7 and 8 new.
         let b = run(&["2", "1", "3", "4", "7", "8"], &[0, 0, 1, 1, 1, 0], 2);
-        let c = compare(&a, &b);
+        let c = compare(&a, &b).unwrap();
         assert_eq!(c.migration, [[2, 1], [0, 1]]);
         assert_eq!((c.in_both, c.new, c.gone), (4, 2, 2));
         assert_eq!(c.gone_by_segment, [0, 2]);
@@ -522,7 +653,7 @@ mod tests {
         // B numbers the same two groups the other way round.
         let a = run(&["1", "2", "3", "4"], &[0, 0, 1, 1], 2);
         let b = run(&["1", "2", "3", "4"], &[1, 1, 0, 0], 2);
-        let c = compare(&a, &b);
+        let c = compare(&a, &b).unwrap();
         assert_eq!(c.moved, 0);
         assert_eq!(c.segments[0].b_segment, Some(1));
         assert_eq!(c.segments[1].b_segment, Some(0));
@@ -535,7 +666,7 @@ mod tests {
         let idr: Vec<&str> = ids.iter().map(String::as_str).collect();
         let a = run(&idr, &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 2);
         let b = run(&idr, &[0, 0, 0, 0, 0, 0, 0, 0, 1, 1], 2);
-        let c = compare(&a, &b);
+        let c = compare(&a, &b).unwrap();
         let want = 0.3 * 1.6f64.ln() - 0.3 * 0.4f64.ln();
         assert!((c.psi - want).abs() < 1e-12, "{} vs {want}", c.psi);
         assert_eq!(c.reading, "shifted");
@@ -545,5 +676,49 @@ mod tests {
         let g0 = c.segments[0].growth.unwrap();
         assert!((g0 - 1.6).abs() < 1e-12);
         assert_eq!(c.segments[0].attractiveness.as_ref().unwrap().rank, 1);
+    }
+
+    #[test]
+    fn runs_that_share_no_customer_are_refused_with_a_cause() {
+        let a = run(&["1", "2", "3"], &[0, 0, 1], 2);
+        let b = run(&[" 1", " 2", " 3"], &[0, 1, 1], 2);
+        let e = compare(&a, &b).unwrap_err().to_string();
+        assert!(
+            e.contains("share no customer") && e.contains("spaces"),
+            "{e}"
+        );
+        let b = run(&["7", "8"], &[0, 1], 2);
+        let e = compare(&a, &b).unwrap_err().to_string();
+        assert!(e.contains("--id-column"), "{e}");
+        // A small overlap is compared, with a warning.
+        let b = run(&["1", "8", "9"], &[0, 1, 1], 2);
+        let c = compare(&a, &b).unwrap();
+        assert_eq!(c.in_both, 1);
+        assert!(
+            c.warnings[0].contains("only 1 of the 3"),
+            "{:?}",
+            c.warnings
+        );
+        assert!(compare(&a, &a).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn damaged_segment_numbers_are_refused_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.csv");
+        let read = |body: &str| {
+            std::fs::write(&file, format!("id,segment,label\n{body}")).unwrap();
+            read_run(&file)
+                .map(|r| r.names.len())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read("1,0,x\n2,1,y\n"), Ok(2));
+        let e = read("1,0,x\n2,99,y\n").unwrap_err();
+        assert!(
+            e.contains("no customer is in segment 1") && e.contains("99"),
+            "{e}"
+        );
+        let e = read("1,0,x\n2,4294967295,y\n").unwrap_err();
+        assert!(e.contains("line 3") && e.contains("at most 4096"), "{e}");
     }
 }

@@ -123,6 +123,28 @@ pub enum CoreError {
         /// the error's `source()`.
         error: std::io::Error,
     },
+    /// Replacing the outputs of an earlier run failed part-way; the message says what the
+    /// folder holds now.
+    #[error(transparent)]
+    Commit(strata_format::commit::CommitError),
+    /// A file of a run folder is not the one the folder's manifest lists: the folder mixes
+    /// files of different runs.
+    #[error(transparent)]
+    MixedRun(#[from] strata_format::commit::ManifestError),
+    /// `assign --out` names a folder that holds a fit's results (or the model itself), which
+    /// scoring would replace.
+    #[error(
+        "--out {} holds {what}: scoring into it would replace the fit's assignments.csv, \
+         segments.json and report.html with the scored customers'; give another --out, or add \
+         --force to replace them (model.json is kept)",
+        out.display()
+    )]
+    OutHoldsFit {
+        /// The `--out` folder.
+        out: PathBuf,
+        /// What it holds: "the --model file" or "a fit's results".
+        what: &'static str,
+    },
     /// A saved model cannot be read, fails its checks, or cannot score this input (for
     /// example an RFM model, or a plugin version it was not fitted with).
     #[error("{path}: {message}")]
@@ -132,4 +154,15 @@ pub enum CoreError {
         /// What is wrong with the model or why it cannot be used.
         message: String,
     },
+}
+
+impl CoreError {
+    /// Whether the output folder is as it was before the failed run: true for every error
+    /// but a commit that could not put the earlier files back.
+    pub fn left_outputs_untouched(&self) -> bool {
+        match self {
+            CoreError::Commit(e) => e.left_folder_untouched(),
+            _ => true,
+        }
+    }
 }

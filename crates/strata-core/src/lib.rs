@@ -41,8 +41,7 @@ pub use describe::SegmentSummary;
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{
-    SampleInit, SegmentsFile, Stability, StreamReport, write_atomically, write_file_atomically,
-    write_json,
+    SampleInit, SegmentsFile, Stability, StreamReport, write_file_atomically, write_json,
 };
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
@@ -52,6 +51,7 @@ pub use settings::{
     MissingPolicy, Mode, RoleMap, Salt, Source, Streaming, parse_delimiter, parse_k_range,
     parse_option,
 };
+pub use strata_format::staged::{Registered, remove_staged};
 pub use strata_ingest::DateFormat;
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 

@@ -142,6 +142,18 @@ pub struct Model {
     /// RFM quintile cut points, when recency, frequency and monetary were bound.
     #[serde(default)]
     pub rfm: Option<strata_behavior::RfmCuts>,
+    /// Set when the fit pseudonymised its ids (`--pseudonymize-ids`): `assign` with this model
+    /// then requires the same salt, so a scoring run cannot write raw ids by omission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonyms: Option<PseudonymKey>,
+}
+
+/// How a model's fit pseudonymised ids, without the salt: a keyed fingerprint of it, to tell
+/// the same salt from another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PseudonymKey {
+    /// [`crate::privacy::Pseudonymizer::fingerprint`] of the salt.
+    pub salt_fingerprint: String,
 }
 
 impl Model {
@@ -151,9 +163,14 @@ impl Model {
             path: path.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        // A model in a run folder must be the one its manifest lists, not a file of another run.
+        strata_format::commit::check_against_manifest(
+            path,
+            &strata_format::commit::digest_of(&bytes),
+        )?;
         let model: Model =
-            serde_json::from_str(&text).map_err(|e| err(format!("not a Strata model: {e}")))?;
+            serde_json::from_slice(&bytes).map_err(|e| err(format!("not a Strata model: {e}")))?;
         model.validate().map_err(err)?;
         Ok(model)
     }

@@ -125,6 +125,17 @@ impl Pseudonymizer {
         }
     }
 
+    /// A fingerprint of the salt, stored in the model so `assign` can tell the fit's salt
+    /// from another: HMAC-SHA-256 under a fixed key of the salt (not keyed by the salt, so it
+    /// is no id's pseudonym), 16 hex digits.
+    pub fn fingerprint(salt: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"strata salt fingerprint v1")
+            .expect("HMAC takes a key of any length");
+        mac.update(salt);
+        let tag = mac.finalize().into_bytes();
+        tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The pseudonym of `id`, written into `out` (cleared first) as lowercase hex.
     pub fn pseudonym(&self, id: &[u8], out: &mut String) {
         let mut mac = self.mac.clone();

@@ -1,5 +1,5 @@
-//! Output files written atomically: every file goes to a temporary name in the output folder
-//! and is renamed into place only after all of them were written in full.
+//! Single files written atomically, the error every output write reports, and JSON as Strata
+//! writes it. A run's several files are committed together by [`crate::commit`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,99 +17,44 @@ pub struct WriteError {
     pub error: std::io::Error,
 }
 
-/// A file to write: its name in the output folder and a function that writes its content.
-pub type FileWriter<'a> = (
-    &'a str,
-    Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>,
-);
-
-/// Writes `files` into `dir` (created if missing). On any error, no file of this call is left
-/// behind under its final name, and files from an earlier run are left untouched.
-pub fn write_atomically(
-    dir: &Path,
-    files: Vec<FileWriter<'_>>,
-) -> Result<Vec<PathBuf>, WriteError> {
-    std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
-    let mut staged = Vec::with_capacity(files.len());
-    for (name, write) in files {
-        staged.push(stage(dir, name, write)?);
-    }
-    persist_all(staged)
-}
-
-/// Writes the output `name` in full under a temporary name in `dir` (which must exist), for
-/// [`persist_all`].
-pub fn stage(
-    dir: &Path,
-    name: &str,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(tempfile::NamedTempFile, PathBuf), WriteError> {
-    let (mut tmp, target) = temp_file(dir, name)?;
-    {
-        let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        write(&mut buf).map_err(|e| out_err(&target, e))?;
-        buf.flush().map_err(|e| out_err(&target, e))?;
-    }
-    Ok((tmp, target))
-}
-
-fn out_err(path: &Path, error: std::io::Error) -> WriteError {
-    WriteError {
-        path: path.to_owned(),
-        error,
-    }
-}
-
-/// A temporary file in `dir` (which must exist) for the output `name`, and the path it is to
-/// be renamed to by [`persist_all`]. Dropped unpersisted, it is deleted.
-pub fn temp_file(dir: &Path, name: &str) -> Result<(tempfile::NamedTempFile, PathBuf), WriteError> {
-    let target = dir.join(name);
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // Temporary files are private by default; outputs get ordinary permissions (the process
-    // umask still applies).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let tmp = builder.tempfile_in(dir).map_err(|e| out_err(&target, e))?;
-    Ok((tmp, target))
-}
-
-/// Syncs every staged file, then renames each into place: nothing is renamed until every
-/// file is complete on disk.
-pub fn persist_all(
-    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
-) -> Result<Vec<PathBuf>, WriteError> {
-    for (tmp, target) in &staged {
-        tmp.as_file().sync_all().map_err(|e| out_err(target, e))?;
-    }
-    let mut written = Vec::with_capacity(staged.len());
-    for (tmp, target) in staged {
-        tmp.persist(&target)
-            .map_err(|e| out_err(&target, e.error))?;
-        written.push(target);
-    }
-    Ok(written)
-}
-
-/// Writes one file at `path` the same way (temporary name beside it, then renamed).
+/// Writes one file at `path` atomically: in full under a temporary name beside it, synced,
+/// then renamed into place (one rename, so a reader sees the old file or the new one). For
+/// files that stand alone (`choose-k --json`, `synth`); a run's several outputs go through
+/// [`crate::commit`].
 pub fn write_file_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<PathBuf, WriteError> {
+    let err = |error| WriteError {
+        path: path.to_owned(),
+        error,
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| WriteError {
-            path: path.to_owned(),
-            error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-        })?;
-    let mut written = write_atomically(dir, vec![(name, Box::new(write))])?;
-    Ok(written.remove(0))
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
+    let _registered = crate::staged::Registered::new(tmp.path());
+    {
+        let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        write(&mut buf).map_err(err)?;
+        buf.flush().map_err(err)?;
+    }
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(path.to_owned())
 }
 
 /// Writes `value` as pretty JSON with a final newline.
@@ -123,25 +68,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writes_all_or_nothing() {
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("run");
-        let files: Vec<FileWriter> = vec![
-            ("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"first"))),
-            (
-                "b.txt",
-                Box::new(|_: &mut dyn Write| Err(std::io::Error::other("disk full"))),
-            ),
-        ];
-        let err = write_atomically(&out, files).unwrap_err().to_string();
-        assert!(err.contains("b.txt") && err.contains("disk full"), "{err}");
-        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-        assert!(left.is_empty(), "nothing may be left behind: {left:?}");
-
-        let files: Vec<FileWriter> =
-            vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
-        write_atomically(&out, files).unwrap();
-        assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"ok");
+        let path = dir.path().join("a.json");
+        write_file_atomically(&path, |w| w.write_all(b"old")).unwrap();
+        let err = write_file_atomically(&path, |_| Err(std::io::Error::other("disk full")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a.json") && err.contains("disk full"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -149,9 +85,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let files: Vec<FileWriter> =
-            vec![("a.txt", Box::new(|w: &mut dyn Write| w.write_all(b"ok")))];
-        let err = write_atomically(&file.join("sub"), files)
+        let err = write_file_atomically(&file.join("sub").join("a.txt"), |w| w.write_all(b"ok"))
             .unwrap_err()
             .to_string();
         assert!(

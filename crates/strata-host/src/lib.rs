@@ -17,6 +17,7 @@
 
 mod call;
 mod discover;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +30,7 @@ pub use strata_abi::{ColumnKind, Metric};
 pub use call::{
     Batch, BatchColumn, BatchValues, CategoricalProfile, FitOutput, NumericProfile, Profile,
 };
-pub use discover::{Refused, Registry, is_plugin_file, plugin_file_name, search_dirs};
+pub use discover::{Refused, Registry, SearchPath, is_plugin_file, plugin_file_name, search_dirs};
 
 /// Plugin ABI version this host speaks.
 pub const HOST_ABI: (u16, u16) = (abi::ABI_MAJOR, abi::ABI_MINOR);
@@ -212,15 +213,32 @@ impl Plugin {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// Loads the library at `path` and reads its description.
+    /// Loads the library at `path`, once it is judged safe to load (no other user could have
+    /// written it or the folders above it), and reads its description.
     pub fn load(path: &Path) -> Result<Plugin, HostError> {
+        let trusted = trust::open_trusted(path).map_err(|message| HostError::Load {
+            path: path.to_owned(),
+            message,
+        })?;
+        Plugin::load_trusted(trusted, path)
+    }
+
+    /// Loads the judged, open file `trusted` (found at `path`) and reads its description.
+    pub(crate) fn load_trusted(trusted: trust::Trusted, path: &Path) -> Result<Plugin, HostError> {
         // SAFETY: loading a library runs its initialisers. That is the trust the user gives
         // a file by putting it in a plugin folder (documented in `strata plugins --help`);
-        // we load only files named like Strata plugins, from the folders the user chose.
-        let lib = unsafe { Library::new(path) }.map_err(|e| HostError::Load {
+        // we load only files named like Strata plugins, from the folders the user chose, that
+        // no other user could have written (`trust`), and exactly the file that was judged.
+        let load_path = trusted.load_path();
+        let lib = unsafe { Library::new(&load_path) }.map_err(|e| HostError::Load {
             path: path.to_owned(),
-            message: e.to_string(),
+            // The loader names the descriptor it was given; the user knows the file.
+            message: e.to_string().replace(
+                &load_path.display().to_string(),
+                &path.display().to_string(),
+            ),
         })?;
+        trusted.keep_open();
         // SAFETY: the symbol's type is fixed by ABI rule 1 for every version: a C function
         // with no arguments returning a pointer to the frozen header layout.
         let entry: libloading::Symbol<'_, unsafe extern "C" fn() -> *const PluginHeader> =

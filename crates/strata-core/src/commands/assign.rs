@@ -24,7 +24,7 @@ use crate::features::{Features, parse_as};
 use crate::input::profiled_columns;
 use crate::input::stream::RowStream;
 use crate::model::{Model, StrategyRef};
-use crate::output::{InputReport, ScoredWith, persist_all, stage, temp_file, write_json};
+use crate::output::{InputReport, ScoredWith, open_run, write_json};
 use crate::profile::ProfileBuilder;
 use crate::progress::{NoProgress, Progress};
 use crate::{
@@ -50,6 +50,9 @@ pub struct AssignSettings {
     /// Replace ids in the output by HMAC-SHA-256 under this secret (`--pseudonymize-ids`);
     /// the fit's salt gives the fit's pseudonyms.
     pub id_salt: Option<crate::Salt>,
+    /// Write into a folder that holds a fit's results (`--force`), replacing its
+    /// assignments.csv, segments.json and report.html; without it such an `--out` is refused.
+    pub force: bool,
 }
 
 /// Builder for [`AssignSettings`]; [`build`](AssignSettingsBuilder::build) validates.
@@ -75,6 +78,7 @@ impl AssignSettings {
                 delimiter: None,
                 ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
                 id_salt: None,
+                force: false,
             },
         }
     }
@@ -99,6 +103,11 @@ impl AssignSettingsBuilder {
     /// `--pseudonymize-ids` with its salt.
     pub fn id_salt(mut self, v: Option<crate::Salt>) -> Self {
         self.s.id_salt = v;
+        self
+    }
+    /// `--force`: replace a fit's results in `--out`.
+    pub fn force(mut self, v: bool) -> Self {
+        self.s.force = v;
         self
     }
     /// The settings, or the first setting out of range.
@@ -236,6 +245,40 @@ fn bind(
     Ok((bindings, plan))
 }
 
+/// Refuses an `--out` that holds the `--model` file or a fit's results, unless `--force`:
+/// scoring there would replace the fit's assignments and segments with the scored ones.
+fn refuse_fit_folder(settings: &AssignSettings) -> Result<(), CoreError> {
+    if settings.force || !settings.out.is_dir() {
+        return Ok(());
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let model_dir = settings
+        .model
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let what = if same(model_dir, &settings.out) {
+        Some("the --model file")
+    } else {
+        // A fit's folder: its manifest says so, or (an older Strata's) it has a model.json.
+        let fit = match strata_format::commit::Manifest::read(&settings.out)? {
+            Some(m) => m.command == "fit",
+            None => settings.out.join("model.json").is_file(),
+        };
+        fit.then_some("a fit's results")
+    };
+    match what {
+        Some(what) => Err(CoreError::OutHoldsFit {
+            out: settings.out.clone(),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The saved model, checked to be one `assign` can score with, and its strategy's plugin.
 fn scoring_model(
     settings: &AssignSettings,
@@ -246,6 +289,29 @@ fn scoring_model(
         path: settings.model.clone(),
         message,
     };
+    if let Some(key) = &model.pseudonyms {
+        match &settings.id_salt {
+            None => {
+                return Err(model_err(
+                    "the fit pseudonymised its ids (--pseudonymize-ids): add \
+                     --pseudonymize-ids with the same salt (STRATA_ID_SALT or --salt) so the \
+                     scored ids are its pseudonyms, not the raw ids"
+                        .into(),
+                ));
+            }
+            Some(salt)
+                if crate::privacy::Pseudonymizer::fingerprint(salt.bytes())
+                    != key.salt_fingerprint =>
+            {
+                return Err(model_err(
+                    "the salt given is not the one the fit pseudonymised its ids with: the \
+                     scored pseudonyms would not match the fit's"
+                        .into(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     if model.mode != Mode::Kmeans {
         return Err(model_err(
             "an RFM model scores with its quintile cuts over a whole customer base; fit again \
@@ -310,16 +376,15 @@ pub fn assign_with_progress(
     let (bindings, plan) = bind(path, &model, &header)?;
     let drop_rows = model.input.missing == MissingPolicy::Drop;
 
-    std::fs::create_dir_all(&settings.out).map_err(|e| CoreError::Output {
-        path: settings.out.clone(),
-        error: e,
-    })?;
-    let (mut tmp, target) = temp_file(&settings.out, "assignments.csv")?;
+    refuse_fit_folder(settings)?;
+    let run = open_run(&settings.out, "assign")?;
+    let mut staging = run.create("assignments.csv")?;
+    let target = staging.target().to_owned();
     let out_err = |e: std::io::Error| CoreError::Output {
         path: target.clone(),
         error: e,
     };
-    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, &mut staging);
     write_assignments_header(&mut csv_out, false).map_err(out_err)?;
 
     let mut runner: Option<Runner> = None;
@@ -396,6 +461,7 @@ pub fn assign_with_progress(
     }
     std::io::Write::flush(&mut csv_out).map_err(out_err)?;
     drop(csv_out);
+    let assignments = staging.finish()?;
     let rows_dropped = rows - rows_used;
     if rows_dropped > 0 {
         info!("left out {rows_dropped} rows with a missing value (the model drops them)");
@@ -446,14 +512,11 @@ pub fn assign_with_progress(
         },
     };
     let segments_file = segments_file(facts, made);
-    let segments = stage(&settings.out, "segments.json", |w| {
-        write_json(&segments_file, w)
-    })?;
+    let segments = run.stage("segments.json", |w| write_json(&segments_file, w))?;
     let report = strata_report::render_fit(&crate::report::fit_report(&segments_file, None));
-    let report = stage(&settings.out, "report.html", |w| {
-        w.write_all(report.as_bytes())
-    })?;
-    let written = persist_all(vec![(tmp, target), segments, report])?;
+    let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
+    // A fit's model.json in the folder (only with --force) stays, and stays listed.
+    let written = run.commit_keeping(vec![assignments, segments, report], &["model.json"])?;
     info!(
         "scored {rows_used} customers in {:.2} s",
         start.elapsed().as_secs_f64()

@@ -15,14 +15,14 @@ use crate::cluster::{KMeansRun, check_k, kmeans_params};
 use crate::describe::{SegmentSummary, ambiguous_counts, describe, name_segments};
 use crate::features::Features;
 use crate::input::{Customers, FitInput, Held, Rows};
-use crate::model::{InputSpec, KMeansRecord, Model, StrategyRef};
+use crate::model::{InputSpec, KMeansRecord, Model, PseudonymKey, StrategyRef};
 use crate::output::Stability;
-use crate::output::{FileWriter, InputReport, write_json};
+use crate::output::{FileWriter, InputReport, open_run, write_json};
 use crate::progress::{NoProgress, Progress, Stages};
 use crate::segments::{Rfm, Segmentation};
 use crate::select::KSelection;
 use crate::settings::Mode;
-use crate::{CoreError, FitSettings, MissingPolicy, write_atomically};
+use crate::{CoreError, FitSettings, MissingPolicy};
 
 /// How a k-means run ended, for the summary.
 #[derive(Debug, Clone)]
@@ -203,7 +203,12 @@ pub fn fit_with_progress(
             Box::new(|w: &mut dyn Write| w.write_all(report.as_bytes())),
         ),
     ];
-    let written = write_atomically(&settings.output().folder, files)?;
+    let run = open_run(&settings.output().folder, "fit")?;
+    let mut staged = Vec::with_capacity(files.len());
+    for (name, write) in files {
+        staged.push(run.stage(name, write)?);
+    }
+    let written = run.commit(staged)?;
     for p in &written {
         info!("wrote {}", p.display());
     }
@@ -391,5 +396,8 @@ fn model(
             converged: c.run.fit.converged,
         }),
         rfm: rfm.map(|r| r.cuts.clone()),
+        pseudonyms: settings.privacy().id_salt.as_ref().map(|s| PseudonymKey {
+            salt_fingerprint: crate::privacy::Pseudonymizer::fingerprint(s.bytes()),
+        }),
     }
 }

@@ -1,0 +1,50 @@
+//! The temporary files this process has staged and not yet committed, so that a handler of
+//! SIGINT, SIGTERM or SIGHUP can remove them ([`remove_staged`]) before the process exits
+//! (a signal ends it without running destructors). Killed with SIGKILL, a run leaves them;
+//! the next run in the folder sweeps them ([`crate::commit::RunDir::open`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The registered temporaries.
+static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+pub(crate) fn register(path: &Path) {
+    if let Ok(mut s) = STAGED.lock() {
+        s.push(path.to_owned());
+    }
+}
+
+pub(crate) fn unregister(path: &Path) {
+    if let Ok(mut s) = STAGED.lock() {
+        s.retain(|p| p != path);
+    }
+}
+
+/// A temporary file registered for [`remove_staged`] while this guard lives.
+#[doc(hidden)]
+pub struct Registered(PathBuf);
+
+impl Registered {
+    /// Registers `path`.
+    pub fn new(path: &Path) -> Registered {
+        register(path);
+        Registered(path.to_owned())
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        unregister(&self.0);
+    }
+}
+
+/// Removes every temporary file this process has staged and not committed: for a handler of
+/// SIGINT, SIGTERM or SIGHUP, which ends the process without running destructors.
+pub fn remove_staged() {
+    if let Ok(s) = STAGED.lock() {
+        for p in s.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
