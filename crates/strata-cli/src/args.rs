@@ -178,6 +178,11 @@ pub struct FitArgs {
     /// larger is read whole, as an in-memory fit reads it.
     #[arg(long, value_name = "MB", default_value_t = strata_core::DEFAULT_PREP_SAMPLE_MB, help_heading = "Large files")]
     pub prep_sample: u64,
+    /// Most distinct values a bound categorical column may have: each value becomes a
+    /// feature, so a column of 30,000 postal codes would make 30,000 features. Group the
+    /// values (postal code to region) rather than raise this far.
+    #[arg(long, value_name = "N", default_value_t = strata_core::DEFAULT_MAX_CATEGORIES, help_heading = "Large files")]
+    pub max_categories: usize,
     /// Streamed fits: rows (every ⌈n / ROWS⌉-th) the k-means++ restarts (and --k auto) run on;
     /// Lloyd then runs on every row from the best restart's centroids, and the inertia gap is
     /// reported.
@@ -448,6 +453,7 @@ impl FitArgs {
                 StreamArg::Never => Streaming::Never,
             })
             .prep_sample_mb(self.prep_sample)
+            .max_categories(self.max_categories)
             .init_sample(self.init_sample)
             .ambiguous_ratio(self.ambiguous_ratio)
             .min_segment_size(self.min_segment_size)
@@ -492,7 +498,9 @@ pub struct AssignArgs {
     /// The model to score with: model.json written by `strata fit`.
     #[arg(long, value_name = "DIR/model.json")]
     pub model: PathBuf,
-    /// The customers to score (CSV with a header).
+    /// The customers to score (CSV with a header); `-` reads standard input (as does a pipe
+    /// or FIFO path), spooled to a temporary file as it is read, so `… | strata assign --model
+    /// M -o OUT -` works.
     #[arg(value_name = "NEW.csv")]
     pub input: PathBuf,
     /// Field delimiter: one character or `tab` (default: sniffed).
@@ -517,8 +525,18 @@ pub struct AssignArgs {
 }
 
 impl AssignArgs {
-    pub fn to_settings(&self) -> Result<strata_core::AssignSettings, strata_core::CoreError> {
-        strata_core::AssignSettings::builder(&self.model, &self.input, &self.out)
+    /// The settings; `input` is the file to read (the spooled copy when the input is a pipe).
+    pub fn to_settings(
+        &self,
+        input: &std::path::Path,
+    ) -> Result<strata_core::AssignSettings, strata_core::CoreError> {
+        let builder = strata_core::AssignSettings::builder(&self.model, input, &self.out);
+        let builder = if input == self.input {
+            builder
+        } else {
+            builder.input_label(self.input.display().to_string())
+        };
+        builder
             .backend(backend_choice(self.backend))
             .delimiter(self.delimiter)
             .ambiguous_ratio(self.ambiguous_ratio)

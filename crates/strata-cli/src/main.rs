@@ -104,7 +104,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Assign(a) => {
-            let settings = a.to_settings()?;
+            // A pipe is read once, into a temporary file the scoring then reads as usual.
+            let spooled = spool_if_pipe(&a.input)?;
+            let input = spooled
+                .as_ref()
+                .map_or(a.input.as_path(), |(t, _)| t.path());
+            let settings = a.to_settings(input)?;
             let registry = strategies();
             let bars = bars();
             let report = strata_core::assign_with_progress(&settings, &registry, &bars);
@@ -257,6 +262,30 @@ fn devices(out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Standard input (`-`) or a pipe, socket or device path, copied into a temporary file (removed
+/// when dropped, or by the signal handler); `None` for a regular file, read where it is.
+fn spool_if_pipe(
+    input: &std::path::Path,
+) -> anyhow::Result<Option<(tempfile::NamedTempFile, strata_core::Registered)>> {
+    let stdin = input.as_os_str() == "-";
+    if !stdin && std::fs::metadata(input).map_or(true, |m| m.is_file() || m.is_dir()) {
+        return Ok(None);
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".strata-input.")
+        .suffix(".csv.tmp")
+        .tempfile()
+        .context("cannot create a temporary file to read the input into")?;
+    let registered = strata_core::Registered::new(tmp.path());
+    let copied = if stdin {
+        std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut())
+    } else {
+        std::fs::File::open(input).and_then(|mut f| std::io::copy(&mut f, tmp.as_file_mut()))
+    };
+    copied.with_context(|| format!("cannot read {}", input.display()))?;
+    Ok(Some((tmp, registered)))
+}
+
 /// A failed fit or assign, saying whether the output folder was left as it was (every failure
 /// but a commit that could not put the earlier files back, whose own message says what the
 /// folder holds).
@@ -289,6 +318,13 @@ fn clean_up_on_signals() {
 }
 
 fn main() -> ExitCode {
+    // The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every GPU probe
+    // without it (even under -q); a compute-only process needs no real one.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: the first thing main does, before any thread exists that could read the
+        // environment at the same time.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     #[cfg(unix)]
     clean_up_on_signals();
     let cli = Cli::parse();

@@ -125,12 +125,21 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
         writeln!(out, "Rows dropped for missing values: {}.", r.rows_dropped)?;
     }
     for m in &r.merged {
-        writeln!(
-            out,
-            "Merged: k-means segment {} ({} customers, under --min-segment-size) into k-means \
-             segment {}; its customers are in segment {}.",
-            m.segment, m.size, m.into, m.exported
-        )?;
+        if m.size == 0 {
+            writeln!(
+                out,
+                "Merged: k-means segment {} (empty: fewer distinct customers than k) into \
+                 k-means segment {}.",
+                m.segment, m.into
+            )?;
+        } else {
+            writeln!(
+                out,
+                "Merged: k-means segment {} ({} customers, under --min-segment-size) into \
+                 k-means segment {}; its customers are in segment {}.",
+                m.segment, m.size, m.into, m.exported
+            )?;
+        }
     }
     if r.ids_pseudonymized {
         writeln!(

@@ -208,6 +208,17 @@ fn incompatible_or_unfit_input_is_a_clear_error() {
         &demo,
         &["none.json", "cannot read"],
     );
+    // Another ABI major, and a k no fit makes (a damaged model must not allocate its way in).
+    fails_with(
+        &edited("\"abi_major\": 1", "\"abi_major\": 99"),
+        &demo,
+        &["plugin ABI 99.", "this strata speaks ABI 1.x"],
+    );
+    fails_with(
+        &edited("\"k\": 4", "\"k\": 1000000"),
+        &demo,
+        &["k = 1000000 is more segments than a model may have (65536)"],
+    );
     // A file without the income column.
     let rows = read_csv(&demo);
     let drop = rows[0].iter().position(|h| h == "income").unwrap();
@@ -240,4 +251,74 @@ fn incompatible_or_unfit_input_is_a_clear_error() {
     body.push_str(&(r.join(",") + "\n"));
     std::fs::write(&bad, body).unwrap();
     fails_with(&model, &bad, &["bad.csv", "line 6", "old"]);
+}
+
+/// `assign` reads standard input (`-`) and pipes, as the one pass it needs; `fit`, which reads
+/// its file more than once, refuses a FIFO at once instead of waiting on it forever.
+#[cfg(unix)]
+#[test]
+fn assign_reads_a_pipe_and_fit_refuses_one() {
+    let demo = repo().join("examples/customers.csv");
+    let (_f, fit, _) = fit_ok(&demo, &["--id-column", "customer_id", "--k", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("piped");
+    let mut child = strata()
+        .args([
+            "-q",
+            "assign",
+            "--model",
+            fit.join("model.json").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        &std::fs::read(&demo).unwrap(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(out.join("assignments.csv")).unwrap(),
+        std::fs::read(fit.join("assignments.csv")).unwrap()
+    );
+    assert_eq!(json(&out.join("segments.json"))["input"]["file"], "-");
+
+    let fifo = dir.path().join("in.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = strata()
+        .args([
+            "fit",
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+            fifo.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed().as_secs() > 30 {
+            child.kill().unwrap();
+            panic!("fit waited on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
 }

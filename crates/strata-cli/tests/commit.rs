@@ -35,18 +35,12 @@ fn features_fit(input: &Path, out: &Path, k: &str) -> std::process::Output {
 }
 
 fn synth(path: &Path, rows: &str, seed: &str) {
-    let o = run(&[
-        "synth",
-        "--rows",
-        rows,
-        "--seed",
-        seed,
-        "--kind",
+    synth_to(
+        path,
         "features",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+        rows.parse().unwrap(),
+        seed.parse().unwrap(),
+    );
 }
 
 /// The k of each of a run folder's files, which must agree.

@@ -953,6 +953,37 @@ fn with_closed_stdout(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A full disk on stdout (`> /dev/full`) is an error (exit 2, a message), not a panic; the
+/// files were written before the summary, so they are there.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_an_error_and_the_outputs_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let input = repo().join("examples/customers.csv");
+    let o = strata()
+        .args([
+            "fit",
+            "--id-column",
+            "customer_id",
+            "--k",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("No space left on device") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(out.join("assignments.csv").exists() && out.join("manifest.json").exists());
+}
+
 /// Like ripgrep and grep, an error exits with 2 (and a message), never 1 or a panic's 101.
 #[test]
 fn errors_exit_with_code_2() {
@@ -1117,5 +1148,87 @@ fn plugin_files_others_could_change_are_not_loaded() {
         text(&o.stderr).contains("STRATA_PLUGIN_PATH entry 'plugins' is relative"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+/// k above the number of distinct customers leaves k-means segments empty: they are folded
+/// into the nearest segment and said so, never exported as segments of nobody.
+#[test]
+fn empty_segments_are_folded_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("three.csv");
+    std::fs::write(&input, "id,a,b\n1,0,0\n2,0,0\n3,5,5\n4,5,5\n5,9,1\n6,9,1\n").unwrap();
+    let (_d, out, stdout) = fit_ok(&input, &["-s", "features", "--id-column", "id", "--k", "5"]);
+    let seg = json(&out.join("segments.json"));
+    assert_eq!(seg["k"], 3, "{stdout}");
+    let sizes: Vec<u64> = seg["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [2, 2, 2]);
+    assert_eq!(seg["merged_segments"].as_array().unwrap().len(), 2);
+    assert!(
+        stdout.contains("(empty: fewer distinct customers than k)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("into 3 segments"), "{stdout}");
+}
+
+/// Wide or many-valued input is bounded: 12,000 numeric columns fit in 1.5 GB (a d × d map was 2.3 GB; the
+/// report's map no longer builds a d × d matrix, and nothing is quadratic in the columns); a
+/// categorical column with more values than --max-categories is refused by name.
+#[cfg(unix)]
+#[test]
+fn wide_tables_and_many_categories_stay_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.csv");
+    let cols = 12_000;
+    let mut body = String::from("id");
+    for j in 0..cols {
+        body.push_str(&format!(",c{j}"));
+    }
+    body.push('\n');
+    for i in 0..5 {
+        body.push_str(&format!("r{i}"));
+        for j in 0..cols {
+            body.push_str(if (i + j) % 2 == 0 { ",1" } else { ",2" });
+        }
+        body.push('\n');
+    }
+    std::fs::write(&wide, body).unwrap();
+    let out = dir.path().join("wide-out");
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 1500000 && exec {} -q fit -s features --id-column id --k 2 --out {} {}",
+            env!("CARGO_BIN_EXE_strata"),
+            out.display(),
+            wide.display()
+        ))
+        .env("STRATA_PLUGIN_PATH", bin_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("(12000 features"));
+
+    let many = dir.path().join("many.csv");
+    let mut body = String::from("id,age,region\n");
+    for i in 0..1100 {
+        body.push_str(&format!("{i},{},z{i}\n", 20 + i % 50));
+    }
+    std::fs::write(&many, body).unwrap();
+    fails(
+        &["--id-column", "id"],
+        &std::fs::read_to_string(&many).unwrap(),
+        &[
+            "column 'region' (role region) has 1100 distinct values",
+            "--max-categories 1000",
+        ],
+    );
+    let (_d, _out, _) = fit_ok(
+        &many,
+        &["--id-column", "id", "--max-categories", "1100", "--k", "2"],
     );
 }

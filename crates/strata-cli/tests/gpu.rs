@@ -226,3 +226,43 @@ fn assign_on_the_gpu_matches_the_cpu() {
         .count();
     assert_eq!(differ, 0, "customers in different segments");
 }
+
+/// Opening the GPU without XDG_RUNTIME_DIR in the environment (`strata devices`, a GPU fit)
+/// used to print the Vulkan loader's "XDG_RUNTIME_DIR is invalid or not set" on stderr, even
+/// under `-q`.
+#[test]
+fn probing_the_gpu_under_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("f.csv");
+    synth_to(&input, "features", 300, 1);
+    let o = strata()
+        .env_remove("XDG_RUNTIME_DIR")
+        .args(["-q", "devices"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+    let o = strata()
+        .env_remove("XDG_RUNTIME_DIR")
+        .args([
+            "-q",
+            "fit",
+            "-s",
+            "features",
+            "--id-column",
+            "id",
+            "--k",
+            "130",
+            "--n-init",
+            "1",
+            "--backend",
+            if gpu_present() { "gpu" } else { "auto" },
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+}

@@ -333,3 +333,27 @@ fn no_exported_segment_is_smaller_than_the_minimum() {
         &["--min-segment-size 10 is more than the 3 customers"],
     );
 }
+
+/// The default log names columns, never the data's values: one-hot features are counted per
+/// column ("gender (2 categories)"), not listed as `gender=Female`.
+#[test]
+fn the_log_names_no_category_values() {
+    let input = repo().join("examples/customers.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "fit",
+        "--id-column",
+        "customer_id",
+        "--k",
+        "3",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("gender (2 categories)"), "{err}");
+    for value in ["=Female", "=Male", "Urban", "Suburban"] {
+        assert!(!err.contains(value), "{value} in the log:\n{err}");
+    }
+}

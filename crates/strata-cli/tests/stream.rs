@@ -286,3 +286,69 @@ fn streamed_k_auto_chooses_on_the_init_sample() {
     assert_eq!(seg["init_sample"]["rows"], 3000);
     check_outputs(&out, &ids_of(&file, 0), 4);
 }
+
+/// A streamed fit reads its file several times; a file rewritten in between (same size, other
+/// customers) must stop the fit, not give k-means from one file and profiles from another.
+#[test]
+fn a_file_rewritten_between_passes_stops_the_fit() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = synth(dir.path(), "features", 1_000_000);
+    let other = dir.path().join("other.csv");
+    synth_to(&other, "features", 1_000_000, 8);
+    let mut child = strata()
+        .args([
+            "fit",
+            "-s",
+            "features",
+            "--id-column",
+            "id",
+            "--k",
+            "8",
+            "--n-init",
+            "1",
+            "--stream",
+            "always",
+            "--prep-sample",
+            "1",
+            "--no-progress",
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    // The sample (pass 1) is read: now replace the file's content in place.
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no pass 1 in:\n{log}"
+        );
+        log.push_str(&line);
+        if line.contains("learning the preprocessing from") {
+            break;
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&input)
+        .unwrap();
+    f.write_all(&std::fs::read(&other).unwrap()).unwrap();
+    drop(f);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    log.push_str(&rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("changed between the passes") || log.contains("the file changed"),
+        "{log}"
+    );
+    assert!(!dir.path().join("out").exists());
+}

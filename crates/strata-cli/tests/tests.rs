@@ -33,5 +33,7 @@ mod privacy;
 mod report;
 // GPU against CPU through the binary (lavapipe in CI).
 mod gpu;
+// Property-based fuzzing of the readers: CSV ingest, model.json, compare's runs.
+mod fuzz;
 // The house rules over the whole tree: module docs, no skipped tests, lints, no module cycles.
 mod tidy;

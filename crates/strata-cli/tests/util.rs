@@ -38,6 +38,22 @@ pub fn run(args: &[&str]) -> Output {
     strata().args(args).output().unwrap()
 }
 
+/// Writes `strata synth --kind KIND --rows ROWS --seed SEED` to `path`, asserting it worked.
+pub fn synth_to(path: &Path, kind: &str, rows: usize, seed: u64) {
+    let o = run(&[
+        "synth",
+        "--kind",
+        kind,
+        "--rows",
+        &rows.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

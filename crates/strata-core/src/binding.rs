@@ -49,13 +49,35 @@ pub fn looks_like_id(name: &str) -> bool {
             .is_some_and(|c| c.is_ascii_lowercase())
 }
 
-/// The header's names, quoted, for messages that say what the header has.
+/// Longest column name a message quotes whole.
+const SHOWN_CHARS: usize = 80;
+/// Most header names a message lists.
+const LISTED_HEADERS: usize = 30;
+
+/// A column name as a message quotes it: cut past [`SHOWN_CHARS`] characters (a header cell
+/// can be megabytes long), saying how long it was.
+pub(crate) fn shown(name: &str) -> String {
+    let n = name.chars().count();
+    if n <= SHOWN_CHARS {
+        return name.to_owned();
+    }
+    let head: String = name.chars().take(SHOWN_CHARS - 1).collect();
+    format!("{head}… ({n} characters)")
+}
+
+/// The header's names, quoted, for messages that say what the header has: the first
+/// [`LISTED_HEADERS`], each [`shown`].
 pub(crate) fn list_headers(h: &Header) -> String {
-    h.names
+    let mut listed: Vec<String> = h
+        .names
         .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .take(LISTED_HEADERS)
+        .map(|n| format!("'{}'", shown(n)))
+        .collect();
+    if h.names.len() > LISTED_HEADERS {
+        listed.push(format!("and {} more", h.names.len() - LISTED_HEADERS));
+    }
+    listed.join(", ")
 }
 
 /// Resolves the bindings for `plugin` over `header`. `id_column` is never bound to a role.
@@ -79,20 +101,29 @@ pub fn resolve_bindings(
             .join(", ")
     };
     let mut bound: Vec<Binding> = Vec::new();
+    // Which columns are bound already, so a header of many columns binds in linear time.
+    let taken: Vec<std::cell::Cell<bool>> = vec![std::cell::Cell::new(false); header.names.len()];
     let push =
         |bound: &mut Vec<Binding>, role: &strata_host::RoleInfo, index: usize, auto: bool| {
             if Some(index) == id_column {
                 return Err(err(format!(
                     "column '{}' is the id column and cannot also be used as role '{}'",
-                    header.names[index], role.name
+                    shown(&header.names[index]),
+                    role.name
                 )));
             }
-            if let Some(b) = bound.iter().find(|b| b.index == index) {
+            if taken[index].get() {
+                let other = bound
+                    .iter()
+                    .find(|b| b.index == index)
+                    .map_or("", |b| b.role.as_str());
                 return Err(err(format!(
-                    "column '{}' is bound to both '{}' and '{}'",
-                    header.names[index], b.role, role.name
+                    "column '{}' is bound to both '{other}' and '{}'",
+                    shown(&header.names[index]),
+                    role.name
                 )));
             }
+            taken[index].set(true);
             bound.push(Binding {
                 role: role.name.clone(),
                 column: header.names[index].clone(),
@@ -108,10 +139,11 @@ pub fn resolve_bindings(
                 .names
                 .iter()
                 .find(|h| normalise(h) == normalise(name))
-                .map(|h| format!(" (did you mean '{h}'?)"))
+                .map(|h| format!(" (did you mean '{}'?)", shown(h)))
                 .unwrap_or_default();
             err(format!(
-                "no column named '{name}'{hint}; the header has {}",
+                "no column named '{}'{hint}; the header has {}",
+                shown(name),
                 list_headers(header)
             ))
         })
@@ -146,7 +178,8 @@ pub fn resolve_bindings(
                     .collect();
                 if hits.is_empty() {
                     return Err(err(format!(
-                        "the pattern '{item}' for role '{}' matches no column; the header has {}",
+                        "the pattern '{}' for role '{}' matches no column; the header has {}",
+                        shown(item),
                         role.name,
                         list_headers(header)
                     )));
@@ -168,7 +201,7 @@ pub fn resolve_bindings(
         }
         let want = normalise(&role.name);
         if let Some(i) = (0..header.names.len()).find(|&i| normalise(&header.names[i]) == want) {
-            if Some(i) != id_column && !bound.iter().any(|b| b.index == i) {
+            if Some(i) != id_column && !taken[i].get() {
                 push(&mut bound, role, i, false)?;
             }
         }
@@ -178,14 +211,14 @@ pub fn resolve_bindings(
         if bound.iter().any(|b| b.role == role.name) {
             continue;
         }
-        for i in 0..header.names.len() {
-            if Some(i) == id_column || bound.iter().any(|b| b.index == i) {
+        for (i, name) in header.names.iter().enumerate() {
+            if Some(i) == id_column || taken[i].get() {
                 continue;
             }
-            if looks_like_id(&header.names[i]) {
+            if looks_like_id(name) {
                 tracing::info!(
                     "left out '{}': it looks like an identifier (carry it with --id-column, or bind it with --map to cluster it)",
-                    header.names[i]
+                    shown(name)
                 );
                 continue;
             }
@@ -276,7 +309,7 @@ pub fn resolve_transaction_columns(
         let i = header.position(&m.spec).ok_or_else(|| {
             err(format!(
                 "no column named '{}'; the header has {}",
-                m.spec,
+                shown(&m.spec),
                 list_headers(header)
             ))
         })?;

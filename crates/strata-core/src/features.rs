@@ -56,6 +56,35 @@ pub(crate) struct Features<'p> {
     cosine: bool,
 }
 
+/// The features for the log without the data's values: one-hot indicators (`column=value`)
+/// counted per column, and at most 40 names.
+fn feature_summary(names: &[String]) -> String {
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for n in names {
+        match n.split_once('=') {
+            Some((col, _)) => match parts.last_mut() {
+                Some((c, k)) if *k > 0 && c == col => *k += 1,
+                _ => parts.push((col.to_owned(), 1)),
+            },
+            None => parts.push((n.clone(), 0)),
+        }
+    }
+    let shown: Vec<String> = parts
+        .iter()
+        .take(40)
+        .map(|(c, k)| match k {
+            0 => crate::binding::shown(c),
+            k => format!("{} ({k} categories)", crate::binding::shown(c)),
+        })
+        .collect();
+    let more = parts.len().saturating_sub(40);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
 impl<'p> Features<'p> {
     /// The plugin learns its preprocessing from `table` with the fit's `options`.
     pub fn learn(
@@ -68,7 +97,7 @@ impl<'p> Features<'p> {
         info!(
             "{} features: {}",
             fitted.features.len(),
-            fitted.features.join(", ")
+            feature_summary(&fitted.features)
         );
         Ok(Features {
             plugin,

@@ -47,9 +47,9 @@ pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
     BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_K_RANGE,
-    DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN,
-    MissingPolicy, Mode, RoleMap, Salt, Source, Streaming, parse_delimiter, parse_k_range,
-    parse_option,
+    DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder,
+    MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, RoleMap, Salt, Source, Streaming,
+    parse_delimiter, parse_k_range, parse_option,
 };
 pub use strata_format::staged::{Registered, remove_staged};
 pub use strata_ingest::DateFormat;

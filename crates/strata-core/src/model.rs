@@ -156,6 +156,8 @@ pub struct PseudonymKey {
     pub salt_fingerprint: String,
 }
 
+pub use crate::settings::MAX_MODEL_K;
+
 impl Model {
     /// Reads and checks a saved model.
     pub fn load(path: &Path) -> Result<Model, CoreError> {
@@ -187,6 +189,22 @@ impl Model {
             return Err(format!(
                 "model format version {} is not supported (this strata reads version {MODEL_FORMAT_VERSION})",
                 self.format_version
+            ));
+        }
+        if self.strategy.abi_major != strata_abi::ABI_MAJOR {
+            return Err(format!(
+                "it was fitted through plugin ABI {}.{}; this strata speaks ABI {}.x",
+                self.strategy.abi_major,
+                self.strategy.abi_minor,
+                strata_abi::ABI_MAJOR
+            ));
+        }
+        // Scoring holds k centroids and reports k segments; a damaged k must not allocate
+        // without bound (a fit never makes more segments than this).
+        if self.k > MAX_MODEL_K {
+            return Err(format!(
+                "k = {} is more segments than a model may have ({MAX_MODEL_K})",
+                self.k
             ));
         }
         if self.k == 0 || self.labels.len() != self.k {

@@ -4,7 +4,10 @@
 //!
 //! The components come from the covariance of a seeded sample of rows ([`BASIS_ROWS`]), found
 //! by power iteration with deflation; only the two leading ones are needed, so the cost is
-//! O(rows·d² + d²·iterations) whatever d is. Every sum runs in a fixed order and each axis's
+//! O(rows·d² + d²·iterations). Above [`DENSE_MAX_D`] features a d × d matrix would not fit
+//! (50,000 features: 20 GB), so the components come from the rows' Gram matrix instead
+//! (m × m for m = [`GRAM_CELLS`] / d sampled rows: the same leading eigenvalues, and the
+//! eigenvectors mapped back through the rows), O(m²·d) time and O(m·d) memory. Every sum runs in a fixed order and each axis's
 //! sign is fixed (its largest component positive), so the picture is the same on any thread
 //! count. No I/O.
 
@@ -15,6 +18,10 @@ pub const BASIS_ROWS: usize = 20_000;
 /// Customers drawn in the scatter (a seeded sample above it).
 pub const PLOT_ROWS: usize = 2_000;
 const CHUNK_ROWS: usize = 1024;
+/// Most features for which the covariance is formed as a d × d matrix.
+pub const DENSE_MAX_D: usize = 256;
+/// Cells of the centred sample (rows × d) the Gram path holds: about 32 MB of f64.
+pub const GRAM_CELLS: usize = 4_000_000;
 const MAX_ITER: usize = 1_000;
 
 /// Customers and centroids on the first two principal components.
@@ -46,16 +53,24 @@ pub fn project(
         return None;
     }
     let basis = strata_quality::sample_rows(n, BASIS_ROWS, seed ^ 0x5ca7_7e12);
-    let (mean, cov) = covariance(matrix, d, &basis);
-    let total: f64 = (0..d).map(|i| cov[i * d + i]).sum();
-    let (v1, l1) = leading(&cov, d);
-    let deflated: Vec<f64> = (0..d * d)
-        .map(|ij| cov[ij] - l1 * v1[ij / d] * v1[ij % d])
-        .collect();
-    let (v2, l2) = if d > 1 {
-        leading(&deflated, d)
+    let (mean, total, (v1, l1), (v2, l2)) = if d <= DENSE_MAX_D {
+        let (mean, cov) = covariance(matrix, d, &basis);
+        let total: f64 = (0..d).map(|i| cov[i * d + i]).sum();
+        let (v1, l1) = leading(&cov, d);
+        let deflated: Vec<f64> = (0..d * d)
+            .map(|ij| cov[ij] - l1 * v1[ij / d] * v1[ij % d])
+            .collect();
+        let second = if d > 1 {
+            leading(&deflated, d)
+        } else {
+            (vec![0.0; d], 0.0)
+        };
+        (mean, total, (v1, l1), second)
     } else {
-        (vec![0.0; d], 0.0)
+        let m = (GRAM_CELLS / d)
+            .clamp(2, basis.len().max(2))
+            .min(basis.len());
+        gram_components(matrix, d, &basis[..m])
     };
     let on = |row: &[f32]| -> (f64, f64) {
         let (mut x, mut y) = (0.0, 0.0);
@@ -94,6 +109,70 @@ pub fn project(
         centroids,
         rows: n,
     })
+}
+
+/// The mean, total variance and two leading components of `rows` of the matrix through their
+/// Gram matrix G = C·Cᵀ / m (C the centred rows, m × d): G and the covariance Cᵀ·C / m have the
+/// same non-zero eigenvalues, and an eigenvector u of G maps to Cᵀ·u of the covariance.
+#[allow(clippy::type_complexity)]
+fn gram_components(
+    matrix: &[f32],
+    d: usize,
+    rows: &[usize],
+) -> (Vec<f64>, f64, (Vec<f64>, f64), (Vec<f64>, f64)) {
+    let m = rows.len();
+    let mut mean = vec![0f64; d];
+    for &i in rows {
+        for (a, &x) in mean.iter_mut().zip(&matrix[i * d..(i + 1) * d]) {
+            *a += x as f64;
+        }
+    }
+    mean.iter_mut().for_each(|x| *x /= m as f64);
+    let centred: Vec<f64> = rows
+        .iter()
+        .flat_map(|&i| {
+            matrix[i * d..(i + 1) * d]
+                .iter()
+                .zip(&mean)
+                .map(|(&x, mu)| x as f64 - mu)
+        })
+        .collect();
+    let row = |r: usize| &centred[r * d..(r + 1) * d];
+    let gram: Vec<f64> = (0..m * m)
+        .into_par_iter()
+        .map(|ab| {
+            let (a, b) = (ab / m, ab % m);
+            row(a).iter().zip(row(b)).map(|(x, y)| x * y).sum::<f64>() / m as f64
+        })
+        .collect();
+    let total: f64 = (0..m).map(|a| gram[a * m + a]).sum();
+    // An eigenvector of G to one of the covariance: Cᵀ·u, unit length, largest part positive.
+    let back = |u: &[f64]| -> Vec<f64> {
+        let mut v = vec![0f64; d];
+        for (r, &w) in u.iter().enumerate() {
+            for (a, &x) in v.iter_mut().zip(row(r)) {
+                *a += w * x;
+            }
+        }
+        if !normalise(&mut v) {
+            return vec![0.0; d];
+        }
+        let biggest = v
+            .iter()
+            .copied()
+            .max_by(|x, y| x.abs().total_cmp(&y.abs()))
+            .unwrap_or(0.0);
+        if biggest < 0.0 {
+            v.iter_mut().for_each(|x| *x = -*x);
+        }
+        v
+    };
+    let (u1, l1) = leading(&gram, m);
+    let deflated: Vec<f64> = (0..m * m)
+        .map(|ab| gram[ab] - l1 * u1[ab / m] * u1[ab % m])
+        .collect();
+    let (u2, l2) = leading(&deflated, m);
+    (mean, total, (back(&u1), l1), (back(&u2), l2))
 }
 
 /// Mean and covariance (d × d, f64) of `rows` of the matrix, summed in fixed chunks in order.
@@ -263,6 +342,36 @@ mod tests {
                 .install(|| project(&m, 3, &labels, &m[..12], |c| c, 42).unwrap())
         };
         assert_eq!(run(1), run(4));
+    }
+
+    #[test]
+    fn many_features_project_through_the_gram_matrix_to_the_same_picture() {
+        // The planted data widened with near-constant columns: the Gram path (d above
+        // DENSE_MAX_D) finds the planted axes, as the dense path does on the narrow data.
+        let n = 600;
+        let narrow = planted(n);
+        let d = 3;
+        let wide_d = DENSE_MAX_D + 44;
+        let wide: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let mut row = narrow[i * d..(i + 1) * d].to_vec();
+                row.extend((0..wide_d - d).map(|j| ((i * 7 + j) % 3) as f32 * 1e-3));
+                row
+            })
+            .collect();
+        let labels = vec![0u32; n];
+        let a = project(&narrow, d, &labels, &narrow[..d], |_| 0, 1).unwrap();
+        let b = project(&wide, wide_d, &labels, &wide[..wide_d], |_| 0, 1).unwrap();
+        assert!(
+            (a.explained[0] - b.explained[0]).abs() < 1e-3,
+            "{a:?} {b:?}"
+        );
+        for (p, q) in a.points.iter().zip(&b.points) {
+            assert!(
+                (p.0 - q.0).abs() < 1e-2 && (p.1 - q.1).abs() < 1e-2,
+                "{p:?} {q:?}"
+            );
+        }
     }
 
     #[test]

@@ -245,28 +245,41 @@ fn heatmap(f: &SegmentsFile) -> Heatmap {
         .map(|s| &s.categorical)
         .max_by_key(|c| c.len());
     let mut rows: Vec<HeatRow> = Vec::new();
+    // Each segment's columns by name, looked up once per cell (a wide table has thousands).
+    let numeric_of: Vec<std::collections::HashMap<&str, _>> = f
+        .segments
+        .iter()
+        .map(|s| s.numeric.iter().map(|n| (n.column.as_str(), n)).collect())
+        .collect();
+    let categorical_of: Vec<std::collections::HashMap<&str, _>> = f
+        .segments
+        .iter()
+        .map(|s| {
+            s.categorical
+                .iter()
+                .map(|c| (c.column.as_str(), c))
+                .collect()
+        })
+        .collect();
     for col in numeric.into_iter().flatten() {
         rows.push(HeatRow {
             name: col.column.clone(),
-            cells: f
-                .segments
+            cells: numeric_of
                 .iter()
-                .map(
-                    |s| match s.numeric.iter().find(|n| n.column == col.column) {
-                        Some(n) => HeatCell {
-                            index: n.index.filter(|_| n.overall_mean > 0.0),
-                            detail: format!(
-                                "mean {} against {} for all customers",
-                                num(n.mean),
-                                num(n.overall_mean)
-                            ),
-                        },
-                        None => HeatCell {
-                            index: None,
-                            detail: "no customers".into(),
-                        },
+                .map(|by_name| match by_name.get(col.column.as_str()) {
+                    Some(n) => HeatCell {
+                        index: n.index.filter(|_| n.overall_mean > 0.0),
+                        detail: format!(
+                            "mean {} against {} for all customers",
+                            num(n.mean),
+                            num(n.overall_mean)
+                        ),
                     },
-                )
+                    None => HeatCell {
+                        index: None,
+                        detail: "no customers".into(),
+                    },
+                })
                 .collect(),
         });
     }
@@ -277,11 +290,10 @@ fn heatmap(f: &SegmentsFile) -> Heatmap {
             }
             rows.push(HeatRow {
                 name: format!("{} = {}", col.column, level.value),
-                cells: f
-                    .segments
+                cells: categorical_of
                     .iter()
-                    .map(|s| {
-                        let Some(c) = s.categorical.iter().find(|c| c.column == col.column) else {
+                    .map(|by_name| {
+                        let Some(c) = by_name.get(col.column.as_str()) else {
                             return HeatCell {
                                 index: None,
                                 detail: "no customers".into(),

@@ -58,12 +58,23 @@ impl SegmentMap {
             of_centroid: None,
             merged: Vec::new(),
         };
-        let Some(min) = min_size else {
+        // An empty segment (k above the number of distinct points) is never exported: it is
+        // folded like a segment under --min-segment-size, as if the minimum were 1.
+        let empty = fit.counts.iter().filter(|&&c| c == 0).count();
+        if empty > 0 {
+            tracing::warn!(
+                "k-means left {empty} of its {} segments empty (the data has fewer distinct \
+                 points than k): each is folded into the nearest segment, and {} are exported",
+                fit.k,
+                fit.k - empty
+            );
+        }
+        let Some(min) = min_size.or((empty > 0).then_some(1)) else {
             return Ok(map);
         };
         let (merged, exported) =
             crate::privacy::merge_small(&fit.counts, &fit.centroids, fit.d, min);
-        for s in &merged {
+        for s in merged.iter().filter(|s| s.size > 0) {
             info!(
                 "k-means segment {} has {} customers, fewer than --min-segment-size {min}: \
                  merged into k-means segment {} (exported as segment {})",

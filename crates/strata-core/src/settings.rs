@@ -70,6 +70,12 @@ pub enum Streaming {
 /// Default `--prep-sample`: megabytes of a streamed file the strategy learns its
 /// preprocessing from.
 pub const DEFAULT_PREP_SAMPLE_MB: u64 = 256;
+/// Most segments a model may have, and so the largest `--k`: a damaged model cannot make
+/// `assign` allocate without bound.
+pub const MAX_MODEL_K: usize = 65_536;
+
+/// Default `--max-categories`: distinct values of one categorical column, each a feature.
+pub const DEFAULT_MAX_CATEGORIES: usize = 1_000;
 /// Default `--init-sample`: rows a streamed fit chooses its starting centroids on.
 pub const DEFAULT_INIT_SAMPLE: usize = 1_000_000;
 
@@ -116,6 +122,9 @@ pub struct InputSettings {
     pub streaming: Streaming,
     /// Streamed fits: megabytes of the file (spread over it) the strategy learns from.
     pub prep_sample_mb: u64,
+    /// Most distinct values a bound categorical column may have (`--max-categories`): each
+    /// becomes a feature, so a column of postal codes would make the matrix enormous.
+    pub max_categories: usize,
 }
 
 /// The strategy plugin and what it is given.
@@ -240,6 +249,7 @@ impl FitSettings {
                     date_format: None,
                     streaming: Streaming::Auto,
                     prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
+                    max_categories: DEFAULT_MAX_CATEGORIES,
                 },
                 strategy: StrategySettings {
                     name: strategy.to_owned(),
@@ -438,6 +448,11 @@ impl FitSettingsBuilder {
         self.s.input.prep_sample_mb = v;
         self
     }
+    /// Sets the most distinct values a bound categorical column may have (`--max-categories`).
+    pub fn max_categories(mut self, v: usize) -> Self {
+        self.s.input.max_categories = v;
+        self
+    }
     /// Sets the rows a streamed fit chooses its starting centroids on (`--init-sample`).
     pub fn init_sample(mut self, v: usize) -> Self {
         self.s.cluster.init_sample = v;
@@ -467,6 +482,12 @@ impl FitSettingsBuilder {
         if s.cluster.k == Some(0) {
             return bad("k must be at least 1 (got 0)".into());
         }
+        if let Some(k) = s.cluster.k.filter(|&k| k > MAX_MODEL_K) {
+            return bad(format!(
+                "k must be at most {} (got {k}): past that a model cannot be scored",
+                MAX_MODEL_K
+            ));
+        }
         if let Some(r) = &s.cluster.k_range {
             if s.cluster.k.is_some() {
                 return bad("give --k a number or --k auto, not both".into());
@@ -489,6 +510,9 @@ impl FitSettingsBuilder {
         }
         if s.cluster.max_iter == 0 {
             return bad("--max-iter must be at least 1".into());
+        }
+        if s.input.max_categories == 0 {
+            return bad("--max-categories must be at least 1".into());
         }
         if s.input.prep_sample_mb == 0 {
             return bad("--prep-sample must be at least 1 (MB)".into());

@@ -309,10 +309,11 @@ impl Plugin {
             ));
         }
         let mut names = Vec::with_capacity(features.items.len());
+        let mut seen = std::collections::HashSet::with_capacity(features.items.len());
         for item in features.items {
             let name = String::from_utf8(item)
                 .map_err(|_| self.bad("fit", "a feature name is not UTF-8"))?;
-            if name.trim().is_empty() || name.len() > 512 || names.contains(&name) {
+            if name.trim().is_empty() || name.len() > 512 || !seen.insert(name.clone()) {
                 return Err(self.bad(
                     "fit",
                     format!("feature name '{name}' is empty, too long or repeated"),

@@ -40,6 +40,15 @@ pub enum IngestError {
         /// the error's `source()`: a chain printed whole says it once.
         error: std::io::Error,
     },
+    /// The input is a pipe, socket or device rather than a file.
+    #[error(
+        "{path}: not a regular file (a pipe, socket or device): it is read more than once; save \
+         it to a file first (`strata assign` reads standard input when the file is given as -)"
+    )]
+    NotRegular {
+        /// The input.
+        path: PathBuf,
+    },
     /// The file holds nothing but whitespace (or a byte-order mark): not even a header.
     #[error("{path}: the file is empty; expected a header line naming the columns")]
     Empty {
@@ -180,6 +189,15 @@ pub fn is_missing(field: &[u8]) -> bool {
 }
 
 fn open(path: &Path) -> Result<File, IngestError> {
+    // Checked before opening: opening a FIFO waits for a writer, and a pipe, socket or device
+    // cannot be read twice (header, then data; a streamed fit reads the file three times).
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            return Err(IngestError::NotRegular {
+                path: path.to_owned(),
+            });
+        }
+    }
     File::open(path).map_err(|error| IngestError::Io {
         path: path.to_owned(),
         error,

@@ -236,7 +236,7 @@ unsafe fn input_from<'a>(batch: *const BatchV1) -> Result<Input<'a>, Error> {
             values,
         });
     }
-    Ok(Input { n_rows: n, columns })
+    Ok(Input::indexed(n, columns))
 }
 
 /// # Safety

@@ -190,6 +190,9 @@ impl<'a> Column<'a> {
 pub struct Input<'a> {
     pub(crate) n_rows: usize,
     pub(crate) columns: Vec<Column<'a>>,
+    /// Each column's index by name (the first of a name), so a strategy that looks every
+    /// column up by name stays linear in the number of columns.
+    pub(crate) by_name: std::collections::HashMap<&'a str, usize>,
 }
 
 impl<'a> Input<'a> {
@@ -207,7 +210,20 @@ impl<'a> Input<'a> {
                 )));
             }
         }
-        Ok(Input { n_rows, columns })
+        Ok(Input::indexed(n_rows, columns))
+    }
+
+    /// The input with its name index built.
+    pub(crate) fn indexed(n_rows: usize, columns: Vec<Column<'a>>) -> Input<'a> {
+        let mut by_name = std::collections::HashMap::with_capacity(columns.len());
+        for (i, c) in columns.iter().enumerate() {
+            by_name.entry(c.name).or_insert(i);
+        }
+        Input {
+            n_rows,
+            columns,
+            by_name,
+        }
     }
 
     /// Number of rows; every column has this many values.
@@ -240,7 +256,7 @@ impl<'a> Input<'a> {
 
     /// The column bound to `name` (its CSV header).
     pub fn column(&self, name: &str) -> Option<&Column<'a>> {
-        self.columns.iter().find(|c| c.name == name)
+        self.by_name.get(name).map(|&i| &self.columns[i])
     }
 
     /// The column bound to `name`, or the error every strategy gives when a column its state

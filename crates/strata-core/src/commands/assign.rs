@@ -50,6 +50,9 @@ pub struct AssignSettings {
     /// Replace ids in the output by HMAC-SHA-256 under this secret (`--pseudonymize-ids`);
     /// the fit's salt gives the fit's pseudonyms.
     pub id_salt: Option<crate::Salt>,
+    /// How the input is named in the outputs and the log, when not by its path (standard
+    /// input, spooled to a temporary file: `-`).
+    pub input_label: Option<String>,
     /// Write into a folder that holds a fit's results (`--force`), replacing its
     /// assignments.csv, segments.json and report.html; without it such an `--out` is refused.
     pub force: bool,
@@ -78,6 +81,7 @@ impl AssignSettings {
                 delimiter: None,
                 ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
                 id_salt: None,
+                input_label: None,
                 force: false,
             },
         }
@@ -103,6 +107,11 @@ impl AssignSettingsBuilder {
     /// `--pseudonymize-ids` with its salt.
     pub fn id_salt(mut self, v: Option<crate::Salt>) -> Self {
         self.s.id_salt = v;
+        self
+    }
+    /// Names the input `label` in the outputs and the log (its path is a spooled copy).
+    pub fn input_label(mut self, label: impl Into<String>) -> Self {
+        self.s.input_label = Some(label.into());
         self
     }
     /// `--force`: replace a fit's results in `--out`.
@@ -363,9 +372,12 @@ pub fn assign_with_progress(
         model.state.to_string(),
         model.metric,
     );
+    let input_name = settings
+        .input_label
+        .clone()
+        .unwrap_or_else(|| settings.input.display().to_string());
     info!(
-        "scoring {} with the model in {} (strategy {} {}, k = {k})",
-        settings.input.display(),
+        "scoring {input_name} with the model in {} (strategy {} {}, k = {k})",
         settings.model.display(),
         info.name,
         info.version
@@ -479,7 +491,7 @@ pub fn assign_with_progress(
         },
         mode: Mode::Kmeans,
         input: InputReport {
-            file: path.display().to_string(),
+            file: input_name.clone(),
             rows,
             rows_used,
             rows_dropped,

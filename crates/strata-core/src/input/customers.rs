@@ -76,6 +76,9 @@ pub(crate) fn profiled_columns<'a>(
         .collect()
 }
 
+/// Most columns a fit may bind: the plugin ABI's limit on features (each column is one or more).
+const MAX_BOUND_COLUMNS: usize = 1 << 16;
+
 /// Binds the strategy's roles to the header of a customer table and plans what to read.
 pub(crate) fn customer_plan(
     settings: &FitSettings,
@@ -88,12 +91,24 @@ pub(crate) fn customer_plan(
         Some(name) => Some(header.position(name).ok_or_else(|| CoreError::Binding {
             path: path.to_owned(),
             message: format!(
-                "--id-column '{name}' is not in the header; the header has {}",
+                "--id-column '{}' is not in the header; the header has {}",
+                crate::binding::shown(name),
                 crate::binding::list_headers(header)
             ),
         })?),
     };
     let bindings = resolve_bindings(path, info, header, &settings.input().maps, id_index)?;
+    // Checked before any row is read: every bound column is at least one feature.
+    if bindings.len() > MAX_BOUND_COLUMNS {
+        return Err(CoreError::Binding {
+            path: path.to_owned(),
+            message: format!(
+                "{} columns are bound, and a strategy takes at most {MAX_BOUND_COLUMNS} features; \
+                 bind fewer with --map",
+                bindings.len()
+            ),
+        });
+    }
     let plan = ReadPlan {
         id_column: id_index,
         allow_duplicate_ids: settings.input().allow_duplicate_ids,

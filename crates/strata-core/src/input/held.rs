@@ -10,7 +10,8 @@ use tracing::info;
 
 use super::customers::{Customers, ReadAs, customer_plan};
 use super::rows::{
-    all_dropped_error, data_error, drop_incomplete, no_values_error, set_aside_text_columns,
+    all_dropped_error, check_categories, data_error, drop_incomplete, no_values_error,
+    set_aside_text_columns,
 };
 use crate::progress::Progress;
 use crate::settings::Source;
@@ -68,6 +69,7 @@ impl Held {
         let rows = table.n_rows;
 
         let skipped_columns = set_aside_text_columns(path, &mut table, &mut bindings)?;
+        check_categories(path, &table, &bindings, settings.input().max_categories)?;
 
         let mut missing = BTreeMap::new();
         for (b, c) in bindings.iter().zip(&table.columns) {

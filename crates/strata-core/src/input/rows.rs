@@ -57,6 +57,35 @@ pub(crate) fn set_aside_text_columns(
     Ok(skipped)
 }
 
+/// An error naming the first bound categorical column with more than `limit` distinct values:
+/// each would become a feature (a one-hot indicator), and the matrix would not fit.
+pub(crate) fn check_categories(
+    path: &Path,
+    table: &Table,
+    bindings: &[Binding],
+    limit: usize,
+) -> Result<(), CoreError> {
+    for (c, b) in table.columns.iter().zip(bindings) {
+        if let ColumnData::Categorical { dict, .. } = &c.data {
+            if dict.len() > limit {
+                return Err(data_error(
+                    path,
+                    format!(
+                        "column '{}' (role {}) has {} distinct values, more than \
+                         --max-categories {limit}: each would become a feature of every \
+                         customer; group its values (for example postal codes into regions), \
+                         leave it unbound, or raise --max-categories",
+                        crate::binding::shown(&b.column),
+                        b.role,
+                        dict.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Rows of `table` with every bound value, or `None` when that is all of them.
 pub(crate) fn complete_rows(table: &Table) -> Option<Vec<bool>> {
     let keep: Vec<bool> = (0..table.n_rows)

@@ -27,8 +27,8 @@ use tracing::info;
 
 use super::customers::{Customers, ReadAs, customer_plan, profiled_columns};
 use super::rows::{
-    all_dropped_error, complete_rows, data_error, drop_incomplete, keep_rows, no_values_error,
-    set_aside_text_columns,
+    all_dropped_error, check_categories, complete_rows, data_error, drop_incomplete, keep_rows,
+    no_values_error, set_aside_text_columns,
 };
 use crate::error::gib;
 use crate::features::{Features, parse_as};
@@ -275,9 +275,59 @@ fn text_beyond_sample(path: &Path, table: &Table, bindings: &[Binding]) -> Resul
     Ok(())
 }
 
+/// What identifies the file a streamed fit reads in several passes: if any of it differs
+/// between passes, the passes read different data (`cat other.csv > input.csv` keeps the size
+/// and the inode but not the modification time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Result<FileIdentity, CoreError> {
+        let m = std::fs::metadata(path).map_err(|e| IngestError::Io {
+            path: path.to_owned(),
+            error: e,
+        })?;
+        Ok(FileIdentity {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            inode: {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            },
+        })
+    }
+
+    /// An error when `path` is no longer the file first read (`pass` names the pass).
+    fn check(&self, path: &Path, pass: &str) -> Result<(), CoreError> {
+        let now = FileIdentity::of(path)?;
+        if now == *self {
+            return Ok(());
+        }
+        let what = if now.len != self.len {
+            format!("its size went from {} to {} bytes", self.len, now.len)
+        } else {
+            "it was rewritten (its modification time changed)".to_owned()
+        };
+        Err(data_error(
+            path,
+            format!(
+                "the file changed between the passes of this streamed fit ({what}, {pass}): \
+                 the passes would segment different data; segment a copy that stays put"
+            ),
+        ))
+    }
+}
+
 /// A customer file to be fitted without holding it: bound, with the sample the strategy
 /// learns from read (pass 1).
 pub(crate) struct StreamedInput {
+    identity: FileIdentity,
     header: Header,
     /// Every pass after the sample reads these columns (the bound ones, text columns set
     /// aside), ids unchecked for repeats until all are in.
@@ -298,6 +348,7 @@ impl StreamedInput {
     ) -> Result<StreamedInput, CoreError> {
         let path = settings.input().path.as_path();
         info!("streaming {} ({reason})", path.display());
+        let identity = FileIdentity::of(path)?;
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let (mut bindings, plan) = customer_plan(settings, info, &header)?;
         let total = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -313,6 +364,7 @@ impl StreamedInput {
             })
             .map_err(|e| crate::privacy::withhold(e, info, &bindings))?;
         let skipped_columns = set_aside_text_columns(path, &mut sample, &mut bindings)?;
+        check_categories(path, &sample, &bindings, settings.input().max_categories)?;
         for (b, c) in bindings.iter().zip(&sample.columns) {
             if c.data.missing() == sample.n_rows {
                 return Err(data_error(
@@ -342,7 +394,9 @@ impl StreamedInput {
             allow_duplicate_ids: true,
             columns: bindings.iter().map(|b| (b.index, parse_as(b))).collect(),
         };
+        identity.check(path, "after the sample")?;
         Ok(StreamedInput {
+            identity,
             header,
             plan,
             bindings,
@@ -375,6 +429,7 @@ impl StreamedInput {
         progress: &dyn Progress,
     ) -> Result<(Vec<f32>, Customers, Reread), CoreError> {
         let StreamedInput {
+            identity,
             header,
             plan,
             bindings,
@@ -382,6 +437,7 @@ impl StreamedInput {
             skipped_columns,
             report,
         } = self;
+        identity.check(settings.input().path.as_path(), "before the features pass")?;
         let path = settings.input().path.as_path();
         let d = features.d();
         // Rows to expect, from the sample's rows per chunk.
@@ -425,6 +481,7 @@ impl StreamedInput {
             matrix.extend_from_slice(&features.transform(&bindings, &batch.table)?);
         }
         let (rows, rows_dropped, missing) = (stream.rows, stream.dropped, stream.missing);
+        identity.check(path, "during the features pass")?;
         if rows == 0 {
             return Err(IngestError::NoRows {
                 path: path.to_owned(),
@@ -473,6 +530,7 @@ impl StreamedInput {
             read_as: ReadAs::Stream(report),
         };
         let reread = Reread {
+            identity,
             path: path.to_owned(),
             header,
             plan,
@@ -485,6 +543,7 @@ impl StreamedInput {
 
 /// A streamed file, read again for the profiles (pass 3).
 pub(crate) struct Reread {
+    identity: FileIdentity,
     path: PathBuf,
     header: Header,
     plan: ReadPlan,
@@ -504,6 +563,8 @@ impl Reread {
         progress: &dyn Progress,
     ) -> Result<Profiles, CoreError> {
         let n = lines.len();
+        self.identity
+            .check(&self.path, "before the profiles pass")?;
         let mut profiles = ProfileBuilder::new(k);
         let mut stream = RowStream::new(
             &self.header,
@@ -535,6 +596,8 @@ impl Reread {
         if at != n {
             return Err(changed());
         }
+        self.identity
+            .check(&self.path, "during the profiles pass")?;
         Ok(profiles.finish())
     }
 }
