@@ -1232,3 +1232,154 @@ fn wide_tables_and_many_categories_stay_bounded() {
         &["--id-column", "id", "--max-categories", "1100", "--k", "2"],
     );
 }
+
+/// What a careful reader of a CSV does with its oddities: a name the header gives twice is an
+/// error when the column is bound (the id too); a blank header cell (a pandas index) is left
+/// out by name; one stray text cell in a column of numbers is an error at that cell, not a
+/// silently dropped column; an id that is not UTF-8 is an error; ids a spreadsheet would run
+/// as formulas are kept as they are, with a warning.
+#[test]
+fn header_cell_and_id_oddities_are_named() {
+    fails(
+        &["-s", "features", "--id-column", "id"],
+        "id,a,a\n1,1,2\n2,3,4\n3,5,6\n",
+        &["the header names columns 2 and 3 'a'", "rename one"],
+    );
+    fails(
+        &["-s", "features", "--id-column", "id"],
+        "id,id,b\n1,1,2\n2,3,4\n3,5,6\n",
+        &["the header names columns 1 and 2 'id'"],
+    );
+    let mut stray = String::from("id,a,b\n");
+    for i in 1..=40 {
+        stray.push_str(&format!("{i},{},{}\n", i % 7, i * 2));
+    }
+    stray.push_str("41,\u{0}x,3\n");
+    fails(
+        &["-s", "features", "--id-column", "id", "--k", "2"],
+        &stray,
+        &["line 42, column 'a': not a number, in a column of 40 numbers and 1 other value"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad_id = dir.path().join("bad_id.csv");
+    std::fs::write(&bad_id, b"id,a\n1,1\n\xff\xfe,2\n3,3\n").unwrap();
+    let o = run(&[
+        "fit",
+        "-s",
+        "features",
+        "--id-column",
+        "id",
+        "--k",
+        "2",
+        "--out",
+        dir.path().join("o1").to_str().unwrap(),
+        bad_id.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3, column 1 ('id'): the text is not valid UTF-8"),
+        "{err}"
+    );
+
+    let index = dir.path().join("index.csv");
+    std::fs::write(&index, ",a,b\n0,1,2\n1,3,4\n2,5,6\n3,7,9\n").unwrap();
+    let (_d, out, _) = fit_ok(&index, &["-s", "features", "--k", "2"]);
+    assert_eq!(
+        json(&out.join("model.json"))["features"],
+        serde_json::json!(["a", "b"])
+    );
+
+    let formulas = dir.path().join("formulas.csv");
+    std::fs::write(
+        &formulas,
+        "id,a\n=HYPERLINK(\"x\"),1\n+cmd,2\n-5,3\nC4,4\n@SUM(A1),5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o2");
+    let o = run(&[
+        "fit",
+        "-s",
+        "features",
+        "--id-column",
+        "id",
+        "--k",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        formulas.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("3 ids start with =, +, -, @"), "{err}");
+    let ids = ids_of(&out.join("assignments.csv"), 0);
+    assert_eq!(ids[0], "=HYPERLINK(\"x\")", "ids are carried untouched");
+}
+
+/// Values no person has are refused by the demographic strategy, by column, instead of
+/// labelling a segment of typos.
+#[test]
+fn implausible_demographics_are_refused() {
+    fails(
+        &["--id-column", "id", "--k", "2"],
+        "id,age,income\n1,-4,30\n2,30,40\n3,250,50\n4,41,60\n",
+        &["column 'age' (role age) has 2 values outside 0..130 (for example -4)"],
+    );
+}
+
+/// A column that is mostly missing is imputed with a warning, not a bare count: its imputed
+/// value, not the data, places those customers.
+#[test]
+fn a_mostly_missing_column_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("sparse.csv");
+    let mut body = String::from("id,a,b\n");
+    for i in 0..200 {
+        let a = if i < 2 { format!("{i}") } else { String::new() };
+        body.push_str(&format!("{i},{a},{}\n", i % 9));
+    }
+    std::fs::write(&input, body).unwrap();
+    let o = run(&[
+        "fit",
+        "-s",
+        "features",
+        "--id-column",
+        "id",
+        "--k",
+        "2",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("column 'a' is 99.0% missing (198 of 200 values imputed)"),
+        "{err}"
+    );
+}
+
+/// A file without a header line (its first customer read as the names) is warned of.
+#[test]
+fn a_headerless_file_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("noheader.csv");
+    std::fs::write(
+        &input,
+        "39,77516,13\n50,83311,13\n38,215646,9\n53,234721,7\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "fit",
+        "-s",
+        "features",
+        "--k",
+        "2",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert!(err.contains("3 of the 3 names in the header"), "{err}");
+    assert!(err.contains("is the first line data?"), "{err}");
+}

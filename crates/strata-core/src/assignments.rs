@@ -207,3 +207,52 @@ mod tests {
         assert_eq!(show(f64::NAN), "");
     }
 }
+
+/// Ids a spreadsheet would run as a formula if `assignments.csv` were opened in one: those
+/// that start with `=`, `+`, `-`, `@`, a tab or a carriage return (OWASP's list), except
+/// negative numbers. Ids are carried untouched (they are join keys), so this only counts them.
+pub(crate) fn formula_like_ids(ids: &strata_ingest::IdColumn) -> usize {
+    let strata_ingest::IdColumn::Text { .. } = ids else {
+        return 0;
+    };
+    let mut scratch = String::new();
+    (0..ids.len())
+        .filter(|&i| formula_like(ids.get(i, &mut scratch)))
+        .count()
+}
+
+fn formula_like(id: &[u8]) -> bool {
+    match id {
+        [b'=' | b'+' | b'@' | b'\t' | b'\r', ..] => true,
+        [b'-', rest @ ..] => !rest
+            .first()
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'.'),
+        _ => false,
+    }
+}
+
+/// Says, once, how many ids a spreadsheet would read as formulas.
+pub(crate) fn warn_formula_ids(count: usize) {
+    if count > 0 {
+        tracing::warn!(
+            "{count} ids start with =, +, -, @ or a control character, which a spreadsheet may \
+             run as a formula if assignments.csv is opened in one: the file keeps ids as they \
+             are (they are join keys), so import it as text rather than opening it directly"
+        );
+    }
+}
+
+#[cfg(test)]
+mod formula_tests {
+    use super::formula_like;
+
+    #[test]
+    fn formula_like_ids_are_the_owasp_ones_but_negative_numbers() {
+        for id in ["=HYPERLINK(1)", "+cmd", "@SUM(A1)", "-x", "\tA", "\rB"] {
+            assert!(formula_like(id.as_bytes()), "{id:?}");
+        }
+        for id in ["C001", "-5", "-.5", "42", "", "a=b"] {
+            assert!(!formula_like(id.as_bytes()), "{id:?}");
+        }
+    }
+}

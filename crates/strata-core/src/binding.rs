@@ -215,6 +215,11 @@ pub fn resolve_bindings(
             if Some(i) == id_column || taken[i].get() {
                 continue;
             }
+            if name.is_empty() {
+                // An index column as pandas writes it, or a header cell left blank.
+                tracing::info!("left out column {}: it has no name in the header", i + 1);
+                continue;
+            }
             if looks_like_id(name) {
                 tracing::info!(
                     "left out '{}': it looks like an identifier (carry it with --id-column, or bind it with --map to cluster it)",

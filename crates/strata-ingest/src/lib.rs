@@ -102,7 +102,7 @@ pub enum IngestError {
         /// The field as read, lossily decoded and cut to 80 characters.
         value: String,
     },
-    /// A header name or categorical field that is not valid UTF-8.
+    /// A header name, id or categorical field that is not valid UTF-8.
     #[error("{path}, line {line}, column {column} ('{name}'): the text is not valid UTF-8")]
     NotUtf8 {
         /// The file being read.
@@ -394,6 +394,10 @@ enum Builder {
     Auto(Vec<f64>),
     NotNumeric {
         line: u64,
+        /// Present values that are numbers, and that are not, counted on after the first text
+        /// (a column of numbers with a stray cell is an error to report, not text).
+        numbers: u64,
+        texts: u64,
     },
 }
 
@@ -718,6 +722,16 @@ fn parse_chunk(
         }
         part.lines.push(line);
         if let Some(c) = plan.id_column {
+            // Ids are written to every output and read back by compare: text, as the
+            // categorical columns are.
+            if std::str::from_utf8(&record[c]).is_err() {
+                return Err(IngestError::NotUtf8 {
+                    path: path.to_owned(),
+                    line,
+                    column: c + 1,
+                    name: header.names[c].clone(),
+                });
+            }
             part.id_bytes.extend_from_slice(&record[c]);
             part.id_ends.push(part.id_bytes.len());
         }
@@ -779,14 +793,31 @@ fn parse_chunk(
                     } else if let Some(x) = parse_number(field) {
                         v.push(x);
                     } else {
-                        *b = Builder::NotNumeric { line };
+                        *b = Builder::NotNumeric {
+                            line,
+                            numbers: present(v),
+                            texts: 1,
+                        };
                     }
                 }
-                Builder::NotNumeric { .. } => {}
+                Builder::NotNumeric { numbers, texts, .. } => {
+                    if !is_missing(field) {
+                        if parse_number(field).is_some() {
+                            *numbers += 1;
+                        } else {
+                            *texts += 1;
+                        }
+                    }
+                }
             }
         }
     }
     Ok(part)
+}
+
+/// Values of a numeric column that are present (not NaN).
+fn present(v: &[f64]) -> u64 {
+    v.iter().filter(|x| !x.is_nan()).count() as u64
 }
 
 /// A column of the whole file, built from parts in file order.
@@ -799,6 +830,8 @@ enum MergedColumn {
     },
     NotNumeric {
         line: u64,
+        numbers: u64,
+        texts: u64,
     },
 }
 
@@ -850,9 +883,39 @@ impl Merged {
         }
         for (m, b) in self.columns.iter_mut().zip(part.columns) {
             match (m, b) {
-                (MergedColumn::NotNumeric { .. }, _) => {}
-                (m @ MergedColumn::Numeric(_), Builder::NotNumeric { line }) => {
-                    *m = MergedColumn::NotNumeric { line };
+                (
+                    MergedColumn::NotNumeric { numbers, texts, .. },
+                    Builder::NotNumeric {
+                        numbers: n,
+                        texts: t,
+                        ..
+                    },
+                ) => {
+                    *numbers += n;
+                    *texts += t;
+                }
+                (
+                    MergedColumn::NotNumeric { numbers, .. },
+                    Builder::Auto(p) | Builder::Numeric(p) | Builder::Date(p),
+                ) => *numbers += present(&p),
+                (MergedColumn::NotNumeric { .. }, Builder::Text { .. }) => {}
+                (
+                    m @ MergedColumn::Numeric(_),
+                    Builder::NotNumeric {
+                        line,
+                        numbers,
+                        texts,
+                    },
+                ) => {
+                    let before = match m {
+                        MergedColumn::Numeric(v) => present(v),
+                        _ => 0,
+                    };
+                    *m = MergedColumn::NotNumeric {
+                        line,
+                        numbers: before + numbers,
+                        texts,
+                    };
                 }
                 (
                     MergedColumn::Numeric(v),
@@ -934,8 +997,14 @@ impl Merged {
                         codes: std::mem::take(codes),
                         dict: dict.clone(),
                     },
-                    MergedColumn::NotNumeric { line } => ColumnData::NotNumeric {
+                    MergedColumn::NotNumeric {
+                        line,
+                        numbers,
+                        texts,
+                    } => ColumnData::NotNumeric {
                         first_text_line: *line,
+                        numbers: *numbers,
+                        texts: *texts,
                     },
                 },
             })
@@ -989,8 +1058,14 @@ impl Merged {
                     MergedColumn::Text { codes, dict, .. } => {
                         ColumnData::Categorical { codes, dict }
                     }
-                    MergedColumn::NotNumeric { line } => ColumnData::NotNumeric {
+                    MergedColumn::NotNumeric {
+                        line,
+                        numbers,
+                        texts,
+                    } => ColumnData::NotNumeric {
                         first_text_line: line,
+                        numbers,
+                        texts,
                     },
                 },
             })

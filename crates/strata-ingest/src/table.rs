@@ -21,6 +21,10 @@ pub enum ColumnData {
     NotNumeric {
         /// The line of the first field that is neither missing nor a number.
         first_text_line: u64,
+        /// Present fields that are numbers.
+        numbers: u64,
+        /// Present fields that are not.
+        texts: u64,
     },
 }
 

@@ -167,7 +167,46 @@ fn auto_numeric_sets_text_columns_aside() {
     assert_eq!(t.columns[0].data, ColumnData::Numeric(vec![1.0, 2.0]));
     assert_eq!(
         t.columns[1].data,
-        ColumnData::NotNumeric { first_text_line: 2 }
+        ColumnData::NotNumeric {
+            first_text_line: 2,
+            numbers: 1,
+            texts: 1
+        }
+    );
+}
+
+#[test]
+fn text_cells_of_a_numeric_column_are_counted_across_chunks() {
+    // Numbers, one text cell, then numbers again in later chunks: the counts say how numeric
+    // the column is, for the caller to call the cell a mistake.
+    let mut csv = b"a\n".to_vec();
+    for i in 0..50_000 {
+        csv.extend_from_slice(format!("{i}\n").as_bytes());
+        if i == 10 {
+            csv.extend_from_slice(b"oops\n");
+        }
+    }
+    let path = std::env::temp_dir().join(format!("strata-ingest-count-{}.csv", std::process::id()));
+    std::fs::write(&path, &csv).unwrap();
+    let header = read_header(&path, None).unwrap();
+    let t = read_table_chunked(
+        &header,
+        &ReadPlan {
+            columns: vec![(0, ParseAs::AutoNumeric)],
+            ..Default::default()
+        },
+        4096,
+        &mut |_| {},
+    )
+    .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        t.columns[0].data,
+        ColumnData::NotNumeric {
+            first_text_line: 13,
+            numbers: 50_000,
+            texts: 1
+        }
     );
 }
 

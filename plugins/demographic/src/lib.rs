@@ -15,8 +15,8 @@ use strata_plugin_api::encode::{self, ByKind, ColumnState};
 use strata_plugin_api::label;
 use strata_plugin_api::prep::Scale;
 use strata_plugin_api::{
-    ColumnKind, Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile, Strategy,
-    StrategyInfo,
+    Column, ColumnKind, Error, FeatureMatrix, Fitted, Input, Options, Role, SegmentProfile,
+    Strategy, StrategyInfo,
 };
 
 /// The demographic strategy; the plugin exports it with `declare_strategy!`.
@@ -42,6 +42,34 @@ const INFO: StrategyInfo = StrategyInfo::new("demographic", env!("CARGO_PKG_VERS
 /// What `fit` learned, stored in the saved model: the `--scale` and one encoder per column.
 pub type State = ColumnState<ByKind>;
 
+/// Values no person has: an age below 0 or above 130, a household below 1 or above 50 people.
+/// A fit on them would label a segment of typos ("Young" for negative ages); they are errors.
+fn check_plausible(c: &Column<'_>) -> Result<(), Error> {
+    let (lo, hi, what) = match c.role {
+        "age" => (0.0, 130.0, "an age in years"),
+        "household_size" => (1.0, 50.0, "a number of people in a household"),
+        _ => return Ok(()),
+    };
+    let v = c.numeric()?;
+    let bad: Vec<f64> = v
+        .iter()
+        .copied()
+        .filter(|x| !x.is_nan() && !(lo..=hi).contains(x))
+        .collect();
+    match bad.first() {
+        None => Ok(()),
+        Some(first) => Err(Error(format!(
+            "column '{}' (role {}) has {} value{} outside {lo}..{hi} (for example {first}), \
+             which is not {what}: fix them, leave them empty (missing), or bind the column to \
+             another strategy",
+            label::cut(c.name.to_owned()),
+            c.role,
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" },
+        ))),
+    }
+}
+
 impl Strategy for Demographic {
     type State = State;
 
@@ -52,6 +80,7 @@ impl Strategy for Demographic {
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
         // Income is the one skewed money column: log-scaled when it is.
         encode::fit_columns(input, options, Scale::Zscore, ROLES, |c, scale| {
+            check_plausible(c)?;
             ByKind::fit(c, scale, c.role == "income")
         })
     }

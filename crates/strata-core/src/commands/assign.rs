@@ -405,10 +405,14 @@ pub fn assign_with_progress(
     let (mut rows_used, mut inertia) = (0usize, 0.0f64);
     progress.stage("assign");
     let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
+    let mut formula_ids = 0usize;
     while let Some(batch) = stream.next(|_| Ok(()))? {
         let table = &batch.table;
         if table.n_rows == 0 {
             continue;
+        }
+        if settings.id_salt.is_none() {
+            formula_ids += crate::assignments::formula_like_ids(&table.ids);
         }
         let scaled = features.transform(&bindings, table)?;
         let runner = match &mut runner {
@@ -471,6 +475,7 @@ pub fn assign_with_progress(
                 .into(),
         });
     }
+    crate::assignments::warn_formula_ids(formula_ids);
     std::io::Write::flush(&mut csv_out).map_err(out_err)?;
     drop(csv_out);
     let assignments = staging.finish()?;

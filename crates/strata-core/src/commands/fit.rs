@@ -105,6 +105,9 @@ pub fn fit_with_progress(
     );
     let mut clock = Stages::new(progress);
     let (seg, customers, rows, rfm) = segment(settings, &plugin, &mut clock)?;
+    if settings.privacy().id_salt.is_none() {
+        crate::assignments::warn_formula_ids(crate::assignments::formula_like_ids(&customers.ids));
+    }
 
     clock.begin("profiles");
     let k = seg.k();

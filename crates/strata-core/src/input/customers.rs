@@ -76,6 +76,26 @@ pub(crate) fn profiled_columns<'a>(
         .collect()
 }
 
+/// Warns when most of the header's names are numbers: the first line is then probably data,
+/// and Strata reads it as the names of the columns.
+pub(crate) fn warn_if_headerless(path: &std::path::Path, header: &Header) {
+    let numbers = header
+        .names
+        .iter()
+        .filter(|n| n.trim().parse::<f64>().is_ok())
+        .count();
+    if header.names.len() >= 2 && numbers * 2 > header.names.len() {
+        tracing::warn!(
+            "{} of the {} names in the header of {} are numbers ({}): is the first line data? \
+             Strata reads it as the column names; add a header line",
+            numbers,
+            header.names.len(),
+            path.display(),
+            crate::binding::list_headers(header)
+        );
+    }
+}
+
 /// Most columns a fit may bind: the plugin ABI's limit on features (each column is one or more).
 const MAX_BOUND_COLUMNS: usize = 1 << 16;
 
@@ -97,7 +117,51 @@ pub(crate) fn customer_plan(
             ),
         })?),
     };
+    warn_if_headerless(path, header);
     let bindings = resolve_bindings(path, info, header, &settings.input().maps, id_index)?;
+    // A column is bound and read by its name: a name the header gives twice (or not at all)
+    // is ambiguous, for the id column and for every bound one.
+    let columns_named = |name: &str| -> Vec<usize> {
+        header
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| *n == name)
+            .map(|(i, _)| i + 1)
+            .collect()
+    };
+    let mut named: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &header.names {
+        *named.entry(n.as_str()).or_default() += 1;
+    }
+    let ambiguous = id_index
+        .map(|i| header.names[i].as_str())
+        .into_iter()
+        .chain(bindings.iter().map(|b| b.column.as_str()))
+        .find(|n| n.is_empty() || named.get(n).is_some_and(|&c| c > 1));
+    if let Some(name) = ambiguous {
+        let at = columns_named(name);
+        let listed = at
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        return Err(CoreError::Binding {
+            path: path.to_owned(),
+            message: if name.is_empty() {
+                format!(
+                    "column {listed} of the header has no name, and is bound; name it in the \
+                     header, or leave it out with --map"
+                )
+            } else {
+                format!(
+                    "the header names columns {listed} '{}': a column is bound by its name, so \
+                     rename one of them",
+                    crate::binding::shown(name)
+                )
+            },
+        });
+    }
     // Checked before any row is read: every bound column is at least one feature.
     if bindings.len() > MAX_BOUND_COLUMNS {
         return Err(CoreError::Binding {

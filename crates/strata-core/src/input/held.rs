@@ -11,7 +11,7 @@ use tracing::info;
 use super::customers::{Customers, ReadAs, customer_plan};
 use super::rows::{
     all_dropped_error, check_categories, data_error, drop_incomplete, no_values_error,
-    set_aside_text_columns,
+    report_imputed, set_aside_text_columns,
 };
 use crate::progress::Progress;
 use crate::settings::Source;
@@ -83,8 +83,8 @@ impl Held {
         if missing.values().any(|&m| m > 0) {
             match settings.input().missing {
                 MissingPolicy::Impute => {
-                    for (col, m) in missing.iter().filter(|(_, m)| **m > 0) {
-                        info!("imputed {m} missing values in '{col}'");
+                    for (col, &m) in &missing {
+                        report_imputed(col, m, rows);
                     }
                 }
                 MissingPolicy::Drop => {

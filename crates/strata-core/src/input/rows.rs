@@ -16,6 +16,10 @@ pub(crate) fn data_error(path: &Path, message: String) -> CoreError {
     }
 }
 
+/// Numbers a candidate column needs before a few text cells in it (one, or at most 1% of its
+/// values) are taken for mistakes rather than for a text column.
+const MOSTLY_NUMERIC_MIN: u64 = 20;
+
 /// Leaves out the "every numeric column" candidates that held text, from the table and the
 /// bindings; returns their names. An error when no column is left.
 pub(crate) fn set_aside_text_columns(
@@ -23,6 +27,31 @@ pub(crate) fn set_aside_text_columns(
     table: &mut Table,
     bindings: &mut Vec<Binding>,
 ) -> Result<Vec<String>, CoreError> {
+    // A column of numbers with a stray cell (a typo, a NUL, a value pasted in) is an error
+    // at that cell, not a text column to leave out in silence.
+    for c in &table.columns {
+        if let ColumnData::NotNumeric {
+            first_text_line,
+            numbers,
+            texts,
+        } = c.data
+        {
+            if numbers >= MOSTLY_NUMERIC_MIN && (texts == 1 || texts.saturating_mul(100) <= numbers)
+            {
+                return Err(data_error(
+                    path,
+                    format!(
+                        "line {first_text_line}, column '{}': not a number, in a column of \
+                         {numbers} numbers and {texts} other value{}; fix or empty the \
+                         cell{}, or bind the columns to cluster with --map",
+                        crate::binding::shown(&c.name),
+                        if texts == 1 { "" } else { "s" },
+                        if texts == 1 { "" } else { "s" },
+                    ),
+                ));
+            }
+        }
+    }
     let keep_col: Vec<bool> = table
         .columns
         .iter()
@@ -84,6 +113,28 @@ pub(crate) fn check_categories(
         }
     }
     Ok(())
+}
+
+/// Says that `missing` of a column's `rows` values are imputed, and warns when that is most of
+/// them: the imputed value then decides where those customers go more than their data does.
+pub(crate) fn report_imputed(column: &str, missing: usize, rows: usize) {
+    if missing == 0 {
+        return;
+    }
+    if missing * 2 > rows {
+        tracing::warn!(
+            "column '{}' is {:.1}% missing ({missing} of {rows} values imputed): the imputed \
+             value, not the data, places those customers; consider leaving it out (--map) or \
+             --missing drop",
+            crate::binding::shown(column),
+            100.0 * missing as f64 / rows as f64
+        );
+    } else {
+        info!(
+            "imputed {missing} missing values in '{}'",
+            crate::binding::shown(column)
+        );
+    }
 }
 
 /// Rows of `table` with every bound value, or `None` when that is all of them.

@@ -28,7 +28,7 @@ use tracing::info;
 use super::customers::{Customers, ReadAs, customer_plan, profiled_columns};
 use super::rows::{
     all_dropped_error, check_categories, complete_rows, data_error, drop_incomplete, keep_rows,
-    no_values_error, set_aside_text_columns,
+    no_values_error, report_imputed, set_aside_text_columns,
 };
 use crate::error::gib;
 use crate::features::{Features, parse_as};
@@ -261,7 +261,10 @@ impl Ids {
 /// A column the sample took for numeric that holds text further on.
 fn text_beyond_sample(path: &Path, table: &Table, bindings: &[Binding]) -> Result<(), CoreError> {
     for (b, c) in bindings.iter().zip(&table.columns) {
-        if let ColumnData::NotNumeric { first_text_line } = c.data {
+        if let ColumnData::NotNumeric {
+            first_text_line, ..
+        } = c.data
+        {
             return Err(data_error(
                 path,
                 format!(
@@ -493,8 +496,8 @@ impl StreamedInput {
             if m == rows {
                 return Err(no_values_error(path, b));
             }
-            if m > 0 && !drop_rows {
-                info!("imputed {m} missing values in '{}'", b.column);
+            if !drop_rows {
+                report_imputed(&b.column, m, rows);
             }
             missing_by_column.insert(b.column.clone(), m);
         }
