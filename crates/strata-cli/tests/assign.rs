@@ -322,3 +322,31 @@ fn assign_reads_a_pipe_and_fit_refuses_one() {
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+/// A fit that chose its columns ("every numeric column") scores new customers with those
+/// columns as numbers: text in one is an error at its cell, not a crash.
+#[test]
+fn text_in_a_column_the_fit_chose_is_an_error_at_the_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, "id,a,b\n1,1,2\n2,3,4\n3,5,6\n4,7,8\n").unwrap();
+    let (_f, fit, _) = fit_ok(&train, &["-s", "features", "--id-column", "id", "--k", "2"]);
+    let new = dir.path().join("new.csv");
+    std::fs::write(&new, "id,a,b\n1,1,2\n2,x,4\n").unwrap();
+    let out = dir.path().join("scored");
+    let o = run(&[
+        "assign",
+        "--model",
+        fit.join("model.json").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3, column 2 ('a'): expected a number, found 'x'"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

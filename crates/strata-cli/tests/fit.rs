@@ -1263,18 +1263,7 @@ fn header_cell_and_id_oddities_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let bad_id = dir.path().join("bad_id.csv");
     std::fs::write(&bad_id, b"id,a\n1,1\n\xff\xfe,2\n3,3\n").unwrap();
-    let o = run(&[
-        "fit",
-        "-s",
-        "features",
-        "--id-column",
-        "id",
-        "--k",
-        "2",
-        "--out",
-        dir.path().join("o1").to_str().unwrap(),
-        bad_id.to_str().unwrap(),
-    ]);
+    let o = features_fit(&bad_id, &dir.path().join("o1"), &["--k", "2"]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -1382,4 +1371,30 @@ fn a_headerless_file_is_warned_of() {
     let err = text(&o.stderr);
     assert!(err.contains("3 of the 3 names in the header"), "{err}");
     assert!(err.contains("is the first line data?"), "{err}");
+}
+
+/// Values too large to scale are reported by column, and a feature that overflows by the line
+/// of its row, instead of "row 1" of a batch or a damaged saved state.
+#[test]
+fn values_too_large_to_scale_name_the_column_or_the_line() {
+    let mut body = String::from("id,a,b\n");
+    for i in 1..=30 {
+        let a = if i == 12 {
+            "1e308".to_owned()
+        } else {
+            i.to_string()
+        };
+        body.push_str(&format!("{i},{a},{}\n", i % 4));
+    }
+    fails(
+        &["-s", "features", "--id-column", "id", "--k", "2"],
+        &body,
+        &["column 'a' has values too large to scale"],
+    );
+    let body = body.replace("1e308", "1e300");
+    fails(
+        &[&FEATURES_BY_ID[..], &["--k", "2", "--scale", "none"]].concat(),
+        &body,
+        &["is inf", "line 13, feature 'a'", "too large or too small"],
+    );
 }

@@ -34,6 +34,19 @@ pub fn strata() -> Command {
     c
 }
 
+/// The features strategy with the `id` column as the id: the arguments most generated-data
+/// tests start with.
+pub const FEATURES_BY_ID: [&str; 4] = ["-s", "features", "--id-column", "id"];
+
+/// `strata fit FEATURES_BY_ID EXTRA --out OUT INPUT`.
+pub fn features_fit(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["fit"];
+    args.extend_from_slice(&FEATURES_BY_ID);
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out.to_str().unwrap(), input.to_str().unwrap()]);
+    run(&args)
+}
+
 pub fn run(args: &[&str]) -> Output {
     strata().args(args).output().unwrap()
 }

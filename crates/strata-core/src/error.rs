@@ -145,6 +145,19 @@ pub enum CoreError {
         /// What it holds: "the --model file" or "a fit's results".
         what: &'static str,
     },
+    /// The strategy made a feature that is not a finite number from a row of the input.
+    #[error(
+        "{error}: line {line}, feature '{feature}'; a value in that row is probably too large or \
+         too small for the strategy to scale (such as 1e308), or the saved state is damaged"
+    )]
+    NonFiniteFeature {
+        /// The row's line in the input file.
+        line: u64,
+        /// The feature's name.
+        feature: String,
+        /// The host's report, quoted.
+        error: strata_host::HostError,
+    },
     /// A saved model cannot be read, fails its checks, or cannot score this input (for
     /// example an RFM model, or a plugin version it was not fitted with).
     #[error("{path}: {message}")]

@@ -139,7 +139,18 @@ impl<'p> Features<'p> {
     /// The features of every row of `table` (columns bound by `bindings`), row-major.
     pub fn transform(&self, bindings: &[Binding], table: &Table) -> Result<Vec<f32>, CoreError> {
         let d = self.d();
-        let mut matrix = transform_all(self.plugin, &self.state, &batch(bindings, table), d)?;
+        let mut matrix = transform_all(self.plugin, &self.state, &batch(bindings, table), d)
+            .map_err(|e| match e {
+                // Where the row is in the file, and what the feature is called.
+                e @ strata_host::HostError::NonFinite { feature, row, .. } => {
+                    CoreError::NonFiniteFeature {
+                        line: table.lines.get(row).copied().unwrap_or(0),
+                        feature: self.names.get(feature).cloned().unwrap_or_default(),
+                        error: e,
+                    }
+                }
+                other => CoreError::from(other),
+            })?;
         if self.cosine {
             normalise_rows(&mut matrix, d);
         }
@@ -153,7 +164,7 @@ fn transform_all(
     state: &str,
     batch: &Batch<'_>,
     d: usize,
-) -> Result<Vec<f32>, CoreError> {
+) -> Result<Vec<f32>, strata_host::HostError> {
     let n = batch.n_rows;
     let mut matrix = vec![0f32; n * d];
     let results: Vec<Result<(), strata_host::HostError>> = matrix

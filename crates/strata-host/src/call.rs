@@ -369,15 +369,12 @@ impl Plugin {
         };
         self.status("transform", code, &message)?;
         if let Some(pos) = out.iter().position(|v| !v.is_finite()) {
-            return Err(self.bad(
-                "transform",
-                format!(
-                    "feature {} of row {} is {} (every feature must be a finite number)",
-                    pos % n_features + 1,
-                    row_offset + pos / n_features + 1,
-                    out[pos]
-                ),
-            ));
+            return Err(HostError::NonFinite {
+                strategy: self.info.name.clone(),
+                feature: pos % n_features,
+                row: row_offset + pos / n_features,
+                value: out[pos],
+            });
         }
         Ok(())
     }

@@ -122,6 +122,23 @@ pub enum HostError {
         /// What was wrong with it.
         what: String,
     },
+    /// The plugin's `transform` wrote a feature that is not a finite number.
+    #[error(
+        "strategy '{strategy}' returned invalid transform output: feature {} of row {} is \
+         {value} (every feature must be a finite number)",
+        feature + 1,
+        row + 1
+    )]
+    NonFinite {
+        /// The strategy's name.
+        strategy: String,
+        /// The feature's index (0-based).
+        feature: usize,
+        /// The row's index in the batch handed to the call (0-based).
+        row: usize,
+        /// The value written.
+        value: f32,
+    },
     /// No loaded plugin provides the strategy asked for.
     #[error(
         "unknown strategy '{name}'; available: {available}. `strata plugins` lists what was found and what was refused"

@@ -187,6 +187,15 @@ impl NumericScaler {
                 (q(0.5), spread)
             }
         };
+        // Values near f64's limit overflow the mean or the spread; the scaled features would be
+        // infinite, and the saved state unreadable (JSON has no infinity).
+        if !center.is_finite() || !spread.is_finite() {
+            return Err(Error(format!(
+                "column '{column}' has values too large to scale (their mean or spread \
+                 overflows, e.g. values near 1e308); rescale the column or mark such values \
+                 missing"
+            )));
+        }
         Ok(NumericScaler {
             column: column.to_owned(),
             impute,

@@ -242,7 +242,13 @@ fn bind(
             let index = header
                 .position(&b.column)
                 .ok_or_else(|| missing(format!("column '{}' (role {})", b.column, b.role)))?;
-            Ok(Binding { index, ..b.clone() })
+            // The fit chose its columns; here each is what the model says it is, so text in a
+            // numeric column is an error at its cell (never a column quietly set aside).
+            Ok(Binding {
+                index,
+                auto: false,
+                ..b.clone()
+            })
         })
         .collect::<Result<Vec<_>, CoreError>>()?;
     let plan = ReadPlan {
