@@ -1442,3 +1442,27 @@ fn huge_headers_are_bounded_work_and_bounded_messages() {
         "{err}"
     );
 }
+
+/// A report of many segments draws the largest 200 and says so: a page of tens of thousands of
+/// segments would be gigabytes (a damaged k = 1,000,000 model wrote 4.7 GB).
+#[test]
+fn a_report_of_many_segments_draws_the_largest_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.csv");
+    synth_to(&input, "features", 600, 3);
+    let out = dir.path().join("o");
+    let o = features_fit(&input, &out, &["--k", "250", "--n-init", "1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("This page shows the 200 largest of the 250 segments"),
+        "no note"
+    );
+    assert_eq!(
+        json(&out.join("segments.json"))["segments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        250
+    );
+}

@@ -42,8 +42,49 @@ fn silhouette_reading(s: f64) -> &'static str {
     }
 }
 
+/// Segments a report draws: past this, the largest are drawn and the page says so (a page
+/// of 65,536 segments would be gigabytes that no one reads; segments.json has them all).
+pub(crate) const MAX_REPORT_SEGMENTS: usize = 200;
+
 /// The report of a fit, or of a scoring run (`scored_with` set, no projection).
 pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> FitReport {
+    let (cut, cut_projection);
+    let (f, projection, hidden) = if f.segments.len() > MAX_REPORT_SEGMENTS {
+        cut = SegmentsFile {
+            segments: f.segments[..MAX_REPORT_SEGMENTS].to_vec(),
+            ..f.clone()
+        };
+        cut_projection = projection.map(|p| Projection {
+            points: p
+                .points
+                .iter()
+                .copied()
+                .filter(|q| q.2 < MAX_REPORT_SEGMENTS)
+                .collect(),
+            centroids: p
+                .centroids
+                .iter()
+                .copied()
+                .filter(|q| q.2 < MAX_REPORT_SEGMENTS)
+                .collect(),
+            ..p.clone()
+        });
+        (
+            &cut,
+            cut_projection.as_ref(),
+            f.segments.len() - MAX_REPORT_SEGMENTS,
+        )
+    } else {
+        (f, projection, 0)
+    };
+    let mut notes = fit_notes(f);
+    if hidden > 0 {
+        notes.push(format!(
+            "This page shows the {MAX_REPORT_SEGMENTS} largest of the {} segments; \
+             segments.json and assignments.csv have every one.",
+            f.k
+        ));
+    }
     let scored = f.scored_with.as_ref();
     let title = match scored {
         Some(_) => format!("Customers scored: {}", file_name(&f.input.file)),
@@ -65,7 +106,7 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
         subtitle,
         generator: generator(),
         facts: fit_facts(f),
-        notes: fit_notes(f),
+        notes,
         segments: f
             .segments
             .iter()
