@@ -1466,3 +1466,17 @@ fn a_report_of_many_segments_draws_the_largest_and_says_so() {
         250
     );
 }
+
+/// `--out` naming a device (or any non-folder) is refused plainly, not with "File exists".
+#[cfg(unix)]
+#[test]
+fn out_must_be_a_folder() {
+    let input = repo().join("examples/customers.csv");
+    let o = run(&["fit", "--out", "/dev/null", input.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--out /dev/null is a file, not a folder"),
+        "{err}"
+    );
+}

@@ -253,6 +253,12 @@ fn pseudonymized_ids_are_keyed_stable_and_shared_with_assign() {
         &["STRATA_ID_SALT"],
     );
     fails_with_env(
+        &[("STRATA_ID_SALT", "aaaaaaaaaaaaaaaaaaaa")],
+        &["-s", "features", "--id-column", "id", "--pseudonymize-ids"],
+        csv,
+        &["only 1 different characters", "random secret"],
+    );
+    fails_with_env(
         &[("STRATA_ID_SALT", "short")],
         &["-s", "features", "--id-column", "id", "--pseudonymize-ids"],
         csv,

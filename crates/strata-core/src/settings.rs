@@ -198,6 +198,9 @@ pub struct Salt(Vec<u8>);
 /// Shortest salt accepted: a short one could be found by trying every value.
 pub const MIN_SALT_LEN: usize = 16;
 
+/// Fewest different bytes a salt may have: a random one of 16 bytes or more has far more.
+pub const MIN_SALT_DISTINCT: usize = 6;
+
 impl Salt {
     /// Takes a secret of at least [`MIN_SALT_LEN`] bytes; a shorter one is a
     /// [`CoreError::Settings`].
@@ -208,6 +211,18 @@ impl Salt {
                 "the id salt must be at least {MIN_SALT_LEN} bytes (got {}); use a long random \
                  secret, e.g. `openssl rand -hex 32`, and keep it to compare runs",
                 bytes.len()
+            )));
+        }
+        // Length alone let "aaaaaaaaaaaaaaaa" or 16 spaces through: guessable, so pseudonyms
+        // could be reversed by trying ids. A random secret has many different bytes.
+        let mut distinct = bytes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < MIN_SALT_DISTINCT {
+            return Err(CoreError::Settings(format!(
+                "the id salt has only {} different characters: it must be a random secret \
+                 (at least {MIN_SALT_DISTINCT} different), e.g. `openssl rand -hex 32`",
+                distinct.len()
             )));
         }
         Ok(Salt(bytes))
@@ -553,9 +568,10 @@ impl FitSettingsBuilder {
                 s.cluster.tol
             ));
         }
-        if s.output.folder.is_file() {
+        // A file, or a device such as /dev/null: anything there that is not a folder.
+        if s.output.folder.exists() && !s.output.folder.is_dir() {
             return bad(format!(
-                "--out {} is a file; give a folder",
+                "--out {} is a file, not a folder; give a folder",
                 s.output.folder.display()
             ));
         }

@@ -128,9 +128,10 @@ impl AssignSettingsBuilder {
                 s.ambiguous_ratio
             )));
         }
-        if s.out.is_file() {
+        // A file, or a device such as /dev/null: anything there that is not a folder.
+        if s.out.exists() && !s.out.is_dir() {
             return Err(CoreError::Settings(format!(
-                "--out {} is a file; give a folder",
+                "--out {} is a file, not a folder; give a folder",
                 s.out.display()
             )));
         }
