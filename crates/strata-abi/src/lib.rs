@@ -160,6 +160,9 @@ pub const MISSING_CODE: u32 = u32::MAX;
 /// refused as a plugin error. The SDK's `label::compose` always fits it.
 pub const MAX_LABEL_CHARS: usize = 120;
 
+/// Most features a strategy's `fit` may name (the host refuses more): 65,536.
+pub const MAX_FEATURES: usize = 1 << 16;
+
 /// The role must be bound to at least one column.
 pub const ROLE_REQUIRED: u32 = 1;
 /// The role binds a group of columns (`--map "features=a,b"` or a glob).

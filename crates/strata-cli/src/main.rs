@@ -177,36 +177,23 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
         tmp.persist(to)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {}", to.display(), e.error))
     };
+    // Hidden temporaries beside each output, removed on a signal like a run's staged outputs.
     let temp_beside = |p: &std::path::Path| {
         let dir = p
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-        let prefix = format!(
-            ".{}.",
-            p.file_name().and_then(|n| n.to_str()).unwrap_or("synth")
-        );
-        let mut b = tempfile::Builder::new();
-        b.prefix(&prefix).suffix(".tmp");
-        // Temporary files are private by default; the output gets ordinary permissions.
-        #[cfg(unix)]
-        b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        b.tempfile_in(dir)
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("synth");
+        strata_core::temp_in(dir, name)
             .with_context(|| format!("cannot write in {}", dir.display()))
     };
-    let out = temp_beside(&a.out)?;
+    let (out, _out_registered) = temp_beside(&a.out)?;
     let truth = a.truth.as_deref().map(temp_beside).transpose()?;
-    // Removed on a signal, like a run's staged outputs.
-    let _registered = [Some(&out), truth.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|t| strata_core::Registered::new(t.path()))
-        .collect::<Vec<_>>();
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, out.as_file());
         let mut t = truth
             .as_ref()
-            .map(|t| std::io::BufWriter::with_capacity(1 << 20, t.as_file()));
+            .map(|t| std::io::BufWriter::with_capacity(1 << 20, t.0.as_file()));
         strata_synth::generate(
             &spec,
             &mut w,
@@ -215,7 +202,7 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", a.out.display()))?;
     }
     persist(out, &a.out)?;
-    if let (Some(t), Some(path)) = (truth, &a.truth) {
+    if let (Some((t, _registered)), Some(path)) = (truth, &a.truth) {
         persist(t, path)?;
     }
     tracing::info!("wrote {} rows to {}", a.rows, a.out.display());
@@ -271,12 +258,8 @@ fn spool_if_pipe(
     if !stdin && std::fs::metadata(input).map_or(true, |m| m.is_file() || m.is_dir()) {
         return Ok(None);
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".strata-input.")
-        .suffix(".csv.tmp")
-        .tempfile()
+    let (mut tmp, registered) = strata_core::temp_in(&std::env::temp_dir(), "strata-input.csv")
         .context("cannot create a temporary file to read the input into")?;
-    let registered = strata_core::Registered::new(tmp.path());
     let copied = if stdin {
         std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut())
     } else {

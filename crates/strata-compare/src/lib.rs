@@ -107,14 +107,13 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
     };
     let segments = match segments_path.filter(|p| p.exists()) {
         Some(p) => {
-            let bytes = std::fs::read(&p).map_err(|e| CompareError::Run {
-                path: p.clone(),
-                message: format!("cannot read: {e}"),
+            let bytes = strata_format::commit::read_checked(&p).map_err(|e| match e {
+                strata_format::commit::ReadCheckedError::Io { error, .. } => CompareError::Run {
+                    path: p.clone(),
+                    message: format!("cannot read: {error}"),
+                },
+                strata_format::commit::ReadCheckedError::Manifest(m) => m.into(),
             })?;
-            strata_format::commit::check_against_manifest(
-                &p,
-                &strata_format::commit::digest_of(&bytes),
-            )?;
             Some(
                 serde_json::from_slice::<SegmentsFile>(&bytes).map_err(|e| CompareError::Run {
                     path: p.clone(),
@@ -197,16 +196,13 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
         Ok((ids, labels, names))
     };
     // A file that fails to parse may be the symptom of a folder mixing two runs: say that.
-    let (ids, labels, names) = parse().map_err(|e| match std::fs::read(&assignments) {
-        Ok(bytes) => match strata_format::commit::check_against_manifest(
-            &assignments,
-            &strata_format::commit::digest_of(&bytes),
-        ) {
-            Err(mixed) => mixed.into(),
-            Ok(()) => e,
-        },
-        Err(_) => e,
-    })?;
+    let (ids, labels, names) =
+        parse().map_err(
+            |e| match strata_format::commit::read_checked(&assignments) {
+                Err(strata_format::commit::ReadCheckedError::Manifest(mixed)) => mixed.into(),
+                _ => e,
+            },
+        )?;
     strata_format::commit::check_against_manifest(&assignments, &reader.get_ref().digest())?;
     if ids.is_empty() {
         return Err(data_err("no customers to compare".into()));

@@ -165,12 +165,13 @@ impl Model {
             path: path.to_owned(),
             message,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
         // A model in a run folder must be the one its manifest lists, not a file of another run.
-        strata_format::commit::check_against_manifest(
-            path,
-            &strata_format::commit::digest_of(&bytes),
-        )?;
+        let bytes = strata_format::commit::read_checked(path).map_err(|e| match e {
+            strata_format::commit::ReadCheckedError::Io { error, .. } => {
+                err(format!("cannot read: {error}"))
+            }
+            strata_format::commit::ReadCheckedError::Manifest(m) => m.into(),
+        })?;
         let model: Model =
             serde_json::from_slice(&bytes).map_err(|e| err(format!("not a Strata model: {e}")))?;
         model.validate().map_err(err)?;

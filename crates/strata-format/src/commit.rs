@@ -24,15 +24,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::staged::{register, unregister};
+use crate::staged::{Registered, TEMP_SUFFIX, temp_in};
 use crate::write::WriteError;
 
 /// The manifest's file name in a run's folder.
 pub const MANIFEST: &str = "manifest.json";
 /// The lock file every writer of a folder holds while it stages and commits.
 pub const LOCK: &str = ".strata.lock";
-/// Ending of a staged (not yet committed) file: `.NAME.XXXXXX.tmp`.
-const TEMP_SUFFIX: &str = ".tmp";
 /// Ending of the backup of a replaced file while a commit runs: `.NAME.strata-prev`.
 const PREV_SUFFIX: &str = ".strata-prev";
 
@@ -305,12 +303,8 @@ pub struct Staged {
     name: String,
     tmp: tempfile::TempPath,
     digest: FileDigest,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        unregister(&self.tmp);
-    }
+    /// Keeps the file registered for the signal handler until the commit renames it.
+    _registered: Registered,
 }
 
 /// A file being written for a run: write to it (through a `BufWriter`: every write is hashed),
@@ -319,6 +313,7 @@ pub struct Staging {
     name: String,
     target: PathBuf,
     file: tempfile::NamedTempFile,
+    registered: Registered,
     hasher: Sha256,
     bytes: u64,
 }
@@ -357,6 +352,7 @@ impl Staging {
                 bytes: self.bytes,
                 sha256: hex(&self.hasher.finalize()),
             },
+            _registered: self.registered,
         })
     }
 }
@@ -415,11 +411,6 @@ impl RunDir {
         Ok(run)
     }
 
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
     /// Removes what an earlier run that died (kill -9, power loss) left: staged temporaries and
     /// commit backups. Safe, since every writer holds the lock this run holds now.
     fn sweep(&self) {
@@ -441,22 +432,15 @@ impl RunDir {
     /// Starts writing the output `name`, under a temporary name until the commit.
     pub fn create(&self, name: &str) -> Result<Staging, WriteError> {
         let target = self.dir.join(name);
-        let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(TEMP_SUFFIX);
-        // Temporary files are private by default; outputs get ordinary permissions (the
-        // process umask still applies).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let tmp = builder.tempfile_in(&self.dir).map_err(|error| WriteError {
+        let (tmp, registered) = temp_in(&self.dir, name).map_err(|error| WriteError {
             path: target.clone(),
             error,
         })?;
-        register(tmp.path());
         Ok(Staging {
             name: name.to_owned(),
             target,
             file: tmp,
+            registered,
             hasher: Sha256::new(),
             bytes: 0,
         })
@@ -579,7 +563,6 @@ impl RunDir {
                     &order[1.min(i)..i],
                 ));
             }
-            unregister(&f.tmp);
             if i > 0 {
                 written.push(target.clone());
             }

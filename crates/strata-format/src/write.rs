@@ -40,13 +40,7 @@ pub fn write_file_atomically(
         ))
     })?;
     std::fs::create_dir_all(dir).map_err(err)?;
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
-    let _registered = crate::staged::Registered::new(tmp.path());
+    let (mut tmp, _registered) = crate::staged::temp_in(dir, name).map_err(err)?;
     {
         let mut buf = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
         write(&mut buf).map_err(err)?;

@@ -298,13 +298,13 @@ impl Plugin {
         if features.overflow || state.overflow {
             return Err(self.bad("fit", "output larger than 256 MiB"));
         }
-        const MAX_FEATURES: usize = 1 << 16;
-        if features.items.is_empty() || features.items.len() > MAX_FEATURES {
+        if features.items.is_empty() || features.items.len() > strata_abi::MAX_FEATURES {
             return Err(self.bad(
                 "fit",
                 format!(
-                    "{} features (expected 1 to {MAX_FEATURES})",
-                    features.items.len()
+                    "{} features (expected 1 to {})",
+                    features.items.len(),
+                    strata_abi::MAX_FEATURES
                 ),
             ));
         }

@@ -96,9 +96,6 @@ pub(crate) fn warn_if_headerless(path: &std::path::Path, header: &Header) {
     }
 }
 
-/// Most columns a fit may bind: the plugin ABI's limit on features (each column is one or more).
-const MAX_BOUND_COLUMNS: usize = 1 << 16;
-
 /// Binds the strategy's roles to the header of a customer table and plans what to read.
 pub(crate) fn customer_plan(
     settings: &FitSettings,
@@ -162,14 +159,16 @@ pub(crate) fn customer_plan(
             },
         });
     }
-    // Checked before any row is read: every bound column is at least one feature.
-    if bindings.len() > MAX_BOUND_COLUMNS {
+    // Checked before any row is read: every bound column is at least one feature, and the
+    // ABI limits a strategy's features.
+    if bindings.len() > strata_abi::MAX_FEATURES {
         return Err(CoreError::Binding {
             path: path.to_owned(),
             message: format!(
-                "{} columns are bound, and a strategy takes at most {MAX_BOUND_COLUMNS} features; \
-                 bind fewer with --map",
-                bindings.len()
+                "{} columns are bound, and a strategy takes at most {} features; bind fewer with \
+                 --map",
+                bindings.len(),
+                strata_abi::MAX_FEATURES
             ),
         });
     }
