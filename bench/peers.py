@@ -3,7 +3,8 @@
 Called by bench/run.sh (which builds Strata and installs the pinned peers). Writes
 bench/RESULTS.md. Cases:
   1. Lloyd iterations on data in memory: Strata (lloyd_fixed example) vs scikit-learn
-     KMeans(algorithm="lloyd") vs faiss.Kmeans, 2 threads each, same init, tol 0.
+     KMeans(algorithm="lloyd") and KMeans(algorithm="elkan") vs faiss.Kmeans, 2 threads each,
+     same init, tol 0; per iteration as (t(ITERS + 1) - t(1)) / ITERS, alternating runs.
   2. End to end from a CSV: `strata fit` vs a pandas read_csv + StandardScaler + KMeans +
      to_csv script, same starting centroids; wall time and peak memory.
   3. Ingest alone: MB/s of CSV parsed into columns (ingest_rate example) on 1 and 2 threads,
@@ -30,7 +31,7 @@ WORK = ROOT / "bench" / "work"
 STRATA = ROOT / "target" / "release" / "strata"
 LLOYD = ROOT / "target" / "release" / "examples" / "lloyd_fixed"
 INGEST = ROOT / "target" / "release" / "examples" / "ingest_rate"
-REPS = int(os.environ.get("BENCH_REPS", "3"))
+REPS = int(os.environ.get("BENCH_REPS", "5"))
 ITERS = int(os.environ.get("BENCH_ITERS", "20"))
 THREADS = 2
 
@@ -61,6 +62,9 @@ def floor_rates():
 
 
 def lloyd_case(n, d, k, bw, gflops):
+    """ms per Lloyd iteration of each tool on the same data and starting centroids, measured as
+    (time of ITERS + 1 iterations - time of 1) / ITERS, so that setup, the first pass and the
+    final labelling cancel. The tools run alternately (A B C D, A B C D, ...) REPS times."""
     rng = np.random.default_rng(n + d + k)
     x = rng.standard_normal((n, d), dtype=np.float32)
     init = x[rng.choice(n, k, replace=False)].copy()
@@ -68,39 +72,48 @@ def lloyd_case(n, d, k, bw, gflops):
     xf, cf = WORK / f"x_{n}_{d}.f32", WORK / f"c_{n}_{d}_{k}.f32"
     x.astype("<f4").tofile(xf)
     init.astype("<f4").tofile(cf)
-    results = {}
 
-    def strata():
-        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(ITERS)],
+    def strata(iters):
+        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(iters)],
                              check=True, capture_output=True, text=True,
                              env={**os.environ, "RAYON_NUM_THREADS": str(THREADS)}).stdout
         r = json.loads(out)
-        return r["ms_per_iter"], r["inertia"], r["iterations"]
+        return r["seconds"], r["inertia"], r
 
-    def sklearn():
-        from sklearn.cluster import KMeans
-        with threadpool_limits(THREADS):
-            km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=ITERS, tol=0.0, algorithm="lloyd")
-            t = time.perf_counter()
-            km.fit(x)
-            secs = time.perf_counter() - t
-        return secs * 1e3 / km.n_iter_, float(km.inertia_), int(km.n_iter_)
+    def sklearn(algorithm):
+        def run(iters):
+            from sklearn.cluster import KMeans
+            with threadpool_limits(THREADS):
+                km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm=algorithm)
+                t = time.perf_counter()
+                km.fit(x)
+                secs = time.perf_counter() - t
+            return secs, float(km.inertia_), None
+        return run
 
-    def faiss_():
+    def faiss_(iters):
         import faiss
         faiss.omp_set_num_threads(THREADS)
-        km = faiss.Kmeans(d, k, niter=ITERS, verbose=False, max_points_per_centroid=10**9, seed=1)
+        km = faiss.Kmeans(d, k, niter=iters, verbose=False, max_points_per_centroid=10**9, seed=1)
         t = time.perf_counter()
         km.train(x, init_centroids=init)
         secs = time.perf_counter() - t
         dist, _ = km.index.search(x, 1)
-        return secs * 1e3 / ITERS, float(dist.astype(np.float64).sum()), ITERS
+        return secs, float(dist.astype(np.float64).sum()), None
 
-    for name, fn in [("strata", strata), ("scikit-learn", sklearn), ("faiss", faiss_)]:
-        runs = [fn() for _ in range(REPS)]
-        results[name] = (median([r[0] for r in runs]), runs[0][1], runs[0][2])
+    tools = [("strata", strata), ("scikit-learn lloyd", sklearn("lloyd")),
+             ("scikit-learn elkan", sklearn("elkan")), ("faiss", faiss_)]
+    per = {name: [] for name, _ in tools}
+    last = {}
+    for _ in range(REPS):
+        for name, fn in tools:
+            one, _, _ = fn(1)
+            many, inertia, extra = fn(ITERS + 1)
+            per[name].append((many - one) * 1e3 / ITERS)
+            last[name] = (inertia, extra)
     floor_ms = max(x.nbytes / (bw * 1e9 / 2), 3 * n * k * d / (gflops * 1e9)) * 1e3
-    return results, floor_ms
+    results = {name: (median(v), min(v), max(v), last[name][0]) for name, v in per.items()}
+    return results, floor_ms, last["strata"][1]
 
 
 PANDAS_SCRIPT = r'''
@@ -205,7 +218,7 @@ def ingest_case(rows):
 
 
 def main():
-    cases = [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16)]
+    cases = [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16), (1_000_000, 32, 256)]
     csv_rows = [1_000_000, 10_000_000]
     if os.environ.get("BENCH_QUICK"):
         cases, csv_rows = cases[:1], csv_rows[:1]
@@ -217,15 +230,25 @@ def main():
              "same starting centroids, tol 0.", "",
              f"Measured floor: copy bandwidth {bw:.1f} GB/s (read + write), f32 matmul {gflops:.0f} GFLOP/s.", "",
              "## Lloyd iterations, data in memory", "",
-             "| n | d | k | Strata ms/iter | scikit-learn ms/iter | faiss ms/iter | sklearn / Strata | faiss / Strata | "
-             "floor ms | Strata / floor | inertia rel. diff (sklearn, faiss) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"ms per iteration as (time of {ITERS + 1} iterations - time of 1) / {ITERS}, median (min-max) of "
+             f"{REPS} alternating runs. `fastest peer / Strata` is the speed-up over the fastest of the three "
+             "peers at that shape. Strata's rows searched: the share of rows a pass searched among all k "
+             "centroids, averaged over the passes after the first (the rest were settled by bounds).", "",
+             "| n | d | k | Strata | scikit-learn lloyd | scikit-learn elkan | faiss | fastest peer / Strata | "
+             "floor ms | Strata / floor | Strata kernel, rows searched | inertia rel. diff (lloyd, elkan, faiss) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    fmt = lambda t: f"{t[0]:.2f} ({t[1]:.2f}-{t[2]:.2f})"  # noqa: E731
     for n, d, k in cases:
-        r, floor_ms = lloyd_case(n, d, k, bw, gflops)
-        s, sk, fa = r["strata"], r["scikit-learn"], r["faiss"]
-        rel = lambda a: abs(a - s[1]) / abs(s[1])  # noqa: E731
-        lines.append(f"| {n:,} | {d} | {k} | {s[0]:.2f} | {sk[0]:.2f} | {fa[0]:.2f} | {sk[0] / s[0]:.2f} | "
-                     f"{fa[0] / s[0]:.2f} | {floor_ms:.2f} | {s[0] / floor_ms:.1f} | {rel(sk[1]):.1e}, {rel(fa[1]):.1e} |")
+        r, floor_ms, info = lloyd_case(n, d, k, bw, gflops)
+        s = r["strata"]
+        peers = [r["scikit-learn lloyd"], r["scikit-learn elkan"], r["faiss"]]
+        fastest = min(p[0] for p in peers)
+        rel = lambda a: abs(a - s[3]) / abs(s[3])  # noqa: E731
+        searched = info.get("searched_share", float("nan"))
+        lines.append(f"| {n:,} | {d} | {k} | {fmt(s)} | {fmt(peers[0])} | {fmt(peers[1])} | {fmt(peers[2])} | "
+                     f"{fastest / s[0]:.2f} | {floor_ms:.2f} | {s[0] / floor_ms:.1f} | "
+                     f"{info.get('kernel', '?')}, {100 * searched:.0f}% | "
+                     f"{rel(peers[0][3]):.1e}, {rel(peers[1][3]):.1e}, {rel(peers[2][3]):.1e} |")
         print(lines[-1], flush=True)
     lines += ["", "## End to end from a CSV (16 numeric columns, k = 8)", "",
               "| rows | CSV MB | Strata s | pandas + sklearn s | speed-up | Strata peak MiB | pandas peak MiB | "

@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
+use crate::fixed::FixedScale;
 use crate::{
     Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
     check_centroids, farthest_rows,
@@ -31,24 +32,37 @@ impl Backend for CpuBackend {
     }
 
     fn describe(&self) -> String {
-        format!("cpu ({} threads)", rayon::current_num_threads())
+        format!(
+            "cpu ({} threads, {})",
+            rayon::current_num_threads(),
+            Kernel::detect().name()
+        )
     }
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
+        Ok(Box::new(CpuBound::new(data, true, Kernel::detect())))
+    }
+}
+
+impl CpuBound<'_> {
+    fn new(data: MatrixRef<'_>, bounds: bool, kernel: Kernel) -> CpuBound<'_> {
         let n = data.n();
-        // ‖x‖² per row, once per fit: the tie margin needs it on every pass.
-        let norms = data
-            .data()
-            .par_chunks(data.d())
-            .map(|r| r.iter().map(|v| v * v).sum())
-            .collect();
-        Ok(Box::new(CpuBound {
+        let norms = row_norms(data);
+        let ledger = Ledger::new(Scales::new(data, &norms));
+        CpuBound {
             data,
             norms,
+            ledger,
             labels: vec![u32::MAX; n],
             nearest: vec![f32::INFINITY; n],
+            nearest_fresh: false,
+            upper: vec![f32::INFINITY; n],
+            lower: vec![0.0; n],
             centroids: Vec::new(),
-        }))
+            last_unsettled: 0,
+            bounds,
+            kernel,
+        }
     }
 }
 
@@ -56,10 +70,26 @@ struct CpuBound<'a> {
     data: MatrixRef<'a>,
     /// ‖x‖² per row.
     norms: Vec<f32>,
+    /// Exact totals of the current labels.
+    ledger: Ledger,
     labels: Vec<u32>,
+    /// Squared distance of each row to its centroid; only `nearest_fresh` after an exhaustive
+    /// pass (a bounded pass does not read settled rows).
     nearest: Vec<f32>,
+    nearest_fresh: bool,
+    /// Per row, an upper bound on the distance to its own centroid and a lower bound on the
+    /// distance to every other (see [`Moved`]), valid for `centroids`.
+    upper: Vec<f32>,
+    lower: Vec<f32>,
     /// Centroids of the last pass (empty before the first).
     centroids: Vec<f32>,
+    /// Rows the last pass's loosened bounds did not settle.
+    last_unsettled: u64,
+    /// Whether Lloyd passes may settle rows by their bounds (off only to test that they change
+    /// nothing: every row is then searched).
+    bounds: bool,
+    /// The distance kernel, detected at bind (tests choose each one).
+    kernel: Kernel,
 }
 
 /// Rows per chunk: a fixed function of the shape, so the reduction order never depends on
@@ -67,7 +97,7 @@ struct CpuBound<'a> {
 pub fn chunk_rows(n: usize, k: usize, d: usize) -> usize {
     const MIN_ROWS: usize = 2048;
     const PARTIAL_BYTES: usize = 64 << 20;
-    let per_partial = (k * d * 8 + k * 8).max(1);
+    let per_partial = (k * d * 16 + k * 24).max(1);
     let max_chunks = (PARTIAL_BYTES / per_partial).clamp(16, 1024);
     n.div_ceil(max_chunks).max(MIN_ROWS)
 }
@@ -116,6 +146,126 @@ pub fn sq_dist_f32(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
+/// [`sq_dist_f32`], with explicit AVX2 when `AVX2` (the caller then runs with AVX2 enabled):
+/// the same operations in the same order, so the same bits.
+#[inline(always)]
+fn sq_dist<const AVX2: bool>(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: `AVX2` is only set in code that runs after AVX2 was detected.
+        return unsafe { sq_dist_avx2(a, b) };
+    }
+    sq_dist_f32(a, b)
+}
+
+/// [`sq_dist_f32`] in AVX2: eight lanes of separately rounded `acc += t · t` (no FMA, as the
+/// portable loop), the remainder through a masked load (zero terms leave a lane unchanged),
+/// and the lanes summed as ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn sq_dist_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let full = n / 8 * 8;
+    let mut acc = _mm256_setzero_ps();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    // SAFETY: every unmasked load reads lanes i..i + 8 ≤ full ≤ n of both slices; the masked
+    // load touches only the lanes i..n.
+    unsafe {
+        while i < full {
+            let t = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(t, t));
+            i += 8;
+        }
+        if i < n {
+            let rem = (n - i) as i32;
+            let mask = _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(rem),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            let t = _mm256_sub_ps(
+                _mm256_maskload_ps(pa.add(i), mask),
+                _mm256_maskload_ps(pb.add(i), mask),
+            );
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(t, t));
+        }
+        let lo = _mm256_castps256_ps128(acc);
+        let hi = _mm256_extractf128_ps::<1>(acc);
+        // [a0 + a1, a2 + a3, a4 + a5, a6 + a7], then [(a0 + a1) + (a2 + a3), (a4 + a5) + (a6 + a7)].
+        let pairs = _mm_hadd_ps(lo, hi);
+        let quads = _mm_hadd_ps(pairs, pairs);
+        _mm_cvtss_f32(quads) + _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(quads, quads))
+    }
+}
+
+/// Asks for the cache lines of `row` ahead of its use (a hint: it never faults).
+#[inline(always)]
+fn prefetch_row(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let (first, last) = (
+            row.as_ptr(),
+            row.as_ptr().wrapping_add(row.len().max(1) - 1),
+        );
+        let mut p = first as usize & !63;
+        while p <= last as usize {
+            // SAFETY: prefetching is a hint; it reads nothing and never faults. `p` lies within
+            // the cache lines that `row` spans.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+            p += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// `dst.copy_from_slice(row)` inline: a call to `memcpy` per row cost more than the copy.
+#[inline(always)]
+fn copy_row<const AVX2: bool>(dst: &mut [f32], row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        use std::arch::x86_64::*;
+        let n = dst.len().min(row.len());
+        let full = n / 8 * 8;
+        let (pd, pr) = (dst.as_mut_ptr(), row.as_ptr());
+        // SAFETY: `AVX2` is only set in code that runs after AVX2 was detected; the vector
+        // loads and stores cover lanes i..i + 8 ≤ full ≤ n of both slices.
+        unsafe {
+            let mut i = 0;
+            while i < full {
+                _mm256_storeu_ps(pd.add(i), _mm256_loadu_ps(pr.add(i)));
+                i += 8;
+            }
+        }
+        for (s, &x) in dst[full..n].iter_mut().zip(&row[full..n]) {
+            *s = x;
+        }
+        return;
+    }
+    for (s, &x) in dst.iter_mut().zip(row) {
+        *s = x;
+    }
+}
+
+/// ‖x‖² in f64 (each square exact, four accumulators in a fixed order): the moments' term.
+#[inline(always)]
+fn norm_f64(row: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut quads = row.chunks_exact(4);
+    for q in &mut quads {
+        for l in 0..4 {
+            acc[l] += f64::from(q[l]) * f64::from(q[l]);
+        }
+    }
+    for (l, &v) in quads.remainder().iter().enumerate() {
+        acc[l] += f64::from(v) * f64::from(v);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
 /// Nearest and second-nearest centroid of one row: (label, nearest², second²).
 #[inline]
 pub fn nearest_two(row: &[f32], centroids: &[f32], k: usize, d: usize) -> (u32, f64, f64) {
@@ -131,13 +281,6 @@ pub fn nearest_two(row: &[f32], centroids: &[f32], k: usize, d: usize) -> (u32, 
         }
     }
     (best.0, best.1, second)
-}
-
-struct Partial {
-    sums: Vec<f64>,
-    counts: Vec<u64>,
-    inertia: f64,
-    changed: u64,
 }
 
 /// Rows per block: the unit of the distance tile and of the f32 sums.
@@ -261,10 +404,11 @@ fn block_dots<const W: usize>(block: &[f32], ctg: &[f32], d: usize, kp: usize, d
     }
 }
 
-/// Best score of a row's scores and whether another is within `margin` of it: two passes over
-/// fixed-width groups, which the compiler vectorises (no data-dependent branches).
+/// Best score of a row's scores and whether another is within `margin` of it, with the best
+/// score of the other centroids (for the row's lower bound): passes over fixed-width groups,
+/// which the compiler vectorises (no data-dependent branches).
 #[inline(always)]
-fn best_of<const W: usize>(scores: &[f32], margin: f32) -> Pick {
+fn best_of<const W: usize>(scores: &[f32], margin: f32) -> (Pick, f32) {
     let mut mins = [f32::INFINITY; W];
     for group in scores.chunks_exact(W) {
         for l in 0..W {
@@ -279,10 +423,19 @@ fn best_of<const W: usize>(scores: &[f32], margin: f32) -> Pick {
             first = j;
         }
     }
-    (near == 1 && first != usize::MAX).then_some(first as u32)
+    let second = scores
+        .iter()
+        .enumerate()
+        .map(|(j, &s)| if j == first { f32::INFINITY } else { s })
+        .fold(f32::INFINITY, f32::min);
+    (
+        (near == 1 && first != usize::MAX).then_some(first as u32),
+        second,
+    )
 }
 
-/// Portable picks for the rows of `block`.
+/// Portable picks for the rows of `block`, and each row's best score among the other
+/// centroids in `seconds`.
 fn picks_portable(
     block: &[f32],
     x_norms: &[f32],
@@ -290,19 +443,172 @@ fn picks_portable(
     d: usize,
     dots: &mut [f32],
     picks: &mut [Pick],
+    seconds: &mut [f32],
 ) {
     let kp = prep.kp;
     let dots = prep.dots(block, d, dots);
-    for ((scores, pick), &xn) in dots.chunks_exact_mut(kp).zip(picks.iter_mut()).zip(x_norms) {
+    for (((scores, pick), second), &xn) in dots
+        .chunks_exact_mut(kp)
+        .zip(picks.iter_mut())
+        .zip(seconds.iter_mut())
+        .zip(x_norms)
+    {
         for (s, &c) in scores.iter_mut().zip(&prep.norms) {
             *s = c - 2.0 * *s;
         }
         let margin = prep.margin(xn);
-        *pick = if prep.lanes == 16 {
+        (*pick, *second) = if prep.lanes == 16 {
             best_of::<16>(scores, margin)
         } else {
             best_of::<8>(scores, margin)
         };
+    }
+}
+
+/// AVX-512 picks for the rows of `block`, centroids in groups of 16 (`prep.lanes == 16`).
+///
+/// Per 4 rows, the scores of up to four groups (64 centroids) at a time are built in 4 × G
+/// accumulators: each centroid load feeds 4 FMAs and each broadcast row value G, so the FMA
+/// units rather than the loads set the pace (the distance work is a small matrix product).
+/// Each row's argmin, tie count and best other score are then reductions and mask operations
+/// over its scores.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma,popcnt,bmi1")]
+fn picks_avx512(
+    block: &[f32],
+    x_norms: &[f32],
+    prep: &Prepared,
+    d: usize,
+    scores: &mut [f32],
+    picks: &mut [Pick],
+    seconds: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(prep.lanes, 16);
+    let kp = prep.kp;
+    let groups = kp / 16;
+    let n = block.len() / d;
+    // Eight rows per tile when there is one group (k ≤ 16: each centroid load then feeds 8
+    // FMAs), four with more (4 × up to 4 groups: 16 accumulators).
+    let tile_rows = if groups == 1 { 8 } else { 4 };
+    assert!(scores.len() >= 8 * kp && picks.len() >= n && x_norms.len() >= n);
+    assert!(seconds.len() >= n);
+    assert!(prep.ctg.len() == kp * d && prep.norms.len() == kp);
+
+    /// Scores of `G` groups from group `g` for the `R` rows `rows`, stored at `scores[q·kp..]`.
+    ///
+    /// SAFETY (caller): groups g..g + G exist (`(g + G)·16 ≤ kp`), every row holds `d` values,
+    /// `scores` holds R·kp values, `ctg` kp·d and `norms` kp.
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const G: usize>(
+        rows: [&[f32]; R],
+        ctg: *const f32,
+        norms: *const f32,
+        d: usize,
+        kp: usize,
+        g: usize,
+        scores: *mut f32,
+    ) {
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); G]; R];
+            for f in 0..d {
+                let mut c = [_mm512_setzero_ps(); G];
+                for (h, c) in c.iter_mut().enumerate() {
+                    *c = _mm512_loadu_ps(ctg.add(((g + h) * d + f) * 16));
+                }
+                for q in 0..R {
+                    let x = _mm512_set1_ps(*rows[q].get_unchecked(f));
+                    for h in 0..G {
+                        acc[q][h] = _mm512_fmadd_ps(x, c[h], acc[q][h]);
+                    }
+                }
+            }
+            let two = _mm512_set1_ps(2.0);
+            for h in 0..G {
+                let nv = _mm512_loadu_ps(norms.add((g + h) * 16));
+                for (q, a) in acc.iter().enumerate() {
+                    _mm512_storeu_ps(
+                        scores.add(q * kp + (g + h) * 16),
+                        _mm512_fnmadd_ps(two, a[h], nv),
+                    );
+                }
+            }
+        }
+    }
+
+    let (ctg, norms) = (prep.ctg.as_ptr(), prep.norms.as_ptr());
+    let mut r = 0;
+    while r < n {
+        // A short last tile repeats its last row; the repeats are computed and ignored.
+        let last = n - 1;
+        let row_at = |q: usize| {
+            let i = (r + q).min(last);
+            &block[i * d..(i + 1) * d]
+        };
+        let out = scores.as_mut_ptr();
+        // SAFETY: each call covers groups g..g + G with g + G ≤ groups (so (g + G)·16 ≤ kp);
+        // the lengths of ctg, norms and scores (8·kp) were asserted above.
+        unsafe {
+            if groups == 1 {
+                let rows: [&[f32]; 8] = std::array::from_fn(row_at);
+                tile::<8, 1>(rows, ctg, norms, d, kp, 0, out);
+            } else {
+                let rows: [&[f32]; 4] = [row_at(0), row_at(1), row_at(2), row_at(3)];
+                let mut g = 0;
+                while g + 4 <= groups {
+                    tile::<4, 4>(rows, ctg, norms, d, kp, g, out);
+                    g += 4;
+                }
+                match groups - g {
+                    3 => tile::<4, 3>(rows, ctg, norms, d, kp, g, out),
+                    2 => tile::<4, 2>(rows, ctg, norms, d, kp, g, out),
+                    1 => tile::<4, 1>(rows, ctg, norms, d, kp, g, out),
+                    _ => {}
+                }
+            }
+        }
+        for q in 0..tile_rows.min(n - r) {
+            let row = &scores[q * kp..(q + 1) * kp];
+            // SAFETY: `row` holds `groups` whole groups of 16.
+            let (pick, second) = unsafe {
+                let p = row.as_ptr();
+                let mut m = _mm512_loadu_ps(p);
+                for g in 1..groups {
+                    m = _mm512_min_ps(m, _mm512_loadu_ps(p.add(g * 16)));
+                }
+                let best = _mm512_reduce_min_ps(m);
+                let (bestv, thr) = (
+                    _mm512_set1_ps(best),
+                    _mm512_set1_ps(best + prep.margin(x_norms[r + q])),
+                );
+                let (mut near, mut first) = (0u32, u32::MAX);
+                for g in 0..groups {
+                    let v = _mm512_loadu_ps(p.add(g * 16));
+                    near += _mm512_cmp_ps_mask::<_CMP_LE_OQ>(v, thr).count_ones();
+                    let eq = u32::from(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, bestv));
+                    if first == u32::MAX && eq != 0 {
+                        first = g as u32 * 16 + eq.trailing_zeros();
+                    }
+                }
+                // The best score of the other centroids: the winner's lane masked to +∞.
+                let inf = _mm512_set1_ps(f32::INFINITY);
+                let mut m2 = inf;
+                for g in 0..groups {
+                    let v = _mm512_loadu_ps(p.add(g * 16));
+                    let mask = if first / 16 == g as u32 {
+                        1u16 << (first % 16)
+                    } else {
+                        0
+                    };
+                    m2 = _mm512_min_ps(m2, _mm512_mask_mov_ps(v, mask, inf));
+                }
+                let pick = (near == 1 && first != u32::MAX).then_some(first);
+                (pick, _mm512_reduce_min_ps(m2))
+            };
+            picks[r + q] = pick;
+            seconds[r + q] = second;
+        }
+        r += tile_rows;
     }
 }
 
@@ -321,6 +627,7 @@ fn picks_avx2(
     d: usize,
     scores: &mut [f32],
     picks: &mut [Pick],
+    seconds: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     debug_assert_eq!(prep.lanes, 8);
@@ -331,6 +638,7 @@ fn picks_avx2(
     // blocks of 64 rows do not split into tiles of six.)
     const TILE: usize = 4;
     assert!(scores.len() >= TILE * kp && picks.len() >= n && x_norms.len() >= n);
+    assert!(seconds.len() >= n);
     assert!(prep.ctg.len() == kp * d && prep.norms.len() == kp);
     let ctg = prep.ctg.as_ptr();
     let two = _mm256_set1_ps(2.0);
@@ -413,6 +721,23 @@ fn picks_avx2(
                         first = g as u32 * 8 + eq.trailing_zeros();
                     }
                 }
+                // The best score of the other centroids: the winner's lane masked to +∞.
+                let inf = _mm256_set1_ps(f32::INFINITY);
+                let winner = _mm256_set1_epi32(first as i32);
+                let mut m2 = inf;
+                for g in 0..groups {
+                    let lane = _mm256_add_epi32(
+                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                        _mm256_set1_epi32(g as i32 * 8),
+                    );
+                    let is_winner = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, winner));
+                    let v = _mm256_blendv_ps(_mm256_loadu_ps(p.add(g * 8)), inf, is_winner);
+                    m2 = _mm256_min_ps(m2, v);
+                }
+                m2 = _mm256_min_ps(m2, _mm256_permute2f128_ps::<1>(m2, m2));
+                m2 = _mm256_min_ps(m2, _mm256_shuffle_ps::<0b01_00_11_10>(m2, m2));
+                m2 = _mm256_min_ps(m2, _mm256_shuffle_ps::<0b10_11_00_01>(m2, m2));
+                seconds[r + q] = _mm256_cvtss_f32(m2);
                 (near == 1 && first != u32::MAX).then_some(first)
             };
         }
@@ -427,6 +752,9 @@ enum Kernel {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX2 for the pass, AVX-512 for the distance tile.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
 impl Kernel {
@@ -437,9 +765,23 @@ impl Kernel {
             && std::is_x86_feature_detected!("popcnt")
             && std::is_x86_feature_detected!("bmi1")
         {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
             return Kernel::Avx2;
         }
         Kernel::Portable
+    }
+
+    /// The instruction set the distance kernel uses, as reports show it.
+    fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => "avx512",
+        }
     }
 
     fn lanes(self, k: usize) -> usize {
@@ -454,6 +796,8 @@ impl Kernel {
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => 8,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => 16,
         }
     }
 }
@@ -465,127 +809,758 @@ struct Pass<'p> {
     k: usize,
     d: usize,
     kernel: Kernel,
+    scales: &'p Scales,
 }
 
-/// One chunk of an assignment pass: labels, distances, and this chunk's partial sums.
+/// Rounding allowance for the bounds, which are kept in f32: each stored bound is pushed
+/// outwards by more than the rounding error of the operations that made it, so a row is only
+/// settled by its bounds when the exact comparison would settle it too.
+const DOWN: f32 = 1.0 - 4.0 * f32::EPSILON;
+const UP: f32 = 1.0 + 4.0 * f32::EPSILON;
+
+/// How the centroids moved between two passes with the same k: what Hamerly's bounds need.
+///
+/// A row keeps an upper bound `u` on its distance (not squared) to its own centroid `a` and a
+/// lower bound `l` on its distance to every other. After the centroids move, `u + δ(a)` and
+/// `l − max δ(j ≠ a)` still bound them (triangle inequality). When `u` is below
+/// `max(l, s(a))`, with `s(a)` half the distance from `a` to its nearest other centroid, no
+/// other centroid can be as close, so the row keeps `a` without its data being read. If not,
+/// `u` is made exact (one distance) and the test repeated; only rows that fail it again are
+/// searched among all k. A settled row is one an exhaustive pass gives the same label: that
+/// pass breaks only exact ties (to the lowest index), and a settled row has none. The sums do
+/// not move with it, and they are exact integers ([`crate::fixed`]), so the pass's sums are
+/// those of an exhaustive pass, bit for bit.
+struct Moved {
+    /// δ(j) = ‖c_j − c′_j‖, rounded up.
+    drift: Vec<f32>,
+    /// The largest drift and its centroid, and the second largest.
+    top: (f32, usize, f32),
+    /// s(j): half the distance from centroid j to its nearest other centroid, rounded down
+    /// (+∞ when k = 1).
+    half_gap: Vec<f32>,
+    /// Search every row without testing bounds (the bounds are still renewed): chosen when the
+    /// last pass had to search most rows anyway, as in a fit's first iterations.
+    search_all: bool,
+}
+
+impl Moved {
+    fn new(old: &[f32], new: &[f32], k: usize, d: usize, search_all: bool) -> Moved {
+        let drift: Vec<f32> = (0..k)
+            .map(|j| {
+                let range = j * d..(j + 1) * d;
+                (sq_dist_f64(&old[range.clone()], &new[range]).sqrt() as f32) / DOWN
+            })
+            .collect();
+        let mut top = (0.0f32, usize::MAX, 0.0f32);
+        for (j, &v) in drift.iter().enumerate() {
+            if v > top.0 {
+                top = (v, j, top.0);
+            } else if v > top.2 {
+                top.2 = v;
+            }
+        }
+        // k² d / 2 distances per pass: small beside the n·d of an exhaustive pass.
+        let mut nearest = vec![f64::INFINITY; k];
+        for a in 0..k {
+            for b in a + 1..k {
+                let g = sq_dist_f64(&new[a * d..(a + 1) * d], &new[b * d..(b + 1) * d]);
+                nearest[a] = nearest[a].min(g);
+                nearest[b] = nearest[b].min(g);
+            }
+        }
+        let half_gap = nearest
+            .iter()
+            .map(|&g| ((0.5 * g.sqrt()) as f32) * DOWN)
+            .collect();
+        Moved {
+            drift,
+            top,
+            half_gap,
+            search_all,
+        }
+    }
+
+    /// The largest drift of a centroid other than `a`.
+    #[inline(always)]
+    fn other(&self, a: usize) -> f32 {
+        if a == self.top.1 {
+            self.top.2
+        } else {
+            self.top.0
+        }
+    }
+}
+
+/// Whether a row whose distance to its own centroid is at most `upper` is certainly nearer to
+/// it than to any other, every other being at least `bound` away. A NaN never settles a row.
+#[inline(always)]
+fn settles(upper: f32, bound: f32) -> bool {
+    upper < bound
+}
+
+/// Upper bound on the distance of a row whose squared distance [`sq_dist_f32`] computed as
+/// `sq`: that sum of `d` positive f32 terms errs by less than (d + 4)·ε relative.
+#[inline(always)]
+fn upper_of(sq: f32, d: usize) -> f32 {
+    upper_sq_of(sq, d).sqrt() / DOWN
+}
+
+/// Upper bound on the squared distance whose [`sq_dist_f32`] is `sq`.
+#[inline(always)]
+fn upper_sq_of(sq: f32, d: usize) -> f32 {
+    sq * (1.0 + 2.0 * (d as f32 + 4.0) * f32::EPSILON)
+}
+
+/// Lower bound on the squared distance of a row (‖x‖² = `x_norm`) to a centroid whose f32
+/// score is `score`: the score errs by less than the tie margin.
+#[inline(always)]
+fn lower_sq_of(prep: &Prepared, x_norm: f32, score: f32) -> f32 {
+    (x_norm + score - prep.margin(x_norm)).max(0.0)
+}
+
+/// A chunk's rows: their data, norms and the state a pass reads and updates.
+struct Rows<'c> {
+    data: &'c [f32],
+    norms: &'c [f32],
+    labels: &'c mut [u32],
+    nearest: &'c mut [f32],
+    upper: &'c mut [f32],
+    lower: &'c mut [f32],
+}
+
+/// One chunk of an exhaustive pass: every row searched, labels, distances, bounds, and this
+/// chunk's exact partial sums.
 ///
 /// The nearest centroid is found with the f32 score ‖c‖² − 2x·c; when another score is within
 /// the score's error bound of the best, the row is decided in f64 instead, so labels are those
 /// of an exact f64 comparison whatever the kernel. The distance kept (and added to the
 /// inertia) is then computed directly as Σ(x − c)², never from the score.
-fn assign_chunk(
-    pass: &Pass<'_>,
-    rows: &[f32],
-    norms: &[f32],
-    labels: &mut [u32],
-    nearest: &mut [f32],
-) -> Partial {
+fn full_chunk(pass: &Pass<'_>, rows: Rows<'_>) -> Partial {
     match pass.kernel {
-        Kernel::Portable => assign_chunk_with::<false>(pass, rows, norms, labels, nearest),
+        Kernel::Portable => full_chunk_with::<false>(pass, rows),
         // SAFETY: `Kernel::Avx2` is only chosen after AVX2, FMA, POPCNT and BMI1 were detected.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { assign_chunk_avx2(pass, rows, norms, labels, nearest) },
+        Kernel::Avx2 | Kernel::Avx512 => unsafe { full_chunk_avx2(pass, rows) },
     }
 }
 
-/// The chunk loop compiled with AVX2 and FMA enabled, so the direct distance and the block sums
-/// are vectorised at that width too.
+/// [`full_chunk`] compiled with AVX2 and FMA enabled, so the direct distance and the block
+/// sums are vectorised at that width too.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt,bmi1")]
-fn assign_chunk_avx2(
-    pass: &Pass<'_>,
-    rows: &[f32],
+fn full_chunk_avx2(pass: &Pass<'_>, rows: Rows<'_>) -> Partial {
+    full_chunk_with::<true>(pass, rows)
+}
+
+/// The picks of the rows of `search` (row-major, with their norms), and each row's best score
+/// among the other centroids.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn search_rows<const AVX2: bool>(
+    kernel: Kernel,
+    prep: &Prepared,
+    d: usize,
+    search: &[f32],
     norms: &[f32],
-    labels: &mut [u32],
-    nearest: &mut [f32],
-) -> Partial {
-    assign_chunk_with::<true>(pass, rows, norms, labels, nearest)
+    scratch: &mut [f32],
+    picks: &mut [Pick],
+    seconds: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx512 && prep.lanes == 16 {
+        // SAFETY: `Kernel::Avx512` is only chosen after AVX-512F (and AVX2, FMA, POPCNT and
+        // BMI1) were detected.
+        unsafe { picks_avx512(search, norms, prep, d, scratch, picks, seconds) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 {
+        // SAFETY: only instantiated inside functions compiled with AVX2, FMA, POPCNT and
+        // BMI1, which run after those features were detected.
+        unsafe { picks_avx2(search, norms, prep, d, scratch, picks, seconds) };
+        return;
+    }
+    picks_portable(search, norms, prep, d, scratch, picks, seconds);
+}
+
+/// A row's label and the squares of its bounds from its search: the pick, or f64 when the pick
+/// was too close to call (exactly as the reference decides). The upper bound is measured only
+/// `with_upper` (an exhaustive pass takes it from its tally). The square roots are taken by
+/// [`roots`], a block at a time (vectorised).
+#[inline(always)]
+fn settle_search<const AVX2: bool>(
+    pass: &Pass<'_>,
+    row: &[f32],
+    x_norm: f32,
+    pick: Pick,
+    second: f32,
+    with_upper: bool,
+) -> (u32, f32, f32) {
+    let (prep, k, d) = (pass.prep, pass.k, pass.d);
+    match pick {
+        _ if k == 1 => (0, f32::INFINITY, f32::INFINITY),
+        Some(j) => {
+            let upper = if with_upper {
+                let c = &pass.centroids[j as usize * d..(j as usize + 1) * d];
+                upper_sq_of(sq_dist::<AVX2>(row, c), d)
+            } else {
+                f32::INFINITY
+            };
+            (j, upper, lower_sq_of(prep, x_norm, second))
+        }
+        None => {
+            let (j, near, second) = nearest_two(row, pass.centroids, k, d);
+            (j, (near as f32) / DOWN, (second as f32) * DOWN)
+        }
+    }
+}
+
+/// Bounds from squared bounds: `upper[i] = √upper_sq[i]`, rounded up, and `lower[i] =
+/// √lower_sq[i]`, rounded down (in place).
+#[inline(always)]
+fn roots(upper_sq: &mut [f32], lower_sq: &mut [f32]) {
+    for u in upper_sq.iter_mut() {
+        *u = u.sqrt() / DOWN;
+    }
+    for l in lower_sq.iter_mut() {
+        *l = l.sqrt() * DOWN;
+    }
 }
 
 #[inline(always)]
-fn assign_chunk_with<const AVX2: bool>(
-    pass: &Pass<'_>,
-    rows: &[f32],
-    norms: &[f32],
-    labels: &mut [u32],
-    nearest: &mut [f32],
-) -> Partial {
+fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial {
     let Pass {
         centroids,
         prep,
         k,
         d,
+        scales,
         ..
     } = *pass;
+    let Rows {
+        data,
+        norms,
+        labels,
+        nearest,
+        upper,
+        lower,
+        ..
+    } = rows;
     let kp = prep.kp;
     let mut scratch = vec![0f32; BLOCK * kp];
     let mut picks: [Pick; BLOCK] = [None; BLOCK];
+    let mut seconds = [0f32; BLOCK];
     let mut decided = [0u32; BLOCK];
-    let mut tally = Tally::new(k, d);
-    for (b, block) in rows.chunks(BLOCK * d).enumerate() {
+    let mut tally = Tally::new(k, d, scales);
+    for (b, block) in data.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
-        let x_norms = &norms[b * BLOCK..b * BLOCK + n_rows];
-        #[cfg(target_arch = "x86_64")]
-        if AVX2 {
-            // SAFETY: only instantiated inside `assign_chunk_avx2`, which runs after the
-            // kernel's features were detected.
-            unsafe { picks_avx2(block, x_norms, prep, d, &mut scratch, &mut picks) };
-        } else {
-            picks_portable(block, x_norms, prep, d, &mut scratch, &mut picks);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        picks_portable(block, x_norms, prep, d, &mut scratch, &mut picks);
-        for (r, pick) in picks[..n_rows].iter().enumerate() {
-            decided[r] = match pick {
-                _ if k == 1 => 0,
-                Some(j) => *j,
-                // Too close to call in f32: decide in f64, exactly as the reference does.
-                None => nearest_two(&block[r * d..(r + 1) * d], centroids, k, d).0,
-            };
-        }
         let range = b * BLOCK..b * BLOCK + n_rows;
-        tally.block(
+        let x_norms = &norms[range.clone()];
+        search_rows::<AVX2>(
+            pass.kernel,
+            prep,
+            d,
+            block,
+            x_norms,
+            &mut scratch,
+            &mut picks,
+            &mut seconds,
+        );
+        let lower = &mut lower[range.clone()];
+        for r in 0..n_rows {
+            // The upper bound comes from the tally's exact distance below.
+            (decided[r], _, lower[r]) = settle_search::<AVX2>(
+                pass,
+                &block[r * d..(r + 1) * d],
+                x_norms[r],
+                picks[r],
+                seconds[r],
+                false,
+            );
+        }
+        roots(&mut [], lower);
+        tally.block::<AVX2>(
             block,
             &decided[..n_rows],
             centroids,
             &mut labels[range.clone()],
-            &mut nearest[range],
+            &mut nearest[range.clone()],
         );
+        for (u, &sq) in upper[range.clone()].iter_mut().zip(&nearest[range]) {
+            *u = upper_of(sq, d);
+        }
     }
+    tally.p.searched = labels.len() as u64;
     tally.finish()
 }
 
-/// A chunk's running totals, kept in one fixed order: the kept distance of each row computed
-/// directly (f32 terms, [`sq_dist_f32`]), inertia in four f64 accumulators by row index mod 4,
-/// centroid sums in f32 within a block of at most 64 rows and f64 across blocks. The CPU pass
-/// and [`tally_pass`] (labels decided on a GPU) both go through it, so equal labels give equal
-/// bits.
-struct Tally {
+/// One chunk of a bounded pass ([`Moved`]): rows settled by their bounds keep their label and
+/// are not read; the others are searched, and those whose label changes are listed as moves
+/// for the sums.
+fn bounded_chunk(pass: &Pass<'_>, moved: &Moved, rows: Rows<'_>) -> Partial {
+    match pass.kernel {
+        Kernel::Portable => bounded_chunk_with::<false>(pass, moved, rows),
+        // SAFETY: `Kernel::Avx2` is only chosen after AVX2, FMA, POPCNT and BMI1 were detected.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 | Kernel::Avx512 => unsafe { bounded_chunk_avx2(pass, moved, rows) },
+    }
+}
+
+/// [`bounded_chunk`] compiled with AVX2 and FMA enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt,bmi1")]
+fn bounded_chunk_avx2(pass: &Pass<'_>, moved: &Moved, rows: Rows<'_>) -> Partial {
+    bounded_chunk_with::<true>(pass, moved, rows)
+}
+
+#[inline(always)]
+fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Rows<'_>) -> Partial {
+    let Pass {
+        centroids, prep, d, ..
+    } = *pass;
+    let Rows {
+        data,
+        norms,
+        labels,
+        upper,
+        lower,
+        ..
+    } = rows;
+    let kp = prep.kp;
+    let mut scratch = vec![0f32; BLOCK * kp];
+    let mut picks: [Pick; BLOCK] = [None; BLOCK];
+    let mut seconds = [0f32; BLOCK];
+    // The rows of a block that need a search, copied together: `which[q]` is the block row of
+    // gathered row q.
+    let mut gathered = vec![0f32; BLOCK * d];
+    let mut gathered_norms = [0f32; BLOCK];
+    let mut which = [0usize; BLOCK];
+    let mut loose = [0usize; BLOCK];
+    let mut p = Partial::empty();
+    let centroid = |j: usize| &centroids[j * d..(j + 1) * d];
+    for (b, block) in data.chunks(BLOCK * d).enumerate() {
+        let n_rows = block.len() / d;
+        let base = b * BLOCK;
+        if moved.search_all {
+            for (r, w) in which.iter_mut().enumerate().take(n_rows) {
+                *w = r;
+                // Would the bounds have settled it? Counted, to know when to use them again.
+                let i = base + r;
+                let a = labels[i] as usize;
+                let l = (lower[i] - moved.other(a)) * DOWN;
+                let u = (upper[i] + moved.drift[a]) * UP;
+                p.unsettled += u64::from(!settles(u, l.max(moved.half_gap[a])));
+            }
+            p.searched += n_rows as u64;
+            search_block::<AVX2>(
+                pass,
+                &mut p,
+                block,
+                &norms[base..base + n_rows],
+                &which[..n_rows],
+                Search {
+                    scratch: &mut scratch,
+                    picks: &mut picks,
+                    seconds: &mut seconds,
+                },
+                &mut labels[base..base + n_rows],
+                &mut upper[base..base + n_rows],
+                &mut lower[base..base + n_rows],
+            );
+            continue;
+        }
+        // A: every row's loosened bounds, without a branch; the rows they do not settle are
+        // listed in `loose`.
+        let mut n_loose = 0;
+        for r in 0..n_rows {
+            let i = base + r;
+            let a = labels[i] as usize;
+            let l = (lower[i] - moved.other(a)) * DOWN;
+            let u = (upper[i] + moved.drift[a]) * UP;
+            lower[i] = l;
+            upper[i] = u;
+            loose[n_loose] = r;
+            let unsettled = !settles(u, l.max(moved.half_gap[a]));
+            n_loose += usize::from(unsettled);
+            // The row will be read in B: fetch its lines now, so that the reads of a block's
+            // unsettled rows overlap instead of waiting one by one (B is bound by them).
+            // Settled rows prefetch the block's first row, already in cache.
+            let at = if unsettled { r * d } else { 0 };
+            prefetch_row(&block[at..at + d]);
+        }
+        // B: those rows' upper bounds made exact (their data is read only now), tested again;
+        // the rows still not settled are gathered for a search.
+        let mut todo = 0;
+        for &r in &loose[..n_loose] {
+            let i = base + r;
+            let a = labels[i] as usize;
+            let row = &block[r * d..(r + 1) * d];
+            let u = upper_of(sq_dist::<AVX2>(row, centroid(a)), d);
+            upper[i] = u;
+            copy_row::<AVX2>(&mut gathered[todo * d..(todo + 1) * d], row);
+            gathered_norms[todo] = norms[i];
+            which[todo] = r;
+            todo += usize::from(!settles(u, lower[i].max(moved.half_gap[a])));
+        }
+        p.unsettled += n_loose as u64;
+        if todo == 0 {
+            continue;
+        }
+        p.searched += todo as u64;
+        search_block::<AVX2>(
+            pass,
+            &mut p,
+            &gathered[..todo * d],
+            &gathered_norms[..todo],
+            &which[..todo],
+            Search {
+                scratch: &mut scratch,
+                picks: &mut picks,
+                seconds: &mut seconds,
+            },
+            &mut labels[base..base + n_rows],
+            &mut upper[base..base + n_rows],
+            &mut lower[base..base + n_rows],
+        );
+    }
+    p.changed = p.moves.len() as u64;
+    p
+}
+
+/// Scratch space of a search.
+struct Search<'s> {
+    scratch: &'s mut [f32],
+    picks: &'s mut [Pick],
+    seconds: &'s mut [f32],
+}
+
+/// Searches the rows of `search` (row-major, norms `search_norms`; row q is row `which[q]` of
+/// a block, and of `labels`, `upper`, `lower`): new labels and bounds, and a move for each row
+/// whose label changed.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn search_block<const AVX2: bool>(
+    pass: &Pass<'_>,
+    p: &mut Partial,
+    search: &[f32],
+    search_norms: &[f32],
+    which: &[usize],
+    scratch: Search<'_>,
+    labels: &mut [u32],
+    upper: &mut [f32],
+    lower: &mut [f32],
+) {
+    let d = pass.d;
+    let Search {
+        scratch,
+        picks,
+        seconds,
+    } = scratch;
+    search_rows::<AVX2>(
+        pass.kernel,
+        pass.prep,
+        d,
+        search,
+        search_norms,
+        scratch,
+        picks,
+        seconds,
+    );
+    let (mut upper_sq, mut lower_sq) = ([0f32; BLOCK], [0f32; BLOCK]);
+    for (q, &r) in which.iter().enumerate() {
+        let row = &search[q * d..(q + 1) * d];
+        let j;
+        (j, upper_sq[q], lower_sq[q]) =
+            settle_search::<AVX2>(pass, row, search_norms[q], picks[q], seconds[q], true);
+        if j != labels[r] {
+            let from = labels[r];
+            p.moves.push(Move { from, to: j });
+            p.moved_norms
+                .push(pass.scales.norms.quantize_f64(0, norm_f64(row)));
+            if p.sums.is_empty() {
+                let at = p.moved.len();
+                p.moved.resize(at + d, 0);
+                pass.scales
+                    .features
+                    .add_row::<AVX2>(&mut p.moved[at..], row);
+                if p.moves.len() > pass.k {
+                    p.densify(pass.k, d);
+                }
+            } else {
+                let mut q = [0i64; 64];
+                for (part, q_part) in row.chunks(64).zip(0..) {
+                    let q = &mut q[..part.len()];
+                    q.fill(0);
+                    pass.scales
+                        .features
+                        .add_row_from::<AVX2>(q, part, q_part * 64);
+                    let (from, to) = (
+                        from as usize * d + q_part * 64,
+                        j as usize * d + q_part * 64,
+                    );
+                    for (f, &v) in q.iter().enumerate() {
+                        p.sums[from + f] -= i128::from(v);
+                        p.sums[to + f] += i128::from(v);
+                    }
+                }
+            }
+            labels[r] = j;
+        }
+    }
+    let m = which.len();
+    roots(&mut upper_sq[..m], &mut lower_sq[..m]);
+    for (q, &r) in which.iter().enumerate() {
+        (upper[r], lower[r]) = (upper_sq[q], lower_sq[q]);
+    }
+}
+
+/// A row that changed label in a bounded pass: its sums move from one centroid to another.
+#[derive(Debug, Clone, Copy)]
+struct Move {
+    from: u32,
+    to: u32,
+}
+
+/// The fixed-point grids of one bound matrix: its features, and its rows' squared norms.
+#[derive(Debug, Clone)]
+pub struct Scales {
+    features: FixedScale,
+    norms: FixedScale,
+}
+
+impl Scales {
+    /// The grids for `data`, whose rows' squared norms are `norms`.
+    pub fn new(data: MatrixRef<'_>, norms: &[f32]) -> Scales {
+        Scales {
+            features: FixedScale::of(data),
+            norms: FixedScale::of_column(norms),
+        }
+    }
+}
+
+/// ‖x‖² per row in f32 (the picks' tie margin and the moments need it on every pass).
+pub fn row_norms(data: MatrixRef<'_>) -> Vec<f32> {
+    data.data()
+        .par_chunks(data.d())
+        .map(|r| r.iter().map(|v| v * v).sum())
+        .collect()
+}
+
+/// Exact per-centroid totals of the rows' current labels: sums of each feature and of the
+/// rows' squared norms on their grids, and counts. Both backends keep one, so their passes'
+/// outputs are computed from the same integers.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    scales: Scales,
+    k: usize,
+    sums: Vec<i128>,
+    moments: Vec<i128>,
+    counts: Vec<u64>,
+    /// Whether the totals describe the labels of a pass (false before the first).
+    valid: bool,
+}
+
+impl Ledger {
+    /// An empty ledger for a matrix with these grids.
+    pub fn new(scales: Scales) -> Ledger {
+        Ledger {
+            scales,
+            k: 0,
+            sums: Vec::new(),
+            moments: Vec::new(),
+            counts: Vec::new(),
+            valid: false,
+        }
+    }
+
+    /// Whether the totals are those of a previous pass with `k` centroids.
+    pub fn holds(&self, k: usize) -> bool {
+        self.valid && self.k == k
+    }
+
+    /// Replaces the totals with those of an exhaustive pass's partials.
+    fn replace(&mut self, k: usize, d: usize, partials: &[Partial]) {
+        self.k = k;
+        self.sums = vec![0; k * d];
+        self.moments = vec![0; k];
+        self.counts = vec![0; k];
+        for p in partials {
+            for (s, v) in self.sums.iter_mut().zip(&p.sums) {
+                *s += v;
+            }
+            for (s, v) in self.moments.iter_mut().zip(&p.moments) {
+                *s += v;
+            }
+            for (c, v) in self.counts.iter_mut().zip(&p.counts) {
+                *c += v;
+            }
+        }
+        self.valid = true;
+    }
+
+    /// Moves rows between centroids (a bounded pass's changes), exactly: each chunk's dense
+    /// delta if it made one, else its moves.
+    fn apply(&mut self, partials: &[Partial]) {
+        let d = self.scales.features.d();
+        for p in partials {
+            for (s, v) in self.sums.iter_mut().zip(&p.sums) {
+                *s += v;
+            }
+            // `moved` is empty once the chunk made a dense delta.
+            for (m, q) in p.moves.iter().zip(p.moved.chunks_exact(d)) {
+                let (from, to) = (m.from as usize * d, m.to as usize * d);
+                for (f, &q) in q.iter().enumerate() {
+                    self.sums[from + f] -= i128::from(q);
+                    self.sums[to + f] += i128::from(q);
+                }
+            }
+            for (m, &nq) in p.moves.iter().zip(&p.moved_norms) {
+                let (from, to) = (m.from as usize, m.to as usize);
+                self.moments[from] -= i128::from(nq);
+                self.moments[to] += i128::from(nq);
+                self.counts[from] -= 1;
+                self.counts[to] += 1;
+            }
+        }
+    }
+
+    /// Σ‖x − c‖² over rows and their centroids, from the totals: Σ_j Q_j − 2 c_j·S_j + n_j‖c_j‖²
+    /// in f64 (each term at least 0). Within rounding of the row-by-row sum, not its bits.
+    fn moment_inertia(&self, centroids: &[f32]) -> f64 {
+        let d = self.scales.features.d();
+        let mut total = 0.0;
+        for j in 0..self.k {
+            let n = self.counts[j] as f64;
+            let mut cross = 0.0;
+            let mut norm = 0.0;
+            for f in 0..d {
+                let c = f64::from(centroids[j * d + f]);
+                cross += c * self.scales.features.value(f, self.sums[j * d + f]);
+                norm += c * c;
+            }
+            let q = self.scales.norms.value(0, self.moments[j]);
+            total += (q - 2.0 * cross + n * norm).max(0.0);
+        }
+        total
+    }
+
+    /// The pass's output from the totals; `inertia` is the row-by-row sum when the pass made
+    /// one, else it comes from the moments.
+    fn output(
+        &self,
+        centroids: &[f32],
+        inertia: Option<f64>,
+        changed: u64,
+        searched: u64,
+    ) -> StepOutput {
+        let d = self.scales.features.d();
+        let sums = self
+            .sums
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| self.scales.features.value(i % d, s))
+            .collect();
+        StepOutput {
+            sums,
+            counts: self.counts.clone(),
+            inertia: inertia.unwrap_or_else(|| self.moment_inertia(centroids)),
+            changed,
+            searched,
+        }
+    }
+}
+
+/// A chunk's results: exact partial sums (exhaustive passes), or moves and possibly a dense
+/// delta of the sums (bounded passes); the row-by-row inertia (exhaustive passes), changed and
+/// searched rows.
+struct Partial {
+    sums: Vec<i128>,
+    moments: Vec<i128>,
+    counts: Vec<u64>,
+    inertia: f64,
+    changed: u64,
+    searched: u64,
+    /// Rows the loosened bounds did not settle (tested even when every row is searched).
+    unsettled: u64,
+    moves: Vec<Move>,
+    /// The moved rows on the grid, `d` values each, and their squared norms.
+    moved: Vec<i64>,
+    moved_norms: Vec<i64>,
+}
+
+impl Partial {
+    /// Turns the moves' rows into a dense delta of the sums (`sums`), which later moves add
+    /// to directly: with many moves (a fit's first iterations) that is k·d values per chunk
+    /// for the ledger to add, instead of d per move, and no list of moved rows to grow.
+    fn densify(&mut self, k: usize, d: usize) {
+        self.sums = vec![0; k * d];
+        for (m, q) in self.moves.iter().zip(self.moved.chunks_exact(d)) {
+            let (from, to) = (m.from as usize * d, m.to as usize * d);
+            for (f, &q) in q.iter().enumerate() {
+                self.sums[from + f] -= i128::from(q);
+                self.sums[to + f] += i128::from(q);
+            }
+        }
+        self.moved = Vec::new();
+    }
+
+    fn empty() -> Partial {
+        Partial {
+            sums: Vec::new(),
+            moments: Vec::new(),
+            counts: Vec::new(),
+            inertia: 0.0,
+            changed: 0,
+            searched: 0,
+            unsettled: 0,
+            moves: Vec::new(),
+            moved: Vec::new(),
+            moved_norms: Vec::new(),
+        }
+    }
+}
+
+/// A chunk's running totals for an exhaustive pass, kept in one fixed order where order
+/// matters: the kept distance of each row computed directly (f32 terms, [`sq_dist_f32`]),
+/// inertia in four f64 accumulators by row index mod 4; sums on the fixed-point grid (i64
+/// within a block of at most 64 rows, i128 across blocks), where order does not matter. The
+/// CPU pass and [`tally_pass`] (labels decided on a GPU) both go through it, so equal labels
+/// give equal bits.
+struct Tally<'s> {
     p: Partial,
     inertia: [f64; 4],
-    block_sums: Vec<f32>,
+    /// The current block's sums (zero outside the centroids in `order`).
+    block_sums: Vec<i64>,
+    /// Which centroids the current block touched, and in `order` the same as a list.
+    touched: Vec<bool>,
+    order: Vec<u32>,
+    scales: &'s Scales,
     d: usize,
 }
 
-impl Tally {
-    fn new(k: usize, d: usize) -> Tally {
+impl<'s> Tally<'s> {
+    fn new(k: usize, d: usize, scales: &'s Scales) -> Tally<'s> {
         Tally {
             p: Partial {
-                sums: vec![0.0; k * d],
+                sums: vec![0; k * d],
+                moments: vec![0; k],
                 counts: vec![0; k],
-                inertia: 0.0,
-                changed: 0,
+                ..Partial::empty()
             },
             inertia: [0.0; 4],
-            block_sums: vec![0.0; k * d],
+            block_sums: vec![0; k * d],
+            touched: vec![false; k],
+            order: Vec::with_capacity(k.min(BLOCK)),
+            scales,
             d,
         }
     }
 
-    /// Adds one block of rows with their new labels `decided`; `labels` holds the previous
-    /// pass's labels (changes are counted) and receives the new ones, `nearest` the distances.
+    /// Adds one block of rows and their new labels `decided`;
+    /// `labels` holds the previous pass's labels (changes are counted) and receives the new
+    /// ones, `nearest` the distances.
     #[inline(always)]
-    fn block(
+    fn block<const AVX2: bool>(
         &mut self,
         block: &[f32],
         decided: &[u32],
@@ -594,25 +1569,52 @@ impl Tally {
         nearest: &mut [f32],
     ) {
         let d = self.d;
-        self.block_sums.fill(0.0);
-        for (r, &label) in decided.iter().enumerate() {
-            let row = &block[r * d..(r + 1) * d];
+        for ((row, &label), near) in block.chunks_exact(d).zip(decided).zip(nearest.iter_mut()) {
             let j = label as usize;
-            // Inlined into the AVX2 copy of the pass, so it vectorises at that width.
-            let best = f64::from(sq_dist_f32(row, &centroids[j * d..(j + 1) * d]));
-            self.p.changed += u64::from(labels[r] != label);
-            labels[r] = label;
-            nearest[r] = best as f32;
-            self.inertia[r % 4] += best;
-            self.p.counts[j] += 1;
-            for (s, &x) in self.block_sums[j * d..(j + 1) * d].iter_mut().zip(row) {
-                *s += x;
+            *near = sq_dist::<AVX2>(row, &centroids[j * d..(j + 1) * d]);
+        }
+        self.p.changed += labels
+            .iter()
+            .zip(decided)
+            .map(|(a, b)| u64::from(a != b))
+            .sum::<u64>();
+        labels.copy_from_slice(decided);
+        // Row r into accumulator r mod 4, in row order (a block starts at a multiple of 4).
+        let mut inertia = self.inertia;
+        let mut quads = nearest.chunks_exact(4);
+        for q in &mut quads {
+            for l in 0..4 {
+                inertia[l] += f64::from(q[l]);
             }
         }
-        // f32 within a block of at most 64 rows, f64 across blocks: error ≤ 64·ε relative.
-        for (s, &v) in self.p.sums.iter_mut().zip(&self.block_sums) {
-            *s += f64::from(v);
+        for (l, &v) in quads.remainder().iter().enumerate() {
+            inertia[l] += f64::from(v);
         }
+        self.inertia = inertia;
+        let features = &self.scales.features;
+        for (row, &label) in block.chunks_exact(d).zip(decided) {
+            let j = label as usize;
+            self.p.counts[j] += 1;
+            self.p.moments[j] += i128::from(self.scales.norms.quantize_f64(0, norm_f64(row)));
+            if !self.touched[j] {
+                self.touched[j] = true;
+                self.order.push(label);
+            }
+            features.add_row::<AVX2>(&mut self.block_sums[j * d..(j + 1) * d], row);
+        }
+        for &j in &self.order {
+            let j = j as usize;
+            let range = j * d..(j + 1) * d;
+            for (s, v) in self.p.sums[range.clone()]
+                .iter_mut()
+                .zip(&mut self.block_sums[range])
+            {
+                *s += i128::from(*v);
+                *v = 0;
+            }
+            self.touched[j] = false;
+        }
+        self.order.clear();
     }
 
     fn finish(mut self) -> Partial {
@@ -622,39 +1624,29 @@ impl Tally {
     }
 }
 
-/// Adds chunk partials in chunk order (never in completion order).
-fn reduce(partials: Vec<Partial>, k: usize, d: usize) -> StepOutput {
-    let mut out = StepOutput {
-        sums: vec![0.0; k * d],
-        counts: vec![0; k],
-        inertia: 0.0,
-        changed: 0,
-    };
-    for p in partials {
-        for (s, v) in out.sums.iter_mut().zip(&p.sums) {
-            *s += v;
-        }
-        for (c, v) in out.counts.iter_mut().zip(&p.counts) {
-            *c += v;
-        }
-        out.inertia += p.inertia;
-        out.changed += p.changed;
-    }
-    out
+/// Inertia and counters of chunk partials, added in chunk order (never in completion order).
+fn reduce_inertia(partials: &[Partial]) -> (f64, u64, u64) {
+    partials.iter().fold((0.0, 0, 0), |(i, c, s), p| {
+        (i + p.inertia, c + p.changed, s + p.searched)
+    })
 }
 
 /// The sums, counts, inertia and changed rows of a pass whose labels were decided elsewhere
-/// (the GPU backend, after re-deciding its near-ties in f64), computed in exactly the CPU
-/// pass's chunks and order. Labels equal to the CPU's therefore give bit-equal centroids, so
-/// whole fits agree on both backends, not just single passes. `labels` holds the previous
-/// pass's labels and receives `decided`; `nearest` receives each row's squared distance.
+/// (the GPU backend, after re-deciding its near-ties in f64), tallied as the CPU's exhaustive
+/// pass tallies them, into the backend's own [`Ledger`]. Labels equal to the CPU's therefore
+/// give bit-equal outputs, so whole fits agree on both backends, not just single passes.
+/// `labels` holds the previous pass's labels and receives `decided`; `nearest` receives each
+/// row's squared distance. With `lloyd` the inertia follows [`BoundData::lloyd_step`]'s rule.
+#[allow(clippy::too_many_arguments)]
 pub fn tally_pass(
+    ledger: &mut Ledger,
     data: MatrixRef<'_>,
     centroids: &[f32],
     k: usize,
     decided: &[u32],
     labels: &mut [u32],
     nearest: &mut [f32],
+    lloyd: bool,
 ) -> Result<StepOutput, ComputeError> {
     let (n, d) = (data.n(), data.d());
     check_centroids(centroids, k, d)?;
@@ -666,7 +1658,9 @@ pub fn tally_pass(
             nearest.len()
         )));
     }
+    let moments = lloyd && ledger.holds(k);
     let chunk = chunk_rows(n, k, d);
+    let scales = &ledger.scales;
     let partials: Result<Vec<Partial>, ComputeError> = labels
         .par_chunks_mut(chunk)
         .zip(nearest.par_chunks_mut(chunk))
@@ -681,10 +1675,10 @@ pub fn tally_pass(
                     "label {bad} with {k} centroids"
                 )));
             }
-            let mut tally = Tally::new(k, d);
+            let mut tally = Tally::new(k, d, scales);
             for (b, block) in rows.chunks(BLOCK * d).enumerate() {
                 let range = b * BLOCK..b * BLOCK + block.len() / d;
-                tally.block(
+                tally.block::<false>(
                     block,
                     &decided[range.clone()],
                     centroids,
@@ -692,10 +1686,37 @@ pub fn tally_pass(
                     &mut nearest[range],
                 );
             }
+            // The device searched every row.
+            tally.p.searched = labels.len() as u64;
             Ok(tally.finish())
         })
         .collect();
-    Ok(reduce(partials?, k, d))
+    let partials = partials?;
+    let (inertia, changed, searched) = reduce_inertia(&partials);
+    ledger.replace(k, d, &partials);
+    Ok(ledger.output(centroids, (!moments).then_some(inertia), changed, searched))
+}
+
+/// Each row's squared distance to its centroid as an exhaustive pass's tally computes it.
+fn nearest_of(kernel: Kernel, rows: &[f32], labels: &[u32], c: &[f32], d: usize, near: &mut [f32]) {
+    #[inline(always)]
+    fn with<const AVX2: bool>(rows: &[f32], labels: &[u32], c: &[f32], d: usize, near: &mut [f32]) {
+        for ((row, &j), out) in rows.chunks_exact(d).zip(labels).zip(near) {
+            let j = j as usize;
+            *out = sq_dist::<AVX2>(row, &c[j * d..(j + 1) * d]);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,popcnt,bmi1")]
+    fn with_avx2(rows: &[f32], labels: &[u32], c: &[f32], d: usize, near: &mut [f32]) {
+        with::<true>(rows, labels, c, d, near)
+    }
+    match kernel {
+        Kernel::Portable => with::<false>(rows, labels, c, d, near),
+        // SAFETY: `Kernel::Avx2` is only chosen after AVX2, FMA, POPCNT and BMI1 were detected.
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 | Kernel::Avx512 => unsafe { with_avx2(rows, labels, c, d, near) },
+    }
 }
 
 /// Exact (f64) distances of each row of `rows` to its centroid `labels[r]` and to its
@@ -764,36 +1785,90 @@ fn exact_two_avx2(
     );
 }
 
-impl BoundData for CpuBound<'_> {
-    fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+impl CpuBound<'_> {
+    /// One pass: exhaustive unless `lloyd` and the bounds of a previous pass with the same k
+    /// carry over. The inertia is the row-by-row sum after an exhaustive pass that was asked
+    /// for or that starts a series; else from the ledger's moments (see
+    /// [`BoundData::lloyd_step`]), whether or not rows were settled, so the rule does not
+    /// depend on the bounds.
+    fn pass(
+        &mut self,
+        centroids: &[f32],
+        k: usize,
+        lloyd: bool,
+    ) -> Result<StepOutput, ComputeError> {
         let data = self.data;
         let (n, d) = (data.n(), data.d());
         check_centroids(centroids, k, d)?;
+        let moments = lloyd && self.ledger.holds(k);
         let chunk = chunk_rows(n, k, d);
-        let kernel = Kernel::detect();
+        let kernel = self.kernel;
         let prep = Prepared::new(centroids, k, d, kernel.lanes(k));
+        // The bounds hold for the last pass's centroids; they carry over when k is the same.
+        // When the bounds left most rows to be read, testing them first costs more than it
+        // saves: every row is searched (the bounds are renewed all the same).
+        let search_all = !self.bounds || 2 * self.last_unsettled > n as u64;
+        let moved = (moments && self.centroids.len() == centroids.len())
+            .then(|| Moved::new(&self.centroids, centroids, k, d, search_all));
         let pass = Pass {
             centroids,
             prep: &prep,
             k,
             d,
             kernel,
+            scales: &self.ledger.scales,
         };
         let norms = &self.norms;
         let partials: Vec<Partial> = self
             .labels
             .par_chunks_mut(chunk)
             .zip(self.nearest.par_chunks_mut(chunk))
+            .zip(self.upper.par_chunks_mut(chunk))
+            .zip(self.lower.par_chunks_mut(chunk))
             .enumerate()
-            .map(|(c, (labels, nearest))| {
+            .map(|(c, (((labels, nearest), upper), lower))| {
                 let start = c * chunk;
                 let end = start + labels.len();
-                let rows = &data.data()[start * d..end * d];
-                assign_chunk(&pass, rows, &norms[start..end], labels, nearest)
+                let rows = Rows {
+                    data: &data.data()[start * d..end * d],
+                    norms: &norms[start..end],
+                    labels,
+                    nearest,
+                    upper,
+                    lower,
+                };
+                match &moved {
+                    Some(moved) => bounded_chunk(&pass, moved, rows),
+                    None => full_chunk(&pass, rows),
+                }
             })
             .collect();
         self.centroids = centroids.to_vec();
-        Ok(reduce(partials, k, d))
+        let (inertia, changed, searched) = reduce_inertia(&partials);
+        // Full passes renew the bounds but test none: the next pass tries them.
+        self.last_unsettled = match moved {
+            Some(_) => partials.iter().map(|p| p.unsettled).sum(),
+            None => 0,
+        };
+        if moved.is_some() {
+            self.ledger.apply(&partials);
+            self.nearest_fresh = false;
+        } else {
+            self.ledger.replace(k, d, &partials);
+            self.nearest_fresh = true;
+        }
+        let exact = (!moments).then_some(inertia);
+        Ok(self.ledger.output(centroids, exact, changed, searched))
+    }
+}
+
+impl BoundData for CpuBound<'_> {
+    fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+        self.pass(centroids, k, false)
+    }
+
+    fn lloyd_step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+        self.pass(centroids, k, true)
     }
 
     fn assignments(&mut self) -> Result<Assignments, ComputeError> {
@@ -805,7 +1880,7 @@ impl BoundData for CpuBound<'_> {
         let (k, d) = (c.len() / data.d(), data.d());
         let mut nearest = vec![0f32; data.n()];
         let mut second = vec![f32::INFINITY; data.n()];
-        let kernel = Kernel::detect();
+        let kernel = self.kernel;
         let prep = Prepared::new(c, k, d, Kernel::Portable.lanes(k));
         nearest
             .par_chunks_mut(BLOCK)
@@ -840,6 +1915,21 @@ impl BoundData for CpuBound<'_> {
     }
 
     fn farthest(&mut self, count: usize) -> Result<Vec<FarRow>, ComputeError> {
+        if !self.nearest_fresh {
+            // After a bounded pass: the distances an exhaustive pass would have kept.
+            let (data, c) = (self.data, &self.centroids);
+            let d = data.d();
+            let kernel = self.kernel;
+            self.nearest
+                .par_chunks_mut(BLOCK)
+                .zip(self.labels.par_chunks(BLOCK))
+                .enumerate()
+                .for_each(|(b, (near, labels))| {
+                    let rows = &data.data()[b * BLOCK * d..(b * BLOCK + near.len()) * d];
+                    nearest_of(kernel, rows, labels, c, d, near);
+                });
+            self.nearest_fresh = true;
+        }
         Ok(farthest_rows(&self.labels, &self.nearest, count))
     }
 }
@@ -953,12 +2043,29 @@ mod tests {
         let mut c: Vec<f32> = data[..k * d].to_vec();
         c.copy_within(0..d, d);
         let mut bound = CpuBackend.bind(m).unwrap();
+        let mut ledger = Ledger::new(Scales::new(m, &row_norms(m)));
         let mut labels = vec![u32::MAX; n];
         let mut nearest = vec![0f32; n];
-        for pass in 0..2 {
-            let want = bound.step(&c, k).unwrap();
+        for pass in 0..4 {
+            // Exhaustive and Lloyd passes, as a fit mixes them.
+            let lloyd = pass != 2;
+            let want = if lloyd {
+                bound.lloyd_step(&c, k).unwrap()
+            } else {
+                bound.step(&c, k).unwrap()
+            };
             let decided = bound.assignments().unwrap().labels;
-            let got = tally_pass(m, &c, k, &decided, &mut labels, &mut nearest).unwrap();
+            let got = tally_pass(
+                &mut ledger,
+                m,
+                &c,
+                k,
+                &decided,
+                &mut labels,
+                &mut nearest,
+                lloyd,
+            )
+            .unwrap();
             assert_eq!(want.inertia.to_bits(), got.inertia.to_bits(), "pass {pass}");
             assert_eq!(want.sums, got.sums, "pass {pass}");
             assert_eq!(want.counts, got.counts, "pass {pass}");
@@ -966,7 +2073,7 @@ mod tests {
             assert_eq!(labels, decided);
             let far = bound.farthest(3).unwrap();
             assert_eq!(far, farthest_rows(&labels, &nearest, 3), "pass {pass}");
-            // Move towards the means so the second pass changes some labels.
+            // Move towards the means so the next pass changes some labels.
             for (j, centroid) in c.chunks_mut(d).enumerate() {
                 let count = want.counts[j].max(1) as f64;
                 for (f, v) in centroid.iter_mut().enumerate() {
@@ -974,8 +2081,110 @@ mod tests {
                 }
             }
         }
-        assert!(tally_pass(m, &c, k, &vec![k as u32; n], &mut labels, &mut nearest).is_err());
-        assert!(tally_pass(m, &c, k, &[0; 3], &mut labels, &mut nearest).is_err());
+        let bad = vec![k as u32; n];
+        let shape = |d: &[u32], l: &mut Vec<u32>, near: &mut Vec<f32>, ledger: &mut Ledger| {
+            tally_pass(ledger, m, &c, k, d, l, near, false).is_err()
+        };
+        assert!(shape(&bad, &mut labels, &mut nearest, &mut ledger));
+        assert!(shape(&[0; 3], &mut labels, &mut nearest, &mut ledger));
+    }
+
+    /// The kernels this CPU can run.
+    fn kernels() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if Kernel::detect() != Kernel::Portable {
+            all.push(Kernel::Avx2);
+            if Kernel::detect() == Kernel::Avx512 {
+                all.push(Kernel::Avx512);
+            }
+        }
+        all
+    }
+
+    /// Lloyd iterations with bounds, without them (every row searched) and with an exhaustive
+    /// pass each time: the same labels, sums and counts bit for bit on every pass, and the
+    /// moments' inertia within rounding of the row-by-row sum.
+    #[test]
+    fn bounded_passes_give_the_bits_of_exhaustive_ones() {
+        for (n, d, k, spread) in [
+            (5_000, 1, 3, 0.3),
+            (7_001, 3, 8, 0.5),
+            (6_000, 16, 8, 3.0),
+            (4_000, 9, 17, 1.0),
+            (3_000, 33, 70, 2.0),
+            (2_000, 4, 1, 1.0),
+        ] {
+            // Blobs around k centres plus noise: bounds settle most rows, not all.
+            let data: Vec<f32> = (0..n * d)
+                .map(|i| {
+                    let (r, f) = (i / d, i % d);
+                    let centre = ((r % k.max(1)) * 7 + f * 3) % 11;
+                    centre as f32 + spread * (((i * 7_919 + 13) % 1_009) as f32 / 1_009.0 - 0.5)
+                })
+                .collect();
+            let m = MatrixRef::new(&data, n, d).unwrap();
+            // Every kernel this CPU runs, bounded, against the portable one, exhaustive.
+            let mut bounded: Vec<CpuBound> = kernels()
+                .into_iter()
+                .map(|kernel| CpuBound::new(m, true, kernel))
+                .collect();
+            let mut all = CpuBound::new(m, false, Kernel::detect());
+            let mut exhaustive = CpuBound::new(m, true, Kernel::Portable);
+            let mut c: Vec<f32> = data[..k * d].to_vec();
+            if k > 2 {
+                c.copy_within(0..d, 2 * d); // two equal centroids: rows tie between them
+            }
+            let mut settled = 0;
+            for pass in 0..12 {
+                let a = all.lloyd_step(&c, k).unwrap();
+                let e = exhaustive.step(&c, k).unwrap();
+                for bounded in &mut bounded {
+                    let b = bounded.lloyd_step(&c, k).unwrap();
+                    let what = format!("n={n} d={d} k={k} {:?} pass {pass}", bounded.kernel);
+                    assert_eq!(bounded.labels, exhaustive.labels, "{what}");
+                    assert_eq!(b.sums, e.sums, "{what}");
+                    assert_eq!((&b.counts, b.changed), (&e.counts, e.changed), "{what}");
+                    assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "{what}");
+                    // The row-by-row sum adds f32 distances (each rounded, by up to 6e-8
+                    // relative); the moments are exact sums: they agree to well within 1e-6.
+                    let rel = (b.inertia - e.inertia).abs() / e.inertia.max(1e-300);
+                    assert!(rel < 1e-6, "{what}: inertia {} vs {}", b.inertia, e.inertia);
+                    if pass == 0 {
+                        assert_eq!(b.inertia.to_bits(), e.inertia.to_bits(), "{what}");
+                    }
+                    settled += n as u64 - b.searched;
+                    assert_eq!(
+                        bounded.farthest(4).unwrap(),
+                        exhaustive.farthest(4).unwrap(),
+                        "{what}"
+                    );
+                }
+                let what = format!("n={n} d={d} k={k} pass {pass}");
+                assert_eq!(all.labels, exhaustive.labels, "{what}");
+                assert_eq!(a.sums, e.sums, "{what}");
+                assert_eq!(a.searched, n as u64, "{what}");
+                for (j, centroid) in c.chunks_mut(d).enumerate() {
+                    if e.counts[j] > 0 {
+                        for (f, v) in centroid.iter_mut().enumerate() {
+                            *v = (e.sums[j * d + f] / e.counts[j] as f64) as f32;
+                        }
+                    }
+                }
+                if pass == 6 {
+                    // A reseed-like jump: one centroid onto a far row.
+                    c[..d].copy_from_slice(&data[(n - 1) * d..]);
+                }
+            }
+            assert!(
+                settled > 0,
+                "n={n} d={d} k={k}: the bounds never settled a row"
+            );
+            let want = exhaustive.assignments().unwrap();
+            for bounded in &mut bounded {
+                assert_eq!(bounded.assignments().unwrap().labels, want.labels);
+            }
+        }
     }
 
     /// Every row the AVX2 kernel decides in f32 gets the label brute force in f64 gives, and
@@ -984,10 +2193,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_picks_match_portable_picks() {
-        if Kernel::detect() != Kernel::Avx2 {
+        if Kernel::detect() == Kernel::Portable {
             eprintln!("no AVX2 on this CPU: only the portable kernel exists here");
             return;
         }
+        let avx512 = std::is_x86_feature_detected!("avx512f");
         for (d, k) in [
             (1, 1),
             (3, 2),
@@ -1025,14 +2235,67 @@ mod tests {
             {
                 let m = x_norms.len();
                 let (mut fast, mut slow) = ([None; BLOCK], [None; BLOCK]);
+                let (mut fast_second, mut slow_second) = ([0f32; BLOCK], [0f32; BLOCK]);
                 // SAFETY: AVX2, FMA, POPCNT and BMI1 were detected above.
-                unsafe { picks_avx2(block, x_norms, &p8, d, &mut scratch, &mut fast) };
-                picks_portable(block, x_norms, &p16, d, &mut scratch, &mut slow);
+                unsafe {
+                    picks_avx2(
+                        block,
+                        x_norms,
+                        &p8,
+                        d,
+                        &mut scratch,
+                        &mut fast,
+                        &mut fast_second,
+                    )
+                };
+                picks_portable(
+                    block,
+                    x_norms,
+                    &p16,
+                    d,
+                    &mut scratch,
+                    &mut slow,
+                    &mut slow_second,
+                );
+                let (mut wide, mut wide_second) = ([None; BLOCK], [0f32; BLOCK]);
+                let p_wide = Prepared::new(&c, k, d, 16);
+                let mut wide_scratch = vec![0f32; BLOCK * p_wide.kp];
+                if avx512 {
+                    // SAFETY: AVX-512F (with AVX2, FMA, POPCNT and BMI1) was detected.
+                    unsafe {
+                        picks_avx512(
+                            block,
+                            x_norms,
+                            &p_wide,
+                            d,
+                            &mut wide_scratch,
+                            &mut wide,
+                            &mut wide_second,
+                        )
+                    };
+                } else {
+                    (wide, wide_second) = (slow, slow_second);
+                }
                 for r in 0..m {
                     let want = truth[b * BLOCK + r];
-                    for pick in [fast[r], slow[r]] {
+                    let row = &data[(b * BLOCK + r) * d..(b * BLOCK + r + 1) * d];
+                    // The exact distance to the nearest other centroid, which the lower bound
+                    // made from the second score must not exceed.
+                    let second = (0..k)
+                        .filter(|&j| j != want as usize)
+                        .map(|j| sq_dist_f64(row, &c[j * d..(j + 1) * d]).sqrt())
+                        .fold(f64::INFINITY, f64::min);
+                    for (pick, sec, prep) in [
+                        (fast[r], fast_second[r], &p8),
+                        (slow[r], slow_second[r], &p16),
+                        (wide[r], wide_second[r], &p_wide),
+                    ] {
                         match pick {
-                            Some(j) => assert_eq!(j, want, "d={d} k={k} row {}", b * BLOCK + r),
+                            Some(j) => {
+                                assert_eq!(j, want, "d={d} k={k} row {}", b * BLOCK + r);
+                                let low = f64::from(lower_sq_of(prep, x_norms[r], sec)).sqrt();
+                                assert!(low <= second, "d={d} k={k}: {low} > {second}");
+                            }
                             None => deferred += 1,
                         }
                     }

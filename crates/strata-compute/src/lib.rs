@@ -14,6 +14,7 @@
 //! same sums, bit for bit.
 
 pub mod cpu;
+pub mod fixed;
 
 pub use cpu::CpuBackend;
 
@@ -120,6 +121,9 @@ pub struct StepOutput {
     pub inertia: f64,
     /// Rows whose label differs from the previous pass (all rows on the first pass).
     pub changed: u64,
+    /// Rows whose nearest centroid was searched among all k; the others were settled by
+    /// bounds carried from the previous pass, with the same result.
+    pub searched: u64,
 }
 
 /// Labels and squared distances of the most recent pass.
@@ -152,7 +156,7 @@ pub trait Backend: Send + Sync {
     /// Which kind of device this backend runs on.
     fn kind(&self) -> BackendKind;
 
-    /// A short description for logs and outputs, e.g. "cpu (2 threads)".
+    /// A short description for logs and outputs, e.g. "cpu (2 threads, avx2)".
     fn describe(&self) -> String;
 
     /// Makes `data` resident for a series of passes (a GPU uploads it here, once).
@@ -173,8 +177,17 @@ pub trait Backend: Send + Sync {
 
 /// A matrix bound to a backend.
 pub trait BoundData {
-    /// Assigns every row to its nearest of the `k` centroids (row-major k × d).
+    /// Assigns every row to its nearest of the `k` centroids (row-major k × d); the inertia
+    /// is the row-by-row sum.
     fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError>;
+
+    /// A step inside a series of Lloyd iterations: the same labels, sums and counts as
+    /// [`step`](BoundData::step), bit for bit, but a backend may skip rows whose label bounds
+    /// carried from the previous pass settle, and the inertia is computed from exact
+    /// per-centroid moments (Σ‖x‖², Σx and counts) instead of row by row whenever a previous
+    /// pass with the same k exists. Within rounding of [`step`](BoundData::step)'s, not its
+    /// bits; every backend follows this rule, so their outputs stay bit-identical.
+    fn lloyd_step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError>;
 
     /// Labels and distances of the last [`step`](BoundData::step).
     fn assignments(&mut self) -> Result<Assignments, ComputeError>;

@@ -10,10 +10,12 @@
 //! Parity with the CPU: distances are f32 on the device, so a row whose two nearest centroids
 //! are within [`tie_tolerance`] (relative) of each other comes back flagged and is decided again
 //! in f64 on the host, as the CPU backend decides it. Sums, counts, inertia and changed rows are
-//! then tallied on the host by [`strata_compute::cpu::tally_pass`], in the CPU pass's exact
-//! order: equal labels give bit-equal centroids, so a whole fit follows the same path on both
-//! backends (sums reduced on the device in another order differed in the last bits, which was
-//! enough to move 58 of 1M customers over a fit on an H200).
+//! then tallied on the host by [`strata_compute::cpu::tally_pass`] into the backend's own
+//! [`strata_compute::cpu::Ledger`]: the sums are exact integers on a fixed-point grid, the
+//! inertia follows the CPU's rule, so equal labels give bit-equal centroids and a whole fit
+//! follows the same path on both backends. (Before the sums were exact, f32 sums reduced on the
+//! device in another order differed in the last bits, which was enough to move 58 of 1M
+//! customers over a fit on an H200; integer sums could now be reduced on the device.)
 //!
 //! Every wait on the device is bounded by a timeout; a validation error, an out-of-memory or a
 //! lost device becomes a [`ComputeError::Device`] naming the stage, never a wrong answer.
@@ -25,7 +27,7 @@ use rayon::prelude::*;
 use strata_compute::{
     Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
     check_centroids,
-    cpu::{nearest_two, tally_pass},
+    cpu::{Ledger, Scales, nearest_two, row_norms, tally_pass},
     farthest_rows,
 };
 use wgpu::util::DeviceExt;
@@ -371,9 +373,11 @@ impl Backend for GpuBackend {
         // fit error.
         self.wait("uploading the data")
             .map_err(|e| unavailable(e.to_string()))?;
+        let ledger = Ledger::new(Scales::new(data, &row_norms(data)));
         Ok(Box::new(GpuBound {
             gpu: self,
             data,
+            ledger,
             tiles,
             k_state: None,
             centroids: Vec::new(),
@@ -416,6 +420,8 @@ struct Params {
 struct GpuBound<'a> {
     gpu: &'a GpuBackend,
     data: MatrixRef<'a>,
+    /// Exact totals of the current labels, kept as the CPU backend keeps its own.
+    ledger: Ledger,
     tiles: Vec<Tile>,
     k_state: Option<KState>,
     /// Centroids of the last pass (for re-deciding ties on the CPU).
@@ -516,8 +522,16 @@ impl GpuBound<'_> {
     }
 }
 
-impl BoundData for GpuBound<'_> {
-    fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+impl GpuBound<'_> {
+    /// One pass: labels on the device, tallied on the host; `lloyd` as in
+    /// [`BoundData::lloyd_step`] (every row is searched here, so only the inertia's rule
+    /// differs).
+    fn pass(
+        &mut self,
+        centroids: &[f32],
+        k: usize,
+        lloyd: bool,
+    ) -> Result<StepOutput, ComputeError> {
         let d = self.data.d();
         check_centroids(centroids, k, d)?;
         if self.k_state.as_ref().is_none_or(|s| s.k != k) {
@@ -551,16 +565,28 @@ impl BoundData for GpuBound<'_> {
             };
         });
         let out = tally_pass(
+            &mut self.ledger,
             self.data,
             centroids,
             k,
             &decided,
             &mut self.labels,
             &mut self.nearest,
+            lloyd,
         )?;
         self.centroids = centroids.to_vec();
         self.stepped = true;
         Ok(out)
+    }
+}
+
+impl BoundData for GpuBound<'_> {
+    fn step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+        self.pass(centroids, k, false)
+    }
+
+    fn lloyd_step(&mut self, centroids: &[f32], k: usize) -> Result<StepOutput, ComputeError> {
+        self.pass(centroids, k, true)
     }
 
     fn assignments(&mut self) -> Result<Assignments, ComputeError> {

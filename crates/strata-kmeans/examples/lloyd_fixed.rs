@@ -1,6 +1,7 @@
 //! Lloyd iterations from given centroids, for the peer benchmark (`bench/run.sh`):
 //! `lloyd_fixed DATA.f32 N D INIT.f32 K ITERS [cpu|gpu]`. The files hold little-endian f32,
-//! row-major. Prints one JSON line: iterations, seconds, ms per iteration, final inertia.
+//! row-major. Prints one JSON line: iterations, seconds, ms per iteration, final inertia, and
+//! `steps_ms`, the wall time of each Lloyd step (pass and update) as the observer saw it.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +11,25 @@
 use std::time::Instant;
 
 use strata_compute::{Backend, CpuBackend, MatrixRef};
-use strata_kmeans::{Init, KMeansParams, Silent};
+use strata_kmeans::{Init, KMeansParams, Observer};
+
+/// Times each Lloyd step: the gap between consecutive `iteration` calls (the first from the
+/// start of the run).
+struct Steps {
+    last: Instant,
+    ms: Vec<f64>,
+}
+
+impl Observer for Steps {
+    fn run_started(&mut self, _run: usize, _runs: usize) {
+        self.last = Instant::now();
+    }
+    fn iteration(&mut self, _run: usize, _iteration: usize, _inertia: f64, _shift: f64) {
+        let now = Instant::now();
+        self.ms.push((now - self.last).as_secs_f64() * 1e3);
+        self.last = now;
+    }
+}
 
 fn read_f32(path: &str, len: usize) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -40,14 +59,37 @@ fn main() {
         .check()
         .unwrap();
     let m = MatrixRef::new(&data, n, d).unwrap();
+    let mut steps = Steps {
+        last: Instant::now(),
+        ms: Vec::new(),
+    };
     let t = Instant::now();
-    let fit = strata_kmeans::fit(&params, backend.as_ref(), m, &mut Silent).unwrap();
+    let fit = strata_kmeans::fit(&params, backend.as_ref(), m, &mut steps).unwrap();
     let secs = t.elapsed().as_secs_f64();
+    // The share of rows the Lloyd passes after the first searched among all k centroids.
+    let run = &fit.runs[fit.best_run];
+    let later = run.searched.get(1..).unwrap_or(&[]);
+    let searched_share = if later.is_empty() {
+        1.0
+    } else {
+        later.iter().sum::<u64>() as f64 / (later.len() * n) as f64
+    };
+    let kernel = backend.describe();
+    let kernel = kernel
+        .split(", ")
+        .nth(1)
+        .map_or("gpu", |k| k.trim_end_matches(')'));
     println!(
-        "{{\"iterations\": {}, \"seconds\": {secs:.6}, \"ms_per_iter\": {:.4}, \"inertia\": {:.10e}, \"backend\": \"{}\"}}",
+        "{{\"iterations\": {}, \"seconds\": {secs:.6}, \"ms_per_iter\": {:.4}, \"inertia\": {:.10e}, \"backend\": \"{}\", \"kernel\": \"{kernel}\", \"searched_share\": {searched_share:.4}, \"steps_ms\": [{}]}}",
         fit.iterations,
         secs * 1e3 / fit.iterations as f64,
         fit.inertia,
-        backend.describe()
+        backend.describe(),
+        steps
+            .ms
+            .iter()
+            .map(|v| format!("{v:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }

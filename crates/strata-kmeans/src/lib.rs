@@ -238,6 +238,10 @@ pub struct RunSummary {
     /// winner): how far restarts agree on the segmentation. `None` with one run.
     #[serde(default)]
     pub agreement: Option<f64>,
+    /// Rows each Lloyd step searched among all k centroids (the backend settled the rest by
+    /// bounds carried from the previous pass): how much the bounds saved.
+    #[serde(default)]
+    pub searched: Vec<u64>,
 }
 
 /// The result of a fit: the best restart's centroids and the final assignment.
@@ -501,13 +505,15 @@ fn lloyd(
 ) -> Result<(strata_compute::StepOutput, Vec<f32>, RunSummary), KMeansError> {
     let d = data.d();
     let mut history = Vec::new();
+    let mut searched = Vec::new();
     let mut converged = false;
     let mut iterations = 0;
     let mut reseeded = 0;
     for iteration in 1..=max_iter {
         iterations = iteration;
-        let mut step = bound.step(&centroids, k)?;
+        let mut step = bound.lloyd_step(&centroids, k)?;
         history.push(step.inertia);
+        searched.push(step.searched);
         reseeded += reseed_empty(bound, data, &mut step, &mut centroids, k, run, observer)?;
         let mut shift = 0.0;
         for j in 0..k {
@@ -542,6 +548,7 @@ fn lloyd(
             history,
             reseeded,
             agreement: None,
+            searched,
         },
     ))
 }

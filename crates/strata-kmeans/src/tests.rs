@@ -87,7 +87,9 @@ fn inertia_never_increases() {
                 w[1]
             );
         }
-        assert!(run.inertia <= *run.history.last().unwrap() * (1.0 + 1e-9));
+        // The history after the first pass comes from exact moments; the final inertia is the
+        // row-by-row sum of f32 distances, within their rounding (6e-8 relative each).
+        assert!(run.inertia <= *run.history.last().unwrap() * (1.0 + 1e-6));
     }
 }
 
