@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: builds Strata (release), installs the pinned peers (scikit-learn, faiss-cpu,
 # pandas, numpy) into bench/.venv, runs every case side by side and writes bench/RESULTS.md.
-# BENCH_QUICK=1 runs only the smallest cases; BENCH_REPS and BENCH_ITERS override 3 and 20;
+# BENCH_QUICK=1 runs only the smallest cases; BENCH_REPS and BENCH_ITERS override 5 and 20;
 # BENCH_100M=1 adds a streamed fit of 100M rows (an 11 GB CSV written to bench/work, ~10 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
