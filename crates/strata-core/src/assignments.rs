@@ -86,7 +86,7 @@ impl AssignmentRows<'_> {
     ) -> std::io::Result<()> {
         use std::fmt::Write as _;
         let mut pseudonym = String::new();
-        let (mut id_buf, mut buf) = (String::new(), String::new());
+        let (mut id_buf, mut buf, mut fixed) = (String::new(), String::new(), String::new());
         let mut field = |out: &mut csv::Writer<W>, value: std::fmt::Arguments| {
             buf.clear();
             let _ = buf.write_fmt(value);
@@ -108,7 +108,9 @@ impl AssignmentRows<'_> {
                 Some((near, second)) => {
                     field(out, format_args!("{}", near[i].max(0.0).sqrt()))?;
                     let ratio = boundary_ratio(near[i], second[i]);
-                    field(out, format_args!("{ratio:.4}"))?;
+                    fixed.clear();
+                    push_fixed4(ratio, &mut fixed);
+                    out.write_field(&fixed)?;
                     out.write_field(if f64::from(ratio) > self.threshold {
                         "true"
                     } else {
@@ -134,6 +136,29 @@ impl AssignmentRows<'_> {
         }
         Ok(())
     }
+}
+
+/// Appends `x` as `format!("{x:.4}")` would, without the general formatter: for an f32,
+/// `x * 10^4` is exact in f64 (24 + 14 bits), so rounding it half to even, as the standard
+/// library does, is exact too. The general path's exact-digit fallback was a tenth of a fit's
+/// output stage.
+fn push_fixed4(x: f32, out: &mut String) {
+    use std::fmt::Write as _;
+    let scaled = f64::from(x).abs() * 1e4;
+    if !scaled.is_finite() || scaled >= 1e18 {
+        let _ = write!(out, "{x:.4}");
+        return;
+    }
+    let whole = scaled.floor();
+    let frac = scaled - whole;
+    let mut n = whole as u64;
+    if frac > 0.5 || (frac == 0.5 && n % 2 == 1) {
+        n += 1;
+    }
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let _ = write!(out, "{}.{:04}", n / 10_000, n % 10_000);
 }
 
 /// The header of `assignments.csv` (RFM measures and scores when `rfm`).
@@ -167,6 +192,31 @@ pub(crate) fn write_assignments_header<W: Write + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every ratio the file can hold, and then some, prints as `{:.4}` prints it: ties (odd
+    /// multiples of 1/32, which round half to even), values either side of every tie, random
+    /// bit patterns, signs, zeros and the values the fast path leaves to the formatter.
+    #[test]
+    fn fixed4_prints_as_the_formatter_does() {
+        let mut cases: Vec<f32> = vec![0.0, -0.0, 1.0, 0.5, 0.00005, 0.99995, 0.99999, 1e-30];
+        cases.extend([f32::MAX, f32::MIN, f32::INFINITY, f32::NAN, 1e15, 123456.78]);
+        for j in 0..=64 {
+            let tie = j as f32 / 32.0;
+            cases.extend([tie, tie.next_up(), tie.next_down(), -tie]);
+        }
+        let mut state: u32 = 12345;
+        for _ in 0..200_000 {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            cases.push(f32::from_bits(state));
+            cases.push(f32::from_bits(state >> 9) / 8388608.0);
+        }
+        let mut s = String::new();
+        for x in cases {
+            s.clear();
+            push_fixed4(x, &mut s);
+            assert_eq!(s, format!("{x:.4}"), "{x:e} ({:#x})", x.to_bits());
+        }
+    }
 
     /// Blocks formatted in parallel, over several rounds and a short last block, give the
     /// bytes of one writer going through the rows in order.

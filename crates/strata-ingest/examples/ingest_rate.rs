@@ -1,7 +1,8 @@
 //! Times CSV ingest alone: `cargo run --release -p strata-ingest --example ingest_rate -- FILE
-//! [ID_COLUMN] [REPS]`. Reads every column but the id as a number (the `features` strategy's
-//! plan) and prints the median wall time and MB/s of file parsed into columns. Used by
-//! `bench/run.sh` (the "ingest alone" case) and to keep `bench/NOTES.md`.
+//! [ID_COLUMN] [REPS]`. Reads every column but the id (`-`: none) as a number where every value
+//! is one, else as categorical text (a first, untimed read finds which), as pandas.read_csv
+//! types them, and prints the median wall time and MB/s of file parsed into columns. Used by
+//! `bench/run.sh` (the "ingest alone" cases) and to keep `bench/NOTES.md`.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use strata_ingest::{ParseAs, ReadPlan, read_header, read_table};
+use strata_ingest::{ColumnData, ParseAs, ReadPlan, read_header, read_table};
 
 // The allocator the `strata` binary uses, so the figure is the binary's.
 #[global_allocator]
@@ -29,13 +30,27 @@ fn main() {
         .map_or(3, |r| r.parse().expect("REPS is a number"));
     let header = read_header(path, None).expect("readable header");
     let id = header.position(id_name);
-    let plan = ReadPlan {
+    assert!(
+        id.is_some() || id_name == "-",
+        "no column {id_name:?} (`-` for none)"
+    );
+    let others: Vec<usize> = (0..header.names.len()).filter(|&i| Some(i) != id).collect();
+    let probe = ReadPlan {
         id_column: id,
         allow_duplicate_ids: false,
-        columns: (0..header.names.len())
-            .filter(|&i| Some(i) != id)
-            .map(|i| (i, ParseAs::Numeric))
+        columns: others.iter().map(|&i| (i, ParseAs::AutoNumeric)).collect(),
+    };
+    let probed = read_table(&header, &probe).expect("valid file");
+    let plan = ReadPlan {
+        columns: probed
+            .columns
+            .iter()
+            .map(|c| match c.data {
+                ColumnData::NotNumeric { .. } => (c.index, ParseAs::Text),
+                _ => (c.index, ParseAs::Numeric),
+            })
             .collect(),
+        ..probe
     };
     let bytes = std::fs::metadata(path).expect("file size").len() as f64;
     let mut times = Vec::new();

@@ -23,42 +23,44 @@ pub(crate) struct Chunk {
     pub first_line: u64,
 }
 
-/// Where the reader is relative to CSV quoting, at a byte.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// At the start of a field (or record).
-    Start,
-    /// Inside an unquoted field.
-    Field,
-    /// Inside a quoted field.
-    Quoted,
-    /// Just after a quote inside a quoted field: either its end or the first half of `""`.
-    QuoteSeen,
-}
-
 /// The position after the last record-ending newline in `bytes`, which start at a record
 /// boundary; `None` when no record ends inside them.
+///
+/// Jumps from quote to quote ([`memchr`]) rather than stepping a state machine over every
+/// byte: outside a quoted field only a quote can change the state, and it opens a field only
+/// where a field starts (after a delimiter, a line end, or at the start); inside one, only
+/// the closing quote matters (`""` is an escaped quote). The byte-by-byte machine is kept in
+/// the tests as the oracle.
 fn last_boundary(bytes: &[u8], delimiter: u8) -> Option<usize> {
-    if memchr::memchr(b'"', bytes).is_none() {
-        return memchr::memrchr(b'\n', bytes).map(|p| p + 1);
-    }
-    let mut state = State::Start;
     let mut cut = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        state = match (state, b) {
-            (State::Quoted, b'"') => State::QuoteSeen,
-            (State::Quoted, _) => State::Quoted,
-            (State::QuoteSeen, b'"') => State::Quoted,
-            (State::Start, b'"') => State::Quoted,
-            (_, b'\n') => {
-                cut = Some(i + 1);
-                State::Start
+    let mut pos = 0;
+    let outside = |from: usize, to: usize, cut: &mut Option<usize>| {
+        if let Some(i) = memchr::memrchr(b'\n', &bytes[from..to]) {
+            *cut = Some(from + i + 1);
+        }
+    };
+    while let Some(q) = memchr::memchr(b'"', &bytes[pos..]).map(|i| pos + i) {
+        outside(pos, q, &mut cut);
+        let opens = q == 0 || matches!(bytes[q - 1], b'\n' | b'\r') || bytes[q - 1] == delimiter;
+        pos = q + 1;
+        if !opens {
+            // A literal quote inside an unquoted field (5'10").
+            continue;
+        }
+        loop {
+            let Some(r) = memchr::memchr(b'"', &bytes[pos..]).map(|i| pos + i) else {
+                // The quoted field runs past the end: no record ends after the last cut.
+                return cut;
+            };
+            pos = r + 1;
+            if bytes.get(pos) == Some(&b'"') {
+                pos += 1;
+            } else {
+                break;
             }
-            (_, b'\r') => State::Start,
-            (_, b) if b == delimiter => State::Start,
-            _ => State::Field,
-        };
+        }
     }
+    outside(pos, bytes.len(), &mut cut);
     cut
 }
 
@@ -169,6 +171,67 @@ impl Chunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where the reader is relative to CSV quoting, at a byte.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        /// At the start of a field (or record).
+        Start,
+        /// Inside an unquoted field.
+        Field,
+        /// Inside a quoted field.
+        Quoted,
+        /// Just after a quote inside a quoted field: either its end or the first half of `""`.
+        QuoteSeen,
+    }
+
+    /// The csv crate's quoting rules one byte at a time: the oracle for [`last_boundary`].
+    fn last_boundary_by_bytes(bytes: &[u8], delimiter: u8) -> Option<usize> {
+        let mut state = State::Start;
+        let mut cut = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            state = match (state, b) {
+                (State::Quoted, b'"') => State::QuoteSeen,
+                (State::Quoted, _) => State::Quoted,
+                (State::QuoteSeen, b'"') => State::Quoted,
+                (State::Start, b'"') => State::Quoted,
+                (_, b'\n') => {
+                    cut = Some(i + 1);
+                    State::Start
+                }
+                (_, b'\r') => State::Start,
+                (_, b) if b == delimiter => State::Start,
+                _ => State::Field,
+            };
+        }
+        cut
+    }
+
+    #[test]
+    fn quote_jumps_agree_with_the_byte_machine() {
+        let alphabet = [b'a', b',', b'"', b'\n', b'\r', b';'];
+        let mut state: u64 = 7;
+        let mut bytes = Vec::new();
+        for _ in 0..100_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bytes.clear();
+            let len = (state >> 59) as usize;
+            for k in 0..len {
+                bytes.push(alphabet[((state >> (k % 20 * 3)) % 6) as usize]);
+                state = state.rotate_left(7) ^ k as u64;
+            }
+            for delimiter in [b',', b';'] {
+                assert_eq!(
+                    last_boundary(&bytes, delimiter),
+                    last_boundary_by_bytes(&bytes, delimiter),
+                    "{:?}",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+    }
 
     #[test]
     fn boundaries_follow_quoting() {

@@ -440,6 +440,24 @@ fn numbers_parse_as_the_standard_library_parses_them() {
         "12abc",
         "1 2",
         "\u{a0}1",
+        "+.5",
+        "-.5",
+        "-5.",
+        "0.",
+        "-0.0",
+        ".",
+        "-",
+        "+",
+        "-.",
+        "00012.50",
+        "9007199254740992",
+        "9007199254740993",
+        "900719925474099.3",
+        "1234567890123456789",
+        "0.1234567890123456789",
+        "0.30000000000000004",
+        "12345.678901234567890",
+        "1.5\r",
     ];
     for c in cases {
         let std = c.trim_ascii().parse::<f64>().ok().filter(|x| x.is_finite());
@@ -450,4 +468,40 @@ fn numbers_parse_as_the_standard_library_parses_them() {
         );
     }
     assert_eq!(parse_number(b"\xff1"), None);
+}
+
+/// The short-decimal path against the standard library on many random plain decimals: every
+/// digit count from 1 to 22 (past the path's 19, and past 2^53), either side of the point.
+#[test]
+fn short_decimals_round_as_the_standard_library_rounds() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let mut text = String::new();
+    for _ in 0..200_000 {
+        text.clear();
+        match next() % 3 {
+            0 => text.push('-'),
+            1 if next() % 4 == 0 => text.push('+'),
+            _ => {}
+        }
+        let digits = 1 + next() as usize % 22;
+        let point = next() as usize % (digits + 2);
+        for i in 0..digits {
+            if i == point {
+                text.push('.');
+            }
+            text.push(char::from(b'0' + (next() % 10) as u8));
+        }
+        let std = text.parse::<f64>().ok();
+        assert_eq!(
+            parse_number(text.as_bytes()).map(f64::to_bits),
+            std.map(f64::to_bits),
+            "{text:?}"
+        );
+    }
 }
