@@ -1378,6 +1378,46 @@ impl Ledger {
         self.valid && self.k == k
     }
 
+    /// Number of features.
+    pub fn d(&self) -> usize {
+        self.scales.features.d()
+    }
+
+    /// Each feature's grid exponent `s` (values are kept as round(v · 2^s)), for a device that
+    /// puts the rows on the same grid.
+    pub fn shifts(&self) -> Vec<i32> {
+        (0..self.d())
+            .map(|f| self.scales.features.shift(f))
+            .collect()
+    }
+
+    /// `row` on the features' grid, as a pass adds it.
+    pub fn quantize_row(&self, row: &[f32]) -> Vec<i64> {
+        row.iter()
+            .enumerate()
+            .map(|(f, &v)| self.scales.features.quantize(f, v))
+            .collect()
+    }
+
+    /// `row`'s squared norm on the norms' grid, as a pass adds it to its centroid's moment.
+    pub fn row_moment(&self, row: &[f32]) -> i64 {
+        self.scales.norms.quantize_f64(0, norm_f64(row))
+    }
+
+    /// Replaces the totals with ones summed elsewhere (on a device, from the same grids):
+    /// `sums` centroid-major, k · d; `moments` and `counts`, k each.
+    pub fn set_totals(&mut self, k: usize, sums: Vec<i128>, moments: Vec<i128>, counts: Vec<u64>) {
+        assert!(
+            sums.len() == k * self.d() && moments.len() == k && counts.len() == k,
+            "totals of {k} centroids"
+        );
+        self.k = k;
+        self.sums = sums;
+        self.moments = moments;
+        self.counts = counts;
+        self.valid = true;
+    }
+
     /// Replaces the totals with those of an exhaustive pass's partials.
     fn replace(&mut self, k: usize, d: usize, partials: &[Partial]) {
         self.k = k;
@@ -1446,7 +1486,7 @@ impl Ledger {
 
     /// The pass's output from the totals; `inertia` is the row-by-row sum when the pass made
     /// one, else it comes from the moments.
-    fn output(
+    pub fn output(
         &self,
         centroids: &[f32],
         inertia: Option<f64>,
@@ -1695,6 +1735,23 @@ pub fn tally_pass(
     let (inertia, changed, searched) = reduce_inertia(&partials);
     ledger.replace(k, d, &partials);
     Ok(ledger.output(centroids, (!moments).then_some(inertia), changed, searched))
+}
+
+/// Each row's squared distance to centroid `labels[r]`, as [`tally_pass`] computes it (for a
+/// backend whose passes did not compute them on the host).
+pub fn label_distances(data: MatrixRef<'_>, centroids: &[f32], labels: &[u32], out: &mut [f32]) {
+    let d = data.d();
+    const ROWS: usize = 4096;
+    out.par_chunks_mut(ROWS)
+        .zip(labels.par_chunks(ROWS))
+        .enumerate()
+        .for_each(|(c, (out, labels))| {
+            let rows = &data.data()[c * ROWS * d..(c * ROWS + labels.len()) * d];
+            for ((row, &j), o) in rows.chunks_exact(d).zip(labels).zip(out) {
+                let j = j as usize;
+                *o = sq_dist::<false>(row, &centroids[j * d..(j + 1) * d]);
+            }
+        });
 }
 
 /// Each row's squared distance to its centroid as an exhaustive pass's tally computes it.

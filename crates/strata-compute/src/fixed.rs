@@ -83,6 +83,11 @@ impl FixedScale {
         FixedScale::new(&[max * 2.0])
     }
 
+    /// Feature `f`'s grid exponent `s`: its values are kept as round(v · 2^s).
+    pub fn shift(&self, f: usize) -> i32 {
+        ((self.scale[f].to_bits() >> 52) & 0x7ff) as i32 - 1023
+    }
+
     /// Number of features.
     pub fn d(&self) -> usize {
         self.scale.len()

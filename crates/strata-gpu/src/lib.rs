@@ -2,24 +2,35 @@
 //! (`shaders/kmeans.wgsl`), giving the CPU backend's answers bit for bit.
 //!
 //! Per fit, [`Backend::bind`] uploads the data once, cut into row tiles that each fit the
-//! adapter's storage-binding and buffer limits, so any number of rows works. The pipeline is
+//! adapter's storage-binding and buffer limits, so any number of rows works. The pipelines are
 //! built once per backend; bind groups that depend on k are built on the first pass and reused.
-//! Each pass uploads the k × d centroids, finds every row's nearest and second-nearest centroid
-//! on the device (the n · k · d part), and reads back one label per row.
+//! Each pass uploads the k × d centroids and finds every row's nearest and second-nearest
+//! centroid on the device (the n · k · d part).
 //!
 //! Parity with the CPU: distances are f32 on the device, so a row whose two nearest centroids
-//! are within [`tie_tolerance`] (relative) of each other comes back flagged and is decided again
-//! in f64 on the host, as the CPU backend decides it. Sums, counts, inertia and changed rows are
-//! then tallied on the host by [`strata_compute::cpu::tally_pass`] into the backend's own
-//! [`strata_compute::cpu::Ledger`]: the sums are exact integers on a fixed-point grid, the
-//! inertia follows the CPU's rule, so equal labels give bit-equal centroids and a whole fit
-//! follows the same path on both backends. (Before the sums were exact, f32 sums reduced on the
-//! device in another order differed in the last bits, which was enough to move 58 of 1M
-//! customers over a fit on an H200; integer sums could now be reduced on the device.)
+//! are within [`tie_tolerance`] (relative) of each other is flagged and decided again in f64 on
+//! the host, as the CPU backend decides it. Sums are exact integers on the CPU's fixed-point
+//! grid ([`strata_compute::fixed`]), kept in the backend's own
+//! [`strata_compute::cpu::Ledger`], so equal labels give bit-equal centroids whatever order
+//! the rows were added in, and a whole fit follows the same path on both backends:
+//! - on a Lloyd step whose inertia comes from the totals (every step after a fit's first), the
+//!   `tally` shader adds each row to its centroid's totals on the device (features on the
+//!   grid, squared norms, counts: 96-bit integer sums with carries), counts changed labels and
+//!   lists the flagged rows. The host reads back k · (d + 2) totals and that list, not labels;
+//!   it decides the listed rows in f64 and moves those whose label changes between totals. A
+//!   list longer than its buffer sends the step to the host path, from the last pass's labels
+//!   (kept in a second buffer);
+//! - every other pass (a fit's first step, its final pass, one-off passes) reads the labels
+//!   back and tallies them with [`strata_compute::cpu::tally_pass`], the CPU's own tally.
+//!
+//! [`GpuBackend::passes`] says which path each pass took. (Before the sums were exact, f32 sums
+//! reduced on the device in another order differed in the last bits, which was enough to move
+//! 58 of 1M customers over a fit on an H200.)
 //!
 //! Every wait on the device is bounded by a timeout; a validation error, an out-of-memory or a
 //! lost device becomes a [`ComputeError::Device`] naming the stage, never a wrong answer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +38,7 @@ use rayon::prelude::*;
 use strata_compute::{
     Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
     check_centroids,
-    cpu::{Ledger, Scales, nearest_two, row_norms, tally_pass},
+    cpu::{Ledger, Scales, label_distances, nearest_two, row_norms, tally_pass},
     farthest_rows,
 };
 use wgpu::util::DeviceExt;
@@ -63,6 +74,16 @@ pub struct GpuOptions {
     /// Cap on workgroups per dispatch dimension (tests force the 2-D dispatch path with a
     /// small value; the adapter's limit caps it anyway).
     pub max_workgroups_per_dim: Option<u32>,
+    /// Entries of the device's list of near-tied rows per Lloyd step (tests force the
+    /// overflow path with a small value); a step with more ties is tallied on the host.
+    pub max_ties: Option<usize>,
+    /// The relative gap under which the device flags a row's two nearest centroids as tied,
+    /// for the host to decide in f64; [`tie_tolerance`] unless set (tests widen it to send
+    /// many rows through that path; any value gives the same answers, only slower).
+    pub tie_tolerance: Option<f32>,
+    /// Sum on the device on Lloyd steps where it can (see [`GpuBackend`]); off, every pass
+    /// reads the labels back and tallies them on the host.
+    pub device_sums: bool,
 }
 
 impl Default for GpuOptions {
@@ -71,6 +92,9 @@ impl Default for GpuOptions {
             max_tile_rows: None,
             timeout: Duration::from_secs(120),
             max_workgroups_per_dim: None,
+            max_ties: None,
+            tie_tolerance: None,
+            device_sums: true,
         }
     }
 }
@@ -124,6 +148,18 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Passes of a [`GpuBackend`] by where their totals were summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassCounts {
+    /// Lloyd steps summed on the device (k · (d + 2) totals read back).
+    pub device: u64,
+    /// Passes whose labels were read back and tallied on the host.
+    pub host: u64,
+    /// Of the host passes, Lloyd steps that were to be summed on the device but had more
+    /// near-tied rows than its list holds.
+    pub overflowed: u64,
+}
+
 /// The wgpu compute backend.
 pub struct GpuBackend {
     device: wgpu::Device,
@@ -131,6 +167,13 @@ pub struct GpuBackend {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     assign: wgpu::ComputePipeline,
+    /// `None` where the adapter has less than the 16 KiB of workgroup memory it needs.
+    tally: Option<wgpu::ComputePipeline>,
+    /// Passes summed on the device so far, passes tallied on the host, and of those the
+    /// Lloyd steps whose tie list overflowed.
+    device_steps: AtomicU64,
+    host_steps: AtomicU64,
+    overflowed: AtomicU64,
     errors: Arc<Mutex<Vec<String>>>,
     opts: GpuOptions,
 }
@@ -190,12 +233,26 @@ impl GpuBackend {
             compilation_options: Default::default(),
             cache: None,
         });
+        let tally = (limits.max_compute_workgroup_storage_size >= 16384).then(|| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("tally"),
+                layout: None,
+                module: &module,
+                entry_point: Some("tally"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        });
         let backend = GpuBackend {
             device,
             queue,
             info,
             limits,
             assign,
+            tally,
+            device_steps: AtomicU64::new(0),
+            host_steps: AtomicU64::new(0),
+            overflowed: AtomicU64::new(0),
             errors,
             opts,
         };
@@ -206,6 +263,15 @@ impl GpuBackend {
     /// What wgpu reports about the adapter in use.
     pub fn adapter(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// Which path this backend's passes took so far (for tests and the bench).
+    pub fn passes(&self) -> PassCounts {
+        PassCounts {
+            device: self.device_steps.load(Ordering::Relaxed),
+            host: self.host_steps.load(Ordering::Relaxed),
+            overflowed: self.overflowed.load(Ordering::Relaxed),
+        }
     }
 
     /// A software rasteriser posing as a GPU (lavapipe, SwiftShader, WARP): correct, not fast.
@@ -338,6 +404,15 @@ impl Backend for GpuBackend {
                 "one row of {d} features exceeds the adapter's storage binding"
             )));
         }
+        let ledger = Ledger::new(Scales::new(data, &row_norms(data)));
+        // Sums on the device need its pipeline and grids whose scaling stays within f32's
+        // normal range (then x · 2^s is exact there, and subnormal inputs, which a device may
+        // flush to zero, round to 0 on both).
+        let shifts = ledger.shifts();
+        let device_sums = (self.opts.device_sums
+            && self.tally.is_some()
+            && shifts.iter().all(|s| (-100..=100).contains(s)))
+        .then_some(&ledger);
         let mut tiles = Vec::new();
         let mut start = 0;
         while start < n {
@@ -359,13 +434,39 @@ impl Backend for GpuBackend {
                 });
             let best = self.storage("best", rows as u64 * 4);
             let second = self.storage("second", rows as u64 * 4);
+            let decided = [
+                self.storage("decided labels", rows as u64 * 4),
+                self.storage("decided labels", rows as u64 * 4),
+            ];
+            let moment = match &device_sums {
+                Some(ledger) => {
+                    let moments: Vec<[u32; 2]> = slice
+                        .par_chunks(d)
+                        .map(|row| {
+                            let q = ledger.row_moment(row) as u64;
+                            [q as u32, (q >> 32) as u32]
+                        })
+                        .collect();
+                    self.device
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some("moments"),
+                            contents: bytemuck::cast_slice(&moments),
+                            usage: wgpu::BufferUsages::STORAGE,
+                        })
+                }
+                None => self.storage("moments", 4),
+            };
             tiles.push(Tile {
                 rows,
+                row0: start,
                 x,
                 labels,
                 best,
                 second,
+                decided,
+                moment,
                 groups: Vec::new(),
+                tally_groups: [Vec::new(), Vec::new()],
             });
             start += rows;
         }
@@ -373,12 +474,23 @@ impl Backend for GpuBackend {
         // fit error.
         self.wait("uploading the data")
             .map_err(|e| unavailable(e.to_string()))?;
-        let ledger = Ledger::new(Scales::new(data, &row_norms(data)));
+        let device_sums = device_sums.is_some();
+        let shifts = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("shifts"),
+                contents: bytemuck::cast_slice(&shifts),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
         Ok(Box::new(GpuBound {
             gpu: self,
             data,
             ledger,
             tiles,
+            shifts,
+            device_sums,
+            parity: 0,
+            host_stale: false,
             k_state: None,
             centroids: Vec::new(),
             labels: vec![u32::MAX; n],
@@ -390,20 +502,53 @@ impl Backend for GpuBackend {
 
 struct Tile {
     rows: usize,
+    /// The tile's first row in the matrix.
+    row0: usize,
     x: wgpu::Buffer,
     labels: wgpu::Buffer,
     best: wgpu::Buffer,
     second: wgpu::Buffer,
+    /// Decided labels, double-buffered: a Lloyd step summed on the device reads the last
+    /// pass's from one and writes its own to the other, so a step whose tie list overflows can
+    /// still be tallied on the host from the last pass's labels.
+    decided: [wgpu::Buffer; 2],
+    /// Each row's squared norm on the norms' grid, as (lo, hi) words.
+    moment: wgpu::Buffer,
     /// One assign bind group per chunk of centroids (built with the k state).
     groups: Vec<wgpu::BindGroup>,
+    /// Tally bind groups per parity (which decided buffer is read), one per column slice.
+    tally_groups: [Vec<wgpu::BindGroup>; 2],
 }
 
 /// Buffers whose size depends on k, built on the first pass.
 struct KState {
     k: usize,
     centroids: wgpu::Buffer,
+    /// The device's totals: 3 words per (centroid, column), then changed rows and ties.
+    acc: wgpu::Buffer,
+    ties: wgpu::Buffer,
+    tie_cap: usize,
+    /// Whether Lloyd steps at this k sum on the device.
+    device_sums: bool,
     _uniforms: Vec<wgpu::Buffer>,
 }
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct TallyParams {
+    n: u32,
+    d: u32,
+    k: u32,
+    c0: u32,
+    c1: u32,
+    tie_cap: u32,
+    first: u32,
+    row0: u32,
+}
+
+/// (centroid, column) pairs one tally dispatch sums in workgroup memory (the shader's array,
+/// less its last word).
+const PAIRS: usize = 2047;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -423,6 +568,14 @@ struct GpuBound<'a> {
     /// Exact totals of the current labels, kept as the CPU backend keeps its own.
     ledger: Ledger,
     tiles: Vec<Tile>,
+    /// Each feature's grid exponent, for the tally shader.
+    shifts: wgpu::Buffer,
+    /// Whether the grids allow summing on the device (see `bind`).
+    device_sums: bool,
+    /// Which of each tile's `decided` buffers holds the last pass's labels.
+    parity: usize,
+    /// The last pass was summed on the device: `labels` and `nearest` are not its own.
+    host_stale: bool,
     k_state: Option<KState>,
     /// Centroids of the last pass (for re-deciding ties on the CPU).
     centroids: Vec<f32>,
@@ -461,7 +614,7 @@ impl GpuBound<'_> {
                     k: k as u32,
                     j0: j0 as u32,
                     j1: (j0 + k_chunk).min(k) as u32,
-                    tie: tie_tolerance(d),
+                    tie: gpu.opts.tie_tolerance.unwrap_or_else(|| tie_tolerance(d)),
                     pad: [0; 2],
                 };
                 let uniform = gpu
@@ -487,12 +640,108 @@ impl GpuBound<'_> {
                 uniforms.push(uniform);
             }
         }
+        // Columns per tally dispatch: k of them fill its workgroup memory's pairs.
+        let columns = d + 2;
+        let device_sums = self.device_sums && k <= PAIRS;
+        let slice = (PAIRS / k.max(1)).clamp(1, columns);
+        let n = self.data.n();
+        let tie_cap = gpu
+            .opts
+            .max_ties
+            .unwrap_or((n / 64).max(1024))
+            .clamp(1, n.max(1));
+        let acc = gpu.storage("totals", (k * columns * 3 + 2) as u64 * 4);
+        let ties = gpu.storage("ties", tie_cap as u64 * 12);
+        if device_sums {
+            let tally = gpu
+                .tally
+                .as_ref()
+                .expect("device sums need the tally pipeline");
+            for t in &mut self.tiles {
+                for parity in 0..2 {
+                    t.tally_groups[parity].clear();
+                    for c0 in (0..columns).step_by(slice) {
+                        let params = TallyParams {
+                            n: t.rows as u32,
+                            d: d as u32,
+                            k: k as u32,
+                            c0: c0 as u32,
+                            c1: (c0 + slice).min(columns) as u32,
+                            tie_cap: tie_cap as u32,
+                            first: u32::from(c0 == 0),
+                            row0: t.row0 as u32,
+                        };
+                        let uniform =
+                            gpu.device
+                                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                    label: Some("tally params"),
+                                    contents: bytemuck::bytes_of(&params),
+                                    usage: wgpu::BufferUsages::UNIFORM,
+                                });
+                        t.tally_groups[parity].push(gpu.device.create_bind_group(
+                            &wgpu::BindGroupDescriptor {
+                                label: Some("tally"),
+                                layout: &tally.get_bind_group_layout(0),
+                                entries: &[
+                                    entry(1, &t.x),
+                                    entry(3, &t.labels),
+                                    entry(6, &uniform),
+                                    entry(7, &t.decided[parity]),
+                                    entry(8, &t.decided[1 - parity]),
+                                    entry(9, &self.shifts),
+                                    entry(10, &t.moment),
+                                    entry(11, &acc),
+                                    entry(12, &ties),
+                                ],
+                            },
+                        ));
+                        uniforms.push(uniform);
+                    }
+                }
+            }
+        }
         self.k_state = Some(KState {
             k,
             centroids,
+            acc,
+            ties,
+            tie_cap,
+            device_sums,
             _uniforms: uniforms,
         });
+        // The device's decided labels start as the host's.
+        self.refresh_host()?;
+        self.upload_decided(self.parity);
         gpu.check("allocating the k-means buffers")
+    }
+
+    /// Writes the host's decided labels into each tile's `decided[parity]` buffer.
+    fn upload_decided(&self, parity: usize) {
+        for t in &self.tiles {
+            let labels = &self.labels[t.row0..t.row0 + t.rows];
+            self.gpu
+                .queue
+                .write_buffer(&t.decided[parity], 0, bytemuck::cast_slice(labels));
+        }
+    }
+
+    /// Reads each tile's `decided[parity]` labels into the host's, and recomputes the host's
+    /// distances from them, as a host tally would have left them.
+    fn refresh_host(&mut self) -> Result<(), ComputeError> {
+        if !self.host_stale {
+            return Ok(());
+        }
+        let mut labels = Vec::with_capacity(self.data.n());
+        for t in &self.tiles {
+            let l = self
+                .gpu
+                .read(&t.decided[self.parity], t.rows as u64 * 4, "reading labels")?;
+            labels.extend_from_slice(bytemuck::cast_slice::<u8, u32>(&l));
+        }
+        self.labels = labels;
+        label_distances(self.data, &self.centroids, &self.labels, &mut self.nearest);
+        self.host_stale = false;
+        Ok(())
     }
 
     /// Reads every tile's labels as the device left them (tie flag included).
@@ -523,9 +772,10 @@ impl GpuBound<'_> {
 }
 
 impl GpuBound<'_> {
-    /// One pass: labels on the device, tallied on the host; `lloyd` as in
-    /// [`BoundData::lloyd_step`] (every row is searched here, so only the inertia's rule
-    /// differs).
+    /// One pass: labels on the device, and on a Lloyd step whose inertia comes from the
+    /// totals (`lloyd` with totals of the last pass at this k, as in
+    /// [`BoundData::lloyd_step`]) the totals too, read back as k · (d + 2) sums and a list of
+    /// near-tied rows; otherwise the labels are read back and tallied on the host.
     fn pass(
         &mut self,
         centroids: &[f32],
@@ -539,10 +789,14 @@ impl GpuBound<'_> {
         }
         let gpu = self.gpu;
         let ks = self.k_state.as_ref().expect("built above");
+        let on_device = lloyd && ks.device_sums && self.ledger.holds(k);
         gpu.queue
             .write_buffer(&ks.centroids, 0, bytemuck::cast_slice(centroids));
         let max_dim = gpu.max_dim();
         let mut enc = gpu.device.create_command_encoder(&Default::default());
+        if on_device {
+            enc.clear_buffer(&ks.acc, 0, None);
+        }
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(&gpu.assign);
@@ -553,8 +807,32 @@ impl GpuBound<'_> {
                     pass.dispatch_workgroups(gx, gy, 1);
                 }
             }
+            if on_device {
+                pass.set_pipeline(gpu.tally.as_ref().expect("device sums need the pipeline"));
+                for t in &self.tiles {
+                    let (gx, gy) = groups_2d((t.rows as u32).div_ceil(WG), max_dim);
+                    for group in &t.tally_groups[self.parity] {
+                        pass.set_bind_group(0, group, &[]);
+                        pass.dispatch_workgroups(gx, gy, 1);
+                    }
+                }
+            }
         }
         gpu.queue.submit([enc.finish()]);
+        if on_device {
+            if let Some(out) = self.device_totals(centroids, k)? {
+                self.centroids = centroids.to_vec();
+                self.stepped = true;
+                self.parity = 1 - self.parity;
+                self.host_stale = true;
+                gpu.device_steps.fetch_add(1, Ordering::Relaxed);
+                return Ok(out);
+            }
+            // More near-ties than the list holds: tallied on the host, from the last pass's
+            // labels, which the device left in place.
+            gpu.overflowed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.refresh_host()?;
         // Rows the device could not order in f32 are decided in f64, as the CPU decides them.
         let mut decided = self.read_labels()?;
         decided.par_iter_mut().enumerate().for_each(|(i, l)| {
@@ -574,9 +852,100 @@ impl GpuBound<'_> {
             &mut self.nearest,
             lloyd,
         )?;
+        self.upload_decided(self.parity);
         self.centroids = centroids.to_vec();
         self.stepped = true;
+        gpu.host_steps.fetch_add(1, Ordering::Relaxed);
         Ok(out)
+    }
+
+    /// The totals the device summed on this pass, with its near-tied rows decided again in f64
+    /// and moved between totals (and in the device's labels) where that changes them; `None`
+    /// when the tie list overflowed.
+    fn device_totals(
+        &mut self,
+        centroids: &[f32],
+        k: usize,
+    ) -> Result<Option<StepOutput>, ComputeError> {
+        let (n, d) = (self.data.n(), self.data.d());
+        let columns = d + 2;
+        let ks = self.k_state.as_ref().expect("built by the pass");
+        let bytes = self.gpu.read(
+            &ks.acc,
+            (k * columns * 3 + 2) as u64 * 4,
+            "reading the totals",
+        )?;
+        let words: &[u32] = bytemuck::cast_slice(&bytes);
+        let counters = k * columns * 3;
+        let (mut changed, tie_count) = (u64::from(words[counters]), words[counters + 1] as usize);
+        if tie_count > ks.tie_cap {
+            return Ok(None);
+        }
+        let total = |j: usize, c: usize| -> u128 {
+            let g = 3 * (j * columns + c);
+            u128::from(words[g]) | u128::from(words[g + 1]) << 32 | u128::from(words[g + 2]) << 64
+        };
+        let mut counts: Vec<u64> = (0..k).map(|j| total(j, d + 1) as u64).collect();
+        let mut moments: Vec<i128> = (0..k).map(|j| total(j, d) as i128).collect();
+        // Feature values were biased by 2^51 each.
+        let mut sums: Vec<i128> = (0..k * d)
+            .map(|i| total(i / d, i % d) as i128 - (i128::from(counts[i / d]) << 51))
+            .collect();
+        if counts.iter().sum::<u64>() != n as u64 {
+            return Err(ComputeError::Device {
+                stage: "reading the totals",
+                message: format!(
+                    "the device counted {} of {n} rows",
+                    counts.iter().sum::<u64>()
+                ),
+            });
+        }
+        if tie_count > 0 {
+            let bytes = self
+                .gpu
+                .read(&ks.ties, tie_count as u64 * 12, "reading near-tied rows")?;
+            let ties: &[u32] = bytemuck::cast_slice(&bytes);
+            let next = 1 - self.parity;
+            for tie in ties.chunks_exact(3) {
+                let (row, before, on_device) = (tie[0] as usize, tie[1], tie[2]);
+                if row >= n || on_device as usize >= k {
+                    return Err(ComputeError::Device {
+                        stage: "reading near-tied rows",
+                        message: format!("row {row}, label {on_device} of {n} rows, k = {k}"),
+                    });
+                }
+                let x = self.data.row(row);
+                let label = nearest_two(x, centroids, k, d).0;
+                if label == on_device {
+                    continue;
+                }
+                let (from, to) = (on_device as usize, label as usize);
+                for (f, q) in self.ledger.quantize_row(x).into_iter().enumerate() {
+                    sums[from * d + f] -= i128::from(q);
+                    sums[to * d + f] += i128::from(q);
+                }
+                let q = i128::from(self.ledger.row_moment(x));
+                moments[from] -= q;
+                moments[to] += q;
+                counts[from] -= 1;
+                counts[to] += 1;
+                // The device counted the row as changed when its own label differed.
+                if on_device != before {
+                    changed -= 1;
+                }
+                if label != before {
+                    changed += 1;
+                }
+                let t = &self.tiles[self.tiles.partition_point(|t| t.row0 + t.rows <= row)];
+                self.gpu.queue.write_buffer(
+                    &t.decided[next],
+                    ((row - t.row0) * 4) as u64,
+                    bytemuck::bytes_of(&label),
+                );
+            }
+        }
+        self.ledger.set_totals(k, sums, moments, counts);
+        Ok(Some(self.ledger.output(centroids, None, changed, n as u64)))
     }
 }
 
@@ -593,6 +962,7 @@ impl BoundData for GpuBound<'_> {
         if !self.stepped {
             return Err(ComputeError::Shape("no assignment pass has run yet".into()));
         }
+        self.refresh_host()?;
         let raw = self.read_labels()?;
         let (mut nearest, mut second) = self.read_distances()?;
         let (k, d) = (self.centroids.len() / self.data.d(), self.data.d());
@@ -621,6 +991,7 @@ impl BoundData for GpuBound<'_> {
         }
         // The host's distances of the last pass: the CPU backend's own, so reseeding an empty
         // cluster picks the same rows on both backends.
+        self.refresh_host()?;
         Ok(farthest_rows(&self.labels, &self.nearest, count))
     }
 }

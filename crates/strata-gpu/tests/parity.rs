@@ -164,6 +164,8 @@ fn a_whole_fit_matches_the_cpu() {
     let params = KMeansParams::new(k).n_init(2).tol(0.0).check().unwrap();
     let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
     let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
+    // Lloyd steps after the first of each run were summed on the device.
+    assert!(g.passes().device >= 2, "{:?}", g.passes());
     same(&on_gpu.labels, &on_cpu.labels, "labels");
     assert_eq!(on_gpu.inertia.to_bits(), on_cpu.inertia.to_bits());
     same(&on_gpu.centroids, &on_cpu.centroids, "centroids");
@@ -205,7 +207,9 @@ fn whole_fits_on_overlapping_data_agree_bit_for_bit() {
     let m = MatrixRef::new(&data, n, d).unwrap();
     for k in [3, 8, 17] {
         let params = KMeansParams::new(k).n_init(2).tol(0.0).check().unwrap();
+        let before = g.passes().device;
         let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
+        assert!(g.passes().device > before + 5, "k={k}: {:?}", g.passes());
         let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
         assert!(on_cpu.iterations > 5, "k={k}: a real descent");
         same(
@@ -225,4 +229,109 @@ fn tie_tolerance_grows_with_the_width() {
     assert_eq!(strata_gpu::tie_tolerance(4), 1e-5);
     let wide = strata_gpu::tie_tolerance(1000);
     assert!(wide >= 2.0 * 1003.0 * f32::EPSILON / 2.0, "{wide}");
+}
+
+/// Summing on the device against summing on the host, through every path the device sums can
+/// take: centroids in several column slices of workgroup memory (k = 300), tiles, many rows
+/// flagged as near-ties (a tolerance widened to 0.3: each is decided again in f64 and moved
+/// between the device's totals), and a tie list too short for them (the step is tallied on
+/// the host from the last pass's labels). Every fit gives the CPU's bits.
+#[test]
+fn device_sums_give_the_cpu_bits_through_ties_slices_and_overflow() {
+    let (n, d) = (3000, 9);
+    let data = random(n, d, 4);
+    let m = MatrixRef::new(&data, n, d).unwrap();
+    // (params, tie tolerance, tie list length, whether the list overflows)
+    let cases = [
+        (KMeansParams::new(5).n_init(2), None, None, false),
+        (KMeansParams::new(5).n_init(2), Some(0.3), Some(n), false),
+        (KMeansParams::new(5).n_init(2), Some(0.3), Some(3), true),
+        (
+            KMeansParams::new(300).max_iter(4),
+            Some(0.01),
+            Some(n),
+            false,
+        ),
+    ];
+    for (params, tie_tolerance, max_ties, overflows) in cases {
+        let params = params.tol(0.0).check().unwrap();
+        let Some(g) = gpu(GpuOptions {
+            max_tile_rows: Some(1024),
+            max_ties,
+            tie_tolerance,
+            ..Default::default()
+        }) else {
+            return;
+        };
+        let on_gpu = strata_kmeans::fit(&params, &g, m, &mut Silent).unwrap();
+        let on_cpu = strata_kmeans::fit(&params, &CpuBackend, m, &mut Silent).unwrap();
+        let what = format!(
+            "k={}, tolerance {tie_tolerance:?}, ties {max_ties:?}",
+            params.k()
+        );
+        same(
+            &on_gpu.centroids,
+            &on_cpu.centroids,
+            &format!("centroids, {what}"),
+        );
+        same(&on_gpu.labels, &on_cpu.labels, &format!("labels, {what}"));
+        assert_eq!(on_gpu.inertia.to_bits(), on_cpu.inertia.to_bits(), "{what}");
+        assert_eq!(on_gpu.iterations, on_cpu.iterations, "{what}");
+        let p = g.passes();
+        if overflows {
+            assert!(p.overflowed > 0, "{what}: {p:?}");
+        } else {
+            assert!(p.device > 0 && p.overflowed == 0, "{what}: {p:?}");
+        }
+    }
+}
+
+/// Rows exactly tied in exact arithmetic that f32 orders either way: centroids that are
+/// rotations of each other, (a, b, c) and (c, a, b), and rows (v, v, v), whose two distances
+/// add the same three squares in different orders. f64 sees the tie and gives the lower index;
+/// the device's f32 sums often do not, so on a Lloyd step summed on the device those rows come
+/// back in the tie list, are decided again, and move between the device's totals; the step's
+/// sums, counts, inertia and changed rows are the CPU's, and so is the next step's.
+#[test]
+fn near_tied_rows_move_between_the_device_totals() {
+    let Some(g) = gpu(GpuOptions {
+        max_tile_rows: Some(1000),
+        max_ties: Some(4000),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let (n, d, k) = (4000, 3, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut data = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let v = (rng.next_u32() as f32 / u32::MAX as f32) * 3.0 - 1.0;
+        if i % 4 == 0 {
+            data.extend(random(1, d, i as u64));
+        } else {
+            data.extend([v, v, v]);
+        }
+    }
+    let m = MatrixRef::new(&data, n, d).unwrap();
+    let c = [0.1f32, 0.7, 1.3, 1.3, 0.1, 0.7];
+    let mut gb = g.bind(m).unwrap();
+    let mut cb = CpuBackend.bind(m).unwrap();
+    for step in 0..3 {
+        let (gs, cs) = if step == 0 {
+            (gb.step(&c, k).unwrap(), cb.step(&c, k).unwrap())
+        } else {
+            (gb.lloyd_step(&c, k).unwrap(), cb.lloyd_step(&c, k).unwrap())
+        };
+        same(&gs.counts, &cs.counts, &format!("counts, step {step}"));
+        same(&gs.sums, &cs.sums, &format!("sums, step {step}"));
+        assert_eq!(gs.inertia.to_bits(), cs.inertia.to_bits(), "step {step}");
+        assert_eq!(gs.changed, cs.changed, "step {step}");
+    }
+    assert_eq!(g.passes().device, 2, "{:?}", g.passes());
+    same(
+        &gb.assignments().unwrap().labels,
+        &cb.assignments().unwrap().labels,
+        "labels",
+    );
+    assert_eq!(gb.farthest(7).unwrap(), cb.farthest(7).unwrap());
 }

@@ -1,7 +1,8 @@
 //! Lloyd iterations from given centroids, for the peer benchmark (`bench/run.sh`):
 //! `lloyd_fixed DATA.f32 N D INIT.f32 K ITERS [cpu|gpu]`. The files hold little-endian f32,
 //! row-major. Prints one JSON line: iterations, seconds, ms per iteration, final inertia, and
-//! `steps_ms`, the wall time of each Lloyd step (pass and update) as the observer saw it.
+//! `steps_ms`, the wall time of each Lloyd step (pass and update) as the observer saw it, and
+//! on the GPU `gpu_passes`: passes summed on the device and tallied on the host.
 
 #![allow(
     clippy::unwrap_used,
@@ -46,11 +47,12 @@ fn main() {
     let (n, d, k, iters) = (num(1), num(2), num(4), num(5));
     let data = read_f32(&a[0], n * d);
     let init = read_f32(&a[3], k * d);
-    let backend: Box<dyn Backend> = match a.get(6).map(String::as_str) {
-        Some("gpu") => {
-            Box::new(strata_gpu::GpuBackend::new(Default::default()).expect("a GPU adapter"))
-        }
-        _ => Box::new(CpuBackend::new()),
+    let gpu = (a.get(6).map(String::as_str) == Some("gpu"))
+        .then(|| strata_gpu::GpuBackend::new(Default::default()).expect("a GPU adapter"));
+    let cpu = CpuBackend::new();
+    let backend: &dyn Backend = match &gpu {
+        Some(g) => g,
+        None => &cpu,
     };
     let params = KMeansParams::new(k)
         .init(Init::Centroids(init))
@@ -64,7 +66,7 @@ fn main() {
         ms: Vec::new(),
     };
     let t = Instant::now();
-    let fit = strata_kmeans::fit(&params, backend.as_ref(), m, &mut steps).unwrap();
+    let fit = strata_kmeans::fit(&params, backend, m, &mut steps).unwrap();
     let secs = t.elapsed().as_secs_f64();
     // The share of rows the Lloyd passes after the first searched among all k centroids.
     let run = &fit.runs[fit.best_run];
@@ -74,13 +76,21 @@ fn main() {
     } else {
         later.iter().sum::<u64>() as f64 / (later.len() * n) as f64
     };
+    // On the GPU: passes whose sums were reduced on the device, and tallied on the host.
+    let passes = gpu.as_ref().map_or("null".to_owned(), |g| {
+        let p = g.passes();
+        format!(
+            "{{\"device\": {}, \"host\": {}, \"overflowed\": {}}}",
+            p.device, p.host, p.overflowed
+        )
+    });
     let kernel = backend.describe();
     let kernel = kernel
         .split(", ")
         .nth(1)
         .map_or("gpu", |k| k.trim_end_matches(')'));
     println!(
-        "{{\"iterations\": {}, \"seconds\": {secs:.6}, \"ms_per_iter\": {:.4}, \"inertia\": {:.10e}, \"backend\": \"{}\", \"kernel\": \"{kernel}\", \"searched_share\": {searched_share:.4}, \"steps_ms\": [{}]}}",
+        "{{\"iterations\": {}, \"seconds\": {secs:.6}, \"ms_per_iter\": {:.4}, \"inertia\": {:.10e}, \"backend\": \"{}\", \"kernel\": \"{kernel}\", \"searched_share\": {searched_share:.4}, \"gpu_passes\": {passes}, \"steps_ms\": [{}]}}",
         fit.iterations,
         secs * 1e3 / fit.iterations as f64,
         fit.inertia,
