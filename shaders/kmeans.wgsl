@@ -2,7 +2,11 @@
 //
 //   assign   one invocation per row and chunk of centroids [j0, j1): nearest and second-nearest
 //            centroid (squared Euclidean, computed directly as Σ(x − c)², never the expanded
-//            form), carried across chunks in `best`/`second`, ties to the lowest index. After
+//            form), carried across chunks in `best`/`second`, ties to the lowest index. Where d
+//            is a multiple of 4, rows are read as vec4 and the workgroup loads the centroids
+//            into workgroup memory a tile at a time, so each centroid is read from the buffer
+//            once per workgroup rather than once per row; the four lanes' partial sums are
+//            added at the end (any order of non-negative terms keeps the error bound). After
 //            the last chunk the label's bit 30 says the two nearest are within the relative
 //            tolerance `tie`, where f32 cannot be trusted to order them: the host decides those
 //            rows again in f64. Chunks bound the work of one dispatch (driver watchdogs;
@@ -50,38 +54,81 @@ fn flat(wg: vec3<u32>, nw: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nw.x + wg.x) * WG + li;
 }
 
+// The vec4 views of the rows and the centroids (the same buffers as `x` and `centroids`),
+// and one tile of centroids in workgroup memory: 16 KiB.
+@group(0) @binding(13) var<storage, read> xv: array<vec4<f32>>;
+@group(0) @binding(14) var<storage, read> cv: array<vec4<f32>>;
+const TILE: u32 = 1024u;
+var<workgroup> ctile: array<vec4<f32>, 1024>;
+
 @compute @workgroup_size(256)
 fn assign(@builtin(workgroup_id) wg: vec3<u32>,
           @builtin(num_workgroups) nw: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
     let row = flat(wg, nw, li);
-    if (row >= p.n) {
-        return;
-    }
-    let base = row * p.d;
+    // Rows past the end still take part in loading tiles (barriers need every invocation).
+    let live = row < p.n;
     var b = BIG;
     var s = BIG;
     var label = 0u;
-    if (p.j0 != 0u) {
+    if (live && p.j0 != 0u) {
         b = best[row];
         s = second[row];
         label = labels[row] & LABEL;
     }
-    for (var j = p.j0; j < p.j1; j = j + 1u) {
-        let cb = j * p.d;
-        var acc = 0.0;
-        for (var f = 0u; f < p.d; f = f + 1u) {
-            let t = x[base + f] - centroids[cb + f];
-            acc = acc + t * t;
+    let quads = p.d / 4u;
+    if (p.d % 4u == 0u && quads <= TILE) {
+        let base = row * quads;
+        let per = TILE / quads;
+        for (var t0 = p.j0; t0 < p.j1; t0 = t0 + per) {
+            let t1 = min(t0 + per, p.j1);
+            let count = (t1 - t0) * quads;
+            for (var i = li; i < count; i = i + WG) {
+                ctile[i] = cv[t0 * quads + i];
+            }
+            workgroupBarrier();
+            if (live) {
+                for (var j = t0; j < t1; j = j + 1u) {
+                    let cb = (j - t0) * quads;
+                    var acc4 = vec4<f32>(0.0);
+                    for (var f = 0u; f < quads; f = f + 1u) {
+                        let t = xv[base + f] - ctile[cb + f];
+                        acc4 = acc4 + t * t;
+                    }
+                    let acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+                    // Strictly less, in order: ties go to the lowest index, as on the CPU.
+                    if (acc < b) {
+                        s = b;
+                        b = acc;
+                        label = j;
+                    } else if (acc < s) {
+                        s = acc;
+                    }
+                }
+            }
+            workgroupBarrier();
         }
-        // Strictly less, chunks in order: ties go to the lowest index, as on the CPU.
-        if (acc < b) {
-            s = b;
-            b = acc;
-            label = j;
-        } else if (acc < s) {
-            s = acc;
+    } else if (live) {
+        let base = row * p.d;
+        for (var j = p.j0; j < p.j1; j = j + 1u) {
+            let cb = j * p.d;
+            var acc = 0.0;
+            for (var f = 0u; f < p.d; f = f + 1u) {
+                let t = x[base + f] - centroids[cb + f];
+                acc = acc + t * t;
+            }
+            // Strictly less, chunks in order: ties go to the lowest index, as on the CPU.
+            if (acc < b) {
+                s = b;
+                b = acc;
+                label = j;
+            } else if (acc < s) {
+                s = acc;
+            }
         }
+    }
+    if (!live) {
+        return;
     }
     var flag = 0u;
     if (p.j1 == p.k && s - b <= p.tie * max(s, 1.0e-30)) {

@@ -418,13 +418,22 @@ impl Backend for GpuBackend {
         while start < n {
             let rows = tile_rows.min(n - start);
             let slice = &data.data()[start * d..(start + rows) * d];
-            let x = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("rows"),
-                    contents: bytemuck::cast_slice(slice),
-                    usage: wgpu::BufferUsages::STORAGE,
-                });
+            // Padded to whole vec4s: the shader also binds the rows as vec4.
+            let bytes: &[u8] = bytemuck::cast_slice(slice);
+            let x = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("rows"),
+                size: (bytes.len() as u64).div_ceil(16).max(1) * 16,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: true,
+            });
+            {
+                let mut view = x
+                    .slice(..)
+                    .get_mapped_range_mut()
+                    .map_err(|e| unavailable(format!("cannot fill the rows' buffer: {e}")))?;
+                view.slice(..bytes.len()).copy_from_slice(bytes);
+            }
+            x.unmap();
             let labels = self
                 .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -597,7 +606,8 @@ impl GpuBound<'_> {
         let d = self.data.d();
         // Centroids per assign dispatch: k_chunk · (d + 1) loop iterations per invocation.
         let k_chunk = (MAX_LOOP / (d + 1)).max(1);
-        let centroids = gpu.storage("centroids", (k * d) as u64 * 4);
+        // Whole vec4s: the shader also binds the centroids as vec4.
+        let centroids = gpu.storage("centroids", ((k * d) as u64 * 4).div_ceil(16) * 16);
         fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
             wgpu::BindGroupEntry {
                 binding,
@@ -635,6 +645,8 @@ impl GpuBound<'_> {
                             entry(3, &t.labels),
                             entry(4, &t.best),
                             entry(5, &t.second),
+                            entry(13, &t.x),
+                            entry(14, &centroids),
                         ],
                     }));
                 uniforms.push(uniform);
