@@ -8,9 +8,11 @@ bench/RESULTS.md. Cases:
   2. End to end from a CSV: `strata fit` vs a pandas read_csv + StandardScaler + KMeans +
      to_csv script, same starting centroids; wall time and peak memory.
   3. Ingest alone: MB/s of CSV parsed into columns (ingest_rate example) on 1 and 2 threads,
-     next to pandas.read_csv on the same file.
+     next to pandas.read_csv on the same file: the synthetic CSVs and the real Online Retail log.
   4. The floor: measured copy bandwidth and f32 matmul throughput; each Lloyd case's time per
      iteration over max(bytes / bandwidth, 3·n·k·d / flops).
+  5. With BENCH_GPU=1 (on a machine with a GPU): ms per Lloyd pass on the GPU and the CPU at
+     four shapes, against the device floor.
 """
 import json
 import os
@@ -117,18 +119,24 @@ def lloyd_case(n, d, k, bw, gflops):
 
 
 PANDAS_SCRIPT = r'''
-import sys, numpy as np, pandas as pd
+import json, sys, time, numpy as np, pandas as pd
 from sklearn.preprocessing import StandardScaler
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 src, init_path, out, k, iters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+t = [time.perf_counter()]
 df = pd.read_csv(src)
+t.append(time.perf_counter())
 X = StandardScaler().fit_transform(df.drop(columns=["id"]).to_numpy(dtype=np.float64)).astype(np.float32)
 init = pd.read_csv(init_path).to_numpy(dtype=np.float32)
+t.append(time.perf_counter())
 with threadpool_limits(2):
     km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
+t.append(time.perf_counter())
 pd.DataFrame({"id": df["id"], "segment": km.labels_}).to_csv(out, index=False)
-print(km.inertia_)
+t.append(time.perf_counter())
+stages = dict(zip(["read_csv", "scale", "k-means", "to_csv"], np.diff(t).tolist()))
+print(json.dumps({"inertia": float(km.inertia_), "stages": stages}))
 '''
 
 
@@ -170,9 +178,11 @@ def end_to_end(rows, d=16, k=8):
         st_runs.append(timed(fit + ["--stream", "always", "--out", str(WORK / "strata_stream_out"), str(csv)], env))
         p_runs.append(timed([sys.executable, str(script), str(csv), str(init_csv), str(WORK / "pandas_out.csv"),
                              str(k), str(ITERS)], env))
-    s_inertia = json.load(open(WORK / "strata_out" / "segments.json"))["inertia"]
+    s_seg = json.load(open(WORK / "strata_out" / "segments.json"))
+    s_inertia = s_seg["inertia"]
     st_inertia = json.load(open(WORK / "strata_stream_out" / "segments.json"))["inertia"]
-    p_inertia = float(p_runs[0][2].strip())
+    p_out = [json.loads(r[2].strip().splitlines()[-1]) for r in p_runs]
+    p_inertia = p_out[0]["inertia"]
     return {
         "rows": rows, "mb": csv.stat().st_size / 1e6, "matrix_mib": rows * d * 4 / 2**20,
         "stream_s": median([r[0] for r in st_runs]), "stream_mib": max(r[1] for r in st_runs),
@@ -180,6 +190,8 @@ def end_to_end(rows, d=16, k=8):
         "strata_s": median([r[0] for r in s_runs]), "strata_mib": max(r[1] for r in s_runs),
         "pandas_s": median([r[0] for r in p_runs]), "pandas_mib": max(r[1] for r in p_runs),
         "strata_inertia": s_inertia, "pandas_inertia": p_inertia,
+        # Stage seconds of the last run of each (Strata's from its segments.json).
+        "strata_stages": s_seg.get("timings_s", {}), "pandas_stages": p_out[-1]["stages"],
     }
 
 
@@ -199,22 +211,54 @@ def hundred_million(rows=100_000_000, k=16):
             "matrix_mib": rows * len(seg["features"]) * 4 / 2**20, "seg": seg}
 
 
-def ingest_case(rows):
-    """MB/s of the end-to-end CSV parsed into columns: Strata on 1 and 2 threads, pandas."""
-    csv = WORK / f"synth_{rows}.csv"
+def ingest_case(csv, id_column="id"):
+    """MB/s of a CSV parsed into columns (numbers, else text, as pandas types them): Strata on 1
+    and 2 threads, pandas.read_csv, alternating."""
     mb = csv.stat().st_size / 1e6
-    out = {}
-    for threads in (1, 2):
-        env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
-        p = subprocess.run([str(INGEST), str(csv), "id", str(REPS)], env=env, check=True,
-                           capture_output=True, text=True)
-        secs = float(p.stdout.split("median ")[1].split(" s")[0])
-        out[threads] = mb / secs
+    strata = {1: [], 2: []}
+    pandas_s = []
     code = ("import sys, time, pandas; t = time.perf_counter(); pandas.read_csv(sys.argv[1]); "
             "print(time.perf_counter() - t)")
-    pandas_s = median([float(subprocess.run([sys.executable, "-c", code, str(csv)], check=True,
-                                            capture_output=True, text=True).stdout) for _ in range(REPS)])
-    return {"rows": rows, "mb": mb, "one": out[1], "two": out[2], "pandas": mb / pandas_s}
+    for _ in range(REPS):
+        for threads in (1, 2):
+            env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
+            p = subprocess.run([str(INGEST), str(csv), id_column, "1"], env=env, check=True,
+                               capture_output=True, text=True)
+            strata[threads].append(float(p.stdout.split("median ")[1].split(" s")[0]))
+        pandas_s.append(float(subprocess.run([sys.executable, "-c", code, str(csv)], check=True,
+                                             capture_output=True, text=True).stdout))
+    return {"file": csv.name, "mb": mb, "one": mb / median(strata[1]), "two": mb / median(strata[2]),
+            "pandas": mb / median(pandas_s)}
+
+
+def gpu_case(n, d, k):
+    """ms per Lloyd pass on the GPU and on the CPU with every host core (lloyd_fixed, same data
+    and starting centroids), as (t(ITERS + 1) - t(1)) / ITERS, alternating; and the device
+    floor: the rows read once at BENCH_GPU_BW GB/s (default 4800, an H200's HBM3e)."""
+    rng = np.random.default_rng(n + d + k)
+    WORK.mkdir(parents=True, exist_ok=True)
+    xf, cf = WORK / f"x_{n}_{d}.f32", WORK / f"c_{n}_{d}_{k}.f32"
+    if not xf.exists():
+        rng.standard_normal((n, d), dtype=np.float32).astype("<f4").tofile(xf)
+    x = np.memmap(xf, dtype="<f4", mode="r", shape=(n, d))
+    x[rng.choice(n, k, replace=False)].astype("<f4").tofile(cf)
+
+    def run(backend, iters):
+        env = {k: v for k, v in os.environ.items() if k != "RAYON_NUM_THREADS"}
+        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(iters), backend],
+                             check=True, capture_output=True, text=True, env=env).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    per = {"gpu": [], "cpu": []}
+    last = {}
+    for _ in range(REPS):
+        for backend in ("gpu", "cpu"):
+            one, many = run(backend, 1), run(backend, ITERS + 1)
+            per[backend].append((many["seconds"] - one["seconds"]) * 1e3 / ITERS)
+            last[backend] = many
+    bw = float(os.environ.get("BENCH_GPU_BW", "4800"))
+    floor_ms = n * d * 4 / (bw * 1e9) * 1e3
+    return {b: (median(v), min(v), max(v)) for b, v in per.items()}, floor_ms, last
 
 
 def main():
@@ -262,6 +306,13 @@ def main():
                      f"{e['strata_mib'] / e['pandas_mib']:.2f} | "
                      f"{abs(e['strata_inertia'] - e['pandas_inertia']) / abs(e['pandas_inertia']):.1e} |")
         print(lines[-1], flush=True)
+    lines += ["", "Stage seconds of the last run of each (Strata: segments.json's `timings_s`; the script: "
+              "its own clock around read_csv, scaling, KMeans and to_csv):", "",
+              "| rows | Strata stages | pandas + sklearn stages |", "|---|---|---|"]
+    for e in e2e:
+        fmt_st = lambda st: ", ".join(f"{k} {v:.2f}" for k, v in st.items())  # noqa: E731
+        lines.append(f"| {e['rows']:,} | {fmt_st(e['strata_stages'])} | {fmt_st(e['pandas_stages'])} |")
+        print(lines[-1], flush=True)
     lines += ["", "## Streamed fits (`--stream always`, same data and starting centroids as above)", "",
               "Only the f32 matrix, ids and lines are held; the target is a peak under 3× the f32 matrix. The "
               "strategy's scaling is learned from a 256 MB sample of chunks, so the inertia differs slightly "
@@ -287,13 +338,37 @@ def main():
                   "", "Stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()) + "."]
         print("\n".join(lines[-5:]), flush=True)
     lines += ["", "## Ingest alone (CSV parsed into typed columns)", "",
-              "| rows | CSV MB | Strata 1 thread MB/s | Strata 2 threads MB/s | per core (2 threads) | "
-              "pandas.read_csv MB/s | Strata 2 threads / pandas |", "|---|---|---|---|---|---|---|"]
-    for rows in csv_rows:
-        g = ingest_case(rows)
-        lines.append(f"| {rows:,} | {g['mb']:.0f} | {g['one']:.0f} | {g['two']:.0f} | {g['two'] / 2:.0f} | "
-                     f"{g['pandas']:.0f} | {g['two'] / g['pandas']:.1f}× |")
+              f"Median of {REPS} alternating runs, each in a fresh process. Columns are read as numbers where "
+              "every value is one, else as text, as pandas.read_csv types them; the log has no id column "
+              "read. pandas.read_csv is single-threaded, so `per core` compares like with like.", "",
+              "| file | CSV MB | Strata 1 thread MB/s | Strata 2 threads MB/s | per core (2 threads) | "
+              "pandas.read_csv MB/s | per core / pandas |", "|---|---|---|---|---|---|---|"]
+    files = [(WORK / f"synth_{rows}.csv", "id") for rows in csv_rows]
+    log = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.csv"
+    if log.exists():
+        files.append((log, "-"))
+    for csv, id_column in files:
+        g = ingest_case(csv, id_column)
+        lines.append(f"| {g['file']} | {g['mb']:.0f} | {g['one']:.0f} | {g['two']:.0f} | {g['two'] / 2:.0f} | "
+                     f"{g['pandas']:.0f} | {g['two'] / 2 / g['pandas']:.2f} |")
         print(lines[-1], flush=True)
+    if os.environ.get("BENCH_GPU"):
+        lines += ["", "## GPU (wgpu, `BENCH_GPU=1`): ms per Lloyd pass", "",
+                  f"lloyd_fixed on the GPU and on the CPU with every host core ({os.cpu_count()}), same data and "
+                  f"starting centroids, (t({ITERS + 1}) - t(1)) / {ITERS}, median (min-max) of {REPS} alternating "
+                  "runs. Device floor: the rows read once at BENCH_GPU_BW GB/s. `device passes`: of the GPU "
+                  "run's passes, summed on the device / tallied on the host.", "",
+                  "| n | d | k | GPU ms | CPU ms | GPU / CPU | device floor ms | GPU / floor | device passes | "
+                  "inertia rel. diff |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for n, d, k in [(1_000_000, 16, 8), (1_000_000, 64, 64), (10_000_000, 16, 16), (10_000_000, 32, 256)]:
+            r, floor_ms, last = gpu_case(n, d, k)
+            g, c = r["gpu"], r["cpu"]
+            p = last["gpu"]["gpu_passes"]
+            rel = abs(last["gpu"]["inertia"] - last["cpu"]["inertia"]) / abs(last["cpu"]["inertia"])
+            lines.append(f"| {n:,} | {d} | {k} | {fmt(g)} | {fmt(c)} | {g[0] / c[0]:.2f} | {floor_ms:.3f} | "
+                         f"{g[0] / floor_ms:.1f} | {p['device']} / {p['host']} | {rel:.1e} |")
+            print(lines[-1], flush=True)
+        lines.append(f"\nAdapter: {last['gpu']['backend']}.")
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 

@@ -2,7 +2,9 @@
 # The benchmark: builds Strata (release), installs the pinned peers (scikit-learn, faiss-cpu,
 # pandas, numpy) into bench/.venv, runs every case side by side and writes bench/RESULTS.md.
 # BENCH_QUICK=1 runs only the smallest cases; BENCH_REPS and BENCH_ITERS override 5 and 20;
-# BENCH_100M=1 adds a streamed fit of 100M rows (an 11 GB CSV written to bench/work, ~10 min).
+# BENCH_100M=1 adds a streamed fit of 100M rows (an 11 GB CSV written to bench/work, ~10 min);
+# BENCH_GPU=1 adds ms per Lloyd pass on the GPU against the CPU (on a machine with a GPU;
+# BENCH_GPU_BW gives the device's bandwidth in GB/s for the floor, default 4800).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --workspace --locked
