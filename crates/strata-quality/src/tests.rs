@@ -141,3 +141,35 @@ fn scores_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(1), run(3));
 }
+
+/// The silhouette's distance sums with AVX2 are the portable code's bits: the same
+/// operations in the same order, only more lanes at a time.
+#[test]
+fn wide_and_narrow_distance_sums_agree() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let (s, d) = (1000, 7);
+        let mut state: u32 = 99;
+        let columns: Vec<f32> = (0..s * d)
+            .map(|_| {
+                state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+                (state >> 8) as f32 / 65536.0 - 128.0
+            })
+            .collect();
+        let starts = [0, 3, 300, 301, 1000];
+        let segments = Segments {
+            starts: &starts,
+            columns: &columns,
+            s,
+        };
+        for row in 0..20 {
+            let x: Vec<f32> = (0..d).map(|f| columns[f * s + row * 37]).collect();
+            let (mut wide, mut narrow) = (vec![0f64; 4], vec![0f64; 4]);
+            // SAFETY: AVX2 was detected above.
+            unsafe { segments.distance_sums_avx2(&x, &mut wide) };
+            segments.distance_sums_with(&x, &mut narrow);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&wide), bits(&narrow), "row {row}");
+        }
+    }
+}
