@@ -308,9 +308,15 @@ fn main() -> ExitCode {
         // environment at the same time.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
+    let cli = Cli::parse();
+    if let Some(threads) = cli.global.threads {
+        // Plugins read the count from here (`strata_plugin_api::par`), as rayon would.
+        // SAFETY: still before any thread exists (the signal thread starts just below, the
+        // thread pool in `run`).
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
     #[cfg(unix)]
     clean_up_on_signals();
-    let cli = Cli::parse();
     init_logging(
         cli.global.verbose as i8 - cli.global.quiet as i8,
         cli.global.log_format,

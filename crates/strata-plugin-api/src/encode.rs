@@ -83,21 +83,21 @@ pub struct ColumnState<E> {
 
 /// The fit of a strategy that takes no options of its own (beyond the host's `--scale` and
 /// `--as-of`) and encodes each bound column by itself: checks the options and that one of
-/// `roles` is bound, then fits `fit` on every column in input order.
-pub fn fit_columns<E: Encode>(
+/// `roles` is bound, then fits `fit` on every column, the columns spread over threads
+/// ([`crate::par::map`]); the encoders come back in input order, and an error is the first
+/// column's in that order, as a sequential fit would give.
+pub fn fit_columns<E: Encode + Send>(
     input: &Input<'_>,
     options: &Options,
     default_scale: Scale,
     roles: &[Role],
-    mut fit: impl FnMut(&Column<'_>, Scale) -> Result<E, Error>,
+    fit: impl Fn(&Column<'_>, Scale) -> Result<E, Error> + Sync,
 ) -> Result<Fitted<ColumnState<E>>, Error> {
     options.check_known(&[])?;
     let scale = options.scale_or(default_scale)?;
     input.require_columns(roles)?;
-    let encoders = input
-        .columns()
-        .iter()
-        .map(|c| fit(c, scale))
+    let encoders = crate::par::map(input.columns(), |c| fit(c, scale))
+        .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Fitted {
         features: feature_names(&encoders),

@@ -21,6 +21,7 @@ pub mod encode;
 mod error;
 pub mod label;
 mod matrix;
+pub mod par;
 pub mod prep;
 mod sdk;
 pub mod testing;

@@ -49,10 +49,13 @@ impl Strategy for Features {
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
         options.check_known(&[])?;
         let scale = options.scale_or(Scale::Zscore)?;
-        let scalers = input
-            .role("features")
-            .map(|c| NumericScaler::fit(c.name, c.numeric()?, scale, false))
-            .collect::<Result<Vec<_>, _>>()?;
+        // One pass over every row per column: the columns are fitted side by side.
+        let columns: Vec<_> = input.role("features").collect();
+        let scalers = strata_plugin_api::par::map(&columns, |c| {
+            NumericScaler::fit(c.name, c.numeric()?, scale, false)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         if scalers.is_empty() {
             return Err(Error::new(
                 "no numeric columns to cluster: bind some with --map \"features=col_a,col_b\"",
