@@ -22,6 +22,20 @@ use crate::args::{Cli, Command, LogFormat};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its `mimalloc.h`, v2 and v3 alike): how many
+/// milliseconds freed memory stays committed before it goes back to the kernel (10 by default).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the kernel at once. A fit frees large blocks (the parsed table
+/// once the features are made, the ingest's chunk buffers) and then allocates others; with
+/// mimalloc's delay those stayed committed, which put a 1M-row fit's peak at 460 MB instead of
+/// 300 MB, for about 5% of its time.
+fn purge_freed_memory_at_once() {
+    // SAFETY: sets one option's value, which mimalloc reads at its next purge; valid at any
+    // time, and this runs first thing in main.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 fn init_logging(verbosity: i8, format: LogFormat) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
@@ -301,6 +315,7 @@ fn clean_up_on_signals() {
 }
 
 fn main() -> ExitCode {
+    purge_freed_memory_at_once();
     // The Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" on every GPU probe
     // without it (even under -q); a compute-only process needs no real one.
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
