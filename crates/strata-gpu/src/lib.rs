@@ -394,8 +394,10 @@ impl Backend for GpuBackend {
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
         let (n, d) = (data.n(), data.d());
-        let row_bytes = (d * 4) as u64;
-        let mut tile_rows = (self.max_binding() / row_bytes) as usize;
+        // The largest per-row buffer is the rows' (d · 4 bytes, padded by up to 12 to whole
+        // vec4s) or, at d = 1, the norms' moments (8 bytes a row).
+        let row_bytes = (d as u64 * 4).max(8);
+        let mut tile_rows = (self.max_binding().saturating_sub(16) / row_bytes) as usize;
         if let Some(cap) = self.opts.max_tile_rows {
             tile_rows = tile_rows.min(cap.max(1));
         }
