@@ -81,9 +81,15 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// Mean and population standard deviation of the present values (two-pass, f64).
 pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
+    mean_std_of(|| values.iter().copied())
+}
+
+/// [`mean_std`] of the values `values()` yields (called once per pass), in that order: the
+/// same bits as `mean_std` of them collected, without collecting them.
+fn mean_std_of<I: Iterator<Item = f64>>(values: impl Fn() -> I) -> Option<(f64, f64)> {
     let mut n = 0usize;
     let mut sum = 0.0;
-    for &x in values.iter().filter(|x| !x.is_nan()) {
+    for x in values().filter(|x| !x.is_nan()) {
         n += 1;
         sum += x;
     }
@@ -91,10 +97,9 @@ pub fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
         return None;
     }
     let mean = sum / n as f64;
-    let var = values
-        .iter()
+    let var = values()
         .filter(|x| !x.is_nan())
-        .map(|&x| (x - mean) * (x - mean))
+        .map(|x| (x - mean) * (x - mean))
         .sum::<f64>()
         / n as f64;
     Some((mean, var.sqrt()))
@@ -166,15 +171,19 @@ impl NumericScaler {
         let log = log_if_skewed
             && values.iter().filter(|x| !x.is_nan()).all(|&x| x >= 0.0)
             && skewness(values).is_some_and(|s| s > LOG_SKEW_THRESHOLD);
-        let transformed: Vec<f64> = values
-            .iter()
-            .map(|&x| if x.is_nan() { impute } else { x })
-            .map(|x| if log { x.ln_1p() } else { x })
-            .collect();
+        let transformed = || {
+            values
+                .iter()
+                .map(move |&x| if x.is_nan() { impute } else { x })
+                .map(move |x| if log { x.ln_1p() } else { x })
+        };
         let (center, spread) = match scale {
             Scale::None => (0.0, 1.0),
-            Scale::Zscore => mean_std(&transformed).expect("non-empty after imputation"),
+            // Two passes over the values as transformed, not a copy of them: a column of 10M
+            // values was 80 MB written and faulted in for two sums.
+            Scale::Zscore => mean_std_of(transformed).expect("non-empty after imputation"),
             Scale::Robust => {
+                let transformed: Vec<f64> = transformed().collect();
                 let mut scratch = transformed.clone();
                 let mut q = |p| quantile_in_place(&mut scratch, p).expect("non-empty");
                 let iqr = q(0.75) - q(0.25);
