@@ -54,6 +54,25 @@ fn flat(wg: vec3<u32>, nw: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nw.x + wg.x) * WG + li;
 }
 
+// A row's nearest and second-nearest distances so far, and the nearest's index.
+struct Nearest {
+    best: f32,
+    second: f32,
+    label: u32,
+}
+
+// `near` with centroid j at distance `acc` considered: strictly less, in index order, so ties
+// go to the lowest index, as on the CPU.
+fn consider(near: Nearest, acc: f32, j: u32) -> Nearest {
+    if (acc < near.best) {
+        return Nearest(acc, near.best, j);
+    }
+    if (acc < near.second) {
+        return Nearest(near.best, acc, near.label);
+    }
+    return near;
+}
+
 // The vec4 views of the rows and the centroids (the same buffers as `x` and `centroids`),
 // and one tile of centroids in workgroup memory: 16 KiB.
 @group(0) @binding(13) var<storage, read> xv: array<vec4<f32>>;
@@ -68,13 +87,9 @@ fn assign(@builtin(workgroup_id) wg: vec3<u32>,
     let row = flat(wg, nw, li);
     // Rows past the end still take part in loading tiles (barriers need every invocation).
     let live = row < p.n;
-    var b = BIG;
-    var s = BIG;
-    var label = 0u;
+    var near = Nearest(BIG, BIG, 0u);
     if (live && p.j0 != 0u) {
-        b = best[row];
-        s = second[row];
-        label = labels[row] & LABEL;
+        near = Nearest(best[row], second[row], labels[row] & LABEL);
     }
     let quads = p.d / 4u;
     if (p.d % 4u == 0u && quads <= TILE) {
@@ -95,15 +110,7 @@ fn assign(@builtin(workgroup_id) wg: vec3<u32>,
                         let t = xv[base + f] - ctile[cb + f];
                         acc4 = acc4 + t * t;
                     }
-                    let acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
-                    // Strictly less, in order: ties go to the lowest index, as on the CPU.
-                    if (acc < b) {
-                        s = b;
-                        b = acc;
-                        label = j;
-                    } else if (acc < s) {
-                        s = acc;
-                    }
+                    near = consider(near, (acc4.x + acc4.y) + (acc4.z + acc4.w), j);
                 }
             }
             workgroupBarrier();
@@ -117,26 +124,19 @@ fn assign(@builtin(workgroup_id) wg: vec3<u32>,
                 let t = x[base + f] - centroids[cb + f];
                 acc = acc + t * t;
             }
-            // Strictly less, chunks in order: ties go to the lowest index, as on the CPU.
-            if (acc < b) {
-                s = b;
-                b = acc;
-                label = j;
-            } else if (acc < s) {
-                s = acc;
-            }
+            near = consider(near, acc, j);
         }
     }
     if (!live) {
         return;
     }
     var flag = 0u;
-    if (p.j1 == p.k && s - b <= p.tie * max(s, 1.0e-30)) {
+    if (p.j1 == p.k && near.second - near.best <= p.tie * max(near.second, 1.0e-30)) {
         flag = TIE;
     }
-    labels[row] = label | flag;
-    best[row] = b;
-    second[row] = s;
+    labels[row] = near.label | flag;
+    best[row] = near.best;
+    second[row] = near.second;
 }
 
 struct TallyParams {

@@ -368,6 +368,15 @@ impl GpuBackend {
         Ok(bytes)
     }
 
+    fn uniform(&self, label: &str, contents: &[u8]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
     fn storage(&self, label: &str, size: u64) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
@@ -629,13 +638,7 @@ impl GpuBound<'_> {
                     tie: gpu.opts.tie_tolerance.unwrap_or_else(|| tie_tolerance(d)),
                     pad: [0; 2],
                 };
-                let uniform = gpu
-                    .device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some("params"),
-                        contents: bytemuck::bytes_of(&params),
-                        usage: wgpu::BufferUsages::UNIFORM,
-                    });
+                let uniform = gpu.uniform("params", bytemuck::bytes_of(&params));
                 t.groups
                     .push(gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
                         label: Some("assign"),
@@ -685,13 +688,7 @@ impl GpuBound<'_> {
                             first: u32::from(c0 == 0),
                             row0: t.row0 as u32,
                         };
-                        let uniform =
-                            gpu.device
-                                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                                    label: Some("tally params"),
-                                    contents: bytemuck::bytes_of(&params),
-                                    usage: wgpu::BufferUsages::UNIFORM,
-                                });
+                        let uniform = gpu.uniform("tally params", bytemuck::bytes_of(&params));
                         t.tally_groups[parity].push(gpu.device.create_bind_group(
                             &wgpu::BindGroupDescriptor {
                                 label: Some("tally"),
