@@ -75,8 +75,8 @@ def lloyd_case(n, d, k, bw, gflops):
     x.astype("<f4").tofile(xf)
     init.astype("<f4").tofile(cf)
 
-    def strata(iters):
-        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(iters)],
+    def strata(iters, bounds="auto"):
+        out = subprocess.run([str(LLOYD), str(xf), str(n), str(d), str(cf), str(k), str(iters), "cpu", bounds],
                              check=True, capture_output=True, text=True,
                              env={**os.environ, "RAYON_NUM_THREADS": str(THREADS)}).stdout
         r = json.loads(out)
@@ -103,7 +103,8 @@ def lloyd_case(n, d, k, bw, gflops):
         dist, _ = km.index.search(x, 1)
         return secs, float(dist.astype(np.float64).sum()), None
 
-    tools = [("strata", strata), ("scikit-learn lloyd", sklearn("lloyd")),
+    tools = [("strata", strata), ("strata yinyang", lambda iters: strata(iters, "yinyang")),
+             ("scikit-learn lloyd", sklearn("lloyd")),
              ("scikit-learn elkan", sklearn("elkan")), ("faiss", faiss_)]
     per = {name: [] for name, _ in tools}
     last = {}
@@ -115,7 +116,7 @@ def lloyd_case(n, d, k, bw, gflops):
             last[name] = (inertia, extra)
     floor_ms = max(x.nbytes / (bw * 1e9 / 2), 3 * n * k * d / (gflops * 1e9)) * 1e3
     results = {name: (median(v), min(v), max(v), last[name][0]) for name, v in per.items()}
-    return results, floor_ms, last["strata"][1]
+    return results, floor_ms, last["strata"][1], last["strata yinyang"][1]
 
 
 PANDAS_SCRIPT = r'''
@@ -277,21 +278,27 @@ def main():
              f"ms per iteration as (time of {ITERS + 1} iterations - time of 1) / {ITERS}, median (min-max) of "
              f"{REPS} alternating runs. `fastest peer / Strata` is the speed-up over the fastest of the three "
              "peers at that shape. Strata's rows searched: the share of rows a pass searched among all k "
-             "centroids, averaged over the passes after the first (the rest were settled by bounds).", "",
+             "centroids, averaged over the passes after the first (the rest were settled by bounds). "
+             "Strata chooses its bounds itself (the kind is shown); `Strata, Yinyang forced` is the same "
+             "run with Yinyang's group bounds forced, and the share of the n·k distances its passes after "
+             "the first computed, against the chosen bounds' share.", "",
              "| n | d | k | Strata | scikit-learn lloyd | scikit-learn elkan | faiss | fastest peer / Strata | "
-             "floor ms | Strata / floor | Strata kernel, rows searched | inertia rel. diff (lloyd, elkan, faiss) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "floor ms | Strata / floor | Strata kernel, bounds, rows searched | Strata, Yinyang forced: ms, "
+             "distances (chosen's) | inertia rel. diff (lloyd, elkan, faiss) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda t: f"{t[0]:.2f} ({t[1]:.2f}-{t[2]:.2f})"  # noqa: E731
     for n, d, k in cases:
-        r, floor_ms, info = lloyd_case(n, d, k, bw, gflops)
-        s = r["strata"]
+        r, floor_ms, info, yy = lloyd_case(n, d, k, bw, gflops)
+        s, y = r["strata"], r["strata yinyang"]
         peers = [r["scikit-learn lloyd"], r["scikit-learn elkan"], r["faiss"]]
         fastest = min(p[0] for p in peers)
         rel = lambda a: abs(a - s[3]) / abs(s[3])  # noqa: E731
         searched = info.get("searched_share", float("nan"))
         lines.append(f"| {n:,} | {d} | {k} | {fmt(s)} | {fmt(peers[0])} | {fmt(peers[1])} | {fmt(peers[2])} | "
                      f"{fastest / s[0]:.2f} | {floor_ms:.2f} | {s[0] / floor_ms:.1f} | "
-                     f"{info.get('kernel', '?')}, {100 * searched:.0f}% | "
+                     f"{info.get('kernel', '?')}, {info.get('bounds', '?')}, {100 * searched:.0f}% | "
+                     f"{fmt(y)}, {100 * yy.get('distance_share', float('nan')):.0f}% "
+                     f"({100 * info.get('distance_share', float('nan')):.0f}%) | "
                      f"{rel(peers[0][3]):.1e}, {rel(peers[1][3]):.1e}, {rel(peers[2][3]):.1e} |")
         print(lines[-1], flush=True)
     lines += ["", "## End to end from a CSV (16 numeric columns, k = 8)", "",

@@ -9,10 +9,12 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
+mod yinyang;
+
 use crate::fixed::FixedScale;
 use crate::{
-    Assignments, Backend, BackendKind, BoundData, ComputeError, FarRow, MatrixRef, StepOutput,
-    check_centroids, farthest_rows,
+    Assignments, Backend, BackendKind, Bounds, BoundData, ComputeError, FarRow, MatrixRef,
+    StepOutput, check_centroids, farthest_rows,
 };
 
 /// Multi-threaded CPU backend (uses the current rayon pool).
@@ -23,6 +25,13 @@ impl CpuBackend {
     /// The backend; it holds nothing, the threads are rayon's.
     pub fn new() -> CpuBackend {
         CpuBackend
+    }
+
+    /// [`Backend::bind`] with the bounds chosen by the caller instead of
+    /// [`Pruning::Auto`]'s rule: for measuring which bounds pay at which shape (the bench's
+    /// `lloyd_fixed`). Every choice gives the same labels and sums.
+    pub fn bind_with<'a>(&self, data: MatrixRef<'a>, pruning: Pruning) -> Box<dyn BoundData + 'a> {
+        Box::new(CpuBound::new(data, pruning, Kernel::detect()))
     }
 }
 
@@ -40,12 +49,39 @@ impl Backend for CpuBackend {
     }
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
-        Ok(Box::new(CpuBound::new(data, true, Kernel::detect())))
+        Ok(Box::new(CpuBound::new(data, Pruning::Auto, Kernel::detect())))
+    }
+}
+
+/// Which bounds the CPU's Lloyd passes keep to skip rows and distances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pruning {
+    /// Every row searched among all k (tests: bounds change nothing).
+    Off,
+    /// Hamerly's: one lower bound a row.
+    Hamerly,
+    /// Yinyang's group bounds (beside Hamerly's) wherever there are at least two groups.
+    Yinyang,
+    /// The backend's choice: Hamerly's at every shape, since Yinyang's measured slower at
+    /// every shape tried (see [`yinyang`]).
+    Auto,
+}
+
+impl Pruning {
+    /// Group bounds a row keeps besides Hamerly's for k centroids in groups of `lanes`, d
+    /// features: none, or one per group with Yinyang's bounds.
+    fn groups(self, k: usize, d: usize, lanes: usize) -> usize {
+        let t = k.div_ceil(lanes);
+        match self {
+            // At most max(d, 16) bounds a row, so they never take much more than the matrix.
+            Pruning::Yinyang if t >= 2 && t <= d.max(16) => t,
+            _ => 0,
+        }
     }
 }
 
 impl CpuBound<'_> {
-    fn new(data: MatrixRef<'_>, bounds: bool, kernel: Kernel) -> CpuBound<'_> {
+    fn new(data: MatrixRef<'_>, pruning: Pruning, kernel: Kernel) -> CpuBound<'_> {
         let n = data.n();
         let norms = row_norms(data);
         let ledger = Ledger::new(Scales::new(data, &norms));
@@ -58,9 +94,12 @@ impl CpuBound<'_> {
             nearest_fresh: false,
             upper: vec![f32::INFINITY; n],
             lower: vec![0.0; n],
+            groups: Vec::new(),
+            drift_sums: Vec::new(),
             centroids: Vec::new(),
             last_unsettled: 0,
-            bounds,
+            pruning,
+            order: Vec::new(),
             kernel,
         }
     }
@@ -81,13 +120,19 @@ struct CpuBound<'a> {
     /// distance to every other (see [`Moved`]), valid for `centroids`.
     upper: Vec<f32>,
     lower: Vec<f32>,
+    /// With Yinyang's bounds, per row a lower bound for each group of `order` (row-major),
+    /// stored with the group's `drift_sums` added ([`yinyang::store`]).
+    groups: Vec<f32>,
+    drift_sums: Vec<f64>,
     /// Centroids of the last pass (empty before the first).
     centroids: Vec<f32>,
     /// Rows the last pass's loosened bounds did not settle.
     last_unsettled: u64,
-    /// Whether Lloyd passes may settle rows by their bounds (off only to test that they change
-    /// nothing: every row is then searched).
-    bounds: bool,
+    /// Which bounds Lloyd passes keep.
+    pruning: Pruning,
+    /// With Yinyang's bounds, the layout order of the centroids their groups refer to
+    /// ([`yinyang::group_order`]), fixed from the exhaustive pass that starts a series.
+    order: Vec<u32>,
     /// The distance kernel, detected at bind (tests choose each one).
     kernel: Kernel,
 }
@@ -305,20 +350,39 @@ struct Prepared {
     max_norm: f32,
     /// Relative gap below which the f32 decision is re-checked in f64.
     tie: f32,
+    /// The centroid at each position of the layout (`kp` entries; `u32::MAX` for padding):
+    /// the identity, or the order of [`yinyang::group_order`], which puts centroids near each
+    /// other into the same group of `lanes`. Picks are positions; labels are centroids.
+    index: Vec<u32>,
+    /// The position of each centroid (`k` entries): the inverse of `index`.
+    position: Vec<u32>,
 }
 
 impl Prepared {
     fn new(centroids: &[f32], k: usize, d: usize, lanes: usize) -> Prepared {
+        let order: Vec<u32> = (0..k as u32).collect();
+        Prepared::ordered(centroids, k, d, lanes, &order)
+    }
+
+    /// The layout with centroid `order[p]` at position `p` (`order` is a permutation of
+    /// 0..k).
+    fn ordered(centroids: &[f32], k: usize, d: usize, lanes: usize, order: &[u32]) -> Prepared {
+        debug_assert_eq!(order.len(), k);
         let kp = k.div_ceil(lanes) * lanes;
         let mut ctg = vec![0f32; kp * d];
-        for j in 0..k {
-            let (g, l) = (j / lanes, j % lanes);
+        let mut index = vec![u32::MAX; kp];
+        let mut position = vec![u32::MAX; k];
+        for (p, &j) in order.iter().enumerate() {
+            let (g, l, j) = (p / lanes, p % lanes, j as usize);
+            index[p] = j as u32;
+            position[j] = p as u32;
             for f in 0..d {
                 ctg[(g * d + f) * lanes + l] = centroids[j * d + f];
             }
         }
         let mut norms = vec![f32::INFINITY; kp];
-        for (j, norm) in norms.iter_mut().enumerate().take(k) {
+        for (norm, &j) in norms.iter_mut().zip(order) {
+            let j = j as usize;
             *norm = centroids[j * d..(j + 1) * d]
                 .iter()
                 .map(|&v| f64::from(v) * f64::from(v))
@@ -334,7 +398,14 @@ impl Prepared {
             norms,
             max_norm,
             tie: 4.0 * (d as f32 + 2.0) * f32::EPSILON,
+            index,
+            position,
         }
+    }
+
+    /// Groups of `lanes` positions in the layout.
+    fn groups(&self) -> usize {
+        self.kp / self.lanes
     }
 
     /// `dots[r·kp + j] = x_r · c_j` for the rows of `block` with the portable tile; returns
@@ -436,6 +507,7 @@ fn best_of<const W: usize>(scores: &[f32], margin: f32) -> (Pick, f32) {
 
 /// Portable picks for the rows of `block`, and each row's best score among the other
 /// centroids in `seconds`.
+#[allow(clippy::too_many_arguments)]
 fn picks_portable(
     block: &[f32],
     x_norms: &[f32],
@@ -444,14 +516,16 @@ fn picks_portable(
     dots: &mut [f32],
     picks: &mut [Pick],
     seconds: &mut [f32],
+    group_mins: &mut [f32],
 ) {
     let kp = prep.kp;
     let dots = prep.dots(block, d, dots);
-    for (((scores, pick), second), &xn) in dots
+    for (r, (((scores, pick), second), &xn)) in dots
         .chunks_exact_mut(kp)
         .zip(picks.iter_mut())
         .zip(seconds.iter_mut())
         .zip(x_norms)
+        .enumerate()
     {
         for (s, &c) in scores.iter_mut().zip(&prep.norms) {
             *s = c - 2.0 * *s;
@@ -462,6 +536,33 @@ fn picks_portable(
         } else {
             best_of::<8>(scores, margin)
         };
+        group_mins_of(scores, prep, *pick, r, group_mins);
+    }
+}
+
+/// When `out` is wanted (not empty), row `r`'s part of it: per group of the layout, the
+/// smallest of the row's `scores` other than the pick's (Yinyang's group bounds). Left as is
+/// when the pick was deferred to f64, which then bounds every group itself.
+#[inline(always)]
+fn group_mins_of(scores: &[f32], prep: &Prepared, pick: Pick, r: usize, out: &mut [f32]) {
+    let (Some(winner), false) = (pick, out.is_empty()) else {
+        return;
+    };
+    let (t, w) = (prep.groups(), prep.lanes);
+    let winner = winner as usize;
+    for (g, (group, m)) in scores
+        .chunks_exact(w)
+        .zip(&mut out[r * t..(r + 1) * t])
+        .enumerate()
+    {
+        // `if s < min` rather than `f32::min`, so the loop becomes vector compares and
+        // blends; the winner's lane is skipped by masking it to +∞.
+        let mut min = f32::INFINITY;
+        for (l, &s) in group.iter().enumerate() {
+            let s = if g * w + l == winner { f32::INFINITY } else { s };
+            min = if s < min { s } else { min };
+        }
+        *m = min;
     }
 }
 
@@ -474,6 +575,7 @@ fn picks_portable(
 /// over its scores.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma,popcnt,bmi1")]
+#[allow(clippy::too_many_arguments)]
 fn picks_avx512(
     block: &[f32],
     x_norms: &[f32],
@@ -482,6 +584,7 @@ fn picks_avx512(
     scores: &mut [f32],
     picks: &mut [Pick],
     seconds: &mut [f32],
+    group_mins: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     debug_assert_eq!(prep.lanes, 16);
@@ -493,6 +596,7 @@ fn picks_avx512(
     let tile_rows = if groups == 1 { 8 } else { 4 };
     assert!(scores.len() >= 8 * kp && picks.len() >= n && x_norms.len() >= n);
     assert!(seconds.len() >= n);
+    assert!(group_mins.is_empty() || group_mins.len() >= n * groups);
     assert!(prep.ctg.len() == kp * d && prep.norms.len() == kp);
 
     /// Scores of `G` groups from group `g` for the `R` rows `rows`, stored at `scores[q·kp..]`.
@@ -591,8 +695,10 @@ fn picks_avx512(
                     }
                 }
                 // The best score of the other centroids: the winner's lane masked to +∞.
+                // With group bounds wanted, each group's own best other score too.
                 let inf = _mm512_set1_ps(f32::INFINITY);
                 let mut m2 = inf;
+                let wanted = !group_mins.is_empty();
                 for g in 0..groups {
                     let v = _mm512_loadu_ps(p.add(g * 16));
                     let mask = if first / 16 == g as u32 {
@@ -600,7 +706,11 @@ fn picks_avx512(
                     } else {
                         0
                     };
-                    m2 = _mm512_min_ps(m2, _mm512_mask_mov_ps(v, mask, inf));
+                    let others = _mm512_mask_mov_ps(v, mask, inf);
+                    m2 = _mm512_min_ps(m2, others);
+                    if wanted {
+                        group_mins[(r + q) * groups + g] = _mm512_reduce_min_ps(others);
+                    }
                 }
                 let pick = (near == 1 && first != u32::MAX).then_some(first);
                 (pick, _mm512_reduce_min_ps(m2))
@@ -620,6 +730,7 @@ fn picks_avx512(
 /// over its scores, with no per-centroid branch.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt,bmi1")]
+#[allow(clippy::too_many_arguments)]
 fn picks_avx2(
     block: &[f32],
     x_norms: &[f32],
@@ -628,6 +739,7 @@ fn picks_avx2(
     scores: &mut [f32],
     picks: &mut [Pick],
     seconds: &mut [f32],
+    group_mins: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     debug_assert_eq!(prep.lanes, 8);
@@ -740,6 +852,7 @@ fn picks_avx2(
                 seconds[r + q] = _mm256_cvtss_f32(m2);
                 (near == 1 && first != u32::MAX).then_some(first)
             };
+            group_mins_of(row, prep, picks[r + q], r + q, group_mins);
         }
         r += TILE;
     }
@@ -810,6 +923,12 @@ struct Pass<'p> {
     d: usize,
     kernel: Kernel,
     scales: &'p Scales,
+    /// Groups of Yinyang's bounds ([`yinyang`]) a row keeps besides Hamerly's one bound: 0,
+    /// or the layout's groups.
+    groups: usize,
+    /// With Yinyang's bounds, each group's drift summed over the series so far (the group
+    /// bounds are stored with it added, [`yinyang::store`]); else empty.
+    drift_sums: &'p [f64],
 }
 
 /// Rounding allowance for the bounds, which are kept in f32: each stored bound is pushed
@@ -918,7 +1037,8 @@ fn lower_sq_of(prep: &Prepared, x_norm: f32, score: f32) -> f32 {
     (x_norm + score - prep.margin(x_norm)).max(0.0)
 }
 
-/// A chunk's rows: their data, norms and the state a pass reads and updates.
+/// A chunk's rows: their data, norms and the state a pass reads and updates (`groups` holds
+/// [`Pass::groups`] values a row).
 struct Rows<'c> {
     data: &'c [f32],
     norms: &'c [f32],
@@ -926,6 +1046,7 @@ struct Rows<'c> {
     nearest: &'c mut [f32],
     upper: &'c mut [f32],
     lower: &'c mut [f32],
+    groups: &'c mut [f32],
 }
 
 /// One chunk of an exhaustive pass: every row searched, labels, distances, bounds, and this
@@ -952,8 +1073,9 @@ fn full_chunk_avx2(pass: &Pass<'_>, rows: Rows<'_>) -> Partial {
     full_chunk_with::<true>(pass, rows)
 }
 
-/// The picks of the rows of `search` (row-major, with their norms), and each row's best score
-/// among the other centroids.
+/// The picks of the rows of `search` (row-major, with their norms), each row's best score
+/// among the other centroids, and when `group_mins` is not empty, per row and group of the
+/// layout the best score other than the pick's ([`group_mins_of`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn search_rows<const AVX2: bool>(
@@ -965,22 +1087,23 @@ fn search_rows<const AVX2: bool>(
     scratch: &mut [f32],
     picks: &mut [Pick],
     seconds: &mut [f32],
+    group_mins: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Avx512 && prep.lanes == 16 {
         // SAFETY: `Kernel::Avx512` is only chosen after AVX-512F (and AVX2, FMA, POPCNT and
         // BMI1) were detected.
-        unsafe { picks_avx512(search, norms, prep, d, scratch, picks, seconds) };
+        unsafe { picks_avx512(search, norms, prep, d, scratch, picks, seconds, group_mins) };
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if AVX2 {
         // SAFETY: only instantiated inside functions compiled with AVX2, FMA, POPCNT and
         // BMI1, which run after those features were detected.
-        unsafe { picks_avx2(search, norms, prep, d, scratch, picks, seconds) };
+        unsafe { picks_avx2(search, norms, prep, d, scratch, picks, seconds, group_mins) };
         return;
     }
-    picks_portable(search, norms, prep, d, scratch, picks, seconds);
+    picks_portable(search, norms, prep, d, scratch, picks, seconds, group_mins);
 }
 
 /// A row's label and the squares of its bounds from its search: the pick, or f64 when the pick
@@ -999,7 +1122,8 @@ fn settle_search<const AVX2: bool>(
     let (prep, k, d) = (pass.prep, pass.k, pass.d);
     match pick {
         _ if k == 1 => (0, f32::INFINITY, f32::INFINITY),
-        Some(j) => {
+        Some(p) => {
+            let j = prep.index[p as usize];
             let upper = if with_upper {
                 let c = &pass.centroids[j as usize * d..(j as usize + 1) * d];
                 upper_sq_of(sq_dist::<AVX2>(row, c), d)
@@ -1047,10 +1171,13 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
         ..
     } = rows;
     let kp = prep.kp;
+    let t = pass.groups;
+    let groups = rows.groups;
     let mut scratch = vec![0f32; BLOCK * kp];
     let mut picks: [Pick; BLOCK] = [None; BLOCK];
     let mut seconds = [0f32; BLOCK];
     let mut decided = [0u32; BLOCK];
+    let mut group_mins = vec![0f32; BLOCK * t];
     let mut tally = Tally::new(k, d, scales);
     for (b, block) in data.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
@@ -1065,6 +1192,7 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
             &mut scratch,
             &mut picks,
             &mut seconds,
+            &mut group_mins,
         );
         let lower = &mut lower[range.clone()];
         for r in 0..n_rows {
@@ -1077,6 +1205,19 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
                 seconds[r],
                 false,
             );
+        }
+        if t > 0 {
+            let groups = &mut groups[range.start * t..range.end * t];
+            for r in 0..n_rows {
+                yinyang::renew(
+                    pass,
+                    x_norms[r],
+                    picks[r],
+                    lower[r],
+                    &group_mins[r * t..(r + 1) * t],
+                    &mut groups[r * t..(r + 1) * t],
+                );
+            }
         }
         roots(&mut [], lower);
         tally.block::<AVX2>(
@@ -1091,6 +1232,7 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
         }
     }
     tally.p.searched = labels.len() as u64;
+    tally.p.scores = (labels.len() * k) as u64;
     tally.finish()
 }
 
@@ -1115,21 +1257,19 @@ fn bounded_chunk_avx2(pass: &Pass<'_>, moved: &Moved, rows: Rows<'_>) -> Partial
 
 #[inline(always)]
 fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Rows<'_>) -> Partial {
-    let Pass {
-        centroids, prep, d, ..
-    } = *pass;
+    let Pass { centroids, d, .. } = *pass;
+    let t = pass.groups;
     let Rows {
         data,
         norms,
         labels,
         upper,
         lower,
+        groups,
         ..
     } = rows;
-    let kp = prep.kp;
-    let mut scratch = vec![0f32; BLOCK * kp];
-    let mut picks: [Pick; BLOCK] = [None; BLOCK];
-    let mut seconds = [0f32; BLOCK];
+    let (mut scratch, mut picks, mut seconds, mut group_mins) = Search::buffers(pass);
+    let mut group_search = (t > 0).then(|| yinyang::Scratch::new(pass));
     // The rows of a block that need a search, copied together: `which[q]` is the block row of
     // gathered row q.
     let mut gathered = vec![0f32; BLOCK * d];
@@ -1162,10 +1302,12 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
                     scratch: &mut scratch,
                     picks: &mut picks,
                     seconds: &mut seconds,
+                    group_mins: &mut group_mins,
                 },
                 &mut labels[base..base + n_rows],
                 &mut upper[base..base + n_rows],
                 &mut lower[base..base + n_rows],
+                &mut groups[base * t..(base + n_rows) * t],
             );
             continue;
         }
@@ -1207,6 +1349,32 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
             continue;
         }
         p.searched += todo as u64;
+        let groups = &mut groups[base * t..(base + n_rows) * t];
+        if let Some(scratch) = &mut group_search {
+            // Yinyang: rows whose group bounds leave few groups are searched in those only.
+            todo = yinyang::split(
+                pass,
+                &mut gathered,
+                &mut gathered_norms,
+                &mut which,
+                todo,
+                &upper[base..base + n_rows],
+                groups,
+                scratch,
+            );
+            yinyang::search::<AVX2>(
+                pass,
+                &mut p,
+                scratch,
+                &mut labels[base..base + n_rows],
+                &mut upper[base..base + n_rows],
+                &mut lower[base..base + n_rows],
+                groups,
+            );
+            if todo == 0 {
+                continue;
+            }
+        }
         search_block::<AVX2>(
             pass,
             &mut p,
@@ -1217,10 +1385,12 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
                 scratch: &mut scratch,
                 picks: &mut picks,
                 seconds: &mut seconds,
+                group_mins: &mut group_mins,
             },
             &mut labels[base..base + n_rows],
             &mut upper[base..base + n_rows],
             &mut lower[base..base + n_rows],
+            groups,
         );
     }
     p.changed = p.moves.len() as u64;
@@ -1232,11 +1402,25 @@ struct Search<'s> {
     scratch: &'s mut [f32],
     picks: &'s mut [Pick],
     seconds: &'s mut [f32],
+    /// [`Pass::groups`] values a row.
+    group_mins: &'s mut [f32],
+}
+
+impl Search<'_> {
+    /// Scratch for searches of up to [`BLOCK`] rows.
+    fn buffers(pass: &Pass<'_>) -> (Vec<f32>, [Pick; BLOCK], [f32; BLOCK], Vec<f32>) {
+        (
+            vec![0f32; BLOCK * pass.prep.kp],
+            [None; BLOCK],
+            [0f32; BLOCK],
+            vec![0f32; BLOCK * pass.groups],
+        )
+    }
 }
 
 /// Searches the rows of `search` (row-major, norms `search_norms`; row q is row `which[q]` of
-/// a block, and of `labels`, `upper`, `lower`): new labels and bounds, and a move for each row
-/// whose label changed.
+/// a block, and of `labels`, `upper`, `lower`, `groups`): new labels and bounds, and a move
+/// for each row whose label changed.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn search_block<const AVX2: bool>(
@@ -1249,12 +1433,14 @@ fn search_block<const AVX2: bool>(
     labels: &mut [u32],
     upper: &mut [f32],
     lower: &mut [f32],
+    groups: &mut [f32],
 ) {
-    let d = pass.d;
+    let (d, t) = (pass.d, pass.groups);
     let Search {
         scratch,
         picks,
         seconds,
+        group_mins,
     } = scratch;
     search_rows::<AVX2>(
         pass.kernel,
@@ -1265,7 +1451,9 @@ fn search_block<const AVX2: bool>(
         scratch,
         picks,
         seconds,
+        group_mins,
     );
+    p.scores += (which.len() * pass.k) as u64;
     let (mut upper_sq, mut lower_sq) = ([0f32; BLOCK], [0f32; BLOCK]);
     for (q, &r) in which.iter().enumerate() {
         let row = &search[q * d..(q + 1) * d];
@@ -1273,44 +1461,63 @@ fn search_block<const AVX2: bool>(
         (j, upper_sq[q], lower_sq[q]) =
             settle_search::<AVX2>(pass, row, search_norms[q], picks[q], seconds[q], true);
         if j != labels[r] {
-            let from = labels[r];
-            p.moves.push(Move { from, to: j });
-            p.moved_norms
-                .push(pass.scales.norms.quantize_f64(0, norm_f64(row)));
-            if p.sums.is_empty() {
-                let at = p.moved.len();
-                p.moved.resize(at + d, 0);
-                pass.scales
-                    .features
-                    .add_row::<AVX2>(&mut p.moved[at..], row);
-                if p.moves.len() > pass.k {
-                    p.densify(pass.k, d);
-                }
-            } else {
-                let mut q = [0i64; 64];
-                for (part, q_part) in row.chunks(64).zip(0..) {
-                    let q = &mut q[..part.len()];
-                    q.fill(0);
-                    pass.scales
-                        .features
-                        .add_row_from::<AVX2>(q, part, q_part * 64);
-                    let (from, to) = (
-                        from as usize * d + q_part * 64,
-                        j as usize * d + q_part * 64,
-                    );
-                    for (f, &v) in q.iter().enumerate() {
-                        p.sums[from + f] -= i128::from(v);
-                        p.sums[to + f] += i128::from(v);
-                    }
-                }
-            }
+            record_move::<AVX2>(pass, p, row, labels[r], j);
             labels[r] = j;
         }
     }
     let m = which.len();
+    if t > 0 {
+        for (q, &r) in which.iter().enumerate() {
+            yinyang::renew(
+                pass,
+                search_norms[q],
+                picks[q],
+                lower_sq[q],
+                &group_mins[q * t..(q + 1) * t],
+                &mut groups[r * t..(r + 1) * t],
+            );
+        }
+    }
     roots(&mut upper_sq[..m], &mut lower_sq[..m]);
     for (q, &r) in which.iter().enumerate() {
         (upper[r], lower[r]) = (upper_sq[q], lower_sq[q]);
+    }
+}
+
+/// Moves a row's sums from centroid `from` to `to` in the chunk's partial: listed as a move
+/// (the row on the grid kept beside it), or added to the dense delta once there is one.
+#[inline(always)]
+fn record_move<const AVX2: bool>(pass: &Pass<'_>, p: &mut Partial, row: &[f32], from: u32, to: u32) {
+    let d = pass.d;
+    p.moves.push(Move { from, to });
+    p.moved_norms
+        .push(pass.scales.norms.quantize_f64(0, norm_f64(row)));
+    if p.sums.is_empty() {
+        let at = p.moved.len();
+        p.moved.resize(at + d, 0);
+        pass.scales
+            .features
+            .add_row::<AVX2>(&mut p.moved[at..], row);
+        if p.moves.len() > pass.k {
+            p.densify(pass.k, d);
+        }
+    } else {
+        let mut q = [0i64; 64];
+        for (part, q_part) in row.chunks(64).zip(0..) {
+            let q = &mut q[..part.len()];
+            q.fill(0);
+            pass.scales
+                .features
+                .add_row_from::<AVX2>(q, part, q_part * 64);
+            let (from, to) = (
+                from as usize * d + q_part * 64,
+                to as usize * d + q_part * 64,
+            );
+            for (f, &v) in q.iter().enumerate() {
+                p.sums[from + f] -= i128::from(v);
+                p.sums[to + f] += i128::from(v);
+            }
+        }
     }
 }
 
@@ -1500,12 +1707,15 @@ impl Ledger {
             .enumerate()
             .map(|(i, &s)| self.scales.features.value(i % d, s))
             .collect();
+        let k = self.counts.len() as u64;
         StepOutput {
             sums,
             counts: self.counts.clone(),
             inertia: inertia.unwrap_or_else(|| self.moment_inertia(centroids)),
             changed,
             searched,
+            scores: searched * k,
+            bounds: Bounds::None,
         }
     }
 }
@@ -1522,6 +1732,8 @@ struct Partial {
     searched: u64,
     /// Rows the loosened bounds did not settle (tested even when every row is searched).
     unsettled: u64,
+    /// Row-to-centroid scores computed (a search among all k counts k).
+    scores: u64,
     moves: Vec<Move>,
     /// The moved rows on the grid, `d` values each, and their squared norms.
     moved: Vec<i64>,
@@ -1553,6 +1765,7 @@ impl Partial {
             changed: 0,
             searched: 0,
             unsettled: 0,
+            scores: 0,
             moves: Vec::new(),
             moved: Vec::new(),
             moved_norms: Vec::new(),
@@ -1860,13 +2073,34 @@ impl CpuBound<'_> {
         let moments = lloyd && self.ledger.holds(k);
         let chunk = chunk_rows(n, k, d);
         let kernel = self.kernel;
-        let prep = Prepared::new(centroids, k, d, kernel.lanes(k));
+        let lanes = kernel.lanes(k);
+        let t = self.pruning.groups(k, d, lanes);
         // The bounds hold for the last pass's centroids; they carry over when k is the same.
+        let carry = moments && self.centroids.len() == centroids.len();
+        if t > 0 && (!carry || self.order.len() != k) {
+            self.order = yinyang::group_order(centroids, k, d, lanes);
+        }
+        let prep = if t > 0 {
+            Prepared::ordered(centroids, k, d, lanes, &self.order)
+        } else {
+            Prepared::new(centroids, k, d, lanes)
+        };
+        if self.groups.len() != n * t {
+            self.groups = vec![0.0; n * t];
+        }
         // When the bounds left most rows to be read, testing them first costs more than it
         // saves: every row is searched (the bounds are renewed all the same).
-        let search_all = !self.bounds || 2 * self.last_unsettled > n as u64;
-        let moved = (moments && self.centroids.len() == centroids.len())
-            .then(|| Moved::new(&self.centroids, centroids, k, d, search_all));
+        let search_all = self.pruning == Pruning::Off || 2 * self.last_unsettled > n as u64;
+        let moved = carry.then(|| Moved::new(&self.centroids, centroids, k, d, search_all));
+        // A series starts at an exhaustive pass: the group bounds are then stored as they are.
+        match &moved {
+            Some(m) if t > 0 => {
+                for (sum, drift) in self.drift_sums.iter_mut().zip(yinyang::group_drift(&m.drift, &prep)) {
+                    *sum += f64::from(drift);
+                }
+            }
+            _ => self.drift_sums = vec![0.0; t],
+        }
         let pass = Pass {
             centroids,
             prep: &prep,
@@ -1874,16 +2108,26 @@ impl CpuBound<'_> {
             d,
             kernel,
             scales: &self.ledger.scales,
+            groups: t,
+            drift_sums: &self.drift_sums,
         };
         let norms = &self.norms;
+        // Without group bounds every chunk gets an empty slice of them.
+        let n_chunks = n.div_ceil(chunk);
+        let groups: Vec<&mut [f32]> = if t > 0 {
+            self.groups.chunks_mut(chunk * t).collect()
+        } else {
+            (0..n_chunks).map(|_| <&mut [f32]>::default()).collect()
+        };
         let partials: Vec<Partial> = self
             .labels
             .par_chunks_mut(chunk)
             .zip(self.nearest.par_chunks_mut(chunk))
             .zip(self.upper.par_chunks_mut(chunk))
             .zip(self.lower.par_chunks_mut(chunk))
+            .zip(groups)
             .enumerate()
-            .map(|(c, (((labels, nearest), upper), lower))| {
+            .map(|(c, ((((labels, nearest), upper), lower), groups))| {
                 let start = c * chunk;
                 let end = start + labels.len();
                 let rows = Rows {
@@ -1893,6 +2137,7 @@ impl CpuBound<'_> {
                     nearest,
                     upper,
                     lower,
+                    groups,
                 };
                 match &moved {
                     Some(moved) => bounded_chunk(&pass, moved, rows),
@@ -1902,7 +2147,9 @@ impl CpuBound<'_> {
             .collect();
         self.centroids = centroids.to_vec();
         let (inertia, changed, searched) = reduce_inertia(&partials);
-        // Full passes renew the bounds but test none: the next pass tries them.
+        // Full passes renew the bounds but test none: the next pass tries them. A pass that
+        // searched every row counts the scores its loosened bounds would have left.
+        let scores: u64 = partials.iter().map(|p| p.scores).sum();
         self.last_unsettled = match moved {
             Some(_) => partials.iter().map(|p| p.unsettled).sum(),
             None => 0,
@@ -1915,7 +2162,15 @@ impl CpuBound<'_> {
             self.nearest_fresh = true;
         }
         let exact = (!moments).then_some(inertia);
-        Ok(self.ledger.output(centroids, exact, changed, searched))
+        let mut out = self.ledger.output(centroids, exact, changed, searched);
+        out.scores = scores;
+        out.bounds = match (&moved, t) {
+            (None, _) => Bounds::None,
+            (Some(m), _) if m.search_all => Bounds::None,
+            (Some(_), 0) => Bounds::Hamerly,
+            (Some(_), t) => Bounds::Yinyang { groups: t as u32 },
+        };
+        Ok(out)
     }
 }
 
@@ -2170,6 +2425,7 @@ mod tests {
             (6_000, 16, 8, 3.0),
             (4_000, 9, 17, 1.0),
             (3_000, 33, 70, 2.0),
+            (2_500, 32, 130, 4.0),
             (2_000, 4, 1, 1.0),
         ] {
             // Blobs around k centres plus noise: bounds settle most rows, not all.
@@ -2181,24 +2437,33 @@ mod tests {
                 })
                 .collect();
             let m = MatrixRef::new(&data, n, d).unwrap();
-            // Every kernel this CPU runs, bounded, against the portable one, exhaustive.
+            // Every kernel this CPU runs, with each kind of bounds, against the portable one,
+            // exhaustive.
             let mut bounded: Vec<CpuBound> = kernels()
                 .into_iter()
-                .map(|kernel| CpuBound::new(m, true, kernel))
+                .flat_map(|kernel| {
+                    [Pruning::Hamerly, Pruning::Yinyang, Pruning::Auto]
+                        .map(|pruning| CpuBound::new(m, pruning, kernel))
+                })
                 .collect();
-            let mut all = CpuBound::new(m, false, Kernel::detect());
-            let mut exhaustive = CpuBound::new(m, true, Kernel::Portable);
+            let mut all = CpuBound::new(m, Pruning::Off, Kernel::detect());
+            let mut exhaustive = CpuBound::new(m, Pruning::Auto, Kernel::Portable);
             let mut c: Vec<f32> = data[..k * d].to_vec();
             if k > 2 {
                 c.copy_within(0..d, 2 * d); // two equal centroids: rows tie between them
             }
             let mut settled = 0;
+            // Yinyang passes that searched rows in some groups only.
+            let mut skipped_groups = 0;
             for pass in 0..12 {
                 let a = all.lloyd_step(&c, k).unwrap();
                 let e = exhaustive.step(&c, k).unwrap();
                 for bounded in &mut bounded {
                     let b = bounded.lloyd_step(&c, k).unwrap();
-                    let what = format!("n={n} d={d} k={k} {:?} pass {pass}", bounded.kernel);
+                    let what = format!(
+                        "n={n} d={d} k={k} {:?} {:?} pass {pass}",
+                        bounded.kernel, bounded.pruning
+                    );
                     assert_eq!(bounded.labels, exhaustive.labels, "{what}");
                     assert_eq!(b.sums, e.sums, "{what}");
                     assert_eq!((&b.counts, b.changed), (&e.counts, e.changed), "{what}");
@@ -2211,6 +2476,9 @@ mod tests {
                         assert_eq!(b.inertia.to_bits(), e.inertia.to_bits(), "{what}");
                     }
                     settled += n as u64 - b.searched;
+                    if let Bounds::Yinyang { .. } = b.bounds {
+                        skipped_groups += u64::from(b.scores < b.searched * k as u64);
+                    }
                     assert_eq!(
                         bounded.farthest(4).unwrap(),
                         exhaustive.farthest(4).unwrap(),
@@ -2237,6 +2505,12 @@ mod tests {
                 settled > 0,
                 "n={n} d={d} k={k}: the bounds never settled a row"
             );
+            if k >= 64 {
+                assert!(
+                    skipped_groups > 0,
+                    "n={n} d={d} k={k}: no Yinyang pass skipped a group"
+                );
+            }
             let want = exhaustive.assignments().unwrap();
             for bounded in &mut bounded {
                 assert_eq!(bounded.assignments().unwrap().labels, want.labels);
@@ -2293,6 +2567,8 @@ mod tests {
                 let m = x_norms.len();
                 let (mut fast, mut slow) = ([None; BLOCK], [None; BLOCK]);
                 let (mut fast_second, mut slow_second) = ([0f32; BLOCK], [0f32; BLOCK]);
+                let mut fast_groups = vec![f32::NAN; BLOCK * p8.groups()];
+                let mut slow_groups = vec![f32::NAN; BLOCK * p16.groups()];
                 // SAFETY: AVX2, FMA, POPCNT and BMI1 were detected above.
                 unsafe {
                     picks_avx2(
@@ -2303,6 +2579,7 @@ mod tests {
                         &mut scratch,
                         &mut fast,
                         &mut fast_second,
+                        &mut fast_groups,
                     )
                 };
                 picks_portable(
@@ -2313,10 +2590,12 @@ mod tests {
                     &mut scratch,
                     &mut slow,
                     &mut slow_second,
+                    &mut slow_groups,
                 );
                 let (mut wide, mut wide_second) = ([None; BLOCK], [0f32; BLOCK]);
                 let p_wide = Prepared::new(&c, k, d, 16);
                 let mut wide_scratch = vec![0f32; BLOCK * p_wide.kp];
+                let mut wide_groups = vec![f32::NAN; BLOCK * p_wide.groups()];
                 if avx512 {
                     // SAFETY: AVX-512F (with AVX2, FMA, POPCNT and BMI1) was detected.
                     unsafe {
@@ -2328,10 +2607,12 @@ mod tests {
                             &mut wide_scratch,
                             &mut wide,
                             &mut wide_second,
+                            &mut wide_groups,
                         )
                     };
                 } else {
                     (wide, wide_second) = (slow, slow_second);
+                    wide_groups.clone_from(&slow_groups);
                 }
                 for r in 0..m {
                     let want = truth[b * BLOCK + r];
@@ -2342,16 +2623,25 @@ mod tests {
                         .filter(|&j| j != want as usize)
                         .map(|j| sq_dist_f64(row, &c[j * d..(j + 1) * d]).sqrt())
                         .fold(f64::INFINITY, f64::min);
-                    for (pick, sec, prep) in [
-                        (fast[r], fast_second[r], &p8),
-                        (slow[r], slow_second[r], &p16),
-                        (wide[r], wide_second[r], &p_wide),
+                    for (pick, sec, prep, groups) in [
+                        (fast[r], fast_second[r], &p8, &fast_groups),
+                        (slow[r], slow_second[r], &p16, &slow_groups),
+                        (wide[r], wide_second[r], &p_wide, &wide_groups),
                     ] {
                         match pick {
                             Some(j) => {
                                 assert_eq!(j, want, "d={d} k={k} row {}", b * BLOCK + r);
                                 let low = f64::from(lower_sq_of(prep, x_norms[r], sec)).sqrt();
                                 assert!(low <= second, "d={d} k={k}: {low} > {second}");
+                                // Each group's bound holds for every centroid of the group
+                                // but the pick, and one of them attains the group's score.
+                                let t = prep.groups();
+                                for j in (0..k).filter(|&j| j != want as usize) {
+                                    let g = j / prep.lanes;
+                                    let low = lower_sq_of(prep, x_norms[r], groups[r * t + g]);
+                                    let exact = sq_dist_f64(row, &c[j * d..(j + 1) * d]);
+                                    assert!(f64::from(low) <= exact, "d={d} k={k} group {g}");
+                                }
                             }
                             None => deferred += 1,
                         }

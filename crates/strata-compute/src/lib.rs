@@ -121,9 +121,39 @@ pub struct StepOutput {
     pub inertia: f64,
     /// Rows whose label differs from the previous pass (all rows on the first pass).
     pub changed: u64,
-    /// Rows whose nearest centroid was searched among all k; the others were settled by
-    /// bounds carried from the previous pass, with the same result.
+    /// Rows whose nearest centroid was searched (among all k, or with Yinyang's bounds among
+    /// some groups of centroids); the others were settled by bounds carried from the previous
+    /// pass, with the same result.
     pub searched: u64,
+    /// Row-to-centroid distances (or scores) computed: n·k for an exhaustive pass.
+    pub scores: u64,
+    /// Which bounds the pass kept.
+    pub bounds: Bounds,
+}
+
+/// The bounds a pass kept to skip rows and distances, for logs and the bench: each gives the
+/// labels an exhaustive pass gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounds {
+    /// None: every row compared with every centroid (the GPU's passes, every first pass).
+    None,
+    /// Hamerly's: one lower bound a row on the distance to every other centroid.
+    Hamerly,
+    /// Yinyang's (Ding et al. 2015): one lower bound a row per group of centroids.
+    Yinyang {
+        /// Groups of centroids.
+        groups: u32,
+    },
+}
+
+impl std::fmt::Display for Bounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bounds::None => f.write_str("none"),
+            Bounds::Hamerly => f.write_str("hamerly"),
+            Bounds::Yinyang { groups } => write!(f, "yinyang ({groups} groups)"),
+        }
+    }
 }
 
 /// Labels and squared distances of the most recent pass.

@@ -79,6 +79,13 @@ impl Observer for LogObserver<'_> {
                 s.iterations
             );
         }
+        // The backend's choice of bounds and what they saved (searched rows, per step).
+        debug!(
+            "k-means run {}: bounds {}, rows searched per step {:?}",
+            run + 1,
+            s.bounds.as_deref().unwrap_or("none"),
+            s.searched
+        );
     }
 }
 

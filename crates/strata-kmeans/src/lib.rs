@@ -242,6 +242,22 @@ pub struct RunSummary {
     /// bounds carried from the previous pass): how much the bounds saved.
     #[serde(default)]
     pub searched: Vec<u64>,
+    /// Row-to-centroid distances each Lloyd step computed (n·k when exhaustive).
+    #[serde(default)]
+    pub scores: Vec<u64>,
+    /// The bounds the backend kept on its last bounded step (`hamerly`, `yinyang (G
+    /// groups)`), `None` when no step used any: the backend's choice for this shape.
+    #[serde(default)]
+    pub bounds: Option<String>,
+}
+
+impl RunSummary {
+    /// The share of the n·k distances of exhaustive steps that the Lloyd steps after the first
+    /// computed (1 without bounds); `None` with fewer than two steps.
+    pub fn distance_share(&self, n: usize, k: usize) -> Option<f64> {
+        let later = self.scores.get(1..).filter(|s| !s.is_empty())?;
+        Some(later.iter().sum::<u64>() as f64 / (later.len() * n * k) as f64)
+    }
 }
 
 /// The result of a fit: the best restart's centroids and the final assignment.
@@ -506,6 +522,8 @@ fn lloyd(
     let d = data.d();
     let mut history = Vec::new();
     let mut searched = Vec::new();
+    let mut scores = Vec::new();
+    let mut bounds = None;
     let mut converged = false;
     let mut iterations = 0;
     let mut reseeded = 0;
@@ -514,6 +532,10 @@ fn lloyd(
         let mut step = bound.lloyd_step(&centroids, k)?;
         history.push(step.inertia);
         searched.push(step.searched);
+        scores.push(step.scores);
+        if step.bounds != strata_compute::Bounds::None {
+            bounds = Some(step.bounds.to_string());
+        }
         reseeded += reseed_empty(bound, data, &mut step, &mut centroids, k, run, observer)?;
         let mut shift = 0.0;
         for j in 0..k {
@@ -549,6 +571,8 @@ fn lloyd(
             reseeded,
             agreement: None,
             searched,
+            scores,
+            bounds,
         },
     ))
 }
