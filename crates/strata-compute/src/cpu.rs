@@ -2,8 +2,10 @@
 //! f64, ordered reduction.
 //!
 //! Determinism: rows are cut into chunks whose size depends only on (n, k, d), never on the
-//! thread count; each chunk accumulates its own partial sums, and the partials are added in
-//! chunk order. So 1 thread and 16 threads give bit-identical sums, inertia and labels.
+//! thread count; each chunk keeps its own inertia, and those are added in chunk order. The sums
+//! are exact integers on a fixed-point grid ([`crate::fixed`]), added per thread in whatever
+//! order the threads take the chunks: integer addition gives the same totals in any order. So
+//! 1 thread and 16 threads give bit-identical sums, inertia and labels.
 
 use std::cmp::Ordering;
 
@@ -13,7 +15,7 @@ mod yinyang;
 
 use crate::fixed::FixedScale;
 use crate::{
-    Assignments, Backend, BackendKind, Bounds, BoundData, ComputeError, FarRow, MatrixRef,
+    Assignments, Backend, BackendKind, BoundData, Bounds, ComputeError, FarRow, MatrixRef,
     StepOutput, check_centroids, farthest_rows,
 };
 
@@ -49,7 +51,11 @@ impl Backend for CpuBackend {
     }
 
     fn bind<'a>(&'a self, data: MatrixRef<'a>) -> Result<Box<dyn BoundData + 'a>, ComputeError> {
-        Ok(Box::new(CpuBound::new(data, Pruning::Auto, Kernel::detect())))
+        Ok(Box::new(CpuBound::new(
+            data,
+            Pruning::Auto,
+            Kernel::detect(),
+        )))
     }
 }
 
@@ -97,7 +103,6 @@ impl CpuBound<'_> {
             groups: Vec::new(),
             drift_sums: Vec::new(),
             centroids: Vec::new(),
-            last_unsettled: 0,
             pruning,
             order: Vec::new(),
             kernel,
@@ -126,8 +131,6 @@ struct CpuBound<'a> {
     drift_sums: Vec<f64>,
     /// Centroids of the last pass (empty before the first).
     centroids: Vec<f32>,
-    /// Rows the last pass's loosened bounds did not settle.
-    last_unsettled: u64,
     /// Which bounds Lloyd passes keep.
     pruning: Pruning,
     /// With Yinyang's bounds, the layout order of the centroids their groups refer to
@@ -559,7 +562,11 @@ fn group_mins_of(scores: &[f32], prep: &Prepared, pick: Pick, r: usize, out: &mu
         // blends; the winner's lane is skipped by masking it to +∞.
         let mut min = f32::INFINITY;
         for (l, &s) in group.iter().enumerate() {
-            let s = if g * w + l == winner { f32::INFINITY } else { s };
+            let s = if g * w + l == winner {
+                f32::INFINITY
+            } else {
+                s
+            };
             min = if s < min { s } else { min };
         }
         *m = min;
@@ -1047,6 +1054,8 @@ struct Rows<'c> {
     upper: &'c mut [f32],
     lower: &'c mut [f32],
     groups: &'c mut [f32],
+    /// The sums of the thread running the chunk.
+    totals: &'c mut Totals,
 }
 
 /// One chunk of an exhaustive pass: every row searched, labels, distances, bounds, and this
@@ -1168,17 +1177,17 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
         nearest,
         upper,
         lower,
-        ..
+        groups,
+        totals,
     } = rows;
     let kp = prep.kp;
     let t = pass.groups;
-    let groups = rows.groups;
     let mut scratch = vec![0f32; BLOCK * kp];
     let mut picks: [Pick; BLOCK] = [None; BLOCK];
     let mut seconds = [0f32; BLOCK];
     let mut decided = [0u32; BLOCK];
     let mut group_mins = vec![0f32; BLOCK * t];
-    let mut tally = Tally::new(k, d, scales);
+    let mut tally = Tally::new(k, d, scales, totals);
     for (b, block) in data.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
         let range = b * BLOCK..b * BLOCK + n_rows;
@@ -1266,6 +1275,7 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
         upper,
         lower,
         groups,
+        totals,
         ..
     } = rows;
     let (mut scratch, mut picks, mut seconds, mut group_mins) = Search::buffers(pass);
@@ -1284,17 +1294,12 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
         if moved.search_all {
             for (r, w) in which.iter_mut().enumerate().take(n_rows) {
                 *w = r;
-                // Would the bounds have settled it? Counted, to know when to use them again.
-                let i = base + r;
-                let a = labels[i] as usize;
-                let l = (lower[i] - moved.other(a)) * DOWN;
-                let u = (upper[i] + moved.drift[a]) * UP;
-                p.unsettled += u64::from(!settles(u, l.max(moved.half_gap[a])));
             }
             p.searched += n_rows as u64;
             search_block::<AVX2>(
                 pass,
                 &mut p,
+                totals,
                 block,
                 &norms[base..base + n_rows],
                 &which[..n_rows],
@@ -1344,7 +1349,6 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
             which[todo] = r;
             todo += usize::from(!settles(u, lower[i].max(moved.half_gap[a])));
         }
-        p.unsettled += n_loose as u64;
         if todo == 0 {
             continue;
         }
@@ -1365,6 +1369,7 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
             yinyang::search::<AVX2>(
                 pass,
                 &mut p,
+                totals,
                 scratch,
                 &mut labels[base..base + n_rows],
                 &mut upper[base..base + n_rows],
@@ -1378,6 +1383,7 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
         search_block::<AVX2>(
             pass,
             &mut p,
+            totals,
             &gathered[..todo * d],
             &gathered_norms[..todo],
             &which[..todo],
@@ -1393,7 +1399,6 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
             groups,
         );
     }
-    p.changed = p.moves.len() as u64;
     p
 }
 
@@ -1426,6 +1431,7 @@ impl Search<'_> {
 fn search_block<const AVX2: bool>(
     pass: &Pass<'_>,
     p: &mut Partial,
+    totals: &mut Totals,
     search: &[f32],
     search_norms: &[f32],
     which: &[usize],
@@ -1461,7 +1467,7 @@ fn search_block<const AVX2: bool>(
         (j, upper_sq[q], lower_sq[q]) =
             settle_search::<AVX2>(pass, row, search_norms[q], picks[q], seconds[q], true);
         if j != labels[r] {
-            record_move::<AVX2>(pass, p, row, labels[r], j);
+            record_move::<AVX2>(pass, p, totals, row, labels[r], j);
             labels[r] = j;
         }
     }
@@ -1484,48 +1490,38 @@ fn search_block<const AVX2: bool>(
     }
 }
 
-/// Moves a row's sums from centroid `from` to `to` in the chunk's partial: listed as a move
-/// (the row on the grid kept beside it), or added to the dense delta once there is one.
+/// Moves a row's sums, moment and count from centroid `from` to `to` in `totals` (a bounded
+/// pass's changes), and counts it as changed.
 #[inline(always)]
-fn record_move<const AVX2: bool>(pass: &Pass<'_>, p: &mut Partial, row: &[f32], from: u32, to: u32) {
-    let d = pass.d;
-    p.moves.push(Move { from, to });
-    p.moved_norms
-        .push(pass.scales.norms.quantize_f64(0, norm_f64(row)));
-    if p.sums.is_empty() {
-        let at = p.moved.len();
-        p.moved.resize(at + d, 0);
-        pass.scales
-            .features
-            .add_row::<AVX2>(&mut p.moved[at..], row);
-        if p.moves.len() > pass.k {
-            p.densify(pass.k, d);
-        }
-    } else {
-        let mut q = [0i64; 64];
-        for (part, q_part) in row.chunks(64).zip(0..) {
-            let q = &mut q[..part.len()];
-            q.fill(0);
-            pass.scales
-                .features
-                .add_row_from::<AVX2>(q, part, q_part * 64);
-            let (from, to) = (
-                from as usize * d + q_part * 64,
-                to as usize * d + q_part * 64,
-            );
-            for (f, &v) in q.iter().enumerate() {
-                p.sums[from + f] -= i128::from(v);
-                p.sums[to + f] += i128::from(v);
-            }
-        }
-    }
-}
-
-/// A row that changed label in a bounded pass: its sums move from one centroid to another.
-#[derive(Debug, Clone, Copy)]
-struct Move {
+fn record_move<const AVX2: bool>(
+    pass: &Pass<'_>,
+    p: &mut Partial,
+    totals: &mut Totals,
+    row: &[f32],
     from: u32,
     to: u32,
+) {
+    let d = pass.d;
+    let (from, to) = (from as usize, to as usize);
+    p.changed += 1;
+    let moment = i128::from(pass.scales.norms.quantize_f64(0, norm_f64(row)));
+    totals.moments[from] -= moment;
+    totals.moments[to] += moment;
+    totals.counts[from] -= 1;
+    totals.counts[to] += 1;
+    let mut q = [0i64; 64];
+    for (part, q_part) in row.chunks(64).zip(0..) {
+        let q = &mut q[..part.len()];
+        q.fill(0);
+        pass.scales
+            .features
+            .add_row_from::<AVX2>(q, part, q_part * 64);
+        let (from, to) = (from * d + q_part * 64, to * d + q_part * 64);
+        for (f, &v) in q.iter().enumerate() {
+            totals.sums[from + f] -= i128::from(v);
+            totals.sums[to + f] += i128::from(v);
+        }
+    }
 }
 
 /// The fixed-point grids of one bound matrix: its features, and its rows' squared norms.
@@ -1625,49 +1621,25 @@ impl Ledger {
         self.valid = true;
     }
 
-    /// Replaces the totals with those of an exhaustive pass's partials.
-    fn replace(&mut self, k: usize, d: usize, partials: &[Partial]) {
+    /// Replaces the totals with those of an exhaustive pass.
+    fn replace(&mut self, k: usize, totals: Totals) {
         self.k = k;
-        self.sums = vec![0; k * d];
-        self.moments = vec![0; k];
-        self.counts = vec![0; k];
-        for p in partials {
-            for (s, v) in self.sums.iter_mut().zip(&p.sums) {
-                *s += v;
-            }
-            for (s, v) in self.moments.iter_mut().zip(&p.moments) {
-                *s += v;
-            }
-            for (c, v) in self.counts.iter_mut().zip(&p.counts) {
-                *c += v;
-            }
-        }
+        self.sums = totals.sums;
+        self.moments = totals.moments;
+        self.counts = totals.counts.iter().map(|&c| c as u64).collect();
         self.valid = true;
     }
 
-    /// Moves rows between centroids (a bounded pass's changes), exactly: each chunk's dense
-    /// delta if it made one, else its moves.
-    fn apply(&mut self, partials: &[Partial]) {
-        let d = self.scales.features.d();
-        for p in partials {
-            for (s, v) in self.sums.iter_mut().zip(&p.sums) {
-                *s += v;
-            }
-            // `moved` is empty once the chunk made a dense delta.
-            for (m, q) in p.moves.iter().zip(p.moved.chunks_exact(d)) {
-                let (from, to) = (m.from as usize * d, m.to as usize * d);
-                for (f, &q) in q.iter().enumerate() {
-                    self.sums[from + f] -= i128::from(q);
-                    self.sums[to + f] += i128::from(q);
-                }
-            }
-            for (m, &nq) in p.moves.iter().zip(&p.moved_norms) {
-                let (from, to) = (m.from as usize, m.to as usize);
-                self.moments[from] -= i128::from(nq);
-                self.moments[to] += i128::from(nq);
-                self.counts[from] -= 1;
-                self.counts[to] += 1;
-            }
+    /// Adds a bounded pass's changes, exactly.
+    fn apply(&mut self, delta: &Totals) {
+        for (s, v) in self.sums.iter_mut().zip(&delta.sums) {
+            *s += v;
+        }
+        for (s, v) in self.moments.iter_mut().zip(&delta.moments) {
+            *s += v;
+        }
+        for (c, &v) in self.counts.iter_mut().zip(&delta.counts) {
+            *c = c.wrapping_add_signed(v);
         }
     }
 
@@ -1720,57 +1692,91 @@ impl Ledger {
     }
 }
 
-/// A chunk's results: exact partial sums (exhaustive passes), or moves and possibly a dense
-/// delta of the sums (bounded passes); the row-by-row inertia (exhaustive passes), changed and
-/// searched rows.
+/// A chunk's counters: its row-by-row inertia (exhaustive passes), changed, searched rows and
+/// scores computed. Its sums go to the [`Totals`] of the thread that ran it.
 struct Partial {
-    sums: Vec<i128>,
-    moments: Vec<i128>,
-    counts: Vec<u64>,
     inertia: f64,
     changed: u64,
     searched: u64,
-    /// Rows the loosened bounds did not settle (tested even when every row is searched).
-    unsettled: u64,
     /// Row-to-centroid scores computed (a search among all k counts k).
     scores: u64,
-    moves: Vec<Move>,
-    /// The moved rows on the grid, `d` values each, and their squared norms.
-    moved: Vec<i64>,
-    moved_norms: Vec<i64>,
 }
 
 impl Partial {
-    /// Turns the moves' rows into a dense delta of the sums (`sums`), which later moves add
-    /// to directly: with many moves (a fit's first iterations) that is k·d values per chunk
-    /// for the ledger to add, instead of d per move, and no list of moved rows to grow.
-    fn densify(&mut self, k: usize, d: usize) {
-        self.sums = vec![0; k * d];
-        for (m, q) in self.moves.iter().zip(self.moved.chunks_exact(d)) {
-            let (from, to) = (m.from as usize * d, m.to as usize * d);
-            for (f, &q) in q.iter().enumerate() {
-                self.sums[from + f] -= i128::from(q);
-                self.sums[to + f] += i128::from(q);
-            }
-        }
-        self.moved = Vec::new();
-    }
-
     fn empty() -> Partial {
         Partial {
-            sums: Vec::new(),
-            moments: Vec::new(),
-            counts: Vec::new(),
             inertia: 0.0,
             changed: 0,
             searched: 0,
-            unsettled: 0,
             scores: 0,
-            moves: Vec::new(),
-            moved: Vec::new(),
-            moved_norms: Vec::new(),
         }
     }
+}
+
+/// Exact sums on the fixed-point grids, moments and counts, k centroids: an exhaustive pass's
+/// totals, or a bounded pass's changes to them. One a thread (not one a chunk): integers add
+/// to the same values in any order, so how rayon splits the chunks among threads changes no
+/// bit, and a pass zeroes and adds up a few k·d arrays instead of one a chunk (at k·d = 8192
+/// that was 64 MiB of fresh pages a pass).
+struct Totals {
+    sums: Vec<i128>,
+    moments: Vec<i128>,
+    counts: Vec<i64>,
+    /// Scratch of [`Tally`]: the current block's sums, zero outside the centroids it touched.
+    block_sums: Vec<i64>,
+}
+
+impl Totals {
+    fn zero(k: usize, d: usize) -> Totals {
+        Totals {
+            sums: vec![0; k * d],
+            moments: vec![0; k],
+            counts: vec![0; k],
+            block_sums: vec![0; k * d],
+        }
+    }
+
+    fn add(mut self, other: Totals) -> Totals {
+        for (s, v) in self.sums.iter_mut().zip(other.sums) {
+            *s += v;
+        }
+        for (s, v) in self.moments.iter_mut().zip(other.moments) {
+            *s += v;
+        }
+        for (s, v) in self.counts.iter_mut().zip(other.counts) {
+            *s += v;
+        }
+        self
+    }
+}
+
+/// Runs `f` on every item with the [`Totals`] of the thread that takes it; returns the
+/// results in item order and the totals added up.
+fn fold_chunks<I, T, F>(items: I, k: usize, d: usize, f: F) -> (Vec<T>, Totals)
+where
+    I: IndexedParallelIterator,
+    T: Send,
+    F: Fn(usize, I::Item, &mut Totals) -> T + Sync + Send,
+{
+    let (mut results, totals) = items
+        .enumerate()
+        .fold(
+            || (Vec::new(), Totals::zero(k, d)),
+            |(mut results, mut totals), (c, item)| {
+                let r = f(c, item, &mut totals);
+                results.push((c, r));
+                (results, totals)
+            },
+        )
+        .reduce(
+            || (Vec::new(), Totals::zero(k, d)),
+            |(mut a, ta), (b, tb)| {
+                a.extend(b);
+                (a, ta.add(tb))
+            },
+        );
+    results.sort_unstable_by_key(|&(c, _)| c);
+    (results.into_iter().map(|(_, r)| r).collect(), totals)
 }
 
 /// A chunk's running totals for an exhaustive pass, kept in one fixed order where order
@@ -1779,11 +1785,12 @@ impl Partial {
 /// within a block of at most 64 rows, i128 across blocks), where order does not matter. The
 /// CPU pass and [`tally_pass`] (labels decided on a GPU) both go through it, so equal labels
 /// give equal bits.
-struct Tally<'s> {
+struct Tally<'s, 't> {
     p: Partial,
     inertia: [f64; 4],
-    /// The current block's sums (zero outside the centroids in `order`).
-    block_sums: Vec<i64>,
+    /// Where the sums go; its `block_sums` hold the current block's (zero outside the
+    /// centroids in `order`).
+    totals: &'t mut Totals,
     /// Which centroids the current block touched, and in `order` the same as a list.
     touched: Vec<bool>,
     order: Vec<u32>,
@@ -1791,17 +1798,12 @@ struct Tally<'s> {
     d: usize,
 }
 
-impl<'s> Tally<'s> {
-    fn new(k: usize, d: usize, scales: &'s Scales) -> Tally<'s> {
+impl<'s, 't> Tally<'s, 't> {
+    fn new(k: usize, d: usize, scales: &'s Scales, totals: &'t mut Totals) -> Tally<'s, 't> {
         Tally {
-            p: Partial {
-                sums: vec![0; k * d],
-                moments: vec![0; k],
-                counts: vec![0; k],
-                ..Partial::empty()
-            },
+            p: Partial::empty(),
             inertia: [0.0; 4],
-            block_sums: vec![0; k * d],
+            totals,
             touched: vec![false; k],
             order: Vec::with_capacity(k.min(BLOCK)),
             scales,
@@ -1847,21 +1849,22 @@ impl<'s> Tally<'s> {
         let features = &self.scales.features;
         for (row, &label) in block.chunks_exact(d).zip(decided) {
             let j = label as usize;
-            self.p.counts[j] += 1;
-            self.p.moments[j] += i128::from(self.scales.norms.quantize_f64(0, norm_f64(row)));
+            let totals = &mut *self.totals;
+            totals.counts[j] += 1;
+            totals.moments[j] += i128::from(self.scales.norms.quantize_f64(0, norm_f64(row)));
             if !self.touched[j] {
                 self.touched[j] = true;
                 self.order.push(label);
             }
-            features.add_row::<AVX2>(&mut self.block_sums[j * d..(j + 1) * d], row);
+            features.add_row::<AVX2>(&mut totals.block_sums[j * d..(j + 1) * d], row);
         }
+        let Totals {
+            sums, block_sums, ..
+        } = &mut *self.totals;
         for &j in &self.order {
             let j = j as usize;
             let range = j * d..(j + 1) * d;
-            for (s, v) in self.p.sums[range.clone()]
-                .iter_mut()
-                .zip(&mut self.block_sums[range])
-            {
+            for (s, v) in sums[range.clone()].iter_mut().zip(&mut block_sums[range]) {
                 *s += i128::from(*v);
                 *v = 0;
             }
@@ -1914,39 +1917,39 @@ pub fn tally_pass(
     let moments = lloyd && ledger.holds(k);
     let chunk = chunk_rows(n, k, d);
     let scales = &ledger.scales;
-    let partials: Result<Vec<Partial>, ComputeError> = labels
+    let chunks = labels
         .par_chunks_mut(chunk)
-        .zip(nearest.par_chunks_mut(chunk))
-        .enumerate()
-        .map(|(c, (labels, nearest))| {
-            let start = c * chunk;
-            let rows = &data.data()[start * d..(start + labels.len()) * d];
-            let decided = &decided[start..start + labels.len()];
-            // Checked here, in parallel, rather than in a pass of its own.
-            if let Some(bad) = decided.iter().find(|&&l| l as usize >= k) {
-                return Err(ComputeError::Shape(format!(
-                    "label {bad} with {k} centroids"
-                )));
-            }
-            let mut tally = Tally::new(k, d, scales);
-            for (b, block) in rows.chunks(BLOCK * d).enumerate() {
-                let range = b * BLOCK..b * BLOCK + block.len() / d;
-                tally.block::<false>(
-                    block,
-                    &decided[range.clone()],
-                    centroids,
-                    &mut labels[range.clone()],
-                    &mut nearest[range],
-                );
-            }
-            // The device searched every row.
-            tally.p.searched = labels.len() as u64;
-            Ok(tally.finish())
-        })
-        .collect();
-    let partials = partials?;
+        .zip(nearest.par_chunks_mut(chunk));
+    let (partials, totals) = fold_chunks(chunks, k, d, |c, (labels, nearest), totals| {
+        let start = c * chunk;
+        let rows = &data.data()[start * d..(start + labels.len()) * d];
+        let decided = &decided[start..start + labels.len()];
+        // Checked here, in parallel, rather than in a pass of its own.
+        if let Some(bad) = decided.iter().find(|&&l| l as usize >= k) {
+            return Err(ComputeError::Shape(format!(
+                "label {bad} with {k} centroids"
+            )));
+        }
+        let mut tally = Tally::new(k, d, scales, totals);
+        for (b, block) in rows.chunks(BLOCK * d).enumerate() {
+            let range = b * BLOCK..b * BLOCK + block.len() / d;
+            tally.block::<false>(
+                block,
+                &decided[range.clone()],
+                centroids,
+                &mut labels[range.clone()],
+                &mut nearest[range],
+            );
+        }
+        // The device searched every row.
+        tally.p.searched = labels.len() as u64;
+        Ok(tally.finish())
+    });
+    let partials = partials
+        .into_iter()
+        .collect::<Result<Vec<Partial>, ComputeError>>()?;
     let (inertia, changed, searched) = reduce_inertia(&partials);
-    ledger.replace(k, d, &partials);
+    ledger.replace(k, totals);
     Ok(ledger.output(centroids, (!moments).then_some(inertia), changed, searched))
 }
 
@@ -2088,14 +2091,22 @@ impl CpuBound<'_> {
         if self.groups.len() != n * t {
             self.groups = vec![0.0; n * t];
         }
-        // When the bounds left most rows to be read, testing them first costs more than it
-        // saves: every row is searched (the bounds are renewed all the same).
-        let search_all = self.pruning == Pruning::Off || 2 * self.last_unsettled > n as u64;
-        let moved = carry.then(|| Moved::new(&self.centroids, centroids, k, d, search_all));
+        let moved = carry.then(|| {
+            let mut moved = Moved::new(&self.centroids, centroids, k, d, false);
+            // When the bounds would leave most rows to be read (a fit's first iterations),
+            // testing them first costs more than it saves: every row is searched (the bounds
+            // are renewed all the same).
+            moved.search_all = self.pruning == Pruning::Off || self.mostly_unsettled(&moved);
+            moved
+        });
         // A series starts at an exhaustive pass: the group bounds are then stored as they are.
         match &moved {
             Some(m) if t > 0 => {
-                for (sum, drift) in self.drift_sums.iter_mut().zip(yinyang::group_drift(&m.drift, &prep)) {
+                for (sum, drift) in self
+                    .drift_sums
+                    .iter_mut()
+                    .zip(yinyang::group_drift(&m.drift, &prep))
+                {
                     *sum += f64::from(drift);
                 }
             }
@@ -2119,15 +2130,18 @@ impl CpuBound<'_> {
         } else {
             (0..n_chunks).map(|_| <&mut [f32]>::default()).collect()
         };
-        let partials: Vec<Partial> = self
+        let chunks = self
             .labels
             .par_chunks_mut(chunk)
             .zip(self.nearest.par_chunks_mut(chunk))
             .zip(self.upper.par_chunks_mut(chunk))
             .zip(self.lower.par_chunks_mut(chunk))
-            .zip(groups)
-            .enumerate()
-            .map(|(c, ((((labels, nearest), upper), lower), groups))| {
+            .zip(groups);
+        let (partials, totals) = fold_chunks(
+            chunks,
+            k,
+            d,
+            |c, ((((labels, nearest), upper), lower), groups), totals| {
                 let start = c * chunk;
                 let end = start + labels.len();
                 let rows = Rows {
@@ -2138,27 +2152,22 @@ impl CpuBound<'_> {
                     upper,
                     lower,
                     groups,
+                    totals,
                 };
                 match &moved {
                     Some(moved) => bounded_chunk(&pass, moved, rows),
                     None => full_chunk(&pass, rows),
                 }
-            })
-            .collect();
+            },
+        );
         self.centroids = centroids.to_vec();
         let (inertia, changed, searched) = reduce_inertia(&partials);
-        // Full passes renew the bounds but test none: the next pass tries them. A pass that
-        // searched every row counts the scores its loosened bounds would have left.
         let scores: u64 = partials.iter().map(|p| p.scores).sum();
-        self.last_unsettled = match moved {
-            Some(_) => partials.iter().map(|p| p.unsettled).sum(),
-            None => 0,
-        };
         if moved.is_some() {
-            self.ledger.apply(&partials);
+            self.ledger.apply(&totals);
             self.nearest_fresh = false;
         } else {
-            self.ledger.replace(k, d, &partials);
+            self.ledger.replace(k, totals);
             self.nearest_fresh = true;
         }
         let exact = (!moments).then_some(inertia);
@@ -2171,6 +2180,27 @@ impl CpuBound<'_> {
             (Some(_), t) => Bounds::Yinyang { groups: t as u32 },
         };
         Ok(out)
+    }
+}
+
+impl CpuBound<'_> {
+    /// Whether the bounds, loosened by `moved`, would leave most rows unsettled, judged on
+    /// every 61st row before the pass (a few reads a sampled row; the labels, and so the
+    /// sample's answer, do not depend on the thread count, and the answer changes only the
+    /// speed of the pass, never its result). Measured against the last pass's count, which
+    /// it replaced: the first bounded pass of a fit, which the last pass cannot predict, no
+    /// longer tests every row's bounds in vain.
+    fn mostly_unsettled(&self, moved: &Moved) -> bool {
+        const STRIDE: usize = 61;
+        let (mut seen, mut loose) = (0usize, 0usize);
+        for i in (0..self.labels.len()).step_by(STRIDE) {
+            let a = self.labels[i] as usize;
+            let l = (self.lower[i] - moved.other(a)) * DOWN;
+            let u = (self.upper[i] + moved.drift[a]) * UP;
+            seen += 1;
+            loose += usize::from(!settles(u, l.max(moved.half_gap[a])));
+        }
+        2 * loose > seen
     }
 }
 

@@ -32,7 +32,7 @@
 //! sums, are those of an exhaustive pass.
 
 use super::{
-    BLOCK, DOWN, Partial, Pass, Pick, Prepared, block_dots, lower_sq_of, nearest_two,
+    BLOCK, DOWN, Partial, Pass, Pick, Prepared, Totals, block_dots, lower_sq_of, nearest_two,
     record_move, settles, sq_dist, sq_dist_f64, upper_of,
 };
 
@@ -99,7 +99,11 @@ pub(super) fn group_drift(drift: &[f32], prep: &Prepared) -> Vec<f32> {
 pub(super) fn store(bound: f32, sum: f64) -> f32 {
     let exact = f64::from(bound) + sum;
     let v = exact as f32;
-    if f64::from(v) > exact { v.next_down() } else { v }
+    if f64::from(v) > exact {
+        v.next_down()
+    } else {
+        v
+    }
 }
 
 /// The group bound a [`store`]d value gives now that the group's drifts sum to `sum`, rounded
@@ -227,7 +231,8 @@ pub(super) fn split(
             which[wide] = r;
             wide += 1;
         } else {
-            scratch.rows[narrow * d..(narrow + 1) * d].copy_from_slice(&gathered[q * d..(q + 1) * d]);
+            scratch.rows[narrow * d..(narrow + 1) * d]
+                .copy_from_slice(&gathered[q * d..(q + 1) * d]);
             scratch.norms[narrow] = norms[q];
             scratch.which[narrow] = r;
             narrow += 1;
@@ -246,6 +251,7 @@ pub(super) fn split(
 pub(super) fn search<const AVX2: bool>(
     pass: &Pass<'_>,
     p: &mut Partial,
+    totals: &mut Totals,
     scratch: &mut Scratch,
     labels: &mut [u32],
     upper: &mut [f32],
@@ -386,9 +392,11 @@ pub(super) fn search<const AVX2: bool>(
             j
         };
         // Hamerly's bound: the nearest group's.
-        lower[r] = now.iter().fold(f32::INFINITY, |m, &v| if v < m { v } else { m });
+        lower[r] = now
+            .iter()
+            .fold(f32::INFINITY, |m, &v| if v < m { v } else { m });
         if j != labels[r] {
-            record_move::<AVX2>(pass, p, row, labels[r], j);
+            record_move::<AVX2>(pass, p, totals, row, labels[r], j);
             labels[r] = j;
         }
     }
@@ -426,7 +434,9 @@ mod tests {
     #[test]
     fn scores_read_from_the_layout_are_within_the_margin() {
         for (d, k, lanes) in [(1, 9, 8), (7, 40, 16), (32, 48, 8), (33, 33, 16)] {
-            let c: Vec<f32> = (0..k * d).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+            let c: Vec<f32> = (0..k * d)
+                .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+                .collect();
             let row: Vec<f32> = (0..d).map(|f| (f as f32 * 0.3).sin()).collect();
             let order: Vec<u32> = (0..k as u32).rev().collect();
             let prep = Prepared::ordered(&c, k, d, lanes, &order);
