@@ -247,6 +247,7 @@ pub(super) fn split(
 /// does not clear, the rows of a group computed together with the distance kernel's tile:
 /// new labels, Hamerly's bound and the searched groups' bounds, and a move for each row whose
 /// label changed.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn search<const AVX2: bool>(
     pass: &Pass<'_>,
