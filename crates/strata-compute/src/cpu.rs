@@ -69,7 +69,7 @@ pub enum Pruning {
     /// Yinyang's group bounds (beside Hamerly's) wherever there are at least two groups.
     Yinyang,
     /// The backend's choice: Hamerly's at every shape, since Yinyang's measured slower at
-    /// every shape tried (see [`yinyang`]).
+    /// every shape tried (`cpu/yinyang.rs`, bench/NOTES.md).
     Auto,
 }
 
