@@ -970,7 +970,7 @@ struct Moved {
 }
 
 impl Moved {
-    fn new(old: &[f32], new: &[f32], k: usize, d: usize, search_all: bool) -> Moved {
+    fn new(old: &[f32], new: &[f32], k: usize, d: usize) -> Moved {
         let drift: Vec<f32> = (0..k)
             .map(|j| {
                 let range = j * d..(j + 1) * d;
@@ -1002,7 +1002,7 @@ impl Moved {
             drift,
             top,
             half_gap,
-            search_all,
+            search_all: false,
         }
     }
 
@@ -1215,19 +1215,15 @@ fn full_chunk_with<const AVX2: bool>(pass: &Pass<'_>, rows: Rows<'_>) -> Partial
                 false,
             );
         }
-        if t > 0 {
-            let groups = &mut groups[range.start * t..range.end * t];
-            for r in 0..n_rows {
-                yinyang::renew(
-                    pass,
-                    x_norms[r],
-                    picks[r],
-                    lower[r],
-                    &group_mins[r * t..(r + 1) * t],
-                    &mut groups[r * t..(r + 1) * t],
-                );
-            }
-        }
+        yinyang::renew_rows(
+            pass,
+            x_norms,
+            &picks,
+            lower,
+            &group_mins,
+            &mut groups[range.start * t..range.end * t],
+            0..n_rows,
+        );
         roots(&mut [], lower);
         tally.block::<AVX2>(
             block,
@@ -1286,7 +1282,7 @@ fn bounded_chunk_with<const AVX2: bool>(pass: &Pass<'_>, moved: &Moved, rows: Ro
     let mut gathered_norms = [0f32; BLOCK];
     let mut which = [0usize; BLOCK];
     let mut loose = [0usize; BLOCK];
-    let mut p = Partial::empty();
+    let mut p = Partial::default();
     let centroid = |j: usize| &centroids[j * d..(j + 1) * d];
     for (b, block) in data.chunks(BLOCK * d).enumerate() {
         let n_rows = block.len() / d;
@@ -1441,7 +1437,7 @@ fn search_block<const AVX2: bool>(
     lower: &mut [f32],
     groups: &mut [f32],
 ) {
-    let (d, t) = (pass.d, pass.groups);
+    let d = pass.d;
     let Search {
         scratch,
         picks,
@@ -1472,18 +1468,15 @@ fn search_block<const AVX2: bool>(
         }
     }
     let m = which.len();
-    if t > 0 {
-        for (q, &r) in which.iter().enumerate() {
-            yinyang::renew(
-                pass,
-                search_norms[q],
-                picks[q],
-                lower_sq[q],
-                &group_mins[q * t..(q + 1) * t],
-                &mut groups[r * t..(r + 1) * t],
-            );
-        }
-    }
+    yinyang::renew_rows(
+        pass,
+        search_norms,
+        picks,
+        &lower_sq,
+        group_mins,
+        groups,
+        which.iter().copied(),
+    );
     roots(&mut upper_sq[..m], &mut lower_sq[..m]);
     for (q, &r) in which.iter().enumerate() {
         (upper[r], lower[r]) = (upper_sq[q], lower_sq[q]);
@@ -1694,23 +1687,13 @@ impl Ledger {
 
 /// A chunk's counters: its row-by-row inertia (exhaustive passes), changed, searched rows and
 /// scores computed. Its sums go to the [`Totals`] of the thread that ran it.
+#[derive(Default)]
 struct Partial {
     inertia: f64,
     changed: u64,
     searched: u64,
     /// Row-to-centroid scores computed (a search among all k counts k).
     scores: u64,
-}
-
-impl Partial {
-    fn empty() -> Partial {
-        Partial {
-            inertia: 0.0,
-            changed: 0,
-            searched: 0,
-            scores: 0,
-        }
-    }
 }
 
 /// Exact sums on the fixed-point grids, moments and counts, k centroids: an exhaustive pass's
@@ -1801,7 +1784,7 @@ struct Tally<'s, 't> {
 impl<'s, 't> Tally<'s, 't> {
     fn new(k: usize, d: usize, scales: &'s Scales, totals: &'t mut Totals) -> Tally<'s, 't> {
         Tally {
-            p: Partial::empty(),
+            p: Partial::default(),
             inertia: [0.0; 4],
             totals,
             touched: vec![false; k],
@@ -2092,7 +2075,7 @@ impl CpuBound<'_> {
             self.groups = vec![0.0; n * t];
         }
         let moved = carry.then(|| {
-            let mut moved = Moved::new(&self.centroids, centroids, k, d, false);
+            let mut moved = Moved::new(&self.centroids, centroids, k, d);
             // When the bounds would leave most rows to be read (a fit's first iterations),
             // testing them first costs more than it saves: every row is searched (the bounds
             // are renewed all the same).

@@ -114,30 +114,40 @@ pub(super) fn load(v: f32, sum: f64) -> f32 {
     ((v - sum - 1e-15 * v.abs()) as f32) * DOWN
 }
 
-/// A searched row's group bounds, from its search among all k: per group, the root of the
-/// lower bound of the group's best score other than the pick's (`group_mins`); when the pick
-/// was deferred to f64, `lower_sq` (the squared f64 distance to the second-nearest, rounded
-/// down) bounds every group. Stored with the pass's drift sums.
+/// Searched rows' group bounds, from their search among all k: searched row q is row `r` of
+/// `groups` for the q-th `r` of `rows` (nothing without group bounds). Per group, the root of
+/// the lower bound of the group's best score other than the pick's (`group_mins`); when the
+/// pick was deferred to f64, `lower_sq[q]` (the squared f64 distance to the second-nearest,
+/// rounded down) bounds every group. Stored with the pass's drift sums.
 #[inline(always)]
-pub(super) fn renew(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn renew_rows(
     pass: &Pass<'_>,
-    x_norm: f32,
-    pick: Pick,
-    lower_sq: f32,
+    x_norms: &[f32],
+    picks: &[Pick],
+    lower_sq: &[f32],
     group_mins: &[f32],
     groups: &mut [f32],
+    rows: impl Iterator<Item = usize>,
 ) {
+    let t = pass.groups;
+    if t == 0 {
+        return;
+    }
     let sums = pass.drift_sums;
-    match pick {
-        Some(_) => {
-            for ((b, &m), &sum) in groups.iter_mut().zip(group_mins).zip(sums) {
-                *b = store(lower_sq_of(pass.prep, x_norm, m).sqrt() * DOWN, sum);
+    for (q, r) in rows.enumerate() {
+        let bounds = groups[r * t..(r + 1) * t].iter_mut().zip(sums);
+        match picks[q] {
+            Some(_) => {
+                for ((b, &sum), &m) in bounds.zip(&group_mins[q * t..(q + 1) * t]) {
+                    *b = store(lower_sq_of(pass.prep, x_norms[q], m).sqrt() * DOWN, sum);
+                }
             }
-        }
-        None => {
-            let l = lower_sq.sqrt() * DOWN;
-            for (b, &sum) in groups.iter_mut().zip(sums) {
-                *b = store(l, sum);
+            None => {
+                let l = lower_sq[q].sqrt() * DOWN;
+                for (b, &sum) in bounds {
+                    *b = store(l, sum);
+                }
             }
         }
     }
@@ -163,9 +173,9 @@ pub(super) struct Scratch {
     norms: [f32; BLOCK],
     which: [usize; BLOCK],
     n: usize,
-    /// Each row's group bounds as they are now.
+    /// Each row's group bounds as they are now, and which groups it searches (`need[q·t + g]`),
+    /// both from [`split`].
     now: Vec<f32>,
-    /// Which groups each row searches (`need[q·t + g]`).
     need: Vec<bool>,
     /// Each group's rows (`members[g·BLOCK..]`, `counts[g]` of them).
     members: Vec<usize>,
@@ -219,11 +229,17 @@ pub(super) fn split(
     for q in 0..todo {
         let r = which[q];
         let u = upper[r];
-        let now = &mut scratch.now[narrow * t..(narrow + 1) * t];
+        let slot = narrow * t..(narrow + 1) * t;
         let mut searched = 0;
-        for ((b, &v), &sum) in now.iter_mut().zip(&groups[r * t..(r + 1) * t]).zip(sums) {
+        for (((b, need), &v), &sum) in scratch.now[slot.clone()]
+            .iter_mut()
+            .zip(&mut scratch.need[slot])
+            .zip(&groups[r * t..(r + 1) * t])
+            .zip(sums)
+        {
             *b = load(v, sum);
-            searched += usize::from(!settles(u, *b));
+            *need = !settles(u, *b);
+            searched += usize::from(*need);
         }
         if 2 * searched > t {
             gathered.copy_within(q * d..(q + 1) * d, wide * d);
@@ -283,15 +299,12 @@ pub(super) fn search<const AVX2: bool>(
         dots,
     } = scratch;
     let which = &which[..*n];
-    // The groups each row must search, and each group's rows.
+    // Each group's rows.
     counts.fill(0);
-    for (q, &r) in which.iter().enumerate() {
-        let u = upper[r];
+    for q in 0..which.len() {
         for g in 0..t {
-            let searched = !settles(u, now[q * t + g]);
-            need[q * t + g] = searched;
             members[g * BLOCK + counts[g]] = q;
-            counts[g] += usize::from(searched);
+            counts[g] += usize::from(need[q * t + g]);
         }
     }
     // Each group's scores for its rows, computed together.
