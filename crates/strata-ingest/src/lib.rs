@@ -19,7 +19,7 @@ mod table;
 
 use std::collections::HashMap;
 
-use parse::{Builder, Part, parse_chunk};
+use parse::{Builder, Part, Spare, parse_chunk};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 
@@ -463,6 +463,8 @@ struct BatchReader {
     /// Bytes of the file behind the chunks handed out, header included.
     done: u64,
     file_bytes: u64,
+    /// Number columns of merged parts, parsed into again.
+    spare: Spare,
 }
 
 impl BatchReader {
@@ -493,6 +495,7 @@ impl BatchReader {
         Ok(BatchReader {
             chunker,
             pending,
+            spare: Spare::new(batch_len() * plan.columns.len()),
             index: 0,
             keep_one_in: keep_one_in.max(1),
             done: offset,
@@ -520,7 +523,7 @@ impl BatchReader {
                     .par_iter()
                     .enumerate()
                     .filter(|(i, _)| parsed(*i))
-                    .map(|(_, c)| parse_chunk(c, header, plan))
+                    .map(|(_, c)| parse_chunk(c, header, plan, &self.spare))
                     .collect::<Vec<_>>()
             },
         );
@@ -530,10 +533,11 @@ impl BatchReader {
         for (part, (_, chunk)) in parts.into_iter().zip(kept) {
             good.push((part?, chunk.bytes.len()));
         }
-        merged.append(good, plan);
+        merged.append(good, plan, &self.spare);
         self.done += batch.iter().map(|c| c.bytes.len() as u64).sum::<u64>();
         self.index += batch.len();
         self.pending = next?;
+        self.chunker.recycle(batch, batch_len());
         Ok(true)
     }
 }
@@ -664,7 +668,8 @@ impl Merged {
     ///
     /// Columns are merged in parallel: the copy, and the first touch of a whole table's
     /// memory, were most of a read's serial time.
-    fn append(&mut self, parts: Vec<(Part, usize)>, plan: &ReadPlan) {
+    /// Adds the parts' rows; their number columns go to `spare`.
+    fn append(&mut self, parts: Vec<(Part, usize)>, plan: &ReadPlan, spare: &Spare) {
         let Some(&(ref first, bytes)) = parts.first() else {
             return;
         };
@@ -693,7 +698,9 @@ impl Merged {
             .zip(columns)
             .for_each(|(m, builders)| {
                 for b in builders {
-                    merge_column(m, b);
+                    if let Some(buffer) = merge_column(m, b) {
+                        spare.give(buffer);
+                    }
                 }
             });
     }
@@ -821,7 +828,8 @@ impl Merged {
 }
 
 /// Appends one part's column to the file's, in file order.
-fn merge_column(m: &mut MergedColumn, b: Builder) {
+/// Returns the part's number buffer, done with.
+fn merge_column(m: &mut MergedColumn, b: Builder) -> Option<Vec<f64>> {
     match (m, b) {
         (
             MergedColumn::NotNumeric { numbers, texts, .. },
@@ -833,12 +841,16 @@ fn merge_column(m: &mut MergedColumn, b: Builder) {
         ) => {
             *numbers += n;
             *texts += t;
+            None
         }
         (
             MergedColumn::NotNumeric { numbers, .. },
             Builder::Auto(p) | Builder::Numeric(p) | Builder::Date(p),
-        ) => *numbers += present(&p),
-        (MergedColumn::NotNumeric { .. }, Builder::Text { .. }) => {}
+        ) => {
+            *numbers += present(&p);
+            Some(p)
+        }
+        (MergedColumn::NotNumeric { .. }, Builder::Text { .. }) => None,
         (
             m @ MergedColumn::Numeric(_),
             Builder::NotNumeric {
@@ -856,9 +868,11 @@ fn merge_column(m: &mut MergedColumn, b: Builder) {
                 numbers: before + numbers,
                 texts,
             };
+            None
         }
         (MergedColumn::Numeric(v), Builder::Numeric(p) | Builder::Date(p) | Builder::Auto(p)) => {
-            v.extend_from_slice(&p)
+            v.extend_from_slice(&p);
+            Some(p)
         }
         (
             MergedColumn::Text { codes, dict, index },
@@ -890,6 +904,7 @@ fn merge_column(m: &mut MergedColumn, b: Builder) {
                     remap[c as usize]
                 }
             }));
+            None
         }
         _ => unreachable!("a part's columns follow the same plan"),
     }

@@ -40,6 +40,41 @@ pub(crate) enum Builder {
     },
 }
 
+/// Number columns of parts already merged, to parse the next chunks into: fresh vectors for
+/// every chunk were the table's size again in pages faulted in and zeroed.
+pub(crate) struct Spare {
+    buffers: std::sync::Mutex<Vec<Vec<f64>>>,
+    keep: usize,
+}
+
+impl Spare {
+    /// A pool that keeps at most `keep` buffers.
+    pub fn new(keep: usize) -> Spare {
+        Spare {
+            buffers: std::sync::Mutex::new(Vec::new()),
+            keep,
+        }
+    }
+
+    /// An empty vector with room for `capacity` values, reused where one is spare.
+    fn take(&self, capacity: usize) -> Vec<f64> {
+        let reused = self.buffers.lock().ok().and_then(|mut b| b.pop());
+        let mut v = reused.unwrap_or_default();
+        v.clear();
+        v.reserve(capacity);
+        v
+    }
+
+    /// Takes back a buffer that is done with.
+    pub fn give(&self, v: Vec<f64>) {
+        if let Ok(mut b) = self.buffers.lock()
+            && b.len() < self.keep
+        {
+            b.push(v);
+        }
+    }
+}
+
 /// What one chunk parses into.
 pub(crate) struct Part {
     pub lines: Vec<u64>,
@@ -54,8 +89,9 @@ pub(crate) fn parse_chunk(
     chunk: &chunks::Chunk,
     header: &Header,
     plan: &ReadPlan,
+    spare: &Spare,
 ) -> Result<Part, IngestError> {
-    parse_chunk_with(chunk, header, plan, is_plain(&chunk.bytes))
+    parse_chunk_with(chunk, header, plan, is_plain(&chunk.bytes), spare)
 }
 
 /// [`parse_chunk`] with the splitter chosen: `plain` only where [`is_plain`] holds.
@@ -64,8 +100,9 @@ pub(crate) fn parse_chunk_with(
     header: &Header,
     plan: &ReadPlan,
     plain: bool,
+    spare: &Spare,
 ) -> Result<Part, IngestError> {
-    let mut rows = Rows::new(chunk, header, plan);
+    let mut rows = Rows::new(chunk, header, plan, spare);
     if plain {
         split_plain(chunk, header, &mut rows)?;
     } else {
@@ -309,7 +346,12 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    fn new(chunk: &chunks::Chunk, header: &'a Header, plan: &'a ReadPlan) -> Rows<'a> {
+    fn new(
+        chunk: &chunks::Chunk,
+        header: &'a Header,
+        plan: &'a ReadPlan,
+        spare: &Spare,
+    ) -> Rows<'a> {
         // Rows in the chunk, guessed from its first line's length, so that the column vectors
         // are allocated once (growing them by doubling cost a tenth of ingest in copies and
         // page faults).
@@ -323,14 +365,14 @@ impl<'a> Rows<'a> {
                 .columns
                 .iter()
                 .map(|&(_, how)| match how {
-                    ParseAs::Numeric => Builder::Numeric(Vec::with_capacity(guess)),
-                    ParseAs::Date => Builder::Date(Vec::with_capacity(guess)),
+                    ParseAs::Numeric => Builder::Numeric(spare.take(guess)),
+                    ParseAs::Date => Builder::Date(spare.take(guess)),
                     ParseAs::Text => Builder::Text {
                         codes: Vec::with_capacity(guess),
                         dict: Vec::new(),
                         index: HashMap::default(),
                     },
-                    ParseAs::AutoNumeric => Builder::Auto(Vec::with_capacity(guess)),
+                    ParseAs::AutoNumeric => Builder::Auto(spare.take(guess)),
                 })
                 .collect(),
         };
@@ -585,8 +627,20 @@ mod tests {
                         allow_duplicate_ids: true,
                         columns,
                     };
-                    let plain = shown(&parse_chunk_with(&chunk, &header, &plan, true));
-                    let csv = shown(&parse_chunk_with(&chunk, &header, &plan, false));
+                    let plain = shown(&parse_chunk_with(
+                        &chunk,
+                        &header,
+                        &plan,
+                        true,
+                        &Spare::new(0),
+                    ));
+                    let csv = shown(&parse_chunk_with(
+                        &chunk,
+                        &header,
+                        &plan,
+                        false,
+                        &Spare::new(0),
+                    ));
                     assert_eq!(
                         plain,
                         csv,
