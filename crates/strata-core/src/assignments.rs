@@ -68,24 +68,47 @@ impl AssignmentRows<'_> {
                 f
             })
             .collect();
-        let round = FORMAT_ROWS * 4 * rayon::current_num_threads();
-        for first in (0..n).step_by(round.max(1)) {
+        let round = (FORMAT_ROWS * 4 * rayon::current_num_threads()).max(1);
+        // A round is written (hashed and handed to the file, serially) while the next one is
+        // formatted: the write no longer leaves the other cores idle. The two rounds' buffers
+        // are reused, not freed and faulted in again.
+        let (mut pending, mut spare): (Vec<Vec<u8>>, Vec<Vec<u8>>) = Default::default();
+        for first in (0..n).step_by(round) {
             let last = (first + round).min(n);
-            let blocks: Vec<std::io::Result<Vec<u8>>> = (first..last)
-                .step_by(FORMAT_ROWS)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|start| {
-                    let mut block = Vec::with_capacity(FORMAT_ROWS * 64);
-                    self.format(&mut block, &labels, start..(start + FORMAT_ROWS).min(last));
-                    Ok(block)
-                })
-                .collect();
-            for block in blocks {
-                out.write_all(&block?)?;
-            }
+            let buffers = std::mem::take(&mut spare);
+            let (written, next) = std::thread::scope(|s| {
+                let next = s.spawn(|| self.format_round(&labels, first..last, buffers));
+                let written = pending.iter().try_for_each(|block| out.write_all(block));
+                let next = next
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (written, next)
+            });
+            written?;
+            spare = std::mem::replace(&mut pending, next);
         }
-        Ok(())
+        pending.iter().try_for_each(|block| out.write_all(block))
+    }
+
+    /// The rows `rows` in blocks of [`FORMAT_ROWS`], formatted in parallel into `buffers`
+    /// (emptied first; as many more as needed), in row order.
+    fn format_round(
+        &self,
+        labels: &[Vec<u8>],
+        rows: std::ops::Range<usize>,
+        mut buffers: Vec<Vec<u8>>,
+    ) -> Vec<Vec<u8>> {
+        let last = rows.end;
+        let starts: Vec<usize> = rows.step_by(FORMAT_ROWS).collect();
+        buffers.resize_with(starts.len(), || Vec::with_capacity(FORMAT_ROWS * 64));
+        buffers
+            .par_iter_mut()
+            .zip(starts)
+            .for_each(|(block, start)| {
+                block.clear();
+                self.format(block, labels, start..(start + FORMAT_ROWS).min(last));
+            });
+        buffers
     }
 
     /// The rows `rows`, appended to `out` as the csv crate writes them (fields quoted only
@@ -99,6 +122,7 @@ impl AssignmentRows<'_> {
         let mut id_buf = String::new();
         let mut fixed = String::new();
         let mut int = itoa::Buffer::new();
+        let mut shortest = ryu::Buffer::new();
         for i in rows {
             let l = self.segments[i];
             let id = self.ids.get(i, &mut id_buf);
@@ -117,9 +141,8 @@ impl AssignmentRows<'_> {
             out.push(b',');
             match self.sq_distances {
                 Some((near, second)) => {
-                    // The standard library's shortest digits (ryu picks the other of two equally
-                    // short ones on exact ties, e.g. 2070951.25: .2 against .3).
-                    let _ = write!(out, "{},", near[i].max(0.0).sqrt());
+                    push_shortest(near[i].max(0.0).sqrt(), out, &mut shortest);
+                    out.push(b',');
                     let ratio = boundary_ratio(near[i], second[i]);
                     fixed.clear();
                     push_fixed4(ratio, &mut fixed);
@@ -168,6 +191,55 @@ fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'"');
 }
 
+/// Appends `x` as `format!("{x}")` would: the shortest digits that read back as `x`, without
+/// an exponent. Ryu finds them several times faster than the standard library's Grisu, and
+/// both find the shortest digits nearest to `x`; they differ where two such candidates are
+/// equally near (2070951.25 as an f32: .2 or .3), and in form
+/// (`3.0` and `1e-7` against `3` and `0.0000001`). Those cases, detected exactly, take the
+/// standard library's path, so the bytes are the same as before.
+fn push_shortest(x: f32, out: &mut Vec<u8>, buf: &mut ryu::Buffer) {
+    if x.is_finite() {
+        let s = buf.format_finite(x).as_bytes();
+        if !s.contains(&b'e') && !maybe_tie(x, s) {
+            out.extend_from_slice(s.strip_suffix(b".0").unwrap_or(s));
+            return;
+        }
+    }
+    let _ = write!(out, "{x}");
+}
+
+/// Whether `x` lies exactly halfway between `digits` (plain decimal, no exponent) and a
+/// neighbour one unit away in the last digit, i.e. `2 · x · 10^f = 2m ± 1` for the digits as an
+/// integer `m` with `f` of them after the point; also `true` when that cannot be decided
+/// exactly in f64 (more than 12 decimals), sending the value to the standard library.
+fn maybe_tie(x: f32, digits: &[u8]) -> bool {
+    const POW10: [f64; 13] = [
+        1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    ];
+    let mut m: u64 = 0;
+    let mut frac: Option<usize> = None;
+    for &c in digits {
+        match c {
+            b'.' => frac = Some(0),
+            b'-' => {}
+            _ => {
+                m = m * 10 + u64::from(c - b'0');
+                frac = frac.map(|f| f + 1);
+                if m >= 1 << 50 {
+                    return true;
+                }
+            }
+        }
+    }
+    let f = frac.unwrap_or(0);
+    if f >= POW10.len() {
+        return true;
+    }
+    // Exact: x has 24 significant bits and 5^12 < 2^28, so the product fits f64's 53.
+    let t = f64::from(x).abs() * POW10[f] * 2.0;
+    t == (2 * m + 1) as f64 || (m > 0 && t == (2 * m - 1) as f64)
+}
+
 /// Appends `x` as `format!("{x:.4}")` would, without the general formatter: for an f32,
 /// `x * 10^4` is exact in f64 (24 + 14 bits), so rounding it half to even, as the standard
 /// library does, is exact too. The general path's exact-digit fallback was a tenth of a fit's
@@ -188,7 +260,12 @@ fn push_fixed4(x: f32, out: &mut String) {
     if x.is_sign_negative() {
         out.push('-');
     }
-    let _ = write!(out, "{}.{:04}", n / 10_000, n % 10_000);
+    out.push_str(itoa::Buffer::new().format(n / 10_000));
+    let frac = (n % 10_000) as u16;
+    out.push('.');
+    for div in [1000, 100, 10, 1] {
+        out.push(char::from(b'0' + (frac / div % 10) as u8));
+    }
 }
 
 /// The header of `assignments.csv` (RFM measures and scores when `rfm`).
@@ -222,6 +299,42 @@ pub(crate) fn write_assignments_header<W: Write + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2070951.25, exactly halfway between 2070951.2 and 2070951.3.
+    const TIE: f32 = 8_283_805.0 / 4.0;
+
+    /// Distances print as `{}` prints them: random bit patterns of every magnitude, square
+    /// roots like the file's, integers, values with an exponent under ryu, and exact ties
+    /// between two shortest candidates (quarters and eighths where the f32 grid is that coarse).
+    #[test]
+    fn shortest_digits_print_as_the_formatter_does() {
+        let mut cases: Vec<f32> = vec![0.0, -0.0, 3.0, 1e-7, 1.5e-6, 1e16, 2.5e20, f32::MAX];
+        cases.extend([f32::MIN_POSITIVE, 1e-45, f32::INFINITY, f32::NAN, TIE]);
+        for e in 0..24 {
+            let step = (1u32 << e) as f32 / 8.0;
+            for m in [1u32, 3, 5, 7, 8_388_607, 12_345_677, 16_777_215] {
+                cases.push(m as f32 * step);
+            }
+        }
+        let mut state: u32 = 987_654_321;
+        for _ in 0..300_000 {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            cases.push(f32::from_bits(state >> 1));
+            cases.push((f32::from_bits(state >> 9) / 8388608.0 * 400.0).sqrt());
+            cases.push((state % 100_000) as f32 / 4.0);
+        }
+        let mut buf = ryu::Buffer::new();
+        // A tie the detector exists for: 2070951.2 and .3 are equally near.
+        let digits = buf.format_finite(TIE).as_bytes().to_vec();
+        assert!(maybe_tie(TIE, &digits));
+        assert!(!maybe_tie(0.7813833, b"0.7813833"));
+        let mut out = Vec::new();
+        for x in cases {
+            out.clear();
+            push_shortest(x, &mut out, &mut buf);
+            assert_eq!(String::from_utf8_lossy(&out), format!("{x}"), "{x:e}");
+        }
+    }
 
     /// Every ratio the file can hold, and then some, prints as `{:.4}` prints it: ties (odd
     /// multiples of 1/32, which round half to even), values either side of every tie, random
