@@ -116,14 +116,22 @@ impl Chunker {
                 let bytes = std::mem::take(&mut self.carry);
                 return Ok(Some(self.emit(bytes)));
             }
-            // Room for a record's tail carried over, so a reused buffer need not grow.
-            let mut buf = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + (64 << 10)));
-            buf.clear();
-            buf.extend_from_slice(&self.carry);
-            self.carry.clear();
+            // A record's tail is copied into a reused buffer (with room for it, so the buffer
+            // need not grow); a carry of half a chunk or more, a record longer than a chunk
+            // being read on, is read onto as it is, so such a record is not copied again for
+            // every chunk it spans.
+            let mut buf = if self.carry.len() >= self.chunk_bytes / 2 {
+                std::mem::take(&mut self.carry)
+            } else {
+                let mut buf = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + (64 << 10)));
+                buf.clear();
+                buf.extend_from_slice(&self.carry);
+                self.carry.clear();
+                buf
+            };
             let start = buf.len();
             buf.resize(start + self.chunk_bytes, 0);
             let mut filled = start;

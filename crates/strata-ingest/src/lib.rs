@@ -664,11 +664,11 @@ impl Merged {
         }
     }
 
-    /// Appends the next parts (each `bytes` long in the file) in file order.
+    /// Appends the next parts (each `bytes` long in the file) in file order; their number
+    /// columns, done with, go to `spare`.
     ///
     /// Columns are merged in parallel: the copy, and the first touch of a whole table's
     /// memory, were most of a read's serial time.
-    /// Adds the parts' rows; their number columns go to `spare`.
     fn append(&mut self, parts: Vec<(Part, usize)>, plan: &ReadPlan, spare: &Spare) {
         let Some(&(ref first, bytes)) = parts.first() else {
             return;
@@ -827,8 +827,8 @@ impl Merged {
     }
 }
 
-/// Appends one part's column to the file's, in file order.
-/// Returns the part's number buffer, done with.
+/// Appends one part's column to the file's, in file order, and returns the part's number
+/// buffer (if it had one) for reuse.
 fn merge_column(m: &mut MergedColumn, b: Builder) -> Option<Vec<f64>> {
     match (m, b) {
         (

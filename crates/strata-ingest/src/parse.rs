@@ -627,20 +627,16 @@ mod tests {
                         allow_duplicate_ids: true,
                         columns,
                     };
-                    let plain = shown(&parse_chunk_with(
-                        &chunk,
-                        &header,
-                        &plan,
-                        true,
-                        &Spare::new(0),
-                    ));
-                    let csv = shown(&parse_chunk_with(
-                        &chunk,
-                        &header,
-                        &plan,
-                        false,
-                        &Spare::new(0),
-                    ));
+                    let parse = |plain| {
+                        shown(&parse_chunk_with(
+                            &chunk,
+                            &header,
+                            &plan,
+                            plain,
+                            &Spare::new(0),
+                        ))
+                    };
+                    let (plain, csv) = (parse(true), parse(false));
                     assert_eq!(
                         plain,
                         csv,

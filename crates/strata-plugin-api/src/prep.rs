@@ -79,62 +79,56 @@ fn from_order_key(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// The values of ranks `lo` and `lo + 1` (0-based, in `f64::total_cmp` order) among the present
-/// values, with `rank(n)` choosing `lo` and a fraction (returned first) from their count `n`; the second value
-/// is the first's when `lo` is the last rank. A most-significant-digit radix selection on the
-/// values' order keys, 16 bits a pass: each pass counts the candidates (the values whose key
-/// starts with the digits found so far) by their next digit and keeps the digit holding rank
-/// `lo`; once few candidates are left they are gathered and sorted. When rank `lo` is the last
-/// of its digit's candidates, rank `lo + 1` is the first of the next digit's, so one pass of a
-/// maximum and a minimum finishes. Exact: the answer is a value of the input, bit for bit.
-fn ranked(values: &[f64], rank: impl Fn(usize) -> (usize, f64)) -> Option<(f64, f64, f64)> {
+/// Candidates at most this many are gathered and sorted by [`ranked`] rather than counted by
+/// another digit.
+const RADIX_GATHER: usize = 1 << 15;
+
+/// The values of ranks `lo` and `lo + 1` (0-based, in `f64::total_cmp` order) among the
+/// present values, with `rank(n)` choosing `lo` and a fraction (returned first) from their
+/// count `n`; the second value is the first's when `lo` is the last rank.
+///
+/// A most-significant-digit radix selection on the values' order keys, 16 bits a pass: each
+/// pass counts the candidates (the values whose key starts with the digits found so far) by
+/// their next digit and keeps the digit holding rank `lo`; once few candidates are left they
+/// are gathered and sorted. When rank `lo` is the last of its digit's candidates, rank `lo + 1`
+/// is the first of the next digit's, so one pass of a maximum and a minimum finishes. Exact:
+/// the answer is a value of the input, bit for bit.
+fn ranked(values: &[f64], rank: impl FnOnce(usize) -> (usize, f64)) -> Option<(f64, f64, f64)> {
     const DIGIT: u32 = 16;
-    const GATHER: usize = 1 << 15;
-    let starts = |k: u64, prefix: u64, known: u32| known == 0 || k >> (64 - known) == prefix;
-    let keys = || values.iter().filter(|x| !x.is_nan()).map(|&x| order_key(x));
     let (mut prefix, mut known) = (0u64, 0u32);
+    // The candidates' keys, and each one's next digit, for the digits known so far.
+    let candidates = |prefix: u64, known: u32| {
+        values
+            .iter()
+            .filter(|x| !x.is_nan())
+            .map(|&x| order_key(x))
+            .filter(move |&k| known == 0 || k >> (64 - known) == prefix)
+            .map(move |k| (k, ((k << known) >> (64 - DIGIT)) as usize))
+    };
     let mut hist = vec![0usize; 1 << DIGIT];
-    let mut first = None;
-    let mut r = 0;
+    for (_, digit) in candidates(prefix, known) {
+        hist[digit] += 1;
+    }
+    let n: usize = hist.iter().sum();
+    if n == 0 {
+        return None;
+    }
+    let (mut r, frac) = rank(n);
     loop {
-        hist.fill(0);
-        for k in keys().filter(|&k| starts(k, prefix, known)) {
-            hist[((k << known) >> (64 - DIGIT)) as usize] += 1;
-        }
-        let frac = match first {
-            Some(f) => f,
-            None => {
-                let n: usize = hist.iter().sum();
-                if n == 0 {
-                    return None;
-                }
-                let (lo, f) = rank(n);
-                r = lo;
-                first = Some(f);
-                f
-            }
-        };
         let mut b = 0;
         while r >= hist[b] {
             r -= hist[b];
             b += 1;
         }
-        let last = r + 1 == hist[b];
-        if last {
+        if r + 1 == hist[b] {
             // Rank `lo` is its digit's largest candidate; the next is the smallest of the next
             // digit that has any (none when `lo` is the last rank of all).
             let next = (b + 1..hist.len()).find(|&c| hist[c] > 0);
-            let (this, next) = (
-                (prefix << DIGIT) | b as u64,
-                next.map(|c| (prefix << DIGIT) | c as u64),
-            );
-            let digit = |k: u64| (k << known) >> (64 - DIGIT);
             let (mut max, mut min) = (0u64, u64::MAX);
-            for k in keys().filter(|&k| starts(k, prefix, known)) {
-                let d = (prefix << DIGIT) | digit(k);
-                if d == this {
+            for (k, digit) in candidates(prefix, known) {
+                if digit == b {
                     max = max.max(k);
-                } else if Some(d) == next {
+                } else if Some(digit) == next {
                     min = min.min(k);
                 }
             }
@@ -152,10 +146,14 @@ fn ranked(values: &[f64], rank: impl Fn(usize) -> (usize, f64)) -> Option<(f64, 
             let v = from_order_key(prefix);
             return Some((frac, v, v));
         }
-        if hist[b] <= GATHER {
-            let mut few: Vec<u64> = keys().filter(|&k| starts(k, prefix, known)).collect();
+        if hist[b] <= RADIX_GATHER {
+            let mut few: Vec<u64> = candidates(prefix, known).map(|(k, _)| k).collect();
             few.sort_unstable();
             return Some((frac, from_order_key(few[r]), from_order_key(few[r + 1])));
+        }
+        hist.fill(0);
+        for (_, digit) in candidates(prefix, known) {
+            hist[digit] += 1;
         }
     }
 }
@@ -467,9 +465,10 @@ mod tests {
         Some(at_lo + (next - at_lo) * frac)
     }
 
-    /// The radix selection against the earlier selection and a sort, on columns that take each of its ways out: few
-    /// candidates gathered, many values sharing their leading digits (several passes), ties
-    /// spanning a digit, rank `lo` the last of its digit, signed zeros, infinities, missing.
+    /// The radix selection against the earlier selection and a sort, on columns that take each
+    /// of its ways out: few candidates gathered, many values sharing their leading digits
+    /// (several passes), ties spanning a digit, rank `lo` the last of its digit, signed zeros,
+    /// infinities, missing.
     #[test]
     fn radix_quantiles_equal_sorted_ones_on_hard_columns() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -502,7 +501,7 @@ mod tests {
             (0..n)
                 .map(|i| if i % 2 == 0 { -1e9 } else { 3.5 })
                 .collect(),
-            (0..GATHER_TEST).map(|i| i as f64).collect(),
+            (0..=RADIX_GATHER).map(|i| i as f64).collect(),
         ];
         for v in &columns {
             let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
@@ -522,8 +521,6 @@ mod tests {
             }
         }
     }
-
-    const GATHER_TEST: usize = (1 << 15) + 1;
 
     #[test]
     fn zscore_scaler_centres_and_imputes_median() {
