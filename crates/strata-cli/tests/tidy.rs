@@ -242,10 +242,11 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         }
         for p in named {
             let target = owner(&p).or_else(|| (!parent.is_empty()).then(|| parent.clone()));
-            if let Some(t) = target {
-                if &t != module && !t.starts_with(&format!("{module}::")) {
-                    to.insert(t);
-                }
+            if let Some(t) = target
+                && &t != module
+                && !t.starts_with(&format!("{module}::"))
+            {
+                to.insert(t);
             }
         }
         graph.insert(module.clone(), to);

@@ -207,13 +207,13 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
     if ids.is_empty() {
         return Err(data_err("no customers to compare".into()));
     }
-    if let Some(file) = &segments {
-        if file.segments.len() > MAX_SEGMENTS {
-            return Err(data_err(format!(
-                "segments.json has {} segments; compare reads runs of at most {MAX_SEGMENTS}",
-                file.segments.len()
-            )));
-        }
+    if let Some(file) = &segments
+        && file.segments.len() > MAX_SEGMENTS
+    {
+        return Err(data_err(format!(
+            "segments.json has {} segments; compare reads runs of at most {MAX_SEGMENTS}",
+            file.segments.len()
+        )));
     }
     let names = match &segments {
         Some(s) => s.segments.iter().map(|g| g.label.clone()).collect(),

@@ -575,17 +575,17 @@ impl FitSettingsBuilder {
                 s.output.folder.display()
             ));
         }
-        if let Some(d) = s.input.delimiter {
-            if d == b'"' || d == b'\n' || d == b'\r' {
-                return bad("the delimiter cannot be a quote or a line break".into());
-            }
+        if let Some(d) = s.input.delimiter
+            && (d == b'"' || d == b'\n' || d == b'\r')
+        {
+            return bad("the delimiter cannot be a quote or a line break".into());
         }
-        if let Some(sc) = &s.strategy.scale {
-            if !matches!(sc.as_str(), "zscore" | "robust" | "none") {
-                return bad(format!(
-                    "--scale must be zscore, robust or none (got '{sc}')"
-                ));
-            }
+        if let Some(sc) = &s.strategy.scale
+            && !matches!(sc.as_str(), "zscore" | "robust" | "none")
+        {
+            return bad(format!(
+                "--scale must be zscore, robust or none (got '{sc}')"
+            ));
         }
         for (i, (k, _)) in s.strategy.options.iter().enumerate() {
             if k.is_empty()

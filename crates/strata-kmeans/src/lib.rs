@@ -383,13 +383,13 @@ pub fn fit(
         return Err(KMeansError::KTooLarge { k, n });
     }
     check_finite(data)?;
-    if let Init::Centroids(c) = params.init() {
-        if c.len() != k * d {
-            return Err(KMeansError::BadInit(format!(
-                "{} values are not {k} centroids of {d} features",
-                c.len()
-            )));
-        }
+    if let Init::Centroids(c) = params.init()
+        && c.len() != k * d
+    {
+        return Err(KMeansError::BadInit(format!(
+            "{} values are not {k} centroids of {d} features",
+            c.len()
+        )));
     }
     let tol_abs = params.tol() * mean_feature_variance(data);
     let mut bound = backend.bind(data)?;

@@ -13,7 +13,7 @@ pub struct FeatureMatrix<'a> {
 impl<'a> FeatureMatrix<'a> {
     /// Wraps a buffer; `data.len()` must be a multiple of `n_features`. Plugin tests use it.
     pub fn new(data: &'a mut [f32], n_features: usize) -> Result<FeatureMatrix<'a>, Error> {
-        if n_features == 0 || data.len() % n_features != 0 {
+        if n_features == 0 || !data.len().is_multiple_of(n_features) {
             return Err(Error(format!(
                 "a buffer of {} values is not rows of {n_features} features",
                 data.len()

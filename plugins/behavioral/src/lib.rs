@@ -257,10 +257,10 @@ impl Strategy for Behavioral {
         if let Some(l) = p
             .categorical_role("channel")
             .and_then(|c| c.dominant().cloned())
+            && l.share >= 0.6
+            && l.share >= 1.2 * l.overall_share
         {
-            if l.share >= 0.6 && l.share >= 1.2 * l.overall_share {
-                qualifiers.push(format!("mostly {}", l.value));
-            }
+            qualifiers.push(format!("mostly {}", l.value));
         }
         label::compose(&words.join(" "), qualifiers, "Buyers")
     }

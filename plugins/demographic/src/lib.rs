@@ -101,10 +101,9 @@ impl Strategy for Demographic {
         if let Some(g) = p
             .categorical_role("gender")
             .and_then(|g| g.dominant().cloned())
+            && g.share >= 0.65
         {
-            if g.share >= 0.65 {
-                words.push(gender_word(g.value));
-            }
+            words.push(gender_word(g.value));
         }
         for (role, high, low) in [
             ("income", "high-income", "low-income"),
@@ -123,10 +122,11 @@ impl Strategy for Demographic {
         }
         let mut qualifiers = Vec::new();
         for role in ["education", "marital_status", "region"] {
-            if let Some(l) = p.categorical_role(role).and_then(|c| c.dominant().cloned()) {
-                if l.share >= 0.5 && l.share >= 1.2 * l.overall_share {
-                    qualifiers.push(l.value.to_owned());
-                }
+            if let Some(l) = p.categorical_role(role).and_then(|c| c.dominant().cloned())
+                && l.share >= 0.5
+                && l.share >= 1.2 * l.overall_share
+            {
+                qualifiers.push(l.value.to_owned());
             }
         }
         let head = if words.is_empty() {

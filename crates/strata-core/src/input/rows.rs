@@ -35,21 +35,20 @@ pub(crate) fn set_aside_text_columns(
             numbers,
             texts,
         } = c.data
+            && numbers >= MOSTLY_NUMERIC_MIN
+            && (texts == 1 || texts.saturating_mul(100) <= numbers)
         {
-            if numbers >= MOSTLY_NUMERIC_MIN && (texts == 1 || texts.saturating_mul(100) <= numbers)
-            {
-                return Err(data_error(
-                    path,
-                    format!(
-                        "line {first_text_line}, column '{}': not a number, in a column of \
+            return Err(data_error(
+                path,
+                format!(
+                    "line {first_text_line}, column '{}': not a number, in a column of \
                          {numbers} numbers and {texts} other value{}; fix or empty the \
                          cell{}, or bind the columns to cluster with --map",
-                        crate::binding::shown(&c.name),
-                        if texts == 1 { "" } else { "s" },
-                        if texts == 1 { "" } else { "s" },
-                    ),
-                ));
-            }
+                    crate::binding::shown(&c.name),
+                    if texts == 1 { "" } else { "s" },
+                    if texts == 1 { "" } else { "s" },
+                ),
+            ));
         }
     }
     let keep_col: Vec<bool> = table
@@ -95,21 +94,21 @@ pub(crate) fn check_categories(
     limit: usize,
 ) -> Result<(), CoreError> {
     for (c, b) in table.columns.iter().zip(bindings) {
-        if let ColumnData::Categorical { dict, .. } = &c.data {
-            if dict.len() > limit {
-                return Err(data_error(
-                    path,
-                    format!(
-                        "column '{}' (role {}) has {} distinct values, more than \
+        if let ColumnData::Categorical { dict, .. } = &c.data
+            && dict.len() > limit
+        {
+            return Err(data_error(
+                path,
+                format!(
+                    "column '{}' (role {}) has {} distinct values, more than \
                          --max-categories {limit}: each would become a feature of every \
                          customer; group its values (for example postal codes into regions), \
                          leave it unbound, or raise --max-categories",
-                        crate::binding::shown(&b.column),
-                        b.role,
-                        dict.len()
-                    ),
-                ));
-            }
+                    crate::binding::shown(&b.column),
+                    b.role,
+                    dict.len()
+                ),
+            ));
         }
     }
     Ok(())
