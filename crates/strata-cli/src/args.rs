@@ -262,9 +262,12 @@ fn parse_k(s: &str) -> Result<KArg, String> {
 /// What to read and how to turn it into features: shared by `fit` and `choose-k`.
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// The customer CSV file (header required), one row per customer.
+    /// The customers, one row per customer: a CSV file (header required), a Parquet file or
+    /// a folder of Parquet part files (as Spark writes them; names starting with _ or . are
+    /// skipped), or an Arrow IPC file or stream. The format is known from the file's first
+    /// bytes; columns bind by name and a columnar file's types come from its schema.
     #[arg(
-        value_name = "INPUT.csv",
+        value_name = "INPUT",
         required_unless_present = "transactions",
         conflicts_with = "transactions"
     )]
@@ -299,7 +302,8 @@ pub struct DataArgs {
     /// Accept repeated ids (otherwise a repeated id is an error naming both lines).
     #[arg(long)]
     pub allow_duplicate_ids: bool,
-    /// Field delimiter: one character or `tab` (default: sniffed among `,` `;` and tab).
+    /// Field delimiter of a CSV input: one character or `tab` (default: sniffed among `,` `;`
+    /// and tab). Columnar inputs have none.
     #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
     pub delimiter: Option<u8>,
     /// How numeric features are scaled (default: the strategy's, z-score for the bundled ones).
@@ -498,12 +502,13 @@ pub struct AssignArgs {
     /// The model to score with: model.json written by `strata fit`.
     #[arg(long, value_name = "DIR/model.json")]
     pub model: PathBuf,
-    /// The customers to score (CSV with a header); `-` reads standard input (as does a pipe
-    /// or FIFO path), spooled to a temporary file as it is read, so `… | strata assign --model
-    /// M -o OUT -` works.
-    #[arg(value_name = "NEW.csv")]
+    /// The customers to score: CSV with a header, Parquet (a file or a folder of parts) or
+    /// Arrow IPC, known from the first bytes; `-` reads standard input (as does a pipe or FIFO
+    /// path: CSV or an Arrow IPC stream), spooled to a temporary file as it is read, so
+    /// `… | strata assign --model M -o OUT -` works.
+    #[arg(value_name = "NEW")]
     pub input: PathBuf,
-    /// Field delimiter: one character or `tab` (default: sniffed).
+    /// Field delimiter of a CSV input: one character or `tab` (default: sniffed).
     #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
     pub delimiter: Option<u8>,
     /// Compute backend for the distance work.

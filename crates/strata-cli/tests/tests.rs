@@ -17,6 +17,8 @@ mod util;
 mod fit;
 // Streamed fits (`--stream`) against in-memory ones.
 mod stream;
+// Parquet and Arrow IPC inputs against the same data as CSV.
+mod columnar;
 // Choosing k (`choose-k`, `--k auto`) and comparing runs (`compare`).
 mod decisions;
 // Scoring new customers with a saved model (`assign`).

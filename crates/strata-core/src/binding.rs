@@ -200,10 +200,11 @@ pub fn resolve_bindings(
             continue;
         }
         let want = normalise(&role.name);
-        if let Some(i) = (0..header.names.len()).find(|&i| normalise(&header.names[i]) == want) {
-            if Some(i) != id_column && !taken[i].get() {
-                push(&mut bound, role, i, false)?;
-            }
+        if let Some(i) = (0..header.names.len()).find(|&i| normalise(&header.names[i]) == want)
+            && Some(i) != id_column
+            && !taken[i].get()
+        {
+            push(&mut bound, role, i, false)?;
         }
     }
 
@@ -397,7 +398,8 @@ mod tests {
     fn header(names: &[&str]) -> Header {
         Header {
             path: "f.csv".into(),
-            delimiter: b',',
+            format: strata_ingest::Format::Csv { delimiter: b',' },
+            bytes: 0,
             names: names.iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -23,14 +23,24 @@ pub struct InputSpec {
     pub source: Source,
     /// The id column (carried to outputs as text); `null`: ids are row numbers.
     pub id_column: Option<String>,
-    /// The field delimiter of the training file, one character.
-    pub delimiter: String,
+    /// How the training input was stored (`csv`, `parquet`, `arrow-file`, `arrow-stream`);
+    /// models written before the field existed were fitted on CSV. Scoring reads any format:
+    /// columns bind by name.
+    #[serde(default = "csv")]
+    pub format: String,
+    /// The field delimiter of a CSV training file, one character; absent for a columnar one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
     /// Each strategy role and the column it was bound to (found by name in a new file).
     pub bindings: Vec<Binding>,
     /// What the fit did with missing values; scoring does the same.
     pub missing: MissingPolicy,
     /// Options handed to the plugin.
     pub options: serde_json::Value,
+}
+
+fn csv() -> String {
+    "csv".into()
 }
 
 fn customers() -> Source {

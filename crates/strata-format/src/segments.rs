@@ -143,11 +143,19 @@ pub struct SegmentsFile {
     pub timings_s: std::collections::BTreeMap<String, f64>,
 }
 
+fn csv() -> String {
+    "csv".into()
+}
+
 /// What a run read and what it left out.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct InputReport {
     /// The input file, as given.
     pub file: String,
+    /// How it was stored: `csv`, `parquet` (a file or a folder of parts), `arrow-file` or
+    /// `arrow-stream`. Runs written before the field existed read CSV.
+    #[serde(default = "csv")]
+    pub format: String,
     /// Customers in the input (after aggregation, for a transaction log).
     pub rows: usize,
     /// Customers segmented.

@@ -13,6 +13,7 @@
 //! a duplicate id is reported by the two lines it is on.
 
 mod chunks;
+mod columnar;
 mod date;
 mod parse;
 mod table;
@@ -118,10 +119,58 @@ pub enum IngestError {
         /// UTF-8.
         name: String,
     },
+    /// A columnar input (Parquet, Arrow IPC) that cannot be decoded: truncated, corrupt, or
+    /// not what its first bytes claimed.
+    #[error("{path}: cannot read as {format}: {message}")]
+    Columnar {
+        /// The file being read (a part file of a folder).
+        path: PathBuf,
+        /// The format, for the message (`Parquet`, `an Arrow IPC file`, …).
+        format: &'static str,
+        /// The decoder's description of the problem.
+        message: String,
+    },
+    /// A folder of Parquet part files that cannot be read as one table.
+    #[error("{path}: {message}")]
+    Dataset {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value of a columnar input that does not fit its column's role (boxed: the error
+    /// type stays small for every `Result` that carries it).
+    #[error(transparent)]
+    BadCell(Box<BadCell>),
+    /// A columnar input's column whose type its role cannot take (a timestamp bound to a
+    /// number, a list bound to a category).
+    #[error("{path}: column {column} ('{name}') is of type {found}; expected {expected}")]
+    ColumnType {
+        /// The file being read (a part file of a folder).
+        path: PathBuf,
+        /// The column's position in the schema, 1-based.
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// The column's Arrow type.
+        found: String,
+        /// What the role takes.
+        expected: &'static str,
+    },
+    /// A reading that only CSV input offers yet.
+    #[error("{path}: {what} is read from CSV files only; this input is {format}")]
+    NotCsv {
+        /// The input.
+        path: PathBuf,
+        /// What was asked of it, e.g. `a transaction log`.
+        what: &'static str,
+        /// Its format's name.
+        format: &'static str,
+    },
     /// Two rows with the same id, unless [`ReadPlan::allow_duplicate_ids`] is set. Names lines
     /// only: ids never appear in a message.
     #[error(
-        "{path}: duplicate id in column '{name}' on lines {first_line} and {line} \
+        "{path}: duplicate id in column '{name}' on {word}s {first_line} and {line} \
          (pass --allow-duplicate-ids if repeated ids are expected)"
     )]
     DuplicateId {
@@ -129,6 +178,8 @@ pub enum IngestError {
         path: PathBuf,
         /// The id column's header text.
         name: String,
+        /// What the positions count: [`Format::position_word`].
+        word: &'static str,
         /// The line of the earlier row with the id.
         first_line: u64,
         /// The line of the later row: of the rows repeating an earlier id, the first in the file.
@@ -136,21 +187,102 @@ pub enum IngestError {
     },
 }
 
-/// The header of a CSV file and how to split it.
+/// Where a columnar input holds a value its role cannot take, and the value.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}, {group_word} {group}, row {row}, column {column} ('{name}'): expected {expected}, \
+     found '{value}'"
+)]
+pub struct BadCell {
+    /// The file being read (a part file of a folder).
+    pub path: PathBuf,
+    /// `row group` (Parquet) or `record batch` (Arrow IPC).
+    pub group_word: &'static str,
+    /// The row group or batch, 1-based within the file.
+    pub group: usize,
+    /// The row, 1-based within the file.
+    pub row: u64,
+    /// The column's position in the schema, 1-based.
+    pub column: usize,
+    /// The column's name.
+    pub name: String,
+    /// What the role takes.
+    pub expected: &'static str,
+    /// The value, cut to 80 characters.
+    pub value: String,
+}
+
+/// How an input's rows are stored, found from its first bytes (or from its being a folder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text with a header line.
+    Csv {
+        /// The field delimiter: given, or sniffed among `,`, `;` and tab.
+        delimiter: u8,
+    },
+    /// Apache Parquet: one file, or a folder of part files (as Spark and warehouses write
+    /// them) read in name order as one table.
+    Parquet,
+    /// An Arrow IPC file (random access; the `ARROW1` magic).
+    ArrowFile,
+    /// An Arrow IPC stream (a schema message, then record batches).
+    ArrowStream,
+}
+
+impl Format {
+    /// The format's name as outputs record it: `csv`, `parquet`, `arrow-file`, `arrow-stream`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Csv { .. } => "csv",
+            Format::Parquet => "parquet",
+            Format::ArrowFile => "arrow-file",
+            Format::ArrowStream => "arrow-stream",
+        }
+    }
+
+    /// The field delimiter of a CSV input; `None` for a columnar one.
+    pub fn delimiter(&self) -> Option<u8> {
+        match self {
+            Format::Csv { delimiter } => Some(*delimiter),
+            _ => None,
+        }
+    }
+
+    /// What a row's position counts: `line` in a CSV file (the header is line 1), `row` in a
+    /// columnar input (1-based, across the part files of a folder).
+    pub fn position_word(&self) -> &'static str {
+        match self {
+            Format::Csv { .. } => "line",
+            _ => "row",
+        }
+    }
+}
+
+/// An input opened for reading: where it is, how it is stored and its column names.
 #[derive(Debug, Clone)]
 pub struct Header {
-    /// The file the header was read from, and that the data is read from.
+    /// The file (or the folder of Parquet parts) the rows are read from.
     pub path: PathBuf,
-    /// The field delimiter: given, or sniffed among `,`, `;` and tab.
-    pub delimiter: u8,
-    /// Column names in file order, trimmed; the byte-order mark is dropped from the first.
+    /// How the rows are stored.
+    pub format: Format,
+    /// Column names in file order (CSV: trimmed, the byte-order mark dropped from the first;
+    /// columnar: the schema's top-level field names).
     pub names: Vec<String>,
+    /// Bytes of the input (every part file of a folder), for progress and sampling.
+    pub bytes: u64,
 }
 
 impl Header {
     /// Index of the column named exactly `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|h| h == name)
+    }
+
+    /// The CSV delimiter; only called on the CSV reading paths, which a columnar input never
+    /// takes (the public entry points dispatch on the format first).
+    fn csv_delimiter(&self) -> u8 {
+        debug_assert!(matches!(self.format, Format::Csv { .. }));
+        self.format.delimiter().unwrap_or(b',')
     }
 }
 
@@ -194,12 +326,13 @@ pub fn is_missing(field: &[u8]) -> bool {
 fn open(path: &Path) -> Result<File, IngestError> {
     // Checked before opening: opening a FIFO waits for a writer, and a pipe, socket or device
     // cannot be read twice (header, then data; a streamed fit reads the file three times).
-    if let Ok(m) = std::fs::metadata(path) {
-        if !m.is_file() && !m.is_dir() {
-            return Err(IngestError::NotRegular {
-                path: path.to_owned(),
-            });
-        }
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        return Err(IngestError::NotRegular {
+            path: path.to_owned(),
+        });
     }
     File::open(path).map_err(|error| IngestError::Io {
         path: path.to_owned(),
@@ -277,8 +410,42 @@ fn csv_error(path: &Path, e: csv::Error) -> IngestError {
     }
 }
 
-/// Reads the header (and sniffs the delimiter unless `delimiter` is given).
+/// Opens an input and reads its column names: a Parquet file or folder and an Arrow IPC file
+/// or stream are known by their first bytes (their schema names the columns); anything else
+/// is CSV, whose header is read (and delimiter sniffed unless `delimiter` is given).
 pub fn read_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestError> {
+    if let Some(header) = columnar::open(path)? {
+        return Ok(header);
+    }
+    read_csv_header(path, delimiter)
+}
+
+/// The bytes of the input at `path`: a file's size, or the sum of a folder's part files
+/// (0 when it cannot be read; the read that follows reports why).
+pub fn input_bytes(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => columnar::part_files(path)
+            .map(|files| files.iter().map(|f| f.1).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// The files an input is read from: the file itself, or a Parquet folder's part files in the
+/// order they are read.
+pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    if path.is_dir() {
+        Ok(columnar::part_files(path)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect())
+    } else {
+        Ok(vec![path.to_owned()])
+    }
+}
+
+fn read_csv_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestError> {
     let file = open(path)?;
     let mut buf = BufReader::with_capacity(1 << 16, file);
     let sample = buf.fill_buf().map_err(|error| IngestError::Io {
@@ -323,8 +490,9 @@ pub fn read_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestE
     }
     Ok(Header {
         path: path.to_owned(),
-        delimiter,
+        format: Format::Csv { delimiter },
         names,
+        bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
     })
 }
 
@@ -339,6 +507,13 @@ pub struct Records {
 impl Records {
     /// Opens `header.path` past its header line.
     pub fn open(header: &Header) -> Result<Records, IngestError> {
+        if header.format.delimiter().is_none() {
+            return Err(IngestError::NotCsv {
+                path: header.path.clone(),
+                what: "a transaction log",
+                format: header.format.name(),
+            });
+        }
         Ok(Records {
             rdr: past_header(header)?,
             path: header.path.clone(),
@@ -377,7 +552,7 @@ impl Records {
 /// A reader of `header.path` that has read the header record (as the csv reader sees it, so a
 /// quoted newline in a name counts).
 fn past_header(header: &Header) -> Result<csv::Reader<File>, IngestError> {
-    let mut rdr = reader(open(&header.path)?, header.delimiter);
+    let mut rdr = reader(open(&header.path)?, header.csv_delimiter());
     let mut skip = csv::ByteRecord::new();
     rdr.read_byte_record(&mut skip)
         .map_err(|e| csv_error(&header.path, e))?;
@@ -442,13 +617,69 @@ fn read_one_in(
     keep_one_in: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, IngestError> {
-    let mut reader = BatchReader::new(header, plan, chunk_bytes, keep_one_in)?;
+    let mut reader = Batches::new(header, plan, chunk_bytes, keep_one_in)?;
     let mut merged = Merged::new(plan);
-    merged.reserve_from_first = Some(reader.file_bytes / reader.keep_one_in as u64);
+    merged.reserve_from_first = Some(reader.file_bytes() / reader.keep_one_in() as u64);
     while reader.step(header, plan, &mut merged)? {
-        progress(reader.done);
+        progress(reader.done());
     }
     merged.finish(header, plan)
+}
+
+/// The batches of an input: chunks of a CSV file, or row groups and record batches of a
+/// columnar one.
+enum Batches {
+    Csv(BatchReader),
+    Columnar(columnar::Reader),
+}
+
+impl Batches {
+    fn new(
+        header: &Header,
+        plan: &ReadPlan,
+        chunk_bytes: usize,
+        keep_one_in: usize,
+    ) -> Result<Batches, IngestError> {
+        Ok(match header.format {
+            Format::Csv { .. } => {
+                Batches::Csv(BatchReader::new(header, plan, chunk_bytes, keep_one_in)?)
+            }
+            _ => Batches::Columnar(columnar::Reader::new(header, plan, keep_one_in)?),
+        })
+    }
+
+    fn step(
+        &mut self,
+        header: &Header,
+        plan: &ReadPlan,
+        merged: &mut Merged,
+    ) -> Result<bool, IngestError> {
+        match self {
+            Batches::Csv(r) => r.step(header, plan, merged),
+            Batches::Columnar(r) => r.step(header, plan, merged),
+        }
+    }
+
+    fn done(&self) -> u64 {
+        match self {
+            Batches::Csv(r) => r.done,
+            Batches::Columnar(r) => r.done,
+        }
+    }
+
+    fn file_bytes(&self) -> u64 {
+        match self {
+            Batches::Csv(r) => r.file_bytes,
+            Batches::Columnar(r) => r.file_bytes,
+        }
+    }
+
+    fn keep_one_in(&self) -> usize {
+        match self {
+            Batches::Csv(r) => r.keep_one_in,
+            Batches::Columnar(r) => r.keep_one_in,
+        }
+    }
 }
 
 /// Reads batches of chunks, parsing one batch on every thread while the next is read.
@@ -486,7 +717,7 @@ impl BatchReader {
         let mut chunker = chunks::Chunker::new(
             file,
             header.path.clone(),
-            header.delimiter,
+            header.csv_delimiter(),
             offset,
             line,
             chunk_bytes,
@@ -515,7 +746,7 @@ impl BatchReader {
         }
         let batch = std::mem::take(&mut self.pending);
         let (first, every) = (self.index, self.keep_one_in);
-        let parsed = |i: usize| (first + i) % every == 0;
+        let parsed = |i: usize| (first + i).is_multiple_of(every);
         let (next, parts) = rayon::join(
             || self.chunker.next_batch(batch_len()),
             || {
@@ -557,7 +788,7 @@ impl BatchReader {
 pub struct TableStream<'a> {
     header: &'a Header,
     plan: &'a ReadPlan,
-    reader: BatchReader,
+    reader: Batches,
     merged: Merged,
 }
 
@@ -586,7 +817,7 @@ impl<'a> TableStream<'a> {
         Ok(TableStream {
             header,
             plan,
-            reader: BatchReader::new(header, plan, chunk_bytes, keep_one_in)?,
+            reader: Batches::new(header, plan, chunk_bytes, keep_one_in)?,
             merged: Merged::new(plan),
         })
     }
@@ -603,12 +834,12 @@ impl<'a> TableStream<'a> {
 
     /// Bytes of the file read so far (header included).
     pub fn bytes_read(&self) -> u64 {
-        self.reader.done
+        self.reader.done()
     }
 
     /// The file's size in bytes.
     pub fn file_bytes(&self) -> u64 {
-        self.reader.file_bytes
+        self.reader.file_bytes()
     }
 }
 
@@ -781,15 +1012,16 @@ impl Merged {
                     bytes: self.id_bytes,
                     offsets: self.id_offsets,
                 };
-                if !plan.allow_duplicate_ids {
-                    if let Some((a, b)) = ids.first_duplicate() {
-                        return Err(IngestError::DuplicateId {
-                            path: path.to_owned(),
-                            name: header.names[c].clone(),
-                            first_line: self.lines[a],
-                            line: self.lines[b],
-                        });
-                    }
+                if !plan.allow_duplicate_ids
+                    && let Some((a, b)) = ids.first_duplicate()
+                {
+                    return Err(IngestError::DuplicateId {
+                        path: path.to_owned(),
+                        name: header.names[c].clone(),
+                        word: header.format.position_word(),
+                        first_line: self.lines[a],
+                        line: self.lines[b],
+                    });
                 }
                 ids
             }

@@ -57,7 +57,7 @@ impl Spare {
     }
 
     /// An empty vector with room for `capacity` values, reused where one is spare.
-    fn take(&self, capacity: usize) -> Vec<f64> {
+    pub(crate) fn take(&self, capacity: usize) -> Vec<f64> {
         let reused = self.buffers.lock().ok().and_then(|mut b| b.pop());
         let mut v = reused.unwrap_or_default();
         v.clear();
@@ -124,7 +124,7 @@ pub(crate) fn is_plain(bytes: &[u8]) -> bool {
 /// any other field is found by a vector search and parsed (if at all) by [`Rows::row`].
 /// A line with a quote byte starts a record for the csv reader ([`QuotedRecords`]).
 fn split_plain(chunk: &chunks::Chunk, header: &Header, rows: &mut Rows) -> Result<(), IngestError> {
-    let delimiter = header.delimiter;
+    let delimiter = header.csv_delimiter();
     let bytes = chunk.bytes.as_slice();
     let mut quoted = QuotedRecords::new(bytes);
     let width = rows.width;
@@ -154,16 +154,16 @@ fn split_plain(chunk: &chunks::Chunk, header: &Header, rows: &mut Rows) -> Resul
         let newline = loop {
             let j = ends.len();
             let mut end = None;
-            if numeric.get(j) == Some(&true) {
-                if let Some((x, len)) = crate::decimal_prefix(&bytes[pos..]) {
-                    let e = pos + len;
-                    if bytes
-                        .get(e)
-                        .is_none_or(|&b| b == delimiter || b == b'\n' || b == b'\r')
-                    {
-                        values[j] = x;
-                        end = Some(e);
-                    }
+            if numeric.get(j) == Some(&true)
+                && let Some((x, len)) = crate::decimal_prefix(&bytes[pos..])
+            {
+                let e = pos + len;
+                if bytes
+                    .get(e)
+                    .is_none_or(|&b| b == delimiter || b == b'\n' || b == b'\r')
+                {
+                    values[j] = x;
+                    end = Some(e);
                 }
             }
             let e = end.unwrap_or_else(|| {
@@ -260,7 +260,7 @@ impl<'b> QuotedRecords<'b> {
         let bytes = self.bytes;
         let reader = self.reader.get_or_insert_with(|| {
             csv::ReaderBuilder::new()
-                .delimiter(header.delimiter)
+                .delimiter(header.csv_delimiter())
                 .has_headers(false)
                 .flexible(true)
                 .buffer_capacity(4096)
@@ -289,7 +289,7 @@ impl<'b> QuotedRecords<'b> {
 /// Splits any chunk with the csv crate.
 fn split_csv(chunk: &chunks::Chunk, header: &Header, rows: &mut Rows) -> Result<(), IngestError> {
     let path = header.path.as_path();
-    let mut rdr = reader(chunk.bytes.as_slice(), header.delimiter);
+    let mut rdr = reader(chunk.bytes.as_slice(), header.csv_delimiter());
     let mut record = csv::ByteRecord::new();
     let first = chunk.first_line - 1;
     let bytes = chunk.bytes.as_slice();
@@ -605,7 +605,8 @@ mod tests {
         for delimiter in [b',', b';', b'\t'] {
             let header = Header {
                 path: "customers.csv".into(),
-                delimiter,
+                format: crate::Format::Csv { delimiter },
+                bytes: 0,
                 names: vec!["id".into(), "a".into(), "b".into()],
             };
             for &file in files {

@@ -217,7 +217,7 @@ fn semicolon_files_with_decimal_commas_in_quotes() {
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(h.delimiter, b';');
+    assert_eq!(h.format.delimiter(), Some(b';'));
     assert_eq!(t.columns[0].data, ColumnData::Numeric(vec![2.0]));
 }
 

@@ -504,6 +504,7 @@ pub fn assign_with_progress(
         mode: Mode::Kmeans,
         input: InputReport {
             file: input_name.clone(),
+            format: header.format.name().into(),
             rows,
             rows_used,
             rows_dropped,

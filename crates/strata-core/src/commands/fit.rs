@@ -146,6 +146,7 @@ pub fn fit_with_progress(
         mode: settings.cluster().mode,
         input: InputReport {
             file: settings.input().path.display().to_string(),
+            format: customers.format.name().into(),
             rows: customers.rows,
             rows_used: customers.n(),
             rows_dropped: customers.rows_dropped,
@@ -372,7 +373,11 @@ fn model(
         input: InputSpec {
             source: settings.input().source,
             id_column: settings.input().id_column.clone(),
-            delimiter: (customers.delimiter as char).to_string(),
+            format: customers.format.name().into(),
+            delimiter: customers
+                .format
+                .delimiter()
+                .map(|d| (d as char).to_string()),
             bindings: customers.bindings.clone(),
             missing: settings.input().missing,
             options: settings.plugin_options(),

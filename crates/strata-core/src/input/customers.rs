@@ -26,10 +26,11 @@ pub(crate) enum ReadAs {
 /// The customers a run segments, in input order, and what reading them found.
 pub(crate) struct Customers {
     pub ids: IdColumn,
-    /// The file line each customer starts on.
+    /// Where each customer is in the input: its line in a CSV file, its row in a columnar one.
     pub lines: Vec<u64>,
     pub bindings: Vec<Binding>,
-    pub delimiter: u8,
+    /// How the input was stored (recorded in the model).
+    pub format: strata_ingest::Format,
     /// Customers in the input (after aggregation, for a transaction log), before any was
     /// left out.
     pub rows: usize,

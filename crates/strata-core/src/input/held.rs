@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use strata_behavior::{Behaviour, TxOptions, TxReport};
 use strata_host::PluginInfo;
-use strata_ingest::{Column, ColumnData, Header, Table};
+use strata_ingest::{Column, ColumnData, Format, Header, Table};
 use tracing::info;
 
 use super::customers::{Customers, ReadAs, customer_plan};
@@ -24,7 +24,7 @@ use crate::{
 pub(crate) struct Held {
     pub table: Table,
     pub bindings: Vec<Binding>,
-    delimiter: u8,
+    format: Format,
     rows: usize,
     rows_dropped: usize,
     missing: BTreeMap<String, usize>,
@@ -49,7 +49,7 @@ impl Held {
             }
             Source::Customers => {
                 let (bindings, plan) = customer_plan(settings, info, &header)?;
-                let total = std::fs::metadata(path).map_or(0, |m| m.len());
+                let total = header.bytes;
                 let table = strata_ingest::read_table_with_progress(&header, &plan, &mut |done| {
                     progress.bytes(done, total)
                 })
@@ -99,7 +99,7 @@ impl Held {
         Ok(Held {
             table,
             bindings,
-            delimiter: header.delimiter,
+            format: header.format,
             rows,
             rows_dropped,
             missing,
@@ -120,7 +120,7 @@ impl Held {
             ids,
             lines,
             bindings: self.bindings,
-            delimiter: self.delimiter,
+            format: self.format,
             rows: self.rows,
             rows_dropped: self.rows_dropped,
             missing: self.missing,
@@ -172,8 +172,9 @@ fn load_transactions(
     let names: Vec<String> = Behaviour::COLUMNS.iter().map(|s| s.to_string()).collect();
     let synthetic = Header {
         path: path.to_owned(),
-        delimiter: header.delimiter,
+        format: header.format,
         names,
+        bytes: header.bytes,
     };
     let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
     // A measure no customer has (mean time between purchases when everyone bought once) is

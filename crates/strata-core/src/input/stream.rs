@@ -61,7 +61,7 @@ pub(crate) fn streaming_reason(settings: &FitSettings) -> Option<String> {
             {
                 return None;
             }
-            let file = std::fs::metadata(&settings.input().path).ok()?.len();
+            let file = strata_ingest::input_bytes(&settings.input().path);
             let available = available_memory()?;
             (file > available / 4).then(|| {
                 format!(
@@ -116,7 +116,7 @@ impl<'a> RowStream<'a> {
             info,
             bindings,
             progress,
-            total: std::fs::metadata(&header.path).map_or(0, |m| m.len()),
+            total: header.bytes,
             drop_incomplete,
             rows: 0,
             dropped: 0,
@@ -278,11 +278,18 @@ fn text_beyond_sample(path: &Path, table: &Table, bindings: &[Binding]) -> Resul
     Ok(())
 }
 
-/// What identifies the file a streamed fit reads in several passes: if any of it differs
+/// What identifies the input a streamed fit reads in several passes: if any of it differs
 /// between passes, the passes read different data (`cat other.csv > input.csv` keeps the size
-/// and the inode but not the modification time).
+/// and the inode but not the modification time). A folder of Parquet parts is identified by
+/// every part file, so a part rewritten or added between passes is caught too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileIdentity {
+    files: Vec<OneFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OneFile {
+    path: PathBuf,
     len: u64,
     modified: Option<std::time::SystemTime>,
     #[cfg(unix)]
@@ -291,36 +298,65 @@ struct FileIdentity {
 
 impl FileIdentity {
     fn of(path: &Path) -> Result<FileIdentity, CoreError> {
-        let m = std::fs::metadata(path).map_err(|e| IngestError::Io {
-            path: path.to_owned(),
-            error: e,
-        })?;
-        Ok(FileIdentity {
-            len: m.len(),
-            modified: m.modified().ok(),
-            #[cfg(unix)]
-            inode: {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            },
-        })
+        let files = strata_ingest::input_files(path)?
+            .into_iter()
+            .map(|path| {
+                let m = std::fs::metadata(&path).map_err(|e| IngestError::Io {
+                    path: path.clone(),
+                    error: e,
+                })?;
+                Ok(OneFile {
+                    len: m.len(),
+                    modified: m.modified().ok(),
+                    #[cfg(unix)]
+                    inode: {
+                        use std::os::unix::fs::MetadataExt;
+                        (m.dev(), m.ino())
+                    },
+                    path,
+                })
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        Ok(FileIdentity { files })
     }
 
-    /// An error when `path` is no longer the file first read (`pass` names the pass).
+    /// An error when `path` is no longer the input first read (`pass` names the pass).
     fn check(&self, path: &Path, pass: &str) -> Result<(), CoreError> {
         let now = FileIdentity::of(path)?;
         if now == *self {
             return Ok(());
         }
-        let what = if now.len != self.len {
-            format!("its size went from {} to {} bytes", self.len, now.len)
-        } else {
-            "it was rewritten (its modification time changed)".to_owned()
+        let changed = now.files.iter().zip(&self.files).find(|(a, b)| a != b);
+        let what = match changed {
+            Some((now, was)) if now.path != was.path => {
+                format!(
+                    "the part files changed: {} is now {}",
+                    was.path.display(),
+                    now.path.display()
+                )
+            }
+            Some((now, was)) if now.len != was.len => {
+                format!(
+                    "the size of {} went from {} to {} bytes",
+                    now.path.display(),
+                    was.len,
+                    now.len
+                )
+            }
+            Some((now, _)) => format!(
+                "{} was rewritten (its modification time changed)",
+                now.path.display()
+            ),
+            None => format!(
+                "the folder held {} part files and now holds {}",
+                self.files.len(),
+                now.files.len()
+            ),
         };
         Err(data_error(
             path,
             format!(
-                "the file changed between the passes of this streamed fit ({what}, {pass}): \
+                "the input changed between the passes of this streamed fit ({what}, {pass}): \
                  the passes would segment different data; segment a copy that stays put"
             ),
         ))
@@ -354,7 +390,7 @@ impl StreamedInput {
         let identity = FileIdentity::of(path)?;
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let (mut bindings, plan) = customer_plan(settings, info, &header)?;
-        let total = std::fs::metadata(path).map_or(0, |m| m.len());
+        let total = header.bytes;
         let sample_bytes = settings.input().prep_sample_mb.saturating_mul(1 << 20);
         let one_in = total.div_ceil(sample_bytes).max(1) as usize;
         let sample_plan = ReadPlan {
@@ -509,23 +545,24 @@ impl StreamedInput {
             return Err(all_dropped_error(path));
         }
         let ids = ids.finish();
-        if !settings.input().allow_duplicate_ids {
-            if let (Some((a, b)), IdColumn::Text { name, .. }) = (ids.first_duplicate(), &ids) {
-                return Err(IngestError::DuplicateId {
-                    path: path.to_owned(),
-                    name: name.clone(),
-                    first_line: lines[a],
-                    line: lines[b],
-                }
-                .into());
+        if !settings.input().allow_duplicate_ids
+            && let (Some((a, b)), IdColumn::Text { name, .. }) = (ids.first_duplicate(), &ids)
+        {
+            return Err(IngestError::DuplicateId {
+                path: path.to_owned(),
+                name: name.clone(),
+                word: header.format.position_word(),
+                first_line: lines[a],
+                line: lines[b],
             }
+            .into());
         }
         info!("read {rows} rows from {}", path.display());
         let customers = Customers {
             ids,
             lines,
             bindings: bindings.clone(),
-            delimiter: header.delimiter,
+            format: header.format,
             rows,
             rows_dropped,
             missing: missing_by_column,
