@@ -135,7 +135,8 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 src, init_path, out, k, iters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 t = [time.perf_counter()]
-df = pd.read_csv(src)
+parquet = src.endswith(".parquet")
+df = pd.read_parquet(src) if parquet else pd.read_csv(src)
 t.append(time.perf_counter())
 X = StandardScaler().fit_transform(df.drop(columns=["id"]).to_numpy(dtype=np.float64)).astype(np.float32)
 init = pd.read_csv(init_path).to_numpy(dtype=np.float32)
@@ -143,9 +144,14 @@ t.append(time.perf_counter())
 with threadpool_limits(2):
     km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
 t.append(time.perf_counter())
-pd.DataFrame({"id": df["id"], "segment": km.labels_}).to_csv(out, index=False)
+result = pd.DataFrame({"id": df["id"], "segment": km.labels_})
+if parquet:
+    result.to_parquet(out, index=False)
+else:
+    result.to_csv(out, index=False)
 t.append(time.perf_counter())
-stages = dict(zip(["read_csv", "scale", "k-means", "to_csv"], np.diff(t).tolist()))
+names = ["read_parquet", "scale", "k-means", "to_parquet"] if parquet else ["read_csv", "scale", "k-means", "to_csv"]
+stages = dict(zip(names, np.diff(t).tolist()))
 print(json.dumps({"inertia": float(km.inertia_), "stages": stages}))
 '''
 
@@ -219,6 +225,46 @@ def hundred_million(rows=100_000_000, k=16):
     seg = json.load(open(out / "segments.json"))
     return {"rows": rows, "mb": csv.stat().st_size / 1e6, "s": secs, "mib": mib,
             "matrix_mib": rows * len(seg["features"]) * 4 / 2**20, "seg": seg}
+
+
+def parquet_case(rows, k=8):
+    """The synthetic table of `end_to_end` as Parquet (pyarrow, snappy, its default row groups):
+    Strata reading it against reading the CSV, pandas.read_parquet, and the whole fit from it
+    against the script on the same file (read_parquet, scaling, KMeans, to_parquet); alternating."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    csv = WORK / f"synth_{rows}.csv"
+    path = WORK / f"synth_{rows}.parquet"
+    if not path.exists():
+        pq.write_table(pacsv.read_csv(csv), path)
+    init_csv = WORK / f"init_{rows}.csv"
+    script = WORK / "pandas_kmeans.py"
+    env = {**os.environ, "RAYON_NUM_THREADS": str(THREADS)}
+    read = {"csv": [], "parquet": []}
+    pandas_read, s_runs, p_runs = [], [], []
+    code = ("import sys, time, pandas; t = time.perf_counter(); pandas.read_parquet(sys.argv[1]); "
+            "print(time.perf_counter() - t)")
+    fit = [str(STRATA), "-q", "fit", "-s", "features", "--id-column", "id", "--init", str(init_csv),
+           "--max-iter", str(ITERS), "--tol", "0", "--stream", "never"]
+    for _ in range(REPS):
+        for kind, f in (("csv", csv), ("parquet", path)):
+            p = subprocess.run([str(INGEST), str(f), "id", "1"], env=env, check=True, capture_output=True, text=True)
+            read[kind].append(float(p.stdout.split("median ")[1].split(" s")[0]))
+        pandas_read.append(float(subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                                                capture_output=True, text=True).stdout))
+        s_runs.append(timed(fit + ["--out", str(WORK / "strata_parquet_out"), str(path)], env))
+        p_runs.append(timed([sys.executable, str(script), str(path), str(init_csv),
+                             str(WORK / "pandas_out.parquet"), str(k), str(ITERS)], env))
+    s_seg = json.load(open(WORK / "strata_parquet_out" / "segments.json"))
+    p_out = [json.loads(r[2].strip().splitlines()[-1]) for r in p_runs]
+    return {
+        "rows": rows, "mb": path.stat().st_size / 1e6, "csv_read_s": median(read["csv"]),
+        "parquet_read_s": median(read["parquet"]), "pandas_read_s": median(pandas_read),
+        "strata_s": median([r[0] for r in s_runs]), "strata_mib": max(r[1] for r in s_runs),
+        "pandas_s": median([r[0] for r in p_runs]), "pandas_mib": max(r[1] for r in p_runs),
+        "strata_inertia": s_seg["inertia"], "pandas_inertia": p_out[0]["inertia"],
+        "strata_stages": s_seg.get("timings_s", {}), "pandas_stages": p_out[-1]["stages"],
+    }
 
 
 def ingest_case(csv, id_column="id"):
@@ -340,6 +386,28 @@ def main():
                      f"{e['stream_mib'] / e['matrix_mib']:.2f} | {e['strata_mib']:.0f} | "
                      f"{abs(e['stream_inertia'] - e['strata_inertia']) / abs(e['strata_inertia']):.1e} |")
         print(lines[-1], flush=True)
+    lines += ["", "## From Parquet (the same synthetic tables, written by pyarrow: snappy, default row groups)", "",
+              f"Reading: `ingest_rate` (the table read whole, {THREADS} threads) on the CSV and on the Parquet "
+              "file, and pandas.read_parquet (pyarrow, its own threads). Fit: `strata fit` from the Parquet "
+              "file (same starting centroids and iterations as above; it still writes assignments.csv) against "
+              "the script reading and writing Parquet. Median of alternating runs.", "",
+              "| rows | Parquet MB | Strata CSV read s | Strata Parquet read s | CSV / Parquet | "
+              "pandas.read_parquet s | Strata fit s | pandas + sklearn s | speed-up | Strata peak MiB | "
+              "pandas peak MiB | inertia rel. diff |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    pq_cases = []
+    for rows in csv_rows:
+        q = parquet_case(rows)
+        pq_cases.append(q)
+        lines.append(f"| {rows:,} | {q['mb']:.0f} | {q['csv_read_s']:.2f} | {q['parquet_read_s']:.2f} | "
+                     f"{q['csv_read_s'] / q['parquet_read_s']:.1f}× | {q['pandas_read_s']:.2f} | "
+                     f"{q['strata_s']:.2f} | {q['pandas_s']:.2f} | {q['pandas_s'] / q['strata_s']:.1f}× | "
+                     f"{q['strata_mib']:.0f} | {q['pandas_mib']:.0f} | "
+                     f"{abs(q['strata_inertia'] - q['pandas_inertia']) / abs(q['pandas_inertia']):.1e} |")
+        print(lines[-1], flush=True)
+    lines += ["", "| rows | Strata stages (from Parquet) | pandas + sklearn stages (from Parquet) |", "|---|---|---|"]
+    for q in pq_cases:
+        fmt_st = lambda st: ", ".join(f"{k} {v:.2f}" for k, v in st.items())  # noqa: E731
+        lines.append(f"| {q['rows']:,} | {fmt_st(q['strata_stages'])} | {fmt_st(q['pandas_stages'])} |")
     if os.environ.get("BENCH_100M"):
         h = hundred_million()
         seg, init = h["seg"], h["seg"]["init_sample"]

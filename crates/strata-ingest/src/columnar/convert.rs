@@ -23,7 +23,7 @@ use arrow_array::types::{
     Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, StringArray, StringViewArray};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, StringArray, StringViewArray};
 use arrow_schema::{DataType, TimeUnit};
 
 use crate::parse::{Builder, Spare};
@@ -285,7 +285,11 @@ fn numbers(a: &dyn Array, out: &mut Vec<f64>, at: &At, offset: usize) -> Result<
         ($t:ty, $f:expr) => {{
             let p = a.as_primitive::<$t>();
             let start = out.len();
-            out.extend(p.iter().map(|v| v.map_or(f64::NAN, $f)));
+            if p.null_count() == 0 {
+                out.extend(p.values().iter().map(|&v| $f(v)));
+            } else {
+                out.extend(p.iter().map(|v| v.map_or(f64::NAN, $f)));
+            }
             // NaN is missing, as the text NaN is; an infinity is no customer's measure.
             if let Some(i) = out[start..].iter().position(|x| x.is_infinite()) {
                 return Err(at.bad(offset + i, "a finite number", &out[start + i].to_string()));
@@ -308,7 +312,10 @@ fn numbers(a: &dyn Array, out: &mut Vec<f64>, at: &At, offset: usize) -> Result<
         DataType::UInt16 => prim!(UInt16Type),
         DataType::UInt32 => prim!(UInt32Type),
         DataType::UInt64 => prim!(UInt64Type),
-        DataType::Float16 => floats!(Float16Type, |v| v.to_f64()),
+        DataType::Float16 => floats!(
+            Float16Type,
+            |v: <Float16Type as ArrowPrimitiveType>::Native| { v.to_f64() }
+        ),
         DataType::Float32 => floats!(Float32Type, f64::from),
         DataType::Float64 => floats!(Float64Type, |v| v),
         &DataType::Decimal32(_, s) => decimals!(Decimal32Type, s),
