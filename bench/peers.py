@@ -239,6 +239,7 @@ def parquet_case(rows, k=8):
         pq.write_table(pacsv.read_csv(csv), path)
     init_csv = WORK / f"init_{rows}.csv"
     script = WORK / "pandas_kmeans.py"
+    script.write_text(PANDAS_SCRIPT)
     env = {**os.environ, "RAYON_NUM_THREADS": str(THREADS)}
     read = {"csv": [], "parquet": []}
     pandas_read, s_runs, p_runs = [], [], []
