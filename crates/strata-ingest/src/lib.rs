@@ -445,6 +445,14 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, IngestError> {
     }
 }
 
+/// The bytes of the input's values once decoded, for judging whether a table can be held:
+/// a CSV or Arrow IPC file's size (both store values about as large as they are held), a
+/// Parquet input's uncompressed size from its footers and at least 8 bytes a value (its file
+/// size when the footers cannot be read).
+pub fn decoded_bytes(path: &Path) -> u64 {
+    columnar::uncompressed_bytes(path).unwrap_or_else(|| input_bytes(path))
+}
+
 fn read_csv_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestError> {
     let file = open(path)?;
     let mut buf = BufReader::with_capacity(1 << 16, file);

@@ -160,6 +160,27 @@ pub(crate) fn part_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, IngestError>
     Ok(files)
 }
 
+/// A Parquet input's size decoded (the sum over every part file), or `None` when `path` is
+/// not a readable Parquet input: its row groups' uncompressed size, and at least 8 bytes a
+/// value, since a dictionary- or run-length-encoded page can be far smaller than the values
+/// it holds. Like a CSV file's size, it counts every column, bound or not.
+pub(crate) fn uncompressed_bytes(path: &Path) -> Option<u64> {
+    if sniff(path).ok()?? != Format::Parquet {
+        return None;
+    }
+    let files = parquet_files(path).ok()?;
+    Some(
+        files
+            .iter()
+            .flat_map(|f| f.meta.metadata().row_groups())
+            .map(|rg| {
+                let values = rg.num_rows().max(0) as u64 * rg.num_columns() as u64;
+                (rg.total_byte_size().max(0) as u64).max(8 * values)
+            })
+            .sum(),
+    )
+}
+
 /// One Parquet file of the input with its footer read.
 struct ParquetFile {
     path: PathBuf,

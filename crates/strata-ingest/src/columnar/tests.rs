@@ -271,6 +271,30 @@ fn a_folder_of_parts_is_one_table() {
         sample.n_rows
     );
 
+    // What a held read would need is the decoded size: a column of 100,000 equal numbers
+    // compresses to almost nothing, and is 800 kB held.
+    let same = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)])),
+        vec![Arc::new(Int64Array::from(vec![7; 100_000]))],
+    )
+    .unwrap();
+    let small = dir.path().join("small.parquet");
+    write_parquet(&small, &same, 100_000, Compression::SNAPPY);
+    assert!(
+        crate::input_bytes(&small) < 20_000,
+        "{}",
+        crate::input_bytes(&small)
+    );
+    assert!(
+        crate::decoded_bytes(&small) >= 800_000,
+        "{}",
+        crate::decoded_bytes(&small)
+    );
+    assert_eq!(
+        crate::decoded_bytes(&dir.path().join("same.csv")),
+        CSV.len() as u64
+    );
+
     // A part with other columns is named.
     let other = RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)])),
