@@ -152,28 +152,18 @@ pub(super) fn ids(
     bytes: &mut Vec<u8>,
     ends: &mut Vec<usize>,
 ) -> Result<(), IngestError> {
-    let mut buf = itoa::Buffer::new();
     for a in arrays {
         let a = a.as_ref();
-        macro_rules! ints {
-            ($t:ty) => {{
-                for v in a.as_primitive::<$t>().iter() {
-                    if let Some(v) = v {
-                        bytes.extend_from_slice(buf.format(v).as_bytes());
-                    }
-                    ends.push(bytes.len());
-                }
-            }};
+        let integers = integer_texts(a, &mut |v| {
+            if let Some(v) = v {
+                bytes.extend_from_slice(v.as_bytes());
+            }
+            ends.push(bytes.len());
+        });
+        if integers {
+            continue;
         }
         match a.data_type() {
-            DataType::Int8 => ints!(Int8Type),
-            DataType::Int16 => ints!(Int16Type),
-            DataType::Int32 => ints!(Int32Type),
-            DataType::Int64 => ints!(Int64Type),
-            DataType::UInt8 => ints!(UInt8Type),
-            DataType::UInt16 => ints!(UInt16Type),
-            DataType::UInt32 => ints!(UInt32Type),
-            DataType::UInt64 => ints!(UInt64Type),
             DataType::Null => ends.extend(std::iter::repeat_n(bytes.len(), a.len())),
             t => {
                 if let Some(s) = Strings::of(a) {
@@ -202,6 +192,31 @@ pub(super) fn ids(
         }
     }
     Ok(())
+}
+
+/// Calls `f` with the decimal text of each value of `a` (`None` for a null) when `a` holds
+/// integers, as a CSV file would have written them; `false`, calling nothing, otherwise.
+fn integer_texts(a: &dyn Array, f: &mut dyn FnMut(Option<&str>)) -> bool {
+    let mut buf = itoa::Buffer::new();
+    macro_rules! ints {
+        ($t:ty) => {
+            for v in a.as_primitive::<$t>().iter() {
+                f(v.map(|v| buf.format(v)));
+            }
+        };
+    }
+    match a.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        _ => return false,
+    }
+    true
 }
 
 /// Whether `t` holds numbers (a column of nulls only holds missing numbers).
@@ -460,14 +475,12 @@ impl Texts {
     }
 
     fn push(&mut self, a: &dyn Array, at: &At, expected: &'static str) -> Result<(), IngestError> {
-        let mut buf = itoa::Buffer::new();
-        macro_rules! ints {
-            ($t:ty) => {{
-                for v in a.as_primitive::<$t>().iter() {
-                    let c = v.map_or(abi_missing(), |v| self.code(buf.format(v)));
-                    self.codes.push(c);
-                }
-            }};
+        let integers = integer_texts(a, &mut |v| {
+            let c = v.map_or(abi_missing(), |v| self.code(v));
+            self.codes.push(c);
+        });
+        if integers {
+            return Ok(());
         }
         match a.data_type() {
             DataType::Null => self
@@ -481,14 +494,6 @@ impl Texts {
                     self.codes.push(c);
                 }
             }
-            DataType::Int8 => ints!(Int8Type),
-            DataType::Int16 => ints!(Int16Type),
-            DataType::Int32 => ints!(Int32Type),
-            DataType::Int64 => ints!(Int64Type),
-            DataType::UInt8 => ints!(UInt8Type),
-            DataType::UInt16 => ints!(UInt16Type),
-            DataType::UInt32 => ints!(UInt32Type),
-            DataType::UInt64 => ints!(UInt64Type),
             t => {
                 if let Some(s) = Strings::of(a) {
                     for i in 0..a.len() {
