@@ -3,6 +3,11 @@
 //! early, saying so, unless `STRATA_REQUIRE_POSTGRES` is set (as the test script sets it once
 //! the server runs), so CI cannot pass without the server.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failed unwrap in a test is a failed test, with its place"
+)]
+
 use std::io::Write;
 use std::sync::Arc;
 
