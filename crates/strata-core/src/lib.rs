@@ -48,7 +48,7 @@ pub use progress::{NoProgress, Progress};
 pub use settings::{
     BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_K_RANGE,
     DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder,
-    MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, RoleMap, Salt, Source, Streaming,
+    MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin, RoleMap, Salt, Source, Streaming,
     parse_delimiter, parse_k_range, parse_option,
 };
 pub use strata_format::staged::{Registered, remove_staged, temp_in};

@@ -125,6 +125,42 @@ pub struct InputSettings {
     /// Most distinct values a bound categorical column may have (`--max-categories`): each
     /// becomes a feature, so a column of postal codes would make the matrix enormous.
     pub max_categories: usize,
+    /// What `path` stands for, when it is a copy (see [`Origin`]).
+    pub origin: Option<Origin>,
+}
+
+/// What an input file stands for when it is a copy made for the run: standard input spooled
+/// to a temporary file, or a database table or query read into one. The outputs and the log
+/// name the origin, never the copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The input as the outputs name it: `-`, or the database (password masked) and table.
+    pub name: String,
+    /// The format recorded for it (`postgresql`); `None`: the copy's own, as read.
+    pub format: Option<String>,
+}
+
+impl InputSettings {
+    /// The input as the outputs and the log name it: its origin, or its path.
+    pub fn name(&self) -> String {
+        self.origin
+            .as_ref()
+            .map_or_else(|| self.path.display().to_string(), |o| o.name.clone())
+    }
+
+    /// The format recorded for the input: its origin's, or `format`'s (the one read).
+    pub fn format_name(&self, format: strata_ingest::Format) -> String {
+        Origin::format_name(self.origin.as_ref(), format)
+    }
+}
+
+impl Origin {
+    /// `origin`'s format if it has one, else `read`'s name.
+    pub fn format_name(origin: Option<&Origin>, read: strata_ingest::Format) -> String {
+        origin
+            .and_then(|o| o.format.clone())
+            .unwrap_or_else(|| read.name().to_owned())
+    }
 }
 
 /// The strategy plugin and what it is given.
@@ -265,6 +301,7 @@ impl FitSettings {
                     streaming: Streaming::Auto,
                     prep_sample_mb: DEFAULT_PREP_SAMPLE_MB,
                     max_categories: DEFAULT_MAX_CATEGORIES,
+                    origin: None,
                 },
                 strategy: StrategySettings {
                     name: strategy.to_owned(),
@@ -365,6 +402,11 @@ impl FitSettingsBuilder {
     /// Sets the field delimiter (`--delimiter`); `None`: sniffed.
     pub fn delimiter(mut self, d: Option<u8>) -> Self {
         self.s.input.delimiter = d;
+        self
+    }
+    /// Says what the input file stands for, when it is a copy (standard input, a database).
+    pub fn origin(mut self, origin: Option<Origin>) -> Self {
+        self.s.input.origin = origin;
         self
     }
     /// Sets the number of segments (`--k N`); `None`: the strategy's default.

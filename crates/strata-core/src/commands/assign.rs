@@ -50,9 +50,9 @@ pub struct AssignSettings {
     /// Replace ids in the output by HMAC-SHA-256 under this secret (`--pseudonymize-ids`);
     /// the fit's salt gives the fit's pseudonyms.
     pub id_salt: Option<crate::Salt>,
-    /// How the input is named in the outputs and the log, when not by its path (standard
-    /// input, spooled to a temporary file: `-`).
-    pub input_label: Option<String>,
+    /// What the input file stands for, when it is a copy (standard input spooled to a
+    /// temporary file, a database table read into one).
+    pub origin: Option<crate::Origin>,
     /// Write into a folder that holds a fit's results (`--force`), replacing its
     /// assignments.csv, segments.json and report.html; without it such an `--out` is refused.
     pub force: bool,
@@ -81,7 +81,7 @@ impl AssignSettings {
                 delimiter: None,
                 ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
                 id_salt: None,
-                input_label: None,
+                origin: None,
                 force: false,
             },
         }
@@ -109,9 +109,9 @@ impl AssignSettingsBuilder {
         self.s.id_salt = v;
         self
     }
-    /// Names the input `label` in the outputs and the log (its path is a spooled copy).
-    pub fn input_label(mut self, label: impl Into<String>) -> Self {
-        self.s.input_label = Some(label.into());
+    /// Says what the input file stands for (its path is a spooled copy).
+    pub fn origin(mut self, origin: Option<crate::Origin>) -> Self {
+        self.s.origin = origin;
         self
     }
     /// `--force`: replace a fit's results in `--out`.
@@ -380,9 +380,9 @@ pub fn assign_with_progress(
         model.metric,
     );
     let input_name = settings
-        .input_label
-        .clone()
-        .unwrap_or_else(|| settings.input.display().to_string());
+        .origin
+        .as_ref()
+        .map_or_else(|| settings.input.display().to_string(), |o| o.name.clone());
     info!(
         "scoring {input_name} with the model in {} (strategy {} {}, k = {k})",
         settings.model.display(),
@@ -504,7 +504,7 @@ pub fn assign_with_progress(
         mode: Mode::Kmeans,
         input: InputReport {
             file: input_name.clone(),
-            format: header.format.name().into(),
+            format: crate::Origin::format_name(settings.origin.as_ref(), header.format),
             rows,
             rows_used,
             rows_dropped,

@@ -145,8 +145,8 @@ pub fn fit_with_progress(
         strategy: model.strategy.clone(),
         mode: settings.cluster().mode,
         input: InputReport {
-            file: settings.input().path.display().to_string(),
-            format: customers.format.name().into(),
+            file: settings.input().name(),
+            format: settings.input().format_name(customers.format),
             rows: customers.rows,
             rows_used: customers.n(),
             rows_dropped: customers.rows_dropped,
@@ -373,7 +373,7 @@ fn model(
         input: InputSpec {
             source: settings.input().source,
             id_column: settings.input().id_column.clone(),
-            format: customers.format.name().into(),
+            format: settings.input().format_name(customers.format),
             delimiter: customers
                 .format
                 .delimiter()

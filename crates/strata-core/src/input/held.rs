@@ -54,7 +54,11 @@ impl Held {
                     progress.bytes(done, total)
                 })
                 .map_err(|e| crate::privacy::withhold(e, info, &bindings))?;
-                info!("read {} rows from {}", table.n_rows, path.display());
+                info!(
+                    "read {} rows from {}",
+                    table.n_rows,
+                    settings.input().name()
+                );
                 (table, bindings, None)
             }
         };

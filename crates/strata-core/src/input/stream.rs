@@ -389,7 +389,7 @@ impl StreamedInput {
         progress: &dyn Progress,
     ) -> Result<StreamedInput, CoreError> {
         let path = settings.input().path.as_path();
-        info!("streaming {} ({reason})", path.display());
+        info!("streaming {} ({reason})", settings.input().name());
         let identity = FileIdentity::of(path)?;
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let (mut bindings, plan) = customer_plan(settings, info, &header)?;
@@ -560,7 +560,7 @@ impl StreamedInput {
             }
             .into());
         }
-        info!("read {rows} rows from {}", path.display());
+        info!("read {rows} rows from {}", settings.input().name());
         let customers = Customers {
             ids,
             lines,
