@@ -3,8 +3,9 @@
 #
 # Needs: a Rust toolchain (cargo). System packages are installed here with apt-get, never by
 # hand: Mesa's software Vulkan driver (lavapipe), so the GPU backend's WGSL runs and is checked
-# against the CPU on every run, with or without a GPU; and Chromium, which opens report.html
-# headless in the report test.
+# against the CPU on every run, with or without a GPU; Chromium, which opens report.html
+# headless in the report test; and the PostgreSQL server, from which a throwaway cluster is
+# started in a temp folder for the database tests and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
     missing=()
-    for pkg in mesa-vulkan-drivers libvulkan1 chromium; do
+    for pkg in mesa-vulkan-drivers libvulkan1 chromium postgresql; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -28,6 +29,7 @@ if command -v apt-get >/dev/null 2>&1; then
     # a report test that cannot find Chromium, must fail, not skip.
     export STRATA_REQUIRE_GPU=1
     export STRATA_REQUIRE_BROWSER=1
+    export STRATA_REQUIRE_POSTGRES=1
 else
     echo "scripts/test.sh: no apt-get; GPU tests run only if a Vulkan driver is already installed" >&2
 fi
@@ -37,6 +39,13 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 # The end-to-end tests run target/debug/strata, which loads the strategy plugins built beside
 # it, so build every workspace member (plugins included) before testing.
 cargo build --workspace --locked
+
+# A throwaway PostgreSQL cluster (socket only, password authentication) for the database
+# tests; without the server installed they say they were skipped, unless required above.
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    eval "$(bash scripts/pg-cluster.sh start)"
+    trap 'bash scripts/pg-cluster.sh stop "$STRATA_TEST_POSTGRES_DIR"' EXIT
+fi
 cargo test --workspace --locked
 # The plugin template is its own crate, built as a plugin author would build it.
 cargo test --locked --manifest-path plugins/template/Cargo.toml --target-dir target/template

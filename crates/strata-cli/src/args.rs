@@ -203,6 +203,58 @@ pub struct FitArgs {
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub to: ToArgs,
+}
+
+/// A PostgreSQL table or query as the input, shared by `fit`, `choose-k` and `assign`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Databases")]
+pub struct FromArgs {
+    /// Read the customers from PostgreSQL instead of a file: a URL such as
+    /// postgresql://user@host:5432/database (a socket folder as ?host=/run/postgresql), with
+    /// --table or --query. What the URL leaves out comes from PGHOST, PGPORT, PGUSER,
+    /// PGDATABASE and PGPASSWORD, then ~/.pgpass (or PGPASSFILE), as for psql; prefer those
+    /// to a password in the URL, which other users can see in the process list. The
+    /// password is masked in every message and output. The rows are read once, by one COPY
+    /// (a consistent snapshot), into a temporary Arrow file the run then reads (and removes);
+    /// column types come from the database (numeric through its exact digits, timestamps in
+    /// UTC, NULL as missing). No TLS: use a local socket or a tunnel.
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// With --from: the table to read (name or schema.name; unquoted names fold to lower
+    /// case as in SQL). Rows come in the server's order; use --query with ORDER BY for a
+    /// fixed one. Without --from (or with --query), --table names the --to table instead.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// With --from: a SELECT whose rows are the customers (any query that can stand in a
+    /// FROM clause; its columns bind by name).
+    #[arg(long, value_name = "SQL", requires = "from")]
+    pub query: Option<String>,
+}
+
+/// Writing the assignments to a PostgreSQL table, shared by `fit` and `assign`.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Databases")]
+pub struct ToArgs {
+    /// Also write the assignments to a PostgreSQL table (URL as for --from): id, segment,
+    /// label, distance, boundary_ratio, ambiguous (and the RFM columns) and the run's id,
+    /// created if absent. Atomic: the rows are loaded into a new table that replaces the old
+    /// one in the same transaction, so a failed or interrupted run leaves the previous table
+    /// intact and readers never see half a run. With --pseudonymize-ids the table holds
+    /// pseudonyms only. Beside it, TABLE_changes gains a row for every customer who entered
+    /// or left a segment since the previous run (change = entered/exited, run_id,
+    /// changed_at), what reverse-ETL tools sync as audience events. Segments are known by
+    /// number: `strata assign` with the same model keeps them, a new fit may renumber.
+    /// The run's files are written to --out first; a failed write-back leaves them there.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// The --to table (name or schema.name); --table works too when it is not the --from
+    /// table. Without --to, the table is written in the --from database. A table of that
+    /// name that strata did not write (no id, segment, label and run_id columns) is never
+    /// replaced.
+    #[arg(long, value_name = "NAME")]
+    pub to_table: Option<String>,
 }
 
 /// Pseudonymized ids, shared by `fit` and `assign`.
@@ -268,8 +320,8 @@ pub struct DataArgs {
     /// bytes; columns bind by name and a columnar file's types come from its schema.
     #[arg(
         value_name = "INPUT",
-        required_unless_present = "transactions",
-        conflicts_with = "transactions"
+        required_unless_present_any = ["transactions", "from"],
+        conflicts_with_all = ["transactions", "from"]
     )]
     pub input: Option<PathBuf>,
     /// A transaction log instead of a customer table: one row per purchase line, aggregated per
@@ -277,7 +329,12 @@ pub struct DataArgs {
     /// interpurchase_days (for the behavioral strategy). Bind its columns with --map
     /// customer_id=, timestamp=, amount= (or quantity= and unit_price=), invoice=; the usual
     /// headers (CustomerID, InvoiceDate, Quantity, UnitPrice, InvoiceNo) are found without.
-    #[arg(long, value_name = "LOG.csv", help_heading = "Transaction logs")]
+    #[arg(
+        long,
+        value_name = "LOG.csv",
+        help_heading = "Transaction logs",
+        conflicts_with = "from"
+    )]
     pub transactions: Option<PathBuf>,
     /// Measure behaviour as of this day, YYYY-MM-DD (default: the day after the last purchase);
     /// later transactions are left out.
@@ -320,6 +377,9 @@ pub struct DataArgs {
     /// What to do with missing values in bound columns.
     #[arg(long, value_enum, default_value_t = MissingArg::Impute)]
     pub missing: MissingArg,
+    // Last: its help heading would carry on to the arguments after it.
+    #[command(flatten)]
+    pub database: FromArgs,
 }
 
 /// k-means options shared by `fit` and `choose-k`.
@@ -377,14 +437,21 @@ mod strata_kmeans_defaults {
 
 impl DataArgs {
     /// The settings builder for this input, before the command's own options.
-    fn builder(&self, out: &std::path::Path) -> Result<FitSettingsBuilder, strata_core::CoreError> {
-        let (input, source) = match (&self.input, &self.transactions) {
-            (_, Some(log)) => (log, strata_core::Source::Transactions),
-            (Some(table), None) => (table, strata_core::Source::Customers),
-            (None, None) => unreachable!("clap requires INPUT or --transactions"),
+    /// `spooled`: the file a database input was read into, and what it stands for.
+    fn builder(
+        &self,
+        out: &std::path::Path,
+        spooled: Option<(&std::path::Path, strata_core::Origin)>,
+    ) -> Result<FitSettingsBuilder, strata_core::CoreError> {
+        let (input, source, origin) = match (&self.input, &self.transactions, spooled) {
+            (_, _, Some((copy, origin))) => (copy, strata_core::Source::Customers, Some(origin)),
+            (_, Some(log), None) => (log.as_path(), strata_core::Source::Transactions, None),
+            (Some(table), None, None) => (table.as_path(), strata_core::Source::Customers, None),
+            (None, None, None) => unreachable!("clap requires INPUT, --transactions or --from"),
         };
         let mut b = FitSettings::builder(input, out, &self.strategy)
             .source(source)
+            .origin(origin)
             .date_format(self.date_format)
             .as_of(self.as_of.as_deref())?
             .id_column(self.id_column.clone())
@@ -426,8 +493,11 @@ impl KmeansArgs {
 }
 
 impl FitArgs {
-    /// Validated settings for the library.
-    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+    /// Validated settings for the library; `spooled` as for [`DataArgs::builder`].
+    pub fn to_settings(
+        &self,
+        spooled: Option<(&std::path::Path, strata_core::Origin)>,
+    ) -> Result<FitSettings, strata_core::CoreError> {
         let (k, k_range) = match (self.k, &self.kmeans.k_range) {
             (Some(KArg::N(k)), None) => (Some(k), None),
             (Some(KArg::N(_)), Some(_)) => {
@@ -443,7 +513,7 @@ impl FitArgs {
         };
         let b = self
             .kmeans
-            .apply(self.data.builder(&self.out)?)
+            .apply(self.data.builder(&self.out, spooled)?)
             .mode(match self.mode {
                 ModeArg::Kmeans => strata_core::Mode::Kmeans,
                 ModeArg::Rfm => strata_core::Mode::Rfm,
@@ -469,9 +539,12 @@ impl FitArgs {
 impl ChooseKArgs {
     /// Validated settings: those of `fit --k auto` with the same flags. Nothing is written
     /// to the output folder, so it is only a placeholder.
-    pub fn to_settings(&self) -> Result<FitSettings, strata_core::CoreError> {
+    pub fn to_settings(
+        &self,
+        spooled: Option<(&std::path::Path, strata_core::Origin)>,
+    ) -> Result<FitSettings, strata_core::CoreError> {
         self.kmeans
-            .apply(self.data.builder(std::path::Path::new(""))?)
+            .apply(self.data.builder(std::path::Path::new(""), spooled)?)
             .k_range(Some(
                 self.kmeans
                     .k_range
@@ -506,8 +579,12 @@ pub struct AssignArgs {
     /// Arrow IPC, known from the first bytes; `-` reads standard input (as does a pipe or FIFO
     /// path: CSV or an Arrow IPC stream), spooled to a temporary file as it is read, so
     /// `… | strata assign --model M -o OUT -` works.
-    #[arg(value_name = "NEW")]
-    pub input: PathBuf,
+    #[arg(
+        value_name = "NEW",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub input: Option<PathBuf>,
     /// Field delimiter of a CSV input: one character or `tab` (default: sniffed).
     #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
     pub delimiter: Option<u8>,
@@ -527,21 +604,23 @@ pub struct AssignArgs {
     /// segments.json and report.html (its model.json is kept).
     #[arg(long)]
     pub force: bool,
+    // Last, as their help heading would carry on to the arguments after them.
+    #[command(flatten)]
+    pub database: FromArgs,
+    #[command(flatten)]
+    pub to: ToArgs,
 }
 
 impl AssignArgs {
-    /// The settings; `input` is the file to read (the spooled copy when the input is a pipe).
+    /// The settings; `input` is the file to read, and `origin` what it stands for when it
+    /// is a copy (standard input or a database, spooled).
     pub fn to_settings(
         &self,
         input: &std::path::Path,
+        origin: Option<strata_core::Origin>,
     ) -> Result<strata_core::AssignSettings, strata_core::CoreError> {
-        let builder = strata_core::AssignSettings::builder(&self.model, input, &self.out);
-        let builder = if input == self.input {
-            builder
-        } else {
-            builder.input_label(self.input.display().to_string())
-        };
-        builder
+        strata_core::AssignSettings::builder(&self.model, input, &self.out)
+            .origin(origin)
             .backend(backend_choice(self.backend))
             .delimiter(self.delimiter)
             .ambiguous_ratio(self.ambiguous_ratio)
@@ -667,7 +746,7 @@ mod tests {
         let Command::Fit(f) = cli.command else {
             panic!()
         };
-        let s = f.to_settings().unwrap();
+        let s = f.to_settings(None).unwrap();
         assert_eq!(s.cluster().k, Some(3));
         assert_eq!(s.input().missing, MissingPolicy::Drop);
         assert_eq!(s.input().maps[0].role, "age");
@@ -675,7 +754,7 @@ mod tests {
         let Command::Fit(f) = cli.command else {
             panic!()
         };
-        let s = f.to_settings().unwrap();
+        let s = f.to_settings(None).unwrap();
         assert_eq!(
             (s.cluster().k, s.cluster().k_range.clone()),
             (None, Some(strata_core::DEFAULT_K_RANGE))
@@ -684,11 +763,11 @@ mod tests {
         let Command::Fit(f) = cli.command else {
             panic!()
         };
-        assert_eq!(f.to_settings().unwrap().cluster().k_range, Some(3..=5));
+        assert_eq!(f.to_settings(None).unwrap().cluster().k_range, Some(3..=5));
         let cli = Cli::parse_from(["strata", "fit", "--k", "0", "--out", "o", "in.csv"]);
         let Command::Fit(f) = cli.command else {
             panic!()
         };
-        assert!(f.to_settings().is_err());
+        assert!(f.to_settings(None).is_err());
     }
 }

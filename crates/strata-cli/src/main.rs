@@ -2,6 +2,7 @@
 //! into validated settings, calls the libraries, prints results. No segmentation logic here.
 
 mod args;
+mod database;
 mod plugins;
 mod progress;
 mod summary;
@@ -91,22 +92,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Fit(fit) => {
-            let settings = fit.to_settings()?;
-            let registry = strategies();
+            let source = database::Source::from_args(&fit.data.database)?;
+            let destination = database::Destination::from_args(&fit.to, &fit.data.database)?;
             let bars = bars();
+            let spool = source.as_ref().map(|s| s.spool(&bars)).transpose();
+            let spool = finish_on_error(&bars, spool)?;
+            let settings = finish_on_error(&bars, fit.to_settings(spooled(&spool)))?;
+            let registry = strategies();
             let report = strata_core::fit_with_progress(&settings, &registry, &bars);
             bars.finish();
-            let report = report.map_err(|e| failed("fit", &settings.output().folder, e))?;
-            summary::print(&mut std::io::stdout().lock(), &report)?;
+            let report = report
+                .map_err(|e| failed("fit", &settings.output().folder, e))
+                .map_err(|e| renamed(&spool, e))?;
+            // The table before the summary: a closed stdout must not lose it.
+            let mut wrote = Vec::new();
+            if let Some(d) = &destination {
+                d.write(&settings.output().folder, &mut wrote)?;
+            }
+            let mut out = std::io::stdout().lock();
+            summary::print(&mut out, &report)?;
+            out.write_all(&wrote)?;
             Ok(())
         }
         Command::ChooseK(c) => {
-            let settings = c.to_settings()?;
-            let registry = strategies();
+            let source = database::Source::from_args(&c.data.database)?;
+            // Only for its checks of --table: choose-k writes no table.
+            database::Destination::from_args(&args::ToArgs::default(), &c.data.database)?;
             let bars = bars();
+            let spool = source.as_ref().map(|s| s.spool(&bars)).transpose();
+            let spool = finish_on_error(&bars, spool)?;
+            let settings = finish_on_error(&bars, c.to_settings(spooled(&spool)))?;
+            let registry = strategies();
             let selection = strata_core::choose_k(&settings, &registry, &bars);
             bars.finish();
-            let selection = selection.context("strata choose-k failed")?;
+            let selection = selection
+                .context("strata choose-k failed")
+                .map_err(|e| renamed(&spool, e))?;
             // Files first: a closed stdout must not lose them.
             if let Some(path) = &c.json {
                 strata_core::write_file_atomically(path, |w| {
@@ -122,18 +143,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Assign(a) => {
-            // A pipe is read once, into a temporary file the scoring then reads as usual.
-            let spooled = spool_if_pipe(&a.input)?;
-            let input = spooled
-                .as_ref()
-                .map_or(a.input.as_path(), |(t, _)| t.path());
-            let settings = a.to_settings(input)?;
-            let registry = strategies();
+            let source = database::Source::from_args(&a.database)?;
+            let destination = database::Destination::from_args(&a.to, &a.database)?;
             let bars = bars();
+            let spool = source.as_ref().map(|s| s.spool(&bars)).transpose();
+            let spool = finish_on_error(&bars, spool)?;
+            // A pipe is read once, into a temporary file the scoring then reads as usual.
+            let piped = match &a.input {
+                Some(input) => finish_on_error(&bars, spool_if_pipe(input))?,
+                None => None,
+            };
+            let (input, origin) = match (&spool, &piped, &a.input) {
+                (Some(s), _, _) => (s.path(), Some(s.origin.clone())),
+                (None, Some((t, _)), Some(given)) => (
+                    t.path(),
+                    Some(strata_core::Origin {
+                        name: given.display().to_string(),
+                        format: None,
+                    }),
+                ),
+                (None, None, Some(given)) => (given.as_path(), None),
+                (None, _, None) => unreachable!("clap requires NEW or --from"),
+            };
+            let settings = finish_on_error(&bars, a.to_settings(input, origin))?;
+            let registry = strategies();
             let report = strata_core::assign_with_progress(&settings, &registry, &bars);
             bars.finish();
-            let report = report.map_err(|e| failed("assign", &settings.out, e))?;
-            summary::print_assign(&mut std::io::stdout().lock(), &report)?;
+            let report = report
+                .map_err(|e| failed("assign", &settings.out, e))
+                .map_err(|e| renamed(&spool, e))?;
+            let mut wrote = Vec::new();
+            if let Some(d) = &destination {
+                d.write(&settings.out, &mut wrote)?;
+            }
+            let mut out = std::io::stdout().lock();
+            summary::print_assign(&mut out, &report)?;
+            out.write_all(&wrote)?;
             Ok(())
         }
         Command::Compare(c) => {
@@ -265,6 +310,27 @@ fn devices(out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The progress bar cleared before an error is returned.
+fn finish_on_error<T, E>(bars: &progress::Bars, r: Result<T, E>) -> Result<T, E> {
+    if r.is_err() {
+        bars.finish();
+    }
+    r
+}
+
+/// The spooled file and what it stands for, for the settings.
+fn spooled(spool: &Option<database::Spool>) -> Option<(&std::path::Path, strata_core::Origin)> {
+    spool.as_ref().map(|s| (s.path(), s.origin.clone()))
+}
+
+/// `e` naming the database, not the temporary file its rows were read into.
+fn renamed(spool: &Option<database::Spool>, e: anyhow::Error) -> anyhow::Error {
+    match spool {
+        Some(s) => s.rename_in(e),
+        None => e,
+    }
 }
 
 /// Standard input (`-`) or a pipe, socket or device path, copied into a temporary file (removed

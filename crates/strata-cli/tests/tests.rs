@@ -19,6 +19,8 @@ mod fit;
 mod stream;
 // Parquet and Arrow IPC inputs against the same data as CSV.
 mod columnar;
+// PostgreSQL as input and as the destination of assignments, against a real server.
+mod postgres;
 // Choosing k (`choose-k`, `--k auto`) and comparing runs (`compare`).
 mod decisions;
 // Scoring new customers with a saved model (`assign`).
