@@ -11,7 +11,11 @@ bench/RESULTS.md. Cases:
      next to pandas.read_csv on the same file: the synthetic CSVs and the real Online Retail log.
   4. The floor: measured copy bandwidth and f32 matmul throughput; each Lloyd case's time per
      iteration over max(bytes / bandwidth, 3·n·k·d / flops).
-  5. With BENCH_GPU=1 (on a machine with a GPU): ms per Lloyd pass on the GPU and the CPU at
+  5. PostgreSQL (when the server is installed): the synthetic table loaded into a throwaway
+     cluster (scripts/pg-cluster.sh); rows/s of Strata's read (spool_rate example: binary COPY
+     into an Arrow spool) beside psql's \\copy of the same query to /dev/null, text and binary,
+     and `strata fit --from` against the same fit from the CSV.
+  6. With BENCH_GPU=1 (on a machine with a GPU): ms per Lloyd pass on the GPU and the CPU at
      four shapes, against the device floor.
 """
 import json
@@ -33,6 +37,7 @@ WORK = ROOT / "bench" / "work"
 STRATA = ROOT / "target" / "release" / "strata"
 LLOYD = ROOT / "target" / "release" / "examples" / "lloyd_fixed"
 INGEST = ROOT / "target" / "release" / "examples" / "ingest_rate"
+SPOOL = ROOT / "target" / "release" / "examples" / "spool_rate"
 REPS = int(os.environ.get("BENCH_REPS", "5"))
 ITERS = int(os.environ.get("BENCH_ITERS", "20"))
 THREADS = 2
@@ -268,6 +273,54 @@ def parquet_case(rows, k=8):
     }
 
 
+def postgres_case(rows, k=8):
+    """The synthetic table of `end_to_end` in a throwaway PostgreSQL cluster: Strata's read
+    (spool_rate) against psql's \\copy of the same query to /dev/null (text and binary, the
+    client's own fastest paths), and `strata fit --from` against the fit from the CSV;
+    alternating. Returns None when the server is not installed."""
+    import glob
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    if not bins:
+        return None
+    psql = bins[-1]
+    started = subprocess.run(["bash", str(ROOT / "scripts" / "pg-cluster.sh"), "start"], check=True,
+                             capture_output=True, text=True).stdout
+    env = dict(line.removeprefix("export ").split("=", 1) for line in started.splitlines())
+    env = {k: v.strip("'") for k, v in env.items()}
+    url, folder = env["STRATA_TEST_POSTGRES"], env["STRATA_TEST_POSTGRES_DIR"]
+    try:
+        csv = WORK / f"synth_{rows}.csv"
+        header = csv.open().readline().strip().split(",")
+        columns = ", ".join(f'"{c}" {"bigint" if c == "id" else "double precision"}' for c in header)
+        sql = lambda command: subprocess.run([psql, url, "-q", "-v", "ON_ERROR_STOP=1", "-c", command],  # noqa: E731
+                                             check=True, capture_output=True, text=True)
+        sql(f"CREATE TABLE synth ({columns})")
+        sql(f"\\copy synth FROM '{csv}' CSV HEADER")
+        sql("VACUUM ANALYZE synth")
+        query = "SELECT * FROM synth"
+        env_run = {**os.environ, "RAYON_NUM_THREADS": str(THREADS)}
+        init_csv = WORK / f"init_{rows}.csv"
+        fit = [str(STRATA), "-q", "fit", "-s", "features", "--id-column", "id", "--init", str(init_csv),
+               "--max-iter", str(ITERS), "--tol", "0", "--stream", "never"]
+        runs = {"strata": [], "psql text": [], "psql binary": [], "fit pg": [], "fit csv": []}
+        for _ in range(REPS):
+            p = subprocess.run([str(SPOOL), url, query, "1"], env=env_run, check=True, capture_output=True, text=True)
+            runs["strata"].append(float(p.stdout.split("median ")[1].split(" s")[0]))
+            for kind, opts in (("psql text", ""), ("psql binary", " (FORMAT binary)")):
+                t0 = time.perf_counter()
+                sql(f"\\copy ({query}) TO '/dev/null'{opts}")
+                runs[kind].append(time.perf_counter() - t0)
+            runs["fit pg"].append(timed(fit + ["--out", str(WORK / "strata_pg_out"), "--from", url,
+                                               "--table", "synth"], env_run))
+            runs["fit csv"].append(timed(fit + ["--out", str(WORK / "strata_pg_csv_out"), str(csv)], env_run))
+        same = (WORK / "strata_pg_out" / "assignments.csv").read_bytes() == \
+            (WORK / "strata_pg_csv_out" / "assignments.csv").read_bytes()
+        return {"rows": rows, **{k: median([r if isinstance(r, float) else r[0] for r in v]) for k, v in runs.items()},
+                "fit_pg_mib": max(r[1] for r in runs["fit pg"]), "same": same}
+    finally:
+        subprocess.run(["bash", str(ROOT / "scripts" / "pg-cluster.sh"), "stop", folder], check=False)
+
+
 def ingest_case(csv, id_column="id"):
     """MB/s of a CSV parsed into columns (numbers, else text, as pandas types them): Strata on 1
     and 2 threads, pandas.read_csv, alternating."""
@@ -409,6 +462,26 @@ def main():
     for q in pq_cases:
         fmt_st = lambda st: ", ".join(f"{k} {v:.2f}" for k, v in st.items())  # noqa: E731
         lines.append(f"| {q['rows']:,} | {fmt_st(q['strata_stages'])} | {fmt_st(q['pandas_stages'])} |")
+    lines += ["", "## From PostgreSQL (the same synthetic tables in a throwaway local cluster, Unix socket)", "",
+              "Read: Strata's spool (`spool_rate`: one binary COPY decoded into Arrow record batches written "
+              "to a temp file, what `--from` does before the fit) beside `psql \\copy (SELECT * FROM synth) TO "
+              "'/dev/null'` in text and in binary format (the client only moves the bytes). Fit: `strata fit "
+              "--from URL --table synth` against the same fit from the CSV (same starting centroids). Median "
+              "of alternating runs.", "",
+              "| rows | Strata read s | rows/s | psql text s | rows/s | psql binary s | rows/s | Strata / psql binary | "
+              "fit from PostgreSQL s | fit from CSV s | peak MiB (PostgreSQL) | same assignments.csv |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for rows in csv_rows:
+        g = postgres_case(rows)
+        if g is None:
+            lines.append("| (no PostgreSQL server installed: apt-get install postgresql) |||||||||||")
+            break
+        rate = lambda s: f"{g['rows'] / s:,.0f}"  # noqa: E731
+        lines.append(f"| {rows:,} | {g['strata']:.2f} | {rate(g['strata'])} | {g['psql text']:.2f} | "
+                     f"{rate(g['psql text'])} | {g['psql binary']:.2f} | {rate(g['psql binary'])} | "
+                     f"{g['strata'] / g['psql binary']:.2f} | {g['fit pg']:.2f} | {g['fit csv']:.2f} | "
+                     f"{g['fit_pg_mib']:.0f} | {'yes' if g['same'] else 'NO'} |")
+        print(lines[-1], flush=True)
     if os.environ.get("BENCH_100M"):
         h = hundred_million()
         seg, init = h["seg"], h["seg"]["init_sample"]

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --workspace --locked
 cargo build --release --locked -p strata-kmeans --example lloyd_fixed
 cargo build --release --locked -p strata-ingest --example ingest_rate
+cargo build --release --locked -p strata-postgres --example spool_rate
 [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
 bench/.venv/bin/pip install -q -r bench/requirements.txt
 bench/.venv/bin/python bench/peers.py
