@@ -578,7 +578,7 @@ pub struct AssignArgs {
     /// The customers to score: CSV with a header, Parquet (a file or a folder of parts) or
     /// Arrow IPC, known from the first bytes; `-` reads standard input (as does a pipe or FIFO
     /// path: CSV or an Arrow IPC stream), spooled to a temporary file as it is read, so
-    /// `… | strata assign --model M -o OUT -` works.
+    /// `… | strata assign --model M -o OUT -` works (and `-o -`, a pipe through).
     #[arg(
         value_name = "NEW",
         required_unless_present = "from",
@@ -598,7 +598,10 @@ pub struct AssignArgs {
     pub privacy: PrivacyArgs,
     /// Output folder (created if missing). A folder that holds a fit's results (or the
     /// --model file) is refused: scoring would replace the fit's assignments; see --force.
-    #[arg(long, short = 'o', value_name = "DIR")]
+    /// `-` writes assignments.csv's rows to standard output instead (once the whole input is
+    /// scored, so a failed run writes nothing there; the summary goes to stderr, and
+    /// segments.json and report.html are not kept): `… | strata assign --model M - -o - | …`.
+    #[arg(long, short = 'o', value_name = "DIR|-")]
     pub out: PathBuf,
     /// Score into a folder that holds a fit's results, replacing its assignments.csv,
     /// segments.json and report.html (its model.json is kept).
@@ -613,13 +616,15 @@ pub struct AssignArgs {
 
 impl AssignArgs {
     /// The settings; `input` is the file to read, and `origin` what it stands for when it
-    /// is a copy (standard input or a database, spooled).
+    /// is a copy (standard input or a database, spooled); `out` the folder the run is made
+    /// in (`--out`, or a temp folder for `--out -`).
     pub fn to_settings(
         &self,
         input: &std::path::Path,
         origin: Option<strata_core::Origin>,
+        out: &std::path::Path,
     ) -> Result<strata_core::AssignSettings, strata_core::CoreError> {
-        strata_core::AssignSettings::builder(&self.model, input, &self.out)
+        strata_core::AssignSettings::builder(&self.model, input, out)
             .origin(origin)
             .backend(backend_choice(self.backend))
             .delimiter(self.delimiter)

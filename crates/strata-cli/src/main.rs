@@ -143,6 +143,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Assign(a) => {
+            // `--out -`: the run is made in a temp folder and its assignments.csv copied to
+            // standard output once it is committed, so a failed run writes no rows there (a
+            // reader of the pipe sees nothing or everything) and the summary goes to stderr.
+            let to_stdout = a.out.as_os_str() == "-";
+            let stdout_run = if to_stdout {
+                let dir = tempfile::Builder::new()
+                    .prefix("strata-assign.")
+                    .tempdir()
+                    .context("cannot create a temporary folder for --out -")?;
+                Some(dir)
+            } else {
+                None
+            };
+            let out_dir = stdout_run
+                .as_ref()
+                .map_or_else(|| a.out.clone(), |d| d.path().join("run"));
+            let shown_out = if to_stdout {
+                std::path::PathBuf::from("standard output")
+            } else {
+                a.out.clone()
+            };
             let source = database::Source::from_args(&a.database)?;
             let destination = database::Destination::from_args(&a.to, &a.database)?;
             let bars = bars();
@@ -165,16 +186,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None, Some(given)) => (given.as_path(), None),
                 (None, _, None) => unreachable!("clap requires NEW or --from"),
             };
-            let settings = finish_on_error(&bars, a.to_settings(input, origin))?;
+            let settings = finish_on_error(&bars, a.to_settings(input, origin, &out_dir))?;
             let registry = strategies();
             let report = strata_core::assign_with_progress(&settings, &registry, &bars);
             bars.finish();
             let report = report
-                .map_err(|e| failed("assign", &settings.out, e))
+                .map_err(|e| failed("assign", &shown_out, e))
                 .map_err(|e| renamed(&spool, e))?;
             let mut wrote = Vec::new();
             if let Some(d) = &destination {
                 d.write(&settings.out, &mut wrote)?;
+            }
+            if stdout_run.is_some() {
+                let rows = settings.out.join("assignments.csv");
+                let mut file = std::fs::File::open(&rows)
+                    .with_context(|| format!("cannot read {}", rows.display()))?;
+                let mut out = std::io::stdout().lock();
+                std::io::copy(&mut file, &mut out).context("writing to standard output")?;
+                out.flush().context("writing to standard output")?;
+                let mut err = std::io::stderr().lock();
+                // The temp folder's files are gone when this returns: not "wrote" them.
+                let report = strata_core::AssignReport {
+                    written: Vec::new(),
+                    ..report
+                };
+                summary::print_assign(&mut err, &report)?;
+                err.write_all(&wrote)?;
+                return Ok(());
             }
             let mut out = std::io::stdout().lock();
             summary::print_assign(&mut out, &report)?;

@@ -114,6 +114,49 @@ fn assign_scores_parquet_files_and_arrow_streams_from_a_pipe() {
     assert_eq!(f, "arrow-stream");
 }
 
+/// `strata assign --model M - -o -`, a pipe through: a CSV and an Arrow stream on standard
+/// input give the file's assignments.csv byte for byte on standard output, the summary on
+/// stderr; a bad input writes nothing to standard output.
+#[test]
+fn assign_pipes_through_from_standard_input_to_standard_output() {
+    let csv = repo().join("tests/fixtures/small_demographic.csv");
+    let (_f, fit, _) = fit_ok(&csv, &FIT);
+    let model = fit.join("model.json");
+    let want = std::fs::read(fit.join("assignments.csv")).unwrap();
+    let piped = |stdin: std::fs::File| {
+        strata()
+            .args(["assign", "--model", model.to_str().unwrap(), "-", "-o", "-"])
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    for input in [csv.clone(), fixture("small_demographic.arrows")] {
+        let o = piped(std::fs::File::open(&input).unwrap());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            o.stdout == want,
+            "{}: stdout differs from the file's assignments",
+            input.display()
+        );
+        let err = text(&o.stderr);
+        assert!(err.contains("SIZE") && !err.contains("wrote"), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    let mut body = std::fs::read_to_string(&csv).unwrap();
+    body.push_str(&body.lines().nth(1).unwrap().replacen(',', ",,", 1));
+    body.push('\n');
+    std::fs::write(&bad, body).unwrap();
+    let o = piped(std::fs::File::open(&bad).unwrap());
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty(), "a failed run wrote to stdout");
+    assert!(
+        text(&o.stderr).contains("standard output"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 /// Bad columnar input: a value that does not fit its role (named by file, row group, row and
 /// column), a column of the wrong type, a missing column, a truncated file, a part with other
 /// columns. Each a non-zero exit with the message, and no output folder.
