@@ -201,7 +201,7 @@ pub struct FitArgs {
     #[command(flatten)]
     pub privacy: PrivacyArgs,
     /// Output folder (created if missing).
-    #[arg(long, short = 'o', value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
     #[command(flatten)]
     pub to: ToArgs,
@@ -601,11 +601,11 @@ pub struct AssignArgs {
     /// `-` writes assignments.csv's rows to standard output instead (once the whole input is
     /// scored, so a failed run writes nothing there; the summary goes to stderr, and
     /// segments.json and report.html are not kept): `… | strata assign --model M - -o - | …`.
-    #[arg(long, short = 'o', value_name = "DIR|-")]
+    #[arg(long, short = 'o', value_name = "DIR|-", help_heading = "Output")]
     pub out: PathBuf,
     /// Score into a folder that holds a fit's results, replacing its assignments.csv,
     /// segments.json and report.html (its model.json is kept).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub force: bool,
     // Last, as their help heading would carry on to the arguments after them.
     #[command(flatten)]
