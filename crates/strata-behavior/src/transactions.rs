@@ -136,6 +136,7 @@ fn bad(
 ) -> IngestError {
     IngestError::BadValue {
         path: header.path.clone(),
+        word: header.format.position_word(),
         line,
         column: col + 1,
         name: header.names[col].clone(),

@@ -103,6 +103,28 @@ pub enum StreamArg {
     Never,
 }
 
+/// How the assignments are stored (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// assignments.csv: text, one record per customer.
+    Csv,
+    /// assignments.parquet: typed columns (id as the input typed it, segment an integer,
+    /// label a dictionary, distance and ratio as float32, ambiguous a boolean), Snappy.
+    Parquet,
+    /// assignments.arrows: an Arrow IPC stream with the Parquet file's columns.
+    Arrow,
+}
+
+impl From<FormatArg> for strata_core::AssignmentsFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Parquet => Self::Parquet,
+            FormatArg::Arrow => Self::Arrow,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
     /// k-means on the strategy's features.
@@ -141,7 +163,9 @@ pub enum ScaleArg {
         segment; otherwise it stops after MAX_ITER steps and reports that it did not converge. \
         This is scikit-learn's rule, so --tol means the same in both.\n\n\
         Outputs in DIR (written only when the whole fit succeeded, each via a temporary file):\n  \
-        assignments.csv  id, segment, label, distance: one row per customer, in input order\n  \
+        assignments.csv  id, segment, label, distance, boundary_ratio, ambiguous: one row per \
+        customer, in input order (assignments.parquet or assignments.arrows with --format: the \
+        same columns, typed)\n  \
         segments.json    k, inertia, iterations, converged, and per segment its size, share, \
         label and centroid in the data's own units\n  \
         model.json       bindings, scaling, centroids and options: what scores new customers\n\n\
@@ -203,6 +227,11 @@ pub struct FitArgs {
     /// Output folder (created if missing).
     #[arg(long, short = 'o', value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
+    /// How the assignments are stored: assignments.csv, assignments.parquet (typed columns,
+    /// for Spark, pandas, DuckDB and warehouses) or assignments.arrows (an Arrow IPC stream).
+    /// `strata compare`, `assign` and --to read each.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
+    pub format: FormatArg,
     #[command(flatten)]
     pub to: ToArgs,
 }
@@ -530,6 +559,7 @@ impl FitArgs {
             .max_categories(self.max_categories)
             .init_sample(self.init_sample)
             .ambiguous_ratio(self.ambiguous_ratio)
+            .assignments_format(self.format.into())
             .min_segment_size(self.min_segment_size)
             .id_salt(self.privacy.salt()?);
         b.build()
@@ -566,7 +596,8 @@ impl ChooseKArgs {
         The file is read once, a few MB at a time, so any size scores in a fixed amount of \
         memory. Ids are not checked for repeats (that would hold every id).\n\n\
         Outputs in DIR (renamed into place only when scoring succeeded):\n  \
-        assignments.csv  id, segment, label, distance, boundary_ratio, ambiguous (as fit's)\n  \
+        assignments.csv  id, segment, label, distance, boundary_ratio, ambiguous (as fit's; \
+        .parquet or .arrows with --format)\n  \
         segments.json    the new customers' profiles under the model's segments; \
         `strata compare FIT_DIR DIR` shows how they moved.\n\n\
         Assigning the data a model was fitted on gives the fit's assignments exactly."
@@ -598,7 +629,7 @@ pub struct AssignArgs {
     pub privacy: PrivacyArgs,
     /// Output folder (created if missing). A folder that holds a fit's results (or the
     /// --model file) is refused: scoring would replace the fit's assignments; see --force.
-    /// `-` writes assignments.csv's rows to standard output instead (once the whole input is
+    /// `-` writes the assignments to standard output instead, in --format (once the whole input is
     /// scored, so a failed run writes nothing there; the summary goes to stderr, and
     /// segments.json and report.html are not kept): `… | strata assign --model M - -o - | …`.
     #[arg(long, short = 'o', value_name = "DIR|-", help_heading = "Output")]
@@ -607,6 +638,11 @@ pub struct AssignArgs {
     /// segments.json and report.html (its model.json is kept).
     #[arg(long, help_heading = "Output")]
     pub force: bool,
+    /// How the assignments are stored: assignments.csv, assignments.parquet or
+    /// assignments.arrows (an Arrow IPC stream); with `-o -`, what goes to standard output
+    /// (arrow: a stream that `pyarrow.ipc.open_stream` or the next `strata assign -` reads).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
+    pub format: FormatArg,
     // Last, as their help heading would carry on to the arguments after them.
     #[command(flatten)]
     pub database: FromArgs,
@@ -631,6 +667,7 @@ impl AssignArgs {
             .ambiguous_ratio(self.ambiguous_ratio)
             .id_salt(self.privacy.salt()?)
             .force(self.force)
+            .format(self.format.into())
             .build()
     }
 }

@@ -140,22 +140,20 @@ impl Destination {
         Ok(Some(Destination { database, table }))
     }
 
-    /// Writes the run in `out` (its committed `assignments.csv`) to the table, and says so on
-    /// `stdout`.
+    /// Writes the run in `out` (its committed assignments file, in whichever format) to the
+    /// table, and says so on `stdout`.
     pub fn write(&self, out: &Path, stdout: &mut dyn std::io::Write) -> anyhow::Result<()> {
         let run_id = run_id(out)?;
-        let written = strata_postgres::write_assignments(
-            &self.database,
-            &self.table,
-            &out.join("assignments.csv"),
-            &run_id,
-        )
-        .with_context(|| {
-            format!(
-                "the run's files are in {}, but the database was not updated",
-                out.display()
-            )
-        })?;
+        let (assignments, _) = strata_core::AssignmentsFormat::of_run(out)
+            .with_context(|| format!("cannot read the run in {}", out.display()))?;
+        let written =
+            strata_postgres::write_assignments(&self.database, &self.table, &assignments, &run_id)
+                .with_context(|| {
+                    format!(
+                        "the run's files are in {}, but the database was not updated",
+                        out.display()
+                    )
+                })?;
         writeln!(
             stdout,
             "wrote {} rows to {} in {} (run {run_id}); {}: {} entered a segment, {} left one",

@@ -143,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Assign(a) => {
-            // `--out -`: the run is made in a temp folder and its assignments.csv copied to
+            // `--out -`: the run is made in a temp folder and its assignments file copied to
             // standard output once it is committed, so a failed run writes no rows there (a
             // reader of the pipe sees nothing or everything) and the summary goes to stderr.
             let to_stdout = a.out.as_os_str() == "-";
@@ -198,7 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 d.write(&settings.out, &mut wrote)?;
             }
             if stdout_run.is_some() {
-                let rows = settings.out.join("assignments.csv");
+                let rows = settings.out.join(settings.format.file_name());
                 let mut file = std::fs::File::open(&rows)
                     .with_context(|| format!("cannot read {}", rows.display()))?;
                 let mut out = std::io::stdout().lock();

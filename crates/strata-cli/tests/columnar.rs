@@ -229,3 +229,367 @@ fn bad_columnar_input_fails_with_where_and_writes_nothing() {
         assert!(!out.exists(), "nothing may be written on error: {args:?}");
     }
 }
+
+/// An assignments file of any format as its CSV records (header first), read as compare and
+/// the write-back read it.
+fn records(path: &Path) -> Vec<Vec<String>> {
+    let (_, text) = strata_format::assignments::read_as_csv(path).unwrap();
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Typed rows read back as text equal the CSV's: every field as the CSV prints it but the
+/// boundary ratio, which the typed formats keep unrounded (the CSV prints 4 decimals).
+fn assert_same_rows(typed: &[Vec<String>], csv: &[Vec<String>], what: &str) {
+    assert_eq!(typed.len(), csv.len(), "{what}: rows");
+    assert_eq!(typed[0], csv[0], "{what}: header");
+    for (t, c) in typed.iter().zip(csv).skip(1) {
+        for (i, (a, b)) in t.iter().zip(c).enumerate() {
+            if i == 4 {
+                let ratio: f32 = a.parse().unwrap();
+                assert_eq!(&format!("{ratio:.4}"), b, "{what}: {t:?} against {c:?}");
+            } else {
+                assert_eq!(a, b, "{what}: {t:?} against {c:?}");
+            }
+        }
+    }
+}
+
+/// The Arrow types of the columns of a Parquet file, as its embedded Arrow schema gives them.
+fn parquet_types(path: &Path) -> Vec<(String, arrow_schema::DataType)> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect()
+}
+
+/// The small customers as Parquet with integer ids (`customer_id` 1, 2, …), written with the
+/// arrow crate.
+fn integer_id_parquet(csv: &Path, out: &Path) {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    let rows = read_csv(csv);
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let text = |name: &str| -> ArrayRef {
+        let c = col(name);
+        std::sync::Arc::new(StringArray::from_iter_values(
+            rows[1..].iter().map(|r| r[c].clone()),
+        ))
+    };
+    let number = |name: &str| -> ArrayRef {
+        let c = col(name);
+        std::sync::Arc::new(Float64Array::from_iter(
+            rows[1..].iter().map(|r| r[c].parse::<f64>().ok()),
+        ))
+    };
+    let ids: ArrayRef = std::sync::Arc::new(Int64Array::from_iter_values(
+        (1..rows.len()).map(|i| i as i64 * 1000),
+    ));
+    let batch = RecordBatch::try_from_iter([
+        ("customer_id", ids),
+        ("age", number("age")),
+        ("gender", text("gender")),
+        ("income", number("income")),
+        ("education", text("education")),
+        ("marital_status", text("marital_status")),
+        ("region", text("region")),
+        ("household_size", number("household_size")),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(out).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// `--format parquet` and `--format arrow`: the run's assignments file is
+/// assignments.parquet or assignments.arrows (and no assignments.csv), listed in the
+/// manifest, with the CSV's rows, held or streamed; ids typed as the input typed them (text,
+/// integers from an integer column, row numbers as integers); segment int32, label a
+/// dictionary.
+#[test]
+fn assignments_are_written_as_parquet_and_arrow_with_the_csv_s_rows() {
+    use arrow_schema::DataType as T;
+    let csv = repo().join("tests/fixtures/small_demographic.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let integer_ids = dir.path().join("integer_ids.parquet");
+    integer_id_parquet(&csv, &integer_ids);
+    let no_id = ["-s", "demographic", "--k", "3"];
+    let cases: [(&Path, &[&str], T); 3] = [
+        (&csv, &FIT, T::Utf8),
+        (&integer_ids, &FIT, T::Int64),
+        (&csv, &no_id, T::Int64),
+    ];
+    for (input, args, id_type) in cases {
+        let (_c, want, _) = fit_ok(input, args);
+        let want_rows = read_csv(&want.join("assignments.csv"));
+        for (format, file) in [
+            ("parquet", "assignments.parquet"),
+            ("arrow", "assignments.arrows"),
+        ] {
+            for stream in [false, true] {
+                let what = format!("{} as {format} (streamed: {stream})", input.display());
+                let mut a = args.to_vec();
+                a.extend(["--format", format]);
+                if stream {
+                    a.extend(["--stream", "always"]);
+                }
+                let (_d, out, stdout) = fit_ok(input, &a);
+                assert!(!out.join("assignments.csv").exists(), "{what}");
+                assert!(stdout.contains(file), "{what}: {stdout}");
+                let manifest = json(&out.join("manifest.json"));
+                assert!(manifest["files"].get(file).is_some(), "{what}: {manifest}");
+                assert_same_rows(&records(&out.join(file)), &want_rows, &what);
+                if format == "parquet" {
+                    let types = parquet_types(&out.join(file));
+                    let expected = [
+                        ("id", id_type.clone()),
+                        ("segment", T::Int32),
+                        (
+                            "label",
+                            T::Dictionary(Box::new(T::Int32), Box::new(T::Utf8)),
+                        ),
+                        ("distance", T::Float32),
+                        ("boundary_ratio", T::Float32),
+                        ("ambiguous", T::Boolean),
+                    ];
+                    let expected: Vec<_> = expected
+                        .iter()
+                        .map(|(n, t)| (n.to_string(), t.clone()))
+                        .collect();
+                    assert_eq!(types, expected, "{what}");
+                }
+            }
+        }
+    }
+}
+
+/// A run whose assignments are Parquet is read by `strata compare` (nobody moved against the
+/// same fit as CSV), scored by `assign --format parquet` into the fit's rows, and piped
+/// through `assign - -o - --format arrow` as the bytes of the file `assign` writes.
+#[test]
+fn parquet_and_arrow_runs_compare_score_and_pipe() {
+    let csv = repo().join("tests/fixtures/small_demographic.csv");
+    let (_c, as_csv, _) = fit_ok(&csv, &FIT);
+    let mut args = FIT.to_vec();
+    args.extend(["--format", "parquet"]);
+    let (_p, as_parquet, _) = fit_ok(&csv, &args);
+    let o = run(&[
+        "compare",
+        as_csv.to_str().unwrap(),
+        as_parquet.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("moved to another segment: 0 "), "{out}");
+
+    // A Parquet fit into the CSV fit's folder replaces its assignments.csv; compare reads
+    // the file the manifest lists.
+    let o = run(&[
+        "fit",
+        "-s",
+        "demographic",
+        "--id-column",
+        "customer_id",
+        "--k",
+        "3",
+        "--format",
+        "parquet",
+        "--out",
+        as_csv.to_str().unwrap(),
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!as_csv.join("assignments.csv").exists());
+    assert!(as_csv.join("assignments.parquet").is_file());
+
+    let model = as_parquet.join("model.json");
+    let dir = tempfile::tempdir().unwrap();
+    let scored = |format: &str, out: &Path| {
+        let o = run(&[
+            "assign",
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    scored("parquet", &dir.path().join("p"));
+    assert_eq!(
+        records(&dir.path().join("p/assignments.parquet")),
+        records(&as_parquet.join("assignments.parquet"))
+    );
+    scored("arrow", &dir.path().join("a"));
+    let file = std::fs::read(dir.path().join("a/assignments.arrows")).unwrap();
+    let o = strata()
+        .args([
+            "assign",
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "arrow",
+            "-",
+            "-o",
+            "-",
+        ])
+        .stdin(std::fs::File::open(&csv).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        o.stdout == file,
+        "the piped Arrow stream differs from the file"
+    );
+    // The stream on standard output is itself input for the next tool: read back here.
+    let piped = dir.path().join("piped.arrows");
+    std::fs::write(&piped, &o.stdout).unwrap();
+    assert_eq!(
+        records(&piped),
+        records(&dir.path().join("a/assignments.arrows"))
+    );
+}
+
+/// The December 2010 Online Retail log as Parquet, typed as a warehouse would keep it:
+/// text codes, integer quantities, timestamps (UTC), prices as decimal(12, 2), customer ids
+/// as nullable integers.
+fn retail_log_parquet(csv: &Path, out: &Path) {
+    use arrow_array::{
+        ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray, TimestampSecondArray,
+    };
+    let rows = read_csv(csv);
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let body = &rows[1..];
+    let text = |name: &str| -> ArrayRef {
+        let c = col(name);
+        std::sync::Arc::new(StringArray::from_iter_values(body.iter().map(|r| &r[c])))
+    };
+    let cents = |name: &str| -> ArrayRef {
+        let c = col(name);
+        let values = body.iter().map(|r| {
+            let v: f64 = r[c].parse().unwrap();
+            Some((v * 100.0).round() as i128)
+        });
+        std::sync::Arc::new(
+            Decimal128Array::from_iter(values)
+                .with_precision_and_scale(12, 2)
+                .unwrap(),
+        )
+    };
+    let date = col("InvoiceDate");
+    let seconds = body.iter().map(|r| {
+        let days = strata_ingest::parse_date(strata_ingest::DateFormat::Mdy, &r[date]).unwrap();
+        (days * 86_400.0).round() as i64
+    });
+    let customer = col("CustomerID");
+    let batch = RecordBatch::try_from_iter([
+        ("InvoiceNo", text("InvoiceNo")),
+        ("StockCode", text("StockCode")),
+        ("Description", text("Description")),
+        (
+            "Quantity",
+            std::sync::Arc::new(Int64Array::from_iter_values(
+                body.iter()
+                    .map(|r| r[col("Quantity")].parse::<i64>().unwrap()),
+            )) as ArrayRef,
+        ),
+        (
+            "InvoiceDate",
+            std::sync::Arc::new(
+                TimestampSecondArray::from_iter_values(seconds).with_timezone("UTC"),
+            ),
+        ),
+        ("UnitPrice", cents("UnitPrice")),
+        (
+            "CustomerID",
+            std::sync::Arc::new(Int64Array::from_iter(
+                body.iter().map(|r| r[customer].parse::<i64>().ok()),
+            )),
+        ),
+        ("Country", text("Country")),
+        ("TotalPrice", cents("TotalPrice")),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(5_000))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(out).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// A transaction log kept as Parquet (timestamps, decimals, integer ids with nulls, several
+/// row groups) aggregates to the customers its CSV form does: the same assignments byte for
+/// byte, in k-means and RFM mode; a bad value names the row.
+#[test]
+fn a_transaction_log_in_parquet_segments_as_its_csv_does() {
+    let csv = shared("online_retail_dec2010/Online Retail.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("log.parquet");
+    retail_log_parquet(&csv, &parquet);
+    for mode in ["kmeans", "rfm"] {
+        let fit = |log: &Path| {
+            let out = dir.path().join(format!(
+                "{mode}-{}",
+                log.extension().unwrap().to_str().unwrap()
+            ));
+            let mut args = vec![
+                "fit",
+                "-s",
+                "behavioral",
+                "--mode",
+                mode,
+                "--as-of",
+                "2010-12-10",
+                "--transactions",
+                log.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            if mode == "kmeans" {
+                args.extend(["--k", "4"]);
+            }
+            let o = run(&args);
+            assert!(o.status.success(), "{mode}: {}", text(&o.stderr));
+            out
+        };
+        let (from_csv, from_parquet) = (fit(&csv), fit(&parquet));
+        assert!(
+            std::fs::read(from_csv.join("assignments.csv")).unwrap()
+                == std::fs::read(from_parquet.join("assignments.csv")).unwrap(),
+            "{mode}: the Parquet log's assignments differ from the CSV's"
+        );
+        let a = json(&from_csv.join("segments.json"));
+        let b = json(&from_parquet.join("segments.json"));
+        assert_eq!(
+            a["transactions"]["customers"],
+            b["transactions"]["customers"]
+        );
+        assert_eq!(
+            a["transactions"]["rows_without_customer"],
+            b["transactions"]["rows_without_customer"]
+        );
+        assert_eq!(a["segments"], b["segments"], "{mode}");
+        assert_eq!(b["input"]["format"], "parquet");
+    }
+}

@@ -307,7 +307,8 @@ fn assignments_written_back_read_again_and_moves_are_recorded() {
     assert_eq!(entered, 200, "on the first run every customer entered");
 
     // The written table is an input like any other: score it with the model and write the
-    // result to the same table. Same model, same customers: nobody moved.
+    // result to the same table, from assignments kept as Parquet this time. Same model, same
+    // customers: nobody moved.
     let scored = dir.path().join("scored");
     let stdout = ok(&[
         "assign",
@@ -317,6 +318,8 @@ fn assignments_written_back_read_again_and_moves_are_recorded() {
         &url,
         "--query",
         "SELECT * FROM e2e_mall",
+        "--format",
+        "parquet",
         "--out",
         s(&scored),
         // Without --to: written where the input is.
@@ -327,9 +330,15 @@ fn assignments_written_back_read_again_and_moves_are_recorded() {
         stdout.contains("0 entered a segment, 0 left one"),
         "{stdout}"
     );
+    assert!(scored.join("assignments.parquet").is_file());
     let again = table_rows(&mut c, "e2e_segments");
     assert_eq!(again.len(), 200);
     assert_ne!(again[0][6], run_id, "the new run's id");
+    for (r, f) in again.iter().zip(&file) {
+        assert_eq!(r[..3], f[..3], "from Parquet");
+        assert_eq!(r[3].parse::<f32>().unwrap(), f[3].parse::<f32>().unwrap());
+        assert_eq!(r[5], if f[5] == "true" { "true" } else { "false" });
+    }
 
     // Customers who change segment show as one exit and one entry each.
     c.batch_execute(

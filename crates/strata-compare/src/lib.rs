@@ -94,10 +94,8 @@ pub struct Run {
 /// assignments file.
 pub fn read_run(path: &Path) -> Result<Run, CompareError> {
     let (assignments, segments_path) = if path.is_dir() {
-        (
-            path.join("assignments.csv"),
-            Some(path.join("segments.json")),
-        )
+        let (assignments, _) = strata_format::assignments::AssignmentsFormat::of_run(path)?;
+        (assignments, Some(path.join("segments.json")))
     } else {
         (path.to_owned(), None)
     };
@@ -123,11 +121,22 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
         }
         None => None,
     };
-    // Hashed as it is parsed, to check it against the folder's manifest at the end.
-    let file =
-        std::fs::File::open(&assignments).map_err(|e| data_err(format!("cannot read: {e}")))?;
+    // A Parquet or Arrow file is read as the CSV text of its records, and checked against
+    // the folder's manifest first, whole; a CSV file is hashed as it is parsed and checked at
+    // the end.
+    let (format, source) = strata_format::assignments::read_as_csv(&assignments)
+        .map_err(|e| data_err(format!("cannot read: {e}")))?;
+    let checked_whole = format != strata_format::assignments::AssignmentsFormat::Csv;
+    if checked_whole {
+        strata_format::commit::read_checked(&assignments).map_err(|e| match e {
+            strata_format::commit::ReadCheckedError::Io { error, .. } => {
+                data_err(format!("cannot read: {error}"))
+            }
+            strata_format::commit::ReadCheckedError::Manifest(m) => m.into(),
+        })?;
+    }
     let mut reader =
-        csv::ReaderBuilder::new().from_reader(strata_format::commit::HashingReader::new(file));
+        csv::ReaderBuilder::new().from_reader(strata_format::commit::HashingReader::new(source));
     let header = reader
         .headers()
         .map_err(|e| data_err(format!("cannot read the header: {e}")))?
@@ -203,7 +212,9 @@ pub fn read_run(path: &Path) -> Result<Run, CompareError> {
                 _ => e,
             },
         )?;
-    strata_format::commit::check_against_manifest(&assignments, &reader.get_ref().digest())?;
+    if !checked_whole {
+        strata_format::commit::check_against_manifest(&assignments, &reader.get_ref().digest())?;
+    }
     if ids.is_empty() {
         return Err(data_err("no customers to compare".into()));
     }
@@ -414,11 +425,13 @@ pub fn write_comparison(
         vec![
             (
                 "compare.json",
-                Box::new(|w: &mut dyn std::io::Write| strata_format::write::write_json(c, w)),
+                Box::new(|w: &mut (dyn std::io::Write + Send)| {
+                    strata_format::write::write_json(c, w)
+                }),
             ),
             (
                 "report.html",
-                Box::new(|w: &mut dyn std::io::Write| w.write_all(report.as_bytes())),
+                Box::new(|w: &mut (dyn std::io::Write + Send)| w.write_all(report.as_bytes())),
             ),
         ],
         waiting,

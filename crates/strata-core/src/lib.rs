@@ -51,6 +51,7 @@ pub use settings::{
     MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin, RoleMap, Salt, Source, Streaming,
     parse_delimiter, parse_k_range, parse_option,
 };
+pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_ingest::DateFormat;
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};

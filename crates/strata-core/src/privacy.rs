@@ -85,6 +85,7 @@ pub(crate) fn withhold(
     match e {
         strata_ingest::IngestError::BadValue {
             path,
+            word,
             line,
             column,
             name,
@@ -96,6 +97,7 @@ pub(crate) fn withhold(
         {
             strata_ingest::IngestError::BadValue {
                 path,
+                word,
                 line,
                 column,
                 name,

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use strata_format::assignments::AssignmentsFormat;
 use strata_kmeans::{DEFAULT_MAX_ITER, DEFAULT_N_INIT, DEFAULT_SEED, DEFAULT_TOL};
 
 use crate::CoreError;
@@ -225,6 +226,8 @@ pub struct OutputSettings {
     /// Customers whose nearest-over-second-nearest centroid distance ratio is above this are
     /// flagged as ambiguous (`--ambiguous-ratio`); above 0 and at most 1.
     pub ambiguous_ratio: f64,
+    /// How the assignments are stored (`--format`): `assignments.csv`, `.parquet` or `.arrows`.
+    pub format: AssignmentsFormat,
 }
 
 /// A secret key for pseudonymizing ids; never printed (its `Debug` says only its length).
@@ -327,6 +330,7 @@ impl FitSettings {
                 output: OutputSettings {
                     folder: out.into(),
                     ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+                    format: AssignmentsFormat::Csv,
                 },
             },
         }
@@ -518,6 +522,11 @@ impl FitSettingsBuilder {
     /// Sets the distance ratio above which a customer is ambiguous (`--ambiguous-ratio`).
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
         self.s.output.ambiguous_ratio = v;
+        self
+    }
+    /// Sets how the assignments are stored (`--format`).
+    pub fn assignments_format(mut self, v: AssignmentsFormat) -> Self {
+        self.s.output.format = v;
         self
     }
     /// Sets the smallest segment exported (`--min-segment-size`); `None`: no merging.

@@ -450,7 +450,7 @@ impl RunDir {
     pub fn stage(
         &self,
         name: &str,
-        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+        write: impl FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
     ) -> Result<Staged, WriteError> {
         let mut s = self.create(name)?;
         let target = s.target.clone();
@@ -653,7 +653,7 @@ impl Drop for RunDir {
 /// A file of a run: its name in the output folder and a function that writes its content.
 pub type FileWriter<'a> = (
     &'a str,
-    Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + 'a>,
+    Box<dyn FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()> + 'a>,
 );
 
 /// Writes a whole run into `dir` in one commit: opens it ([`RunDir::open`], calling `waiting`

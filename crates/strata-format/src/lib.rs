@@ -1,4 +1,5 @@
-//! Strata's output formats: `segments.json` ([`segments::SegmentsFile`]) with the types it
+//! Strata's output formats: the assignments' forms and file names ([`assignments`]),
+//! `segments.json` ([`segments::SegmentsFile`]) with the types it
 //! shares with the rest of Strata, the k-selection table ([`select`]), segment value and
 //! attractiveness ([`value`]), the one commit per run that every command writes its folder
 //! with ([`commit`]: a lock, staged files, `manifest.json`, roll-back), and single-file atomic
@@ -9,6 +10,7 @@
 //! column kinds and the quality scores' type), so a reader of runs links none of them; a
 //! field's meaning changes only with the format.
 
+pub mod assignments;
 pub mod commit;
 pub mod segments;
 pub mod select;

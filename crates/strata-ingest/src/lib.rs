@@ -27,9 +27,11 @@ use std::io::{BufRead, BufReader, Read};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+pub use columnar::text::columnar_as_csv;
 pub use date::{
     DateEvidence, DateFormat, date_evidence, days_from_civil, parse_date, parse_iso_date,
 };
+pub use strata_arrow_text::CsvText;
 pub use table::{Column, ColumnData, IdColumn, MISSING_CODE, Table};
 
 /// What went wrong reading a CSV file. Line numbers are 1-based and count the header.
@@ -90,12 +92,15 @@ pub enum IngestError {
     },
     /// A field that does not parse as its column's kind (a number or a date).
     #[error(
-        "{path}, line {line}, column {column} ('{name}'): expected {expected}, found '{value}'"
+        "{path}, {word} {line}, column {column} ('{name}'): expected {expected}, found '{value}'"
     )]
     BadValue {
         /// The file being read.
         path: PathBuf,
-        /// The line the record starts on.
+        /// What `line` counts: `line` in a CSV file, `row` in a columnar one
+        /// ([`Format::position_word`]).
+        word: &'static str,
+        /// The line the record starts on (the row, in a columnar file).
         line: u64,
         /// The column's position in the header, 1-based.
         column: usize,
@@ -270,12 +275,21 @@ pub struct Header {
     pub names: Vec<String>,
     /// Bytes of the input (every part file of a folder), for progress and sampling.
     pub bytes: u64,
+    /// For each column, whether the schema types it as an integer that fits an `i64` (so an
+    /// id column of it can be written back as integers); all `false` for CSV, whose fields
+    /// have no type.
+    pub integer: Vec<bool>,
 }
 
 impl Header {
     /// Index of the column named exactly `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|h| h == name)
+    }
+
+    /// Whether column `index` holds integers by its schema (see [`Header::integer`]).
+    pub fn holds_integers(&self, index: usize) -> bool {
+        self.integer.get(index).copied().unwrap_or(false)
     }
 
     /// The CSV delimiter; only called on the CSV reading paths, which a columnar input never
@@ -499,6 +513,7 @@ fn read_csv_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestE
     Ok(Header {
         path: path.to_owned(),
         format: Format::Csv { delimiter },
+        integer: vec![false; names.len()],
         names,
         bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
     })
@@ -507,39 +522,53 @@ fn read_csv_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestE
 /// Data records of a file, one at a time, under the same rules as [`read_table`]: blank
 /// lines skipped, a record of the wrong width an error naming its line.
 pub struct Records {
-    rdr: csv::Reader<File>,
+    rdr: csv::Reader<Box<dyn Read>>,
     path: PathBuf,
     width: usize,
+    /// A columnar file, read as the CSV text of its records ([`columnar_as_csv`]): positions
+    /// are rows (the text's line less its header line), and errors are the decoder's.
+    columnar: bool,
 }
 
 impl Records {
-    /// Opens `header.path` past its header line.
+    /// Opens `header.path` past its header line; a columnar file is read as CSV text, record
+    /// batch by record batch, typed values as text (dates and timestamps in ISO 8601, UTC).
     pub fn open(header: &Header) -> Result<Records, IngestError> {
-        if header.format.delimiter().is_none() {
-            return Err(IngestError::NotCsv {
+        let columnar = header.format.delimiter().is_none();
+        let rdr = if columnar {
+            let text = columnar_as_csv(&header.path)?.ok_or_else(|| IngestError::NotCsv {
                 path: header.path.clone(),
                 what: "a transaction log",
                 format: header.format.name(),
-            });
-        }
-        Ok(Records {
-            rdr: past_header(header)?,
+            })?;
+            reader(Box::new(text) as Box<dyn Read>, b',')
+        } else {
+            reader(
+                Box::new(open(&header.path)?) as Box<dyn Read>,
+                header.csv_delimiter(),
+            )
+        };
+        let mut records = Records {
+            rdr,
             path: header.path.clone(),
             width: header.names.len(),
-        })
+            columnar,
+        };
+        let mut skip = csv::ByteRecord::new();
+        let read = records.rdr.read_byte_record(&mut skip);
+        read.map_err(|e| records.error(e))?;
+        Ok(records)
     }
 
-    /// Reads the next data record into `record`; returns the line it starts on.
+    /// Reads the next data record into `record`; returns the line it starts on (its row, in
+    /// a columnar file).
     pub fn next(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, IngestError> {
         loop {
-            if !self
-                .rdr
-                .read_byte_record(record)
-                .map_err(|e| csv_error(&self.path, e))?
-            {
+            let read = self.rdr.read_byte_record(record);
+            if !read.map_err(|e| self.error(e))? {
                 return Ok(None);
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| p.line()) - u64::from(self.columnar);
             if record.len() == self.width {
                 return Ok(Some(line));
             }
@@ -553,6 +582,26 @@ impl Records {
                 expected: self.width,
                 found: record.len(),
             });
+        }
+    }
+}
+
+impl Records {
+    /// A read error as an ingest error: a columnar decoder's own error, carried through the
+    /// text reader as an I/O error, comes out as it was.
+    fn error(&self, e: csv::Error) -> IngestError {
+        if !(self.columnar && matches!(e.kind(), csv::ErrorKind::Io(_))) {
+            return csv_error(&self.path, e);
+        }
+        let csv::ErrorKind::Io(io) = e.into_kind() else {
+            unreachable!("matched above")
+        };
+        match io.downcast::<IngestError>() {
+            Ok(ingest) => ingest,
+            Err(error) => IngestError::Io {
+                path: self.path.clone(),
+                error,
+            },
         }
     }
 }

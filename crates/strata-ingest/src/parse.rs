@@ -389,6 +389,7 @@ impl<'a> Rows<'a> {
     fn bad(&self, line: u64, col: usize, expected: &'static str, field: &[u8]) -> IngestError {
         IngestError::BadValue {
             path: self.path.to_owned(),
+            word: "line",
             line,
             column: col + 1,
             name: self.header.names[col].clone(),
@@ -608,6 +609,7 @@ mod tests {
                 format: crate::Format::Csv { delimiter },
                 bytes: 0,
                 names: vec!["id".into(), "a".into(), "b".into()],
+                integer: vec![false; 3],
             };
             for &file in files {
                 let bytes: Vec<u8> = file

@@ -2,7 +2,8 @@
 //! before written beside it.
 //!
 //! One transaction does everything: a new table is created and loaded (`COPY … FROM STDIN`
-//! of the run's `assignments.csv`), compared with the table it replaces, which is dropped, and
+//! of the run's assignments as CSV: `assignments.csv` as it is, or the Parquet or Arrow
+//! file's records as text), compared with the table it replaces, which is dropped, and
 //! the new one takes its name. Until the commit, readers see the previous run whole; after
 //! it, this one whole. A failure, or a process killed part way, rolls the transaction back on
 //! the server and leaves everything as it was.
@@ -52,8 +53,8 @@ pub struct Written {
     pub changes_table: TableName,
 }
 
-/// Writes `assignments` (a run's `assignments.csv`) to `table` in `database`, with `run_id`
-/// on every row, replacing the table's previous run atomically.
+/// Writes `assignments` (a run's `assignments.csv`, `.parquet` or `.arrows`) to `table` in
+/// `database`, with `run_id` on every row, replacing the table's previous run atomically.
 pub fn write_assignments(
     database: &Database,
     table: &TableName,
@@ -65,7 +66,7 @@ pub fn write_assignments(
         table: table.to_string(),
         message,
     };
-    let header = header_of(assignments)?;
+    let (header, mut records) = csv_of(assignments)?;
     for name in &header {
         if !COLUMNS.iter().any(|(c, _)| c == name) {
             return Err(failed(format!(
@@ -122,12 +123,12 @@ pub fn write_assignments(
     {
         let mut w = tx
             .copy_in(&format!(
-                "COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)",
+                "COPY {} ({}) FROM STDIN (FORMAT csv)",
                 load.sql(),
                 list.join(", ")
             ))
             .map_err(sql)?;
-        std::io::copy(&mut file_from_start(assignments)?, &mut w)
+        std::io::copy(&mut records, &mut w)
             .map_err(|e| failed(format!("while sending {}: {e}", assignments.display())))?;
         w.finish().map_err(sql)?;
     }
@@ -215,23 +216,20 @@ fn columns_of(
     Ok(exists.map(|_| rows.iter().map(|r| r.get(0)).collect()))
 }
 
-/// The header record of `assignments.csv` (which strata wrote: no quoted names).
-fn header_of(path: &Path) -> Result<Vec<String>, PgError> {
+/// The header record of an assignments file (which strata wrote: no quoted names), and its
+/// records after it as CSV text: a CSV file's own bytes, a Parquet or Arrow file's records
+/// rendered as text.
+fn csv_of(path: &Path) -> Result<(Vec<String>, impl BufRead), PgError> {
+    let io = |error| PgError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    let (_, text) = strata_format::assignments::read_as_csv(path).map_err(io)?;
+    let mut text = std::io::BufReader::with_capacity(1 << 20, text);
     let mut line = String::new();
-    file_from_start(path)?
-        .read_line(&mut line)
-        .map_err(|e| PgError::Io {
-            path: path.to_owned(),
-            error: e,
-        })?;
-    Ok(line.trim_end().split(',').map(str::to_owned).collect())
-}
-
-fn file_from_start(path: &Path) -> Result<impl BufRead, PgError> {
-    std::fs::File::open(path)
-        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
-        .map_err(|e| PgError::Io {
-            path: path.to_owned(),
-            error: e,
-        })
+    text.read_line(&mut line).map_err(io)?;
+    Ok((
+        line.trim_end().split(',').map(str::to_owned).collect(),
+        text,
+    ))
 }

@@ -17,7 +17,7 @@ use strata_ingest::ReadPlan;
 use tracing::info;
 
 use super::outputs::{Made, RunFacts, segments_file};
-use crate::assignments::{AssignmentRows, write_assignments_header};
+use crate::assignments::{AssignmentRows, AssignmentsWriter, Shape};
 use crate::backend::Runner;
 use crate::describe::{SegmentSummary, ambiguous_counts, describe};
 use crate::features::{Features, parse_as};
@@ -56,6 +56,8 @@ pub struct AssignSettings {
     /// Write into a folder that holds a fit's results (`--force`), replacing its
     /// assignments.csv, segments.json and report.html; without it such an `--out` is refused.
     pub force: bool,
+    /// How the assignments are stored (`--format`).
+    pub format: crate::AssignmentsFormat,
 }
 
 /// Builder for [`AssignSettings`]; [`build`](AssignSettingsBuilder::build) validates.
@@ -83,6 +85,7 @@ impl AssignSettings {
                 id_salt: None,
                 origin: None,
                 force: false,
+                format: crate::AssignmentsFormat::Csv,
             },
         }
     }
@@ -112,6 +115,11 @@ impl AssignSettingsBuilder {
     /// Says what the input file stands for (its path is a spooled copy).
     pub fn origin(mut self, origin: Option<crate::Origin>) -> Self {
         self.s.origin = origin;
+        self
+    }
+    /// `--format`: how the assignments are stored.
+    pub fn format(mut self, v: crate::AssignmentsFormat) -> Self {
+        self.s.format = v;
         self
     }
     /// `--force`: replace a fit's results in `--out`.
@@ -397,14 +405,20 @@ pub fn assign_with_progress(
 
     refuse_fit_folder(settings)?;
     let run = open_run(&settings.out, "assign")?;
-    let mut staging = run.create("assignments.csv")?;
+    let mut staging = run.create(settings.format.file_name())?;
     let target = staging.target().to_owned();
     let out_err = |e: std::io::Error| CoreError::Output {
         path: target.clone(),
         error: e,
     };
-    let mut csv_out = std::io::BufWriter::with_capacity(1 << 20, &mut staging);
-    write_assignments_header(&mut csv_out, false).map_err(out_err)?;
+    let integer_ids = plan.id_column.is_none_or(|i| header.holds_integers(i));
+    let shape = Shape::new(false, integer_ids, pseudo.is_some());
+    let mut file = AssignmentsWriter::new(
+        settings.format,
+        shape,
+        std::io::BufWriter::with_capacity(1 << 20, &mut staging),
+    )
+    .map_err(out_err)?;
 
     let mut runner: Option<Runner> = None;
     let mut profiles = ProfileBuilder::new(k);
@@ -439,7 +453,7 @@ pub fn assign_with_progress(
             Some(map) => a.labels.iter().map(|&l| map[l as usize]).collect(),
             None => a.labels,
         };
-        AssignmentRows {
+        let rows = AssignmentRows {
             ids: &table.ids,
             segments: &segments,
             sq_distances: Some((&a.nearest, &a.second)),
@@ -447,9 +461,8 @@ pub fn assign_with_progress(
             labels: &model.labels,
             rfm: None,
             pseudo: pseudo.as_ref(),
-        }
-        .write(&mut csv_out)
-        .map_err(out_err)?;
+        };
+        file.write(&rows).map_err(out_err)?;
         let batch_ambiguous = ambiguous_counts(
             &segments,
             &a.nearest,
@@ -483,8 +496,7 @@ pub fn assign_with_progress(
         });
     }
     crate::assignments::warn_formula_ids(formula_ids);
-    std::io::Write::flush(&mut csv_out).map_err(out_err)?;
-    drop(csv_out);
+    file.finish().map_err(out_err)?;
     let assignments = staging.finish()?;
     let rows_dropped = rows - rows_used;
     if rows_dropped > 0 {
@@ -542,6 +554,7 @@ pub fn assign_with_progress(
     let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
     // A fit's model.json in the folder (only with --force) stays, and stays listed.
     let written = run.commit_keeping(vec![assignments, segments, report], &["model.json"])?;
+    super::fit::remove_other_formats(settings.format, &settings.out);
     info!(
         "scored {rows_used} customers in {:.2} s",
         start.elapsed().as_secs_f64()

@@ -178,10 +178,11 @@ pub fn fit_with_progress(
         .id_salt
         .as_ref()
         .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
+    let format = settings.output().format;
     let files: Vec<FileWriter> = vec![
         (
-            "assignments.csv",
-            Box::new(|w: &mut dyn Write| {
+            format.file_name(),
+            Box::new(|w: &mut (dyn Write + Send)| {
                 AssignmentRows {
                     ids: &customers.ids,
                     segments: seg.labels(),
@@ -191,20 +192,20 @@ pub fn fit_with_progress(
                     rfm: rfm.as_ref(),
                     pseudo: pseudo.as_ref(),
                 }
-                .write_file(w)
+                .write_file(format, customers.ids_integer, w)
             }),
         ),
         (
             "segments.json",
-            Box::new(|w: &mut dyn Write| write_json(&segments_file, w)),
+            Box::new(|w: &mut (dyn Write + Send)| write_json(&segments_file, w)),
         ),
         (
             "model.json",
-            Box::new(|w: &mut dyn Write| write_json(&model, w)),
+            Box::new(|w: &mut (dyn Write + Send)| write_json(&model, w)),
         ),
         (
             "report.html",
-            Box::new(|w: &mut dyn Write| w.write_all(report.as_bytes())),
+            Box::new(|w: &mut (dyn Write + Send)| w.write_all(report.as_bytes())),
         ),
     ];
     let run = open_run(&settings.output().folder, "fit")?;
@@ -213,6 +214,7 @@ pub fn fit_with_progress(
         staged.push(run.stage(name, write)?);
     }
     let written = run.commit(staged)?;
+    remove_other_formats(format, &settings.output().folder);
     for p in &written {
         info!("wrote {}", p.display());
     }
@@ -407,5 +409,17 @@ fn model(
         pseudonyms: settings.privacy().id_salt.as_ref().map(|s| PseudonymKey {
             salt_fingerprint: crate::privacy::Pseudonymizer::fingerprint(s.bytes()),
         }),
+    }
+}
+
+/// After a commit: the assignments of another format an earlier run left in `dir` go, so the
+/// folder holds one run's assignments. A failure here loses nothing (the manifest names the
+/// current file), so it is a warning.
+pub(crate) fn remove_other_formats(format: crate::AssignmentsFormat, dir: &std::path::Path) {
+    if let Err(e) = format.remove_others(dir) {
+        tracing::warn!(
+            "could not remove an earlier run's assignments in another format from {}: {e}",
+            dir.display()
+        );
     }
 }

@@ -31,6 +31,9 @@ pub(crate) struct Customers {
     pub bindings: Vec<Binding>,
     /// How the input was stored (recorded in the model).
     pub format: strata_ingest::Format,
+    /// Whether the ids are integers by the input's schema, or row numbers (see
+    /// [`crate::assignments::Shape`]).
+    pub ids_integer: bool,
     /// Customers in the input (after aggregation, for a transaction log), before any was
     /// left out.
     pub rows: usize,

@@ -25,6 +25,7 @@ pub(crate) struct Held {
     pub table: Table,
     pub bindings: Vec<Binding>,
     format: Format,
+    ids_integer: bool,
     rows: usize,
     rows_dropped: usize,
     missing: BTreeMap<String, usize>,
@@ -42,10 +43,10 @@ impl Held {
     ) -> Result<Held, CoreError> {
         let path = settings.input().path.as_path();
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
-        let (mut table, mut bindings, transactions) = match settings.input().source {
+        let (mut table, mut bindings, transactions, ids_integer) = match settings.input().source {
             Source::Transactions => {
                 let (t, b, r) = load_transactions(settings, info, &header)?;
-                (t, b, Some(r))
+                (t, b, Some(r), false)
             }
             Source::Customers => {
                 let (bindings, plan) = customer_plan(settings, info, &header)?;
@@ -59,7 +60,8 @@ impl Held {
                     table.n_rows,
                     settings.input().name()
                 );
-                (table, bindings, None)
+                let ids_integer = plan.id_column.is_none_or(|i| header.holds_integers(i));
+                (table, bindings, None, ids_integer)
             }
         };
         for b in &bindings {
@@ -104,6 +106,7 @@ impl Held {
             table,
             bindings,
             format: header.format,
+            ids_integer,
             rows,
             rows_dropped,
             missing,
@@ -125,6 +128,7 @@ impl Held {
             lines,
             bindings: self.bindings,
             format: self.format,
+            ids_integer: self.ids_integer,
             rows: self.rows,
             rows_dropped: self.rows_dropped,
             missing: self.missing,
@@ -177,6 +181,7 @@ fn load_transactions(
     let synthetic = Header {
         path: path.to_owned(),
         format: header.format,
+        integer: vec![false; names.len()],
         names,
         bytes: header.bytes,
     };

@@ -566,6 +566,7 @@ impl StreamedInput {
             lines,
             bindings: bindings.clone(),
             format: header.format,
+            ids_integer: plan.id_column.is_none_or(|i| header.holds_integers(i)),
             rows,
             rows_dropped,
             missing: missing_by_column,

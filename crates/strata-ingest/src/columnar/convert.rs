@@ -23,8 +23,10 @@ use arrow_array::types::{
     Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
     UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, StringArray, StringViewArray};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType};
 use arrow_schema::{DataType, TimeUnit};
+
+use strata_arrow_text::{Strings, dictionary};
 
 use crate::parse::{Builder, Spare};
 use crate::{IngestError, ParseAs, abi_missing, is_missing, parse_iso_date, parse_number};
@@ -240,39 +242,6 @@ fn is_number_type(t: &DataType) -> bool {
             | DataType::Decimal128(..)
             | DataType::Decimal256(..)
     )
-}
-
-/// Text values of a string array of any offset width, or of a view array.
-enum Strings<'a> {
-    Small(&'a StringArray),
-    Large(&'a arrow_array::LargeStringArray),
-    View(&'a StringViewArray),
-}
-
-impl<'a> Strings<'a> {
-    fn of(a: &'a dyn Array) -> Option<Strings<'a>> {
-        Some(match a.data_type() {
-            DataType::Utf8 => Strings::Small(a.as_string::<i32>()),
-            DataType::LargeUtf8 => Strings::Large(a.as_string::<i64>()),
-            DataType::Utf8View => Strings::View(a.as_string_view()),
-            _ => return None,
-        })
-    }
-
-    /// The text at `i`; `None` when it is null.
-    fn get(&self, i: usize) -> Option<&'a str> {
-        match self {
-            Strings::Small(s) => s.is_valid(i).then(|| s.value(i)),
-            Strings::Large(s) => s.is_valid(i).then(|| s.value(i)),
-            Strings::View(s) => s.is_valid(i).then(|| s.value(i)),
-        }
-    }
-}
-
-/// A dictionary array's keys (as indices into its values) and its values.
-fn dictionary(a: &dyn Array) -> Option<(Vec<usize>, &ArrayRef)> {
-    let d = a.as_any_dictionary_opt()?;
-    Some((d.normalized_keys(), d.values()))
 }
 
 /// A decimal's f64 through its digits: `digits × 10^-scale` correctly rounded, which is what

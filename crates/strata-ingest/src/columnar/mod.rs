@@ -17,6 +17,7 @@
 mod convert;
 #[cfg(test)]
 mod tests;
+pub(crate) mod text;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -44,28 +45,42 @@ pub(crate) fn open(path: &Path) -> Result<Option<Header>, IngestError> {
     let Some(format) = sniff(path)? else {
         return Ok(None);
     };
-    let (names, bytes) = match format {
+    let (schema, bytes) = match format {
         Format::Parquet => {
             let files = parquet_files(path)?;
-            let names = field_names(files[0].meta.schema());
-            (names, files.iter().map(|f| f.bytes).sum())
+            let schema = files[0].meta.schema().clone();
+            (schema, files.iter().map(|f| f.bytes).sum())
         }
         _ => {
             let (batches, _) = ipc_batches(path, format, None)?;
-            let names = field_names(&batches.schema);
-            (names, std::fs::metadata(path).map_or(0, |m| m.len()))
+            let schema = batches.schema.clone();
+            (schema, std::fs::metadata(path).map_or(0, |m| m.len()))
         }
     };
     Ok(Some(Header {
         path: path.to_owned(),
         format,
-        names,
+        names: field_names(&schema),
         bytes,
+        integer: schema
+            .fields()
+            .iter()
+            .map(|f| fits_i64(f.data_type()))
+            .collect(),
     }))
 }
 
 fn field_names(schema: &arrow_schema::Schema) -> Vec<String> {
     schema.fields().iter().map(|f| f.name().clone()).collect()
+}
+
+/// Whether every value of `t` is an integer an `i64` holds.
+fn fits_i64(t: &arrow_schema::DataType) -> bool {
+    use arrow_schema::DataType as T;
+    matches!(
+        t,
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32
+    )
 }
 
 fn io_error(path: &Path, error: std::io::Error) -> IngestError {

@@ -441,12 +441,38 @@ fn bad_values_wrong_types_and_damaged_files_say_where() {
     let e = read_header(&empty, None).unwrap_err().to_string();
     assert!(e.contains("holds no data files"), "{e}");
 
-    // A transaction log is read from CSV only, for now.
-    let e = crate::Records::open(&h).err().unwrap().to_string();
-    assert!(
-        e.contains("a transaction log is read from CSV files only"),
-        "{e}"
-    );
+    // Record by record (how a transaction log is read): the CSV's fields, positions are
+    // rows; a damaged file's decoder error comes through as it is.
+    let mut records = crate::Records::open(&h).unwrap();
+    let mut record = csv::ByteRecord::new();
+    let want: Vec<&str> = CSV.lines().skip(1).collect();
+    for (i, line) in want.iter().enumerate() {
+        assert_eq!(records.next(&mut record).unwrap(), Some(i as u64 + 1));
+        assert_eq!(&record[0], line.split(',').next().unwrap().as_bytes());
+        assert_eq!(&record[3], line.split(',').nth(3).unwrap().as_bytes());
+    }
+    assert_eq!(records.next(&mut record).unwrap(), None);
+    let full = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    let mut damaged = full.clone();
+    // A data page's bytes overwritten: the footer still reads, the page does not.
+    for b in &mut damaged[8..full.len() / 2] {
+        *b = 0xAB;
+    }
+    std::fs::write(&cut, damaged).unwrap();
+    // Whichever step meets the damage first (the footer, the first batch, a later one)
+    // fails with the decoder's error.
+    let e = match read_header(&cut, None).and_then(|h| crate::Records::open(&h)) {
+        Err(e) => e.to_string(),
+        Ok(mut records) => loop {
+            match records.next(&mut record) {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("a damaged file read to its end"),
+                Err(e) => break e.to_string(),
+            }
+        },
+    };
+    assert!(e.contains("cut.parquet: cannot read as Parquet"), "{e}");
 }
 
 /// A file pyarrow wrote (tests/fixtures/parquet/make.py): unsigned and decimal numbers, a
@@ -474,4 +500,198 @@ fn a_pyarrow_file_reads_as_its_csv_twin() {
         read_table(&h, &plan).unwrap()
     };
     assert_same(&read("types.parquet"), &read("types.csv"));
+}
+
+/// Read back as CSV text ([`super::text`]): text needing quotes, a dictionary column,
+/// integers of several widths, floats of both widths in their shortest form, booleans and
+/// nulls; the same text from a Parquet file (several row groups), a folder of parts, an Arrow
+/// IPC file and a stream; and `None` for a CSV file.
+#[test]
+fn columnar_files_read_back_as_csv_text() {
+    use arrow_array::{BooleanArray, Float32Array, Int16Array};
+    let mut labels = StringDictionaryBuilder::<Int32Type>::new();
+    for l in ["a, b", "say \"x\"", "plain", "a, b"] {
+        labels.append_value(l);
+    }
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            Arc::new(StringArray::from(vec![
+                Some("C1"),
+                Some("two\nlines"),
+                Some(""),
+                Some("C4"),
+            ])) as ArrayRef,
+        ),
+        ("label", Arc::new(labels.finish()) as ArrayRef),
+        (
+            "n",
+            Arc::new(Int64Array::from(vec![
+                Some(-5),
+                None,
+                Some(i64::MAX),
+                Some(0),
+            ])),
+        ),
+        ("s", Arc::new(Int16Array::from(vec![1, 2, 3, 4]))),
+        (
+            "f",
+            Arc::new(Float32Array::from(vec![
+                Some(0.1),
+                Some(3.0),
+                None,
+                Some(1e-7),
+            ])),
+        ),
+        (
+            "d",
+            Arc::new(Float64Array::from(vec![
+                Some(0.1),
+                Some(2.5),
+                Some(-0.0),
+                None,
+            ])),
+        ),
+        (
+            "b",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                None,
+                Some(false),
+                Some(true),
+            ])),
+        ),
+    ])
+    .unwrap();
+    let want = "id,label,n,s,f,d,b\n\
+                C1,\"a, b\",-5,1,0.1,0.1,true\n\
+                \"two\nlines\",\"say \"\"x\"\"\",,2,3,2.5,\n\
+                ,plain,9223372036854775807,3,,-0,false\n\
+                C4,\"a, b\",0,4,0.0000001,,true\n";
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("t.parquet");
+    write_parquet(&parquet, &batch, 3, Compression::SNAPPY);
+    assert_eq!(super::text::read_to_string(&parquet), want);
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    write_parquet(
+        &parts.join("part-0.parquet"),
+        &batch.slice(0, 1),
+        3,
+        Compression::UNCOMPRESSED,
+    );
+    write_parquet(
+        &parts.join("part-1.parquet"),
+        &batch.slice(1, 3),
+        3,
+        Compression::UNCOMPRESSED,
+    );
+    assert_eq!(super::text::read_to_string(&parts), want);
+    for stream in [false, true] {
+        let path = dir.path().join(format!("t{stream}.arrow"));
+        let file = std::fs::File::create(&path).unwrap();
+        if stream {
+            let mut w = arrow_ipc::writer::StreamWriter::try_new(file, &batch.schema()).unwrap();
+            w.write(&batch.slice(0, 2)).unwrap();
+            w.write(&batch.slice(2, 2)).unwrap();
+            w.finish().unwrap();
+        } else {
+            let mut w = arrow_ipc::writer::FileWriter::try_new(file, &batch.schema()).unwrap();
+            w.write(&batch).unwrap();
+            w.finish().unwrap();
+        }
+        assert_eq!(super::text::read_to_string(&path), want, "stream: {stream}");
+    }
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, want).unwrap();
+    assert!(super::text::columnar_as_csv(&csv).unwrap().is_none());
+}
+
+/// Dates, timestamps of every unit (before 1970 too, with and without a fraction) and
+/// decimals of several scales read back as the text the CSV reader's ISO layout and number
+/// parser read to the same values.
+#[test]
+fn dates_timestamps_and_decimals_read_back_as_iso_and_digits() {
+    use arrow_array::{
+        Date64Array, TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    };
+    let batch = RecordBatch::try_from_iter([
+        (
+            "d",
+            Arc::new(Date32Array::from(vec![
+                Some(0),
+                Some(-1),
+                Some(11_016),
+                None,
+            ])) as ArrayRef,
+        ),
+        (
+            "d64",
+            Arc::new(Date64Array::from(vec![
+                0,
+                -1,
+                86_400_000 * 11_016 + 5,
+                86_399_999,
+            ])),
+        ),
+        (
+            "s",
+            Arc::new(
+                TimestampSecondArray::from(vec![0, -1, 1_291_191_960, 59]).with_timezone("UTC"),
+            ),
+        ),
+        (
+            "ms",
+            Arc::new(TimestampMillisecondArray::from(vec![
+                1, -1, 1_500, 86_400_000,
+            ])),
+        ),
+        (
+            "us",
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                1, 250_000, -1_000_000, 0,
+            ])),
+        ),
+        (
+            "ns",
+            Arc::new(TimestampNanosecondArray::from(vec![1, 10, 999_999_999, 0])),
+        ),
+        (
+            "dec",
+            Arc::new(
+                Decimal128Array::from(vec![Some(1234), Some(-5), Some(0), None])
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "dec0",
+            Arc::new(
+                Decimal128Array::from(vec![12, -7, 0, 1])
+                    .with_precision_and_scale(10, -2)
+                    .unwrap(),
+            ),
+        ),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.arrows");
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let want = "d,d64,s,ms,us,ns,dec,dec0\n\
+        1970-01-01,1970-01-01,1970-01-01 00:00:00,1970-01-01 00:00:00.001,1970-01-01 00:00:00.000001,1970-01-01 00:00:00.000000001,12.34,1200\n\
+        1969-12-31,1969-12-31,1969-12-31 23:59:59,1969-12-31 23:59:59.999,1970-01-01 00:00:00.25,1970-01-01 00:00:00.00000001,-0.05,-700\n\
+        2000-02-29,2000-02-29,2010-12-01 08:26:00,1970-01-01 00:00:01.5,1969-12-31 23:59:59,1970-01-01 00:00:00.999999999,0.00,0\n\
+        ,1970-01-01,1970-01-01 00:00:59,1970-01-02 00:00:00,1970-01-01 00:00:00,1970-01-01 00:00:00,,100\n";
+    assert_eq!(super::text::read_to_string(&path), want);
+    assert_eq!(
+        crate::parse_iso_date("2010-12-01 08:26:00"),
+        crate::parse_date(crate::DateFormat::Mdy, "12/1/10 8:26"),
+        "a timestamp's text reads as the CSV's date"
+    );
 }

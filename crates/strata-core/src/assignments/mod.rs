@@ -1,8 +1,13 @@
-//! `assignments.csv`: one row per segmented customer in input order (id, segment, label,
+//! A run's assignments: one row per segmented customer in input order (id, segment, label,
 //! distance, boundary_ratio, ambiguous, and the RFM measures and scores when there are any),
-//! formatted in parallel blocks and written in row order.
+//! in the format asked (`--format`): `assignments.csv`, formatted in parallel blocks and
+//! written in row order, or typed columns ([`columnar`]: Parquet, an Arrow stream).
+
+mod columnar;
 
 use std::io::Write;
+
+use strata_format::assignments::AssignmentsFormat;
 
 use rayon::prelude::*;
 use strata_ingest::IdColumn;
@@ -45,12 +50,74 @@ pub(crate) struct AssignmentRows<'a> {
     pub pseudo: Option<&'a crate::privacy::Pseudonymizer>,
 }
 
+/// What fixes an assignments file's columns and their types before its first row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The RFM measures and scores follow the six columns every run has.
+    pub rfm: bool,
+    /// Ids are written as integers in a typed format: the input's schema typed its id column
+    /// as integers, or it had none (row numbers), and ids are not pseudonymized.
+    pub integer_ids: bool,
+}
+
+impl Shape {
+    /// The shape of a run with RFM measures or not, whose ids the input typed as integers or
+    /// not (see [`strata_ingest::Header::holds_integers`]), pseudonymized or not.
+    pub(crate) fn new(rfm: bool, integer_ids: bool, pseudonymized: bool) -> Shape {
+        Shape {
+            rfm,
+            integer_ids: integer_ids && !pseudonymized,
+        }
+    }
+}
+
+/// A run's assignments file being written in its format, a block of rows at a time.
+pub(crate) enum AssignmentsWriter<W: Write + Send> {
+    Csv(W),
+    Columnar(columnar::Writer<W>),
+}
+
+impl<W: Write + Send> AssignmentsWriter<W> {
+    /// Starts the file in `w`: CSV's header record, or the typed formats' schema.
+    pub(crate) fn new(format: AssignmentsFormat, shape: Shape, mut w: W) -> std::io::Result<Self> {
+        Ok(match format {
+            AssignmentsFormat::Csv => {
+                write_assignments_header(&mut w, shape.rfm)?;
+                AssignmentsWriter::Csv(w)
+            }
+            _ => AssignmentsWriter::Columnar(columnar::Writer::new(format, shape, w)?),
+        })
+    }
+
+    /// Appends `rows` after the rows written so far.
+    pub(crate) fn write(&mut self, rows: &AssignmentRows<'_>) -> std::io::Result<()> {
+        match self {
+            AssignmentsWriter::Csv(w) => rows.write(w),
+            AssignmentsWriter::Columnar(w) => w.write(rows),
+        }
+    }
+
+    /// Ends the file (Parquet's footer, the stream's end marker) and flushes it.
+    pub(crate) fn finish(self) -> std::io::Result<()> {
+        match self {
+            AssignmentsWriter::Csv(mut w) => w.flush(),
+            AssignmentsWriter::Columnar(w) => w.finish(),
+        }
+    }
+}
+
 impl AssignmentRows<'_> {
-    /// The whole file: header, then every row.
-    pub(crate) fn write_file(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        write_assignments_header(w, self.rfm.is_some())?;
-        self.write(w)?;
-        w.flush()
+    /// The whole file in `format`: header (or schema), then every row.
+    pub(crate) fn write_file(
+        &self,
+        format: AssignmentsFormat,
+        integer_ids: bool,
+        w: &mut (dyn Write + Send),
+    ) -> std::io::Result<()> {
+        let shape = Shape::new(self.rfm.is_some(), integer_ids, self.pseudo.is_some());
+        let mut file = AssignmentsWriter::new(format, shape, w)?;
+        file.write(self)?;
+        file.finish()
     }
 
     /// Every row, no header. Formatting (float printing, pseudonyms) is most of the cost, so
@@ -269,27 +336,11 @@ fn push_fixed4(x: f32, out: &mut String) {
 }
 
 /// The header of `assignments.csv` (RFM measures and scores when `rfm`).
-pub(crate) fn write_assignments_header<W: Write + ?Sized>(
-    out: &mut W,
-    rfm: bool,
-) -> std::io::Result<()> {
-    let mut head = vec![
-        "id",
-        "segment",
-        "label",
-        "distance",
-        "boundary_ratio",
-        "ambiguous",
-    ];
+fn write_assignments_header<W: Write + ?Sized>(out: &mut W, rfm: bool) -> std::io::Result<()> {
+    use strata_format::assignments::{COLUMNS, RFM_COLUMNS};
+    let mut head = COLUMNS.to_vec();
     if rfm {
-        head.extend([
-            "recency",
-            "frequency",
-            "monetary",
-            "r_score",
-            "f_score",
-            "m_score",
-        ]);
+        head.extend(RFM_COLUMNS);
     }
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(&head)?;
@@ -451,7 +502,8 @@ mod tests {
             b"\"",
             b"=1+2",
         ];
-        let n = 2000;
+        // More than one of the typed writers' record batches.
+        let n = (1 << 16) + 2000;
         let mut bytes = Vec::new();
         let mut offsets = vec![0];
         for i in 0..n {
@@ -543,6 +595,47 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&direct[..200.min(direct.len())])
             );
+            let mut csv = Vec::new();
+            write_assignments_header(&mut csv, with_rfm).unwrap();
+            csv.extend_from_slice(&expected);
+            typed_rows_are_the_csv_s(&rows, &csv);
+        }
+    }
+
+    /// Writes `rows` as Parquet and as an Arrow stream, reads each back as text and checks
+    /// it against `csv` (the CSV file of the same rows): every field the same but those the
+    /// CSV rounds (the boundary ratio to 4 decimals, RFM measures to 2), which are the same
+    /// once rounded; more than one record batch of rows.
+    fn typed_rows_are_the_csv_s(rows: &AssignmentRows<'_>, csv: &[u8]) {
+        let records = |r: Box<dyn std::io::Read>| -> Vec<Vec<String>> {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(r)
+                .records()
+                .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+                .collect()
+        };
+        let want = records(Box::new(csv));
+        let dir = tempfile::tempdir().unwrap();
+        for format in [AssignmentsFormat::Parquet, AssignmentsFormat::Arrow] {
+            let path = dir.path().join(format.file_name());
+            let mut file = std::fs::File::create(&path).unwrap();
+            rows.write_file(format, false, &mut file).unwrap();
+            let (read_as, text) = strata_format::assignments::read_as_csv(&path).unwrap();
+            assert_eq!(read_as, format);
+            let got = records(text);
+            assert_eq!(got.len(), want.len(), "{format}");
+            assert_eq!(got[0], want[0], "{format}");
+            for (g, w) in got.iter().zip(&want).skip(1) {
+                for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                    let shown = match i {
+                        4 if !a.is_empty() => format!("{:.4}", a.parse::<f32>().unwrap()),
+                        6..=8 if !a.is_empty() => Rounded(a.parse().unwrap()).to_string(),
+                        _ => a.clone(),
+                    };
+                    assert_eq!(&shown, b, "{format}, column {i}: {g:?} against {w:?}");
+                }
+            }
         }
     }
 

@@ -1,0 +1,271 @@
+//! The assignments as typed columns: `assignments.parquet` (Snappy-compressed row groups of
+//! up to a million rows) and `assignments.arrows` (an Arrow IPC stream, what `--out -`
+//! writes for a pipe into Arrow readers). The columns are the CSV's, in its order, typed:
+//!
+//! | column | type |
+//! |---|---|
+//! | `id` | `int64` when the input typed its id column as integers (or there was none: row numbers), `utf8` otherwise and for pseudonyms |
+//! | `segment` | `int32` |
+//! | `label` | `dictionary<int32, utf8>`: the segment's label |
+//! | `distance` | `float32`, the value the CSV prints in shortest form; null without k-means |
+//! | `boundary_ratio` | `float32`, unrounded (the CSV prints 4 decimals); null without k-means |
+//! | `ambiguous` | `bool`; null without k-means |
+//! | `recency`, `frequency`, `monetary` | `float64`, unrounded (the CSV prints 2 decimals); null when missing |
+//! | `r_score`, `f_score`, `m_score` | `int16` |
+//!
+//! Signed types throughout: Spark and several warehouses have no unsigned integers.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    ArrayRef, BooleanArray, DictionaryArray, Float32Array, Float64Array, Int16Array, Int32Array,
+    Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+use strata_format::assignments::{AssignmentsFormat, COLUMNS, RFM_COLUMNS};
+use strata_ingest::IdColumn;
+
+use super::{AssignmentRows, Shape};
+use crate::describe::boundary_ratio;
+
+/// Rows in a record batch: a Parquet page's worth of work for each column, and few enough
+/// that a batch's text ids stay far below the 2 GiB a `utf8` array can address.
+const BATCH_ROWS: usize = 1 << 16;
+
+/// Rows in a Parquet row group: the unit a reader (Spark, pyarrow, Strata) reads in parallel.
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// The Arrow schema of the assignments of `shape`.
+pub(super) fn schema(shape: Shape) -> SchemaRef {
+    let id_type = if shape.integer_ids {
+        DataType::Int64
+    } else {
+        DataType::Utf8
+    };
+    let types = [
+        (id_type, false),
+        (DataType::Int32, false),
+        (
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        ),
+        (DataType::Float32, true),
+        (DataType::Float32, true),
+        (DataType::Boolean, true),
+    ];
+    let mut fields: Vec<Field> = COLUMNS
+        .iter()
+        .zip(types)
+        .map(|(name, (t, nullable))| Field::new(*name, t, nullable))
+        .collect();
+    if shape.rfm {
+        for (i, name) in RFM_COLUMNS.iter().enumerate() {
+            fields.push(if i < 3 {
+                Field::new(*name, DataType::Float64, true)
+            } else {
+                Field::new(*name, DataType::Int16, false)
+            });
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// A typed assignments file being written.
+pub(crate) struct Writer<W: Write + Send> {
+    schema: SchemaRef,
+    sink: Sink<W>,
+}
+
+enum Sink<W: Write + Send> {
+    Parquet(Box<ArrowWriter<W>>),
+    Arrow(Box<arrow_ipc::writer::StreamWriter<W>>),
+}
+
+fn io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl<W: Write + Send> Writer<W> {
+    pub(super) fn new(format: AssignmentsFormat, shape: Shape, w: W) -> std::io::Result<Self> {
+        let schema = schema(shape);
+        let sink = match format {
+            AssignmentsFormat::Parquet => {
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                    .set_created_by(format!("strata {}", env!("CARGO_PKG_VERSION")))
+                    .build();
+                Sink::Parquet(Box::new(
+                    ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(io)?,
+                ))
+            }
+            AssignmentsFormat::Arrow => Sink::Arrow(Box::new(
+                arrow_ipc::writer::StreamWriter::try_new(w, &schema).map_err(io)?,
+            )),
+            AssignmentsFormat::Csv => unreachable!("CSV is written by the text writer"),
+        };
+        Ok(Writer { schema, sink })
+    }
+
+    /// Appends `rows`: record batches built in parallel, a round at a time, written in order.
+    pub(super) fn write(&mut self, rows: &AssignmentRows<'_>) -> std::io::Result<()> {
+        let schema = self.schema.clone();
+        let n = rows.segments.len();
+        let labels: ArrayRef = Arc::new(StringArray::from_iter_values(rows.labels.iter()));
+        let round = BATCH_ROWS * 2 * rayon::current_num_threads();
+        for first in (0..n).step_by(round.max(1)) {
+            let last = (first + round).min(n);
+            let starts: Vec<usize> = (first..last).step_by(BATCH_ROWS).collect();
+            let batches = starts
+                .into_par_iter()
+                .map(|s| batch(rows, &schema, &labels, s..(s + BATCH_ROWS).min(last)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(io)?;
+            for b in &batches {
+                match &mut self.sink {
+                    Sink::Parquet(w) => w.write(b).map_err(io)?,
+                    Sink::Arrow(w) => w.write(b).map_err(io)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the footer (Parquet) or the end-of-stream marker (Arrow).
+    pub(super) fn finish(self) -> std::io::Result<()> {
+        match self.sink {
+            Sink::Parquet(w) => w.into_inner().map_err(io)?.flush(),
+            Sink::Arrow(mut w) => {
+                w.finish().map_err(io)?;
+                w.get_mut().flush()
+            }
+        }
+    }
+}
+
+/// The record batch of rows `range`.
+fn batch(
+    rows: &AssignmentRows<'_>,
+    schema: &SchemaRef,
+    labels: &ArrayRef,
+    range: std::ops::Range<usize>,
+) -> Result<RecordBatch, ArrowError> {
+    let segments: Int32Array = rows.segments[range.clone()]
+        .iter()
+        .map(|&s| s as i32)
+        .collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        ids(rows, schema.field(0).data_type(), range.clone())?,
+        Arc::new(segments.clone()),
+        Arc::new(DictionaryArray::try_new(segments, labels.clone())?),
+    ];
+    match rows.sq_distances {
+        Some((near, second)) => {
+            let distance: Float32Array = near[range.clone()]
+                .iter()
+                .map(|&d| d.max(0.0).sqrt())
+                .collect();
+            let ratio: Float32Array = range
+                .clone()
+                .map(|i| boundary_ratio(near[i], second[i]))
+                .collect();
+            let ambiguous: BooleanArray = ratio
+                .values()
+                .iter()
+                .map(|&r| Some(f64::from(r) > rows.threshold))
+                .collect();
+            columns.extend([
+                Arc::new(distance) as ArrayRef,
+                Arc::new(ratio),
+                Arc::new(ambiguous),
+            ]);
+        }
+        None => {
+            let len = range.len();
+            columns.extend([
+                arrow_array::new_null_array(&DataType::Float32, len),
+                arrow_array::new_null_array(&DataType::Float32, len),
+                arrow_array::new_null_array(&DataType::Boolean, len),
+            ]);
+        }
+    }
+    if let Some(r) = rows.rfm {
+        for v in &r.values {
+            let values: Float64Array = v[range.clone()]
+                .iter()
+                .map(|&x| (!x.is_nan()).then_some(x))
+                .collect();
+            columns.push(Arc::new(values));
+        }
+        let scores = &r.scores[range];
+        let scores_of: [fn(&strata_behavior::RfmScores) -> u8; 3] = [|s| s.r, |s| s.f, |s| s.m];
+        for get in scores_of {
+            let col: Int16Array = scores.iter().map(|s| i16::from(get(s))).collect();
+            columns.push(Arc::new(col));
+        }
+    }
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The id column of rows `range`: integers when the schema says so, else text (pseudonyms
+/// when asked).
+fn ids(
+    rows: &AssignmentRows<'_>,
+    id_type: &DataType,
+    range: std::ops::Range<usize>,
+) -> Result<ArrayRef, ArrowError> {
+    let mut scratch = String::new();
+    if *id_type == DataType::Int64 {
+        if let IdColumn::RowNumbers(_) = rows.ids {
+            return Ok(Arc::new(Int64Array::from_iter_values(
+                range.map(|i| i as i64 + 1),
+            )));
+        }
+        let values = range
+            .map(|i| {
+                let id = rows.ids.get(i, &mut scratch);
+                std::str::from_utf8(id)
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        // The id itself stays out of the message: ids never reach logs.
+                        ArrowError::InvalidArgumentError(format!(
+                            "the id of customer {} is not an integer, though the input typed \
+                             its id column as integers",
+                            i + 1
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<i64>, _>>()?;
+        return Ok(Arc::new(Int64Array::from(values)));
+    }
+    let mut out = StringBuilder::with_capacity(range.len(), range.len() * 16);
+    let mut pseudonym = String::new();
+    for i in range {
+        let id = rows.ids.get(i, &mut scratch);
+        match rows.pseudo {
+            Some(p) => {
+                p.pseudonym(id, &mut pseudonym);
+                out.append_value(&pseudonym);
+            }
+            None => match std::str::from_utf8(id) {
+                Ok(t) => out.append_value(t),
+                Err(_) => {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "the id of customer {} is not UTF-8 text, which Parquet and Arrow \
+                         text columns hold; write the assignments as CSV (--format csv), \
+                         or pseudonymize the ids",
+                        i + 1
+                    )));
+                }
+            },
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
