@@ -235,7 +235,9 @@ def hundred_million(rows=100_000_000, k=16):
 def parquet_case(rows, k=8):
     """The synthetic table of `end_to_end` as Parquet (pyarrow, snappy, its default row groups):
     Strata reading it against reading the CSV, pandas.read_parquet, and the whole fit from it
-    against the script on the same file (read_parquet, scaling, KMeans, to_parquet); alternating."""
+    against the script on the same file (read_parquet, scaling, KMeans, to_parquet), Strata
+    writing its assignments as Parquet too (`--format parquet`; and, for the record, as CSV);
+    alternating."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     csv = WORK / f"synth_{rows}.csv"
@@ -247,7 +249,7 @@ def parquet_case(rows, k=8):
     script.write_text(PANDAS_SCRIPT)
     env = {**os.environ, "RAYON_NUM_THREADS": str(THREADS)}
     read = {"csv": [], "parquet": []}
-    pandas_read, s_runs, p_runs = [], [], []
+    pandas_read, s_runs, p_runs, c_runs = [], [], [], []
     code = ("import sys, time, pandas; t = time.perf_counter(); pandas.read_parquet(sys.argv[1]); "
             "print(time.perf_counter() - t)")
     fit = [str(STRATA), "-q", "fit", "-s", "features", "--id-column", "id", "--init", str(init_csv),
@@ -258,7 +260,9 @@ def parquet_case(rows, k=8):
             read[kind].append(float(p.stdout.split("median ")[1].split(" s")[0]))
         pandas_read.append(float(subprocess.run([sys.executable, "-c", code, str(path)], check=True,
                                                 capture_output=True, text=True).stdout))
-        s_runs.append(timed(fit + ["--out", str(WORK / "strata_parquet_out"), str(path)], env))
+        s_runs.append(timed(fit + ["--format", "parquet", "--out", str(WORK / "strata_parquet_out"),
+                                   str(path)], env))
+        c_runs.append(timed(fit + ["--out", str(WORK / "strata_parquet_csv_out"), str(path)], env))
         p_runs.append(timed([sys.executable, str(script), str(path), str(init_csv),
                              str(WORK / "pandas_out.parquet"), str(k), str(ITERS)], env))
     s_seg = json.load(open(WORK / "strata_parquet_out" / "segments.json"))
@@ -267,6 +271,7 @@ def parquet_case(rows, k=8):
         "rows": rows, "mb": path.stat().st_size / 1e6, "csv_read_s": median(read["csv"]),
         "parquet_read_s": median(read["parquet"]), "pandas_read_s": median(pandas_read),
         "strata_s": median([r[0] for r in s_runs]), "strata_mib": max(r[1] for r in s_runs),
+        "strata_csv_out_s": median([r[0] for r in c_runs]),
         "pandas_s": median([r[0] for r in p_runs]), "pandas_mib": max(r[1] for r in p_runs),
         "strata_inertia": s_seg["inertia"], "pandas_inertia": p_out[0]["inertia"],
         "strata_stages": s_seg.get("timings_s", {}), "pandas_stages": p_out[-1]["stages"],
@@ -443,18 +448,21 @@ def main():
     lines += ["", "## From Parquet (the same synthetic tables, written by pyarrow: snappy, default row groups)", "",
               f"Reading: `ingest_rate` (the table read whole, {THREADS} threads) on the CSV and on the Parquet "
               "file, and pandas.read_parquet (pyarrow, its own threads). Fit: `strata fit` from the Parquet "
-              "file (same starting centroids and iterations as above; it still writes assignments.csv) against "
-              "the script reading and writing Parquet. Median of alternating runs.", "",
+              "file writing its assignments as Parquet (`--format parquet`; same starting centroids and "
+              "iterations as above) against the script reading and writing Parquet; the same fit writing "
+              "assignments.csv beside it. Median of alternating runs.", "",
               "| rows | Parquet MB | Strata CSV read s | Strata Parquet read s | CSV / Parquet | "
-              "pandas.read_parquet s | Strata fit s | pandas + sklearn s | speed-up | Strata peak MiB | "
-              "pandas peak MiB | inertia rel. diff |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "pandas.read_parquet s | Strata fit s | (CSV out s) | pandas + sklearn s | speed-up | "
+              "Strata peak MiB | pandas peak MiB | inertia rel. diff |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     pq_cases = []
     for rows in csv_rows:
         q = parquet_case(rows)
         pq_cases.append(q)
         lines.append(f"| {rows:,} | {q['mb']:.0f} | {q['csv_read_s']:.2f} | {q['parquet_read_s']:.2f} | "
                      f"{q['csv_read_s'] / q['parquet_read_s']:.1f}× | {q['pandas_read_s']:.2f} | "
-                     f"{q['strata_s']:.2f} | {q['pandas_s']:.2f} | {q['pandas_s'] / q['strata_s']:.1f}× | "
+                     f"{q['strata_s']:.2f} | {q['strata_csv_out_s']:.2f} | {q['pandas_s']:.2f} | "
+                     f"{q['pandas_s'] / q['strata_s']:.1f}× | "
                      f"{q['strata_mib']:.0f} | {q['pandas_mib']:.0f} | "
                      f"{abs(q['strata_inertia'] - q['pandas_inertia']) / abs(q['pandas_inertia']):.1e} |")
         print(lines[-1], flush=True)

@@ -25,8 +25,11 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use strata_format::assignments::{AssignmentsFormat, COLUMNS, RFM_COLUMNS};
 use strata_ingest::IdColumn;
@@ -83,8 +86,64 @@ pub(crate) struct Writer<W: Write + Send> {
 }
 
 enum Sink<W: Write + Send> {
-    Parquet(Box<ArrowWriter<W>>),
+    Parquet(Box<ParquetSink<W>>),
     Arrow(Box<arrow_ipc::writer::StreamWriter<W>>),
+}
+
+/// A Parquet file written a row group at a time, each row group's columns encoded in
+/// parallel (`ArrowWriter` encodes them one after another: most of the output stage).
+struct ParquetSink<W: Write + Send> {
+    file: SerializedFileWriter<W>,
+    columns: ArrowRowGroupWriterFactory,
+    /// Batches of the row group being gathered, and their rows.
+    pending: Vec<RecordBatch>,
+    rows: usize,
+    groups: usize,
+    /// Rows that close a row group ([`ROW_GROUP_ROWS`]; fewer in tests).
+    group_rows: usize,
+}
+
+impl<W: Write + Send> ParquetSink<W> {
+    fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        self.pending.push(batch.clone());
+        self.rows += batch.num_rows();
+        if self.rows >= self.group_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes the gathered batches as one row group, a rayon task per column, and appends
+    /// it to the file in column order.
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.pending);
+        self.rows = 0;
+        let schema = batches[0].schema();
+        let writers = self.columns.create_column_writers(self.groups)?;
+        // One leaf per field: the schema has no nested column.
+        let chunks = writers
+            .into_par_iter()
+            .enumerate()
+            .map(|(j, mut w)| {
+                for b in &batches {
+                    for leaf in compute_leaves(schema.field(j), b.column(j))? {
+                        w.write(&leaf)?;
+                    }
+                }
+                w.close()
+            })
+            .collect::<parquet::errors::Result<Vec<_>>>()?;
+        let mut group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        self.groups += 1;
+        Ok(())
+    }
 }
 
 fn io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
@@ -96,14 +155,37 @@ impl<W: Write + Send> Writer<W> {
         let schema = schema(shape);
         let sink = match format {
             AssignmentsFormat::Parquet => {
-                let props = WriterProperties::builder()
+                // Dictionary pages only where values repeat (segment, label, the RFM scores):
+                // for ids, distances and ratios the encoder would build a hash table of every
+                // value only to fall back to plain pages.
+                let mut props = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                    .set_created_by(format!("strata {}", env!("CARGO_PKG_VERSION")))
-                    .build();
-                Sink::Parquet(Box::new(
-                    ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(io)?,
-                ))
+                    .set_created_by(format!("strata {}", env!("CARGO_PKG_VERSION")));
+                for column in [
+                    "id",
+                    "distance",
+                    "boundary_ratio",
+                    "recency",
+                    "frequency",
+                    "monetary",
+                ] {
+                    props = props.set_column_dictionary_enabled(ColumnPath::from(column), false);
+                }
+                let props = props.build();
+                // The Arrow writer lays out the file (schema, its Arrow form in the footer's
+                // metadata) and hands over its parts for the parallel row groups.
+                let (file, columns) = ArrowWriter::try_new(w, schema.clone(), Some(props))
+                    .and_then(ArrowWriter::into_serialized_writer)
+                    .map_err(io)?;
+                Sink::Parquet(Box::new(ParquetSink {
+                    file,
+                    columns,
+                    pending: Vec::new(),
+                    rows: 0,
+                    groups: 0,
+                    group_rows: ROW_GROUP_ROWS,
+                }))
             }
             AssignmentsFormat::Arrow => Sink::Arrow(Box::new(
                 arrow_ipc::writer::StreamWriter::try_new(w, &schema).map_err(io)?,
@@ -140,7 +222,10 @@ impl<W: Write + Send> Writer<W> {
     /// Writes the footer (Parquet) or the end-of-stream marker (Arrow).
     pub(super) fn finish(self) -> std::io::Result<()> {
         match self.sink {
-            Sink::Parquet(w) => w.into_inner().map_err(io)?.flush(),
+            Sink::Parquet(mut w) => {
+                w.flush().map_err(io)?;
+                w.file.into_inner().map_err(io)?.flush()
+            }
             Sink::Arrow(mut w) => {
                 w.finish().map_err(io)?;
                 w.get_mut().flush()
@@ -268,4 +353,70 @@ fn ids(
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row groups closed every few batches, their columns encoded in parallel, read back by
+    /// the parquet crate's own reader: the schema, the row groups and every value in order.
+    #[test]
+    fn parallel_row_groups_read_back_in_order() {
+        let n = 2 * BATCH_ROWS + 777;
+        let ids = IdColumn::RowNumbers(n);
+        let segments: Vec<u32> = (0..n).map(|i| (i % 5) as u32).collect();
+        let near: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
+        let second: Vec<f32> = (0..n).map(|i| i as f32 + 1.0).collect();
+        let labels: Vec<String> = (0..5).map(|i| format!("segment {i}")).collect();
+        let rows = AssignmentRows {
+            ids: &ids,
+            segments: &segments,
+            sq_distances: Some((&near, &second)),
+            threshold: 0.5,
+            labels: &labels,
+            rfm: None,
+            pseudo: None,
+        };
+        let shape = Shape::new(false, true, false);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.parquet");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let mut w = Writer::new(AssignmentsFormat::Parquet, shape, &mut file).unwrap();
+        if let Sink::Parquet(p) = &mut w.sink {
+            p.group_rows = 50_000;
+        }
+        // Two calls, as a streamed scoring makes one a batch.
+        let half = n / 2;
+        for range in [0..half, half..n] {
+            let part = AssignmentRows {
+                ids: &IdColumn::RowNumbers(range.len()),
+                segments: &segments[range.clone()],
+                sq_distances: Some((&near[range.clone()], &second[range.clone()])),
+                ..rows
+            };
+            w.write(&part).unwrap();
+        }
+        w.finish().unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(reader.schema().as_ref(), schema(shape).as_ref());
+        // Each call's first full batch closes a group (65,536 ≥ 50,000 rows); the rest of
+        // the rows close the last at the end.
+        assert_eq!(reader.metadata().num_row_groups(), 3, "row groups");
+        let mut row = 0;
+        for b in reader.build().unwrap() {
+            let b = b.unwrap();
+            let seg = b.column(1).as_any().downcast_ref::<Int32Array>().unwrap();
+            let dist = b.column(3).as_any().downcast_ref::<Float32Array>().unwrap();
+            for i in 0..b.num_rows() {
+                assert_eq!(seg.value(i) as u32, segments[row + i]);
+                assert_eq!(dist.value(i), near[row + i].sqrt());
+            }
+            row += b.num_rows();
+        }
+        assert_eq!(row, n);
+    }
 }

@@ -7,6 +7,7 @@ mod columnar;
 
 use std::io::Write;
 
+use strata_arrow_text::push_field;
 use strata_format::assignments::AssignmentsFormat;
 
 use rayon::prelude::*;
@@ -236,26 +237,6 @@ impl AssignmentRows<'_> {
             out.push(b'\n');
         }
     }
-}
-
-/// Appends `field` as the csv crate's writer writes it by default: in quotes, with quotes
-/// doubled, when it holds a comma, a quote, `\r` or `\n`; as it is otherwise.
-fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if !field
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        out.extend_from_slice(field);
-        return;
-    }
-    out.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
 }
 
 /// Appends `x` as `format!("{x}")` would: the shortest digits that read back as `x`, without
