@@ -592,4 +592,32 @@ fn a_transaction_log_in_parquet_segments_as_its_csv_does() {
         assert_eq!(a["segments"], b["segments"], "{mode}");
         assert_eq!(b["input"]["format"], "parquet");
     }
+    // The log's integer customer ids stay integers in typed assignments.
+    let out = dir.path().join("typed");
+    let o = run(&[
+        "fit",
+        "-s",
+        "behavioral",
+        "--mode",
+        "rfm",
+        "--as-of",
+        "2010-12-10",
+        "--transactions",
+        parquet.to_str().unwrap(),
+        "--format",
+        "parquet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let types = parquet_types(&out.join("assignments.parquet"));
+    assert_eq!(types[0], ("id".to_string(), arrow_schema::DataType::Int64));
+    assert_eq!(types[9].1, arrow_schema::DataType::Int16, "{types:?}");
+    let rows = records(&out.join("assignments.parquet"));
+    let csv_rows = read_csv(&dir.path().join("rfm-csv/assignments.csv"));
+    assert_eq!(rows.len(), csv_rows.len());
+    for (t, c) in rows.iter().zip(&csv_rows).skip(1) {
+        assert_eq!(t[..3], c[..3]);
+        assert_eq!(t[9..], c[9..], "RFM scores");
+    }
 }

@@ -934,6 +934,8 @@ fn help_teaches_the_stopping_rule_and_outputs() {
         "Stopping rule",
         "TOL × (mean over features",
         "assignments.csv",
+        "assignments.parquet",
+        "--format <FORMAT>",
         "--map <ROLE=COLUMN>",
     ] {
         assert!(s.contains(n), "{n:?} missing from fit --help");

@@ -45,8 +45,8 @@ impl Held {
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let (mut table, mut bindings, transactions, ids_integer) = match settings.input().source {
             Source::Transactions => {
-                let (t, b, r) = load_transactions(settings, info, &header)?;
-                (t, b, Some(r), false)
+                let (t, b, r, ids_integer) = load_transactions(settings, info, &header)?;
+                (t, b, Some(r), ids_integer)
             }
             Source::Customers => {
                 let (bindings, plan) = customer_plan(settings, info, &header)?;
@@ -148,9 +148,11 @@ fn load_transactions(
     settings: &FitSettings,
     info: &PluginInfo,
     header: &Header,
-) -> Result<(Table, Vec<Binding>, TxReport), CoreError> {
+) -> Result<(Table, Vec<Binding>, TxReport, bool), CoreError> {
     let path = settings.input().path.as_path();
     let cols = resolve_transaction_columns(path, header, &settings.input().maps)?;
+    // A columnar log's integer customer ids go out as integers (see `Customers::ids_integer`).
+    let ids_integer = header.holds_integers(cols.customer_id);
     let opts = TxOptions {
         date_format: settings.input().date_format,
         as_of: settings.input().as_of,
@@ -214,5 +216,5 @@ fn load_transactions(
             .collect(),
         lines,
     };
-    Ok((table, bindings, report))
+    Ok((table, bindings, report, ids_integer))
 }
