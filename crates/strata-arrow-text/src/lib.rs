@@ -15,9 +15,10 @@ use std::io::Read;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type,
-    Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Date64Type, Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type,
+    Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, StringViewArray};
 use arrow_schema::{DataType, TimeUnit};
@@ -163,11 +164,16 @@ enum Texts<'a> {
     Int(&'a dyn Array, fn(&dyn Array, usize) -> i128),
     F32(&'a arrow_array::Float32Array),
     F64(&'a arrow_array::Float64Array),
+    /// Half floats, printed as the f32 they widen to exactly.
+    F32Of16(&'a arrow_array::Float16Array),
     /// Days since 1970-01-01.
     Date(&'a dyn Array, fn(&dyn Array, usize) -> i64),
     /// An instant as a count of `1 / per_second` seconds since 1970-01-01 00:00 UTC.
     Timestamp(&'a dyn Array, fn(&dyn Array, usize) -> i64, i64),
-    Decimal(&'a arrow_array::Decimal128Array, i8),
+    /// A decimal of any width: its unscaled integer's digits, and its scale.
+    Decimal(&'a dyn Array, fn(&dyn Array, usize) -> String, i8),
+    /// Every value null (a column of no values, as pandas writes an all-empty one).
+    Null,
 }
 
 impl<'a> Texts<'a> {
@@ -229,9 +235,28 @@ impl<'a> Texts<'a> {
                     1_000_000_000,
                 ),
             },
-            DataType::Decimal128(_, scale) => {
-                Texts::Decimal(a.as_primitive::<Decimal128Type>(), *scale)
-            }
+            DataType::Decimal32(_, scale) => Texts::Decimal(
+                a,
+                |a, i| a.as_primitive::<Decimal32Type>().value(i).to_string(),
+                *scale,
+            ),
+            DataType::Decimal64(_, scale) => Texts::Decimal(
+                a,
+                |a, i| a.as_primitive::<Decimal64Type>().value(i).to_string(),
+                *scale,
+            ),
+            DataType::Decimal128(_, scale) => Texts::Decimal(
+                a,
+                |a, i| a.as_primitive::<Decimal128Type>().value(i).to_string(),
+                *scale,
+            ),
+            DataType::Decimal256(_, scale) => Texts::Decimal(
+                a,
+                |a, i| a.as_primitive::<Decimal256Type>().value(i).to_string(),
+                *scale,
+            ),
+            DataType::Float16 => Texts::F32Of16(a.as_primitive::<Float16Type>()),
+            DataType::Null => Texts::Null,
             _ => return None,
         })
     }
@@ -291,11 +316,17 @@ impl<'a> Texts<'a> {
                     }
                 }
             }
-            Texts::Decimal(a, scale) => {
+            Texts::Decimal(a, digits, scale) => {
                 if a.is_valid(i) {
-                    push_decimal(a.value(i), *scale, out);
+                    push_decimal(&digits(*a, i), *scale, out);
                 }
             }
+            Texts::F32Of16(a) => {
+                if a.is_valid(i) {
+                    let _ = write!(out, "{}", a.value(i).to_f32());
+                }
+            }
+            Texts::Null => {}
         }
     }
 }
@@ -307,25 +338,29 @@ fn push_date(days: i64, out: &mut Vec<u8>) {
     let _ = write!(out, "{y:04}-{m:02}-{d:02}");
 }
 
-/// Appends a decimal's digits `v × 10^-scale` as plain decimal text.
-fn push_decimal(v: i128, scale: i8, out: &mut Vec<u8>) {
-    use std::io::Write as _;
+/// Appends a decimal `v × 10^-scale`, given `v`'s decimal digits (a leading `-` when
+/// negative), as plain decimal text.
+fn push_decimal(v: &str, scale: i8, out: &mut Vec<u8>) {
+    let (negative, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v),
+    };
+    if negative {
+        out.push(b'-');
+    }
     if scale <= 0 {
-        let _ = write!(out, "{v}");
-        if v != 0 {
-            for _ in 0..-i32::from(scale) {
-                out.push(b'0');
-            }
+        out.extend_from_slice(digits.as_bytes());
+        if digits != "0" {
+            out.extend(std::iter::repeat_n(b'0', scale.unsigned_abs().into()));
         }
         return;
     }
-    let scale = scale as usize;
-    let digits = format!("{:0>width$}", v.unsigned_abs(), width = scale + 1);
-    if v < 0 {
-        out.push(b'-');
-    }
-    let (whole, fraction) = digits.split_at(digits.len() - scale);
-    let _ = write!(out, "{whole}.{fraction}");
+    let scale = usize::from(scale.unsigned_abs());
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale);
+    out.extend_from_slice(whole.as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(fraction.as_bytes());
 }
 
 /// Appends `field` as the csv crate writes it: quoted, with quotes doubled, when it holds a
@@ -380,6 +415,51 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    /// Decimals of every width and scale, half floats and all-null columns.
+    #[test]
+    fn decimals_of_every_width_half_floats_and_null_columns() {
+        use arrow_array::{Decimal32Array, Decimal256Array, Float16Array, NullArray};
+        type I256 = <Decimal256Type as arrow_array::ArrowPrimitiveType>::Native;
+        let d32: ArrayRef = Arc::new(
+            Decimal32Array::from(vec![Some(-5), Some(12_345), None])
+                .with_precision_and_scale(9, 3)
+                .unwrap(),
+        );
+        let d256: ArrayRef = Arc::new(
+            Decimal256Array::from(vec![
+                Some(I256::from_i128(-1)),
+                Some(I256::from_i128(100)),
+                Some(I256::from_i128(0)),
+            ])
+            .with_precision_and_scale(40, 2)
+            .unwrap(),
+        );
+        let half: ArrayRef = Arc::new(Float16Array::from(vec![
+            Some(half_of(1.5)),
+            None,
+            Some(half_of(-0.25)),
+        ]));
+        let null: ArrayRef = Arc::new(NullArray::new(3));
+        let batch = RecordBatch::try_from_iter([("a", d32), ("b", d256), ("h", half), ("n", null)])
+            .unwrap();
+        let names: Vec<String> = ["a", "b", "h", "n"].map(String::from).to_vec();
+        let mut s = String::new();
+        CsvText::new(&names, Box::new(std::iter::once(Ok(batch))))
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(
+            s,
+            "a,b,h,n\n-0.005,-0.01,1.5,\n12.345,1.00,,\n,0.00,-0.25,\n"
+        );
+    }
+
+    /// A half float of an exactly representable value.
+    fn half_of(
+        x: f32,
+    ) -> <arrow_array::types::Float16Type as arrow_array::ArrowPrimitiveType>::Native {
+        <arrow_array::types::Float16Type as arrow_array::ArrowPrimitiveType>::Native::from_f32(x)
     }
 
     /// An error of the batches' source comes out of `read` as the inner error of an I/O

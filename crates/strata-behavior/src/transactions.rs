@@ -193,7 +193,10 @@ pub fn aggregate(
     cols: &TxColumns,
     opts: &TxOptions,
 ) -> Result<Behaviour, TxError> {
+    // A date or timestamp column of a columnar log reads as ISO 8601 text, whatever
+    // --date-format says of text dates.
     let format = match opts.date_format {
+        _ if header.holds_dates(cols.timestamp) => DateFormat::Iso,
         Some(f) => f,
         None => detect_format(header, cols.timestamp)?,
     };

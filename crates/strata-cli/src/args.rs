@@ -229,7 +229,7 @@ pub struct FitArgs {
     pub out: PathBuf,
     /// How the assignments are stored: assignments.csv, assignments.parquet (typed columns,
     /// for Spark, pandas, DuckDB and warehouses) or assignments.arrows (an Arrow IPC stream).
-    /// `strata compare`, `assign` and --to read each.
+    /// `strata compare` and --to read each.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
     pub format: FormatArg,
     #[command(flatten)]
@@ -370,7 +370,8 @@ pub struct DataArgs {
     #[arg(long, value_name = "DATE", help_heading = "Transaction logs")]
     pub as_of: Option<String>,
     /// Date layout of the transaction log: iso, mdy (12/31/2010 8:26), dmy (31/12/2010) or
-    /// ymd (20101231). Default: detected; required when slash dates could be either.
+    /// ymd (20101231). Default: detected; required when slash dates could be either. A
+    /// Parquet or Arrow log's date and timestamp columns are typed and need none.
     #[arg(long, value_name = "LAYOUT", value_parser = parse_date_format, help_heading = "Transaction logs")]
     pub date_format: Option<strata_core::DateFormat>,
     /// Strategy plugin to use (see `strata plugins`).
@@ -640,7 +641,7 @@ pub struct AssignArgs {
     pub force: bool,
     /// How the assignments are stored: assignments.csv, assignments.parquet or
     /// assignments.arrows (an Arrow IPC stream); with `-o -`, what goes to standard output
-    /// (arrow: a stream that `pyarrow.ipc.open_stream` or the next `strata assign -` reads).
+    /// (arrow: a stream that `pyarrow.ipc.open_stream`, DuckDB or Spark read).
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
     pub format: FormatArg,
     // Last, as their help heading would carry on to the arguments after them.

@@ -144,7 +144,7 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     if r.ids_pseudonymized {
         writeln!(
             out,
-            "Ids in assignments.csv are pseudonyms (HMAC-SHA-256 under your salt)."
+            "Ids in the assignments are pseudonyms (HMAC-SHA-256 under your salt)."
         )?;
     }
     if !r.skipped_columns.is_empty() {

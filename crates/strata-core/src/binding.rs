@@ -401,7 +401,7 @@ mod tests {
             format: strata_ingest::Format::Csv { delimiter: b',' },
             bytes: 0,
             names: names.iter().map(|s| s.to_string()).collect(),
-            integer: vec![false; names.len()],
+            types: vec![strata_ingest::SchemaType::Untyped; names.len()],
         }
     }
 

@@ -81,7 +81,7 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
     if hidden > 0 {
         notes.push(format!(
             "This page shows the {MAX_REPORT_SEGMENTS} largest of the {} segments; \
-             segments.json and assignments.csv have every one.",
+             segments.json and the assignments have every one.",
             f.k
         ));
     }
@@ -265,7 +265,7 @@ fn fit_notes(f: &SegmentsFile) -> Vec<String> {
         ));
     }
     if f.ids_pseudonymized {
-        notes.push("Customer ids in assignments.csv are pseudonyms (keyed hashes).".into());
+        notes.push("Customer ids in the assignments are pseudonyms (keyed hashes).".into());
     }
     notes
 }

@@ -80,26 +80,14 @@ impl AssignmentsFormat {
         Ok((dir.join(format.file_name()), format))
     }
 
-    /// Removes the other formats' assignments files from `dir`, once a run that wrote this
-    /// format's file has committed (so a folder never holds an older run's assignments beside
-    /// the current one; the manifest already names the current file, should this stop part way).
-    pub fn remove_others(self, dir: &Path) -> std::io::Result<()> {
-        for other in Self::ALL.into_iter().filter(|&f| f != self) {
-            match std::fs::remove_file(dir.join(other.file_name())) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// The format of an assignments file, by its name's ending (CSV for anything else).
-    pub fn of_file(path: &Path) -> AssignmentsFormat {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("parquet") => Self::Parquet,
-            Some("arrows" | "arrow") => Self::Arrow,
-            _ => Self::Csv,
-        }
+    /// The other formats' file names: what a run writing this format supersedes
+    /// ([`crate::commit::RunDir::supersede`]).
+    pub fn others(self) -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|&f| f != self)
+            .map(Self::file_name)
+            .collect()
     }
 }
 
@@ -210,12 +198,8 @@ mod tests {
             (d.join("assignments.parquet"), AssignmentsFormat::Parquet)
         );
         assert_eq!(
-            AssignmentsFormat::of_file(Path::new("a/b.arrows")),
-            AssignmentsFormat::Arrow
+            AssignmentsFormat::Parquet.others(),
+            ["assignments.csv", "assignments.arrows"]
         );
-        AssignmentsFormat::Parquet.remove_others(d).unwrap();
-        assert!(!d.join("assignments.csv").exists());
-        assert!(d.join("assignments.parquet").exists());
-        AssignmentsFormat::Parquet.remove_others(d).unwrap();
     }
 }

@@ -286,6 +286,10 @@ pub struct RunDir {
     /// Whether this run created the folder (then a failed run removes it again if empty).
     created: bool,
     committed: bool,
+    /// Files an earlier run may have left that this run's files take the place of (the
+    /// assignments in another format): removed at the commit, under the lock, when the
+    /// folder's previous manifest lists them (a file no manifest lists is not Strata's).
+    superseded: Vec<String>,
 }
 
 impl std::fmt::Debug for RunDir {
@@ -406,6 +410,7 @@ impl RunDir {
             _lock: lock,
             created,
             committed: false,
+            superseded: Vec::new(),
         };
         run.sweep();
         Ok(run)
@@ -466,6 +471,14 @@ impl RunDir {
         s.finish()
     }
 
+    /// Names files of an earlier run that this one supersedes without replacing them by name
+    /// (`assignments.parquet` after `assignments.csv`): at the commit, once the new files are
+    /// in place and while the folder is still locked, each one the previous manifest listed is
+    /// removed. One that cannot be removed stays, unlisted: the new manifest names the run.
+    pub fn supersede(&mut self, names: &[&str]) {
+        self.superseded = names.iter().map(|n| (*n).to_owned()).collect();
+    }
+
     /// Makes `files` the run in this folder, all together (see the module docs); returns their
     /// paths.
     pub fn commit(self, files: Vec<Staged>) -> Result<Vec<PathBuf>, CommitError> {
@@ -500,6 +513,7 @@ impl RunDir {
                 Ok(())
             }
         };
+        let previous = Manifest::read(&self.dir).ok().flatten();
         let mut listed: BTreeMap<String, FileDigest> = BTreeMap::new();
         for name in keep {
             let path = self.dir.join(name);
@@ -577,9 +591,16 @@ impl RunDir {
             ));
         }
 
-        // 4. The backups are no longer needed.
+        // 4. The backups are no longer needed, nor what this run supersedes.
         self.remove_backups(&backups);
         self.committed = true;
+        if let Some(previous) = previous {
+            for name in &self.superseded {
+                if previous.files.contains_key(name) && !files.iter().any(|f| &f.name == name) {
+                    let _ = std::fs::remove_file(self.dir.join(name));
+                }
+            }
+        }
         Ok(written)
     }
 

@@ -263,6 +263,19 @@ impl Format {
     }
 }
 
+/// What an input's schema says a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaType {
+    /// No schema (CSV): the values say.
+    Untyped,
+    /// Integers an `i64` holds.
+    Integer,
+    /// Dates or timestamps.
+    Temporal,
+    /// Anything else (floats, decimals, text, …).
+    Other,
+}
+
 /// An input opened for reading: where it is, how it is stored and its column names.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -275,10 +288,9 @@ pub struct Header {
     pub names: Vec<String>,
     /// Bytes of the input (every part file of a folder), for progress and sampling.
     pub bytes: u64,
-    /// For each column, whether the schema types it as an integer that fits an `i64` (so an
-    /// id column of it can be written back as integers); all `false` for CSV, whose fields
-    /// have no type.
-    pub integer: Vec<bool>,
+    /// What the schema says each column holds; all [`SchemaType::Untyped`] for CSV, whose
+    /// fields have no type.
+    pub types: Vec<SchemaType>,
 }
 
 impl Header {
@@ -287,9 +299,16 @@ impl Header {
         self.names.iter().position(|h| h == name)
     }
 
-    /// Whether column `index` holds integers by its schema (see [`Header::integer`]).
+    /// Whether column `index` holds integers an `i64` holds, by its schema (so an id
+    /// column of it can be written back as integers).
     pub fn holds_integers(&self, index: usize) -> bool {
-        self.integer.get(index).copied().unwrap_or(false)
+        self.types.get(index) == Some(&SchemaType::Integer)
+    }
+
+    /// Whether column `index` holds dates or timestamps by its schema (read as text, they
+    /// are ISO 8601 whatever `--date-format` says of text dates).
+    pub fn holds_dates(&self, index: usize) -> bool {
+        self.types.get(index) == Some(&SchemaType::Temporal)
     }
 
     /// The CSV delimiter; only called on the CSV reading paths, which a columnar input never
@@ -513,7 +532,7 @@ fn read_csv_header(path: &Path, delimiter: Option<u8>) -> Result<Header, IngestE
     Ok(Header {
         path: path.to_owned(),
         format: Format::Csv { delimiter },
-        integer: vec![false; names.len()],
+        types: vec![SchemaType::Untyped; names.len()],
         names,
         bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
     })
@@ -526,8 +545,10 @@ pub struct Records {
     path: PathBuf,
     width: usize,
     /// A columnar file, read as the CSV text of its records ([`columnar_as_csv`]): positions
-    /// are rows (the text's line less its header line), and errors are the decoder's.
+    /// are rows, and errors are the decoder's.
     columnar: bool,
+    /// Records of a columnar file returned so far.
+    rows: u64,
 }
 
 impl Records {
@@ -553,6 +574,7 @@ impl Records {
             path: header.path.clone(),
             width: header.names.len(),
             columnar,
+            rows: 0,
         };
         let mut skip = csv::ByteRecord::new();
         let read = records.rdr.read_byte_record(&mut skip);
@@ -568,7 +590,13 @@ impl Records {
             if !read.map_err(|e| self.error(e))? {
                 return Ok(None);
             }
-            let line = record.position().map_or(0, |p| p.line()) - u64::from(self.columnar);
+            if self.columnar {
+                // Rows are counted, not lines: a text value may hold a line break. Every
+                // record of the text has the schema's width.
+                self.rows += 1;
+                return Ok(Some(self.rows));
+            }
+            let line = record.position().map_or(0, |p| p.line());
             if record.len() == self.width {
                 return Ok(Some(line));
             }

@@ -609,7 +609,7 @@ mod tests {
                 format: crate::Format::Csv { delimiter },
                 bytes: 0,
                 names: vec!["id".into(), "a".into(), "b".into()],
-                integer: vec![false; 3],
+                types: vec![crate::SchemaType::Untyped; 3],
             };
             for &file in files {
                 let bytes: Vec<u8> = file

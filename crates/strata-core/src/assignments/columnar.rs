@@ -4,7 +4,7 @@
 //!
 //! | column | type |
 //! |---|---|
-//! | `id` | `int64` when the input typed its id column as integers (or there was none: row numbers), `utf8` otherwise and for pseudonyms |
+//! | `id` | `int64` when the input typed its id column as integers (or there was none: row numbers; a null id stays null), `utf8` otherwise and for pseudonyms |
 //! | `segment` | `int32` |
 //! | `label` | `dictionary<int32, utf8>`: the segment's label |
 //! | `distance` | `float32`, the value the CSV prints in shortest form; null without k-means |
@@ -52,7 +52,7 @@ pub(super) fn schema(shape: Shape) -> SchemaRef {
         DataType::Utf8
     };
     let types = [
-        (id_type, false),
+        (id_type, shape.integer_ids),
         (DataType::Int32, false),
         (
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
@@ -104,11 +104,18 @@ struct ParquetSink<W: Write + Send> {
 }
 
 impl<W: Write + Send> ParquetSink<W> {
+    /// Gathers `batch`, closing a row group each time `group_rows` rows are gathered (a
+    /// batch that crosses the boundary is split there).
     fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
-        self.pending.push(batch.clone());
-        self.rows += batch.num_rows();
-        if self.rows >= self.group_rows {
-            self.flush()?;
+        let mut rest = batch.clone();
+        while rest.num_rows() > 0 {
+            let take = rest.num_rows().min(self.group_rows - self.rows);
+            self.pending.push(rest.slice(0, take));
+            self.rows += take;
+            rest = rest.slice(take, rest.num_rows() - take);
+            if self.rows == self.group_rows {
+                self.flush()?;
+            }
         }
         Ok(())
     }
@@ -312,22 +319,27 @@ fn ids(
                 range.map(|i| i as i64 + 1),
             )));
         }
+        // The input's integers as the reader wrote them; a null id was read as empty.
         let values = range
             .map(|i| {
                 let id = rows.ids.get(i, &mut scratch);
+                if id.is_empty() {
+                    return Ok(None);
+                }
                 std::str::from_utf8(id)
                     .ok()
                     .and_then(|t| t.parse::<i64>().ok())
+                    .map(Some)
                     .ok_or_else(|| {
                         // The id itself stays out of the message: ids never reach logs.
-                        ArrowError::InvalidArgumentError(format!(
-                            "the id of customer {} is not an integer, though the input typed \
-                             its id column as integers",
-                            i + 1
-                        ))
+                        ArrowError::InvalidArgumentError(
+                            "an id is not an integer, though the input typed its id column as \
+                             integers; write the assignments as CSV (--format csv)"
+                                .into(),
+                        )
                     })
             })
-            .collect::<Result<Vec<i64>, _>>()?;
+            .collect::<Result<Vec<Option<i64>>, _>>()?;
         return Ok(Arc::new(Int64Array::from(values)));
     }
     let mut out = StringBuilder::with_capacity(range.len(), range.len() * 16);
@@ -342,12 +354,11 @@ fn ids(
             None => match std::str::from_utf8(id) {
                 Ok(t) => out.append_value(t),
                 Err(_) => {
-                    return Err(ArrowError::InvalidArgumentError(format!(
-                        "the id of customer {} is not UTF-8 text, which Parquet and Arrow \
-                         text columns hold; write the assignments as CSV (--format csv), \
-                         or pseudonymize the ids",
-                        i + 1
-                    )));
+                    return Err(ArrowError::InvalidArgumentError(
+                        "an id is not UTF-8 text, which Parquet and Arrow text columns hold; \
+                         write the assignments as CSV (--format csv), or pseudonymize the ids"
+                            .into(),
+                    ));
                 }
             },
         }
@@ -403,9 +414,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reader.schema().as_ref(), schema(shape).as_ref());
-        // Each call's first full batch closes a group (65,536 ≥ 50,000 rows); the rest of
-        // the rows close the last at the end.
-        assert_eq!(reader.metadata().num_row_groups(), 3, "row groups");
+        // Groups of exactly 50,000 rows, whatever the batches, and the rest in the last.
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, [50_000, 50_000, (n - 100_000) as i64], "row groups");
         let mut row = 0;
         for b in reader.build().unwrap() {
             let b = b.unwrap();

@@ -404,7 +404,8 @@ pub fn assign_with_progress(
     let drop_rows = model.input.missing == MissingPolicy::Drop;
 
     refuse_fit_folder(settings)?;
-    let run = open_run(&settings.out, "assign")?;
+    let mut run = open_run(&settings.out, "assign")?;
+    run.supersede(&settings.format.others());
     let mut staging = run.create(settings.format.file_name())?;
     let target = staging.target().to_owned();
     let out_err = |e: std::io::Error| CoreError::Output {
@@ -432,8 +433,11 @@ pub fn assign_with_progress(
         if table.n_rows == 0 {
             continue;
         }
-        if settings.id_salt.is_none() {
-            formula_ids += crate::assignments::formula_like_ids(&table.ids);
+        // Without an id column the ids are the rows' numbers in the whole file.
+        let row_numbers = plan.id_column.is_none().then(|| batch.row_numbers());
+        let ids = row_numbers.as_ref().unwrap_or(&table.ids);
+        if settings.id_salt.is_none() && settings.format == crate::AssignmentsFormat::Csv {
+            formula_ids += crate::assignments::formula_like_ids(ids);
         }
         let scaled = features.transform(&bindings, table)?;
         let runner = match &mut runner {
@@ -454,7 +458,7 @@ pub fn assign_with_progress(
             None => a.labels,
         };
         let rows = AssignmentRows {
-            ids: &table.ids,
+            ids,
             segments: &segments,
             sq_distances: Some((&a.nearest, &a.second)),
             threshold: settings.ambiguous_ratio,
@@ -554,7 +558,6 @@ pub fn assign_with_progress(
     let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
     // A fit's model.json in the folder (only with --force) stays, and stays listed.
     let written = run.commit_keeping(vec![assignments, segments, report], &["model.json"])?;
-    super::fit::remove_other_formats(settings.format, &settings.out);
     info!(
         "scored {rows_used} customers in {:.2} s",
         start.elapsed().as_secs_f64()

@@ -105,7 +105,10 @@ pub fn fit_with_progress(
     );
     let mut clock = Stages::new(progress);
     let (seg, customers, rows, rfm) = segment(settings, &plugin, &mut clock)?;
-    if settings.privacy().id_salt.is_none() {
+    // Only a CSV file is opened in spreadsheets as it is.
+    if settings.privacy().id_salt.is_none()
+        && settings.output().format == crate::AssignmentsFormat::Csv
+    {
         crate::assignments::warn_formula_ids(crate::assignments::formula_like_ids(&customers.ids));
     }
 
@@ -208,13 +211,13 @@ pub fn fit_with_progress(
             Box::new(|w: &mut (dyn Write + Send)| w.write_all(report.as_bytes())),
         ),
     ];
-    let run = open_run(&settings.output().folder, "fit")?;
+    let mut run = open_run(&settings.output().folder, "fit")?;
+    run.supersede(&format.others());
     let mut staged = Vec::with_capacity(files.len());
     for (name, write) in files {
         staged.push(run.stage(name, write)?);
     }
     let written = run.commit(staged)?;
-    remove_other_formats(format, &settings.output().folder);
     for p in &written {
         info!("wrote {}", p.display());
     }
@@ -409,17 +412,5 @@ fn model(
         pseudonyms: settings.privacy().id_salt.as_ref().map(|s| PseudonymKey {
             salt_fingerprint: crate::privacy::Pseudonymizer::fingerprint(s.bytes()),
         }),
-    }
-}
-
-/// After a commit: the assignments of another format an earlier run left in `dir` go, so the
-/// folder holds one run's assignments. A failure here loses nothing (the manifest names the
-/// current file), so it is a warning.
-pub(crate) fn remove_other_formats(format: crate::AssignmentsFormat, dir: &std::path::Path) {
-    if let Err(e) = format.remove_others(dir) {
-        tracing::warn!(
-            "could not remove an earlier run's assignments in another format from {}: {e}",
-            dir.display()
-        );
     }
 }

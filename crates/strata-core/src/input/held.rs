@@ -183,7 +183,7 @@ fn load_transactions(
     let synthetic = Header {
         path: path.to_owned(),
         format: header.format,
-        integer: vec![false; names.len()],
+        types: vec![strata_ingest::SchemaType::Untyped; names.len()],
         names,
         bytes: header.bytes,
     };

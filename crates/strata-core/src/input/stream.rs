@@ -103,6 +103,26 @@ pub(crate) struct RowBatch {
     pub first_row: usize,
 }
 
+impl RowBatch {
+    /// The kept rows' ids when the input has no id column: their 1-based row numbers in the
+    /// file (the table's own row numbers start again at 1 in every batch).
+    pub fn row_numbers(&self) -> IdColumn {
+        let n = self.keep.as_ref().map_or(self.table.n_rows, |k| k.len());
+        let mut bytes = Vec::new();
+        let mut offsets = vec![0];
+        let mut number = itoa::Buffer::new();
+        for i in (0..n).filter(|&i| self.keep.as_ref().is_none_or(|k| k[i])) {
+            bytes.extend_from_slice(number.format(self.first_row + i + 1).as_bytes());
+            offsets.push(bytes.len());
+        }
+        IdColumn::Text {
+            name: "row".into(),
+            bytes,
+            offsets,
+        }
+    }
+}
+
 impl<'a> RowStream<'a> {
     /// Starts a pass over the file `header` belongs to, reading the columns of `plan` (one per
     /// binding, in order).
@@ -643,5 +663,40 @@ impl Reread {
         self.identity
             .check(&self.path, "during the profiles pass")?;
         Ok(profiles.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A later batch's ids without an id column are its rows' numbers in the whole file,
+    /// the dropped rows' numbers skipped.
+    #[test]
+    fn row_numbers_count_from_the_file_s_start() {
+        let batch = |keep: Option<Vec<bool>>, kept: usize| RowBatch {
+            table: Table {
+                n_rows: kept,
+                ids: IdColumn::RowNumbers(kept),
+                columns: Vec::new(),
+                lines: vec![0; kept],
+            },
+            keep,
+            first_row: 1000,
+        };
+        let texts = |ids: IdColumn| -> Vec<String> {
+            let mut s = String::new();
+            (0..ids.len())
+                .map(|i| String::from_utf8(ids.get(i, &mut s).to_vec()).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            texts(batch(None, 3).row_numbers()),
+            ["1001", "1002", "1003"]
+        );
+        assert_eq!(
+            texts(batch(Some(vec![true, false, false, true]), 2).row_numbers()),
+            ["1001", "1004"]
+        );
     }
 }

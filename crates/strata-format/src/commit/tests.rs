@@ -206,3 +206,40 @@ fn kept_files_are_listed_with_the_new_ones() {
     read_checked(&dir.join("assignments.csv")).unwrap();
     assert!(read_checked(&dir.join("segments.json")).is_err());
 }
+
+/// A run that supersedes another format's file removes it at the commit when the previous
+/// manifest listed it, and leaves a file of that name no manifest listed (not Strata's).
+#[test]
+fn superseded_files_go_only_when_the_previous_run_listed_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    committed(&dir, "one");
+    let mut run = RunDir::open(&dir, "fit", || {}).unwrap();
+    run.supersede(&["assignments.csv", "assignments.arrows"]);
+    let staged = vec![
+        run.stage("assignments.parquet", |w| w.write_all(b"typed"))
+            .unwrap(),
+    ];
+    run.commit(staged).unwrap();
+    assert!(
+        !dir.join("assignments.csv").exists(),
+        "listed before: removed"
+    );
+    assert!(dir.join("assignments.parquet").is_file());
+    let m = Manifest::read(&dir).unwrap().unwrap();
+    assert_eq!(m.files.keys().collect::<Vec<_>>(), ["assignments.parquet"]);
+
+    // Someone else's file of a superseded name stays.
+    std::fs::write(dir.join("assignments.arrows"), "theirs").unwrap();
+    let mut run = RunDir::open(&dir, "fit", || {}).unwrap();
+    run.supersede(&["assignments.arrows"]);
+    let staged = vec![
+        run.stage("assignments.parquet", |w| w.write_all(b"again"))
+            .unwrap(),
+    ];
+    run.commit(staged).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("assignments.arrows")).unwrap(),
+        "theirs"
+    );
+}

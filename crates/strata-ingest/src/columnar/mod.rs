@@ -62,10 +62,10 @@ pub(crate) fn open(path: &Path) -> Result<Option<Header>, IngestError> {
         format,
         names: field_names(&schema),
         bytes,
-        integer: schema
+        types: schema
             .fields()
             .iter()
-            .map(|f| fits_i64(f.data_type()))
+            .map(|f| schema_type(f.data_type()))
             .collect(),
     }))
 }
@@ -74,13 +74,16 @@ fn field_names(schema: &arrow_schema::Schema) -> Vec<String> {
     schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
-/// Whether every value of `t` is an integer an `i64` holds.
-fn fits_i64(t: &arrow_schema::DataType) -> bool {
+/// What a column of type `t` holds.
+fn schema_type(t: &arrow_schema::DataType) -> crate::SchemaType {
     use arrow_schema::DataType as T;
-    matches!(
-        t,
-        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32
-    )
+    match t {
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32 => {
+            crate::SchemaType::Integer
+        }
+        T::Date32 | T::Date64 | T::Timestamp(..) => crate::SchemaType::Temporal,
+        _ => crate::SchemaType::Other,
+    }
 }
 
 fn io_error(path: &Path, error: std::io::Error) -> IngestError {
