@@ -109,7 +109,7 @@ pub fn read_as_csv(path: &Path) -> std::io::Result<(AssignmentsFormat, Box<dyn R
             format!("cannot read as {what}: {e}"),
         )
     };
-    let file = std::fs::File::open(path)?;
+    std::io::Seek::rewind(&mut file)?;
     let (format, schema, batches): (_, arrow_schema::SchemaRef, Batches) = if magic
         .starts_with(b"PAR1")
     {

@@ -305,6 +305,12 @@ impl Header {
         self.types.get(index) == Some(&SchemaType::Integer)
     }
 
+    /// Whether the ids read with `id_column` are integers: the schema types that column as
+    /// integers, or there is none and the ids are row numbers.
+    pub fn integer_ids(&self, id_column: Option<usize>) -> bool {
+        id_column.is_none_or(|i| self.holds_integers(i))
+    }
+
     /// Whether column `index` holds dates or timestamps by its schema (read as text, they
     /// are ISO 8601 whatever `--date-format` says of text dates).
     pub fn holds_dates(&self, index: usize) -> bool {

@@ -158,23 +158,29 @@ impl IdColumn {
             .min_by_key(|&(_, later)| later)
     }
 
+    /// Row numbers as text ids: `first + i + 1` for each of `rows` rows `i` that `keep` keeps
+    /// (every row when `None`), so a batch or a filtered table keeps its rows' numbers in
+    /// the whole input.
+    pub fn numbered(first: usize, rows: usize, keep: Option<&[bool]>) -> IdColumn {
+        let mut bytes = Vec::new();
+        let mut offsets = vec![0];
+        let mut number = itoa::Buffer::new();
+        for i in (0..rows).filter(|&i| keep.is_none_or(|k| k[i])) {
+            bytes.extend_from_slice(number.format(first + i + 1).as_bytes());
+            offsets.push(bytes.len());
+        }
+        IdColumn::Text {
+            name: "row".into(),
+            bytes,
+            offsets,
+        }
+    }
+
     /// The ids of the rows where `keep` is true.
     pub fn filter(&self, keep: &[bool]) -> IdColumn {
         match self {
-            IdColumn::RowNumbers(_) => {
-                // Row numbers must stay the original ones: materialise them as text.
-                let mut bytes = Vec::new();
-                let mut offsets = vec![0];
-                for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-                    bytes.extend_from_slice((i + 1).to_string().as_bytes());
-                    offsets.push(bytes.len());
-                }
-                IdColumn::Text {
-                    name: "row".into(),
-                    bytes,
-                    offsets,
-                }
-            }
+            // Row numbers must stay the original ones: materialise them as text.
+            IdColumn::RowNumbers(_) => IdColumn::numbered(0, keep.len(), Some(keep)),
             IdColumn::Text {
                 name,
                 bytes,

@@ -412,7 +412,7 @@ pub fn assign_with_progress(
         path: target.clone(),
         error: e,
     };
-    let integer_ids = plan.id_column.is_none_or(|i| header.holds_integers(i));
+    let integer_ids = header.integer_ids(plan.id_column);
     let shape = Shape::new(false, integer_ids, pseudo.is_some());
     let mut file = AssignmentsWriter::new(
         settings.format,

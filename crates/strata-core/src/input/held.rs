@@ -60,7 +60,7 @@ impl Held {
                     table.n_rows,
                     settings.input().name()
                 );
-                let ids_integer = plan.id_column.is_none_or(|i| header.holds_integers(i));
+                let ids_integer = header.integer_ids(plan.id_column);
                 (table, bindings, None, ids_integer)
             }
         };

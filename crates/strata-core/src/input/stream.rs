@@ -107,19 +107,8 @@ impl RowBatch {
     /// The kept rows' ids when the input has no id column: their 1-based row numbers in the
     /// file (the table's own row numbers start again at 1 in every batch).
     pub fn row_numbers(&self) -> IdColumn {
-        let n = self.keep.as_ref().map_or(self.table.n_rows, |k| k.len());
-        let mut bytes = Vec::new();
-        let mut offsets = vec![0];
-        let mut number = itoa::Buffer::new();
-        for i in (0..n).filter(|&i| self.keep.as_ref().is_none_or(|k| k[i])) {
-            bytes.extend_from_slice(number.format(self.first_row + i + 1).as_bytes());
-            offsets.push(bytes.len());
-        }
-        IdColumn::Text {
-            name: "row".into(),
-            bytes,
-            offsets,
-        }
+        let rows = self.keep.as_ref().map_or(self.table.n_rows, Vec::len);
+        IdColumn::numbered(self.first_row, rows, self.keep.as_deref())
     }
 }
 
@@ -586,7 +575,7 @@ impl StreamedInput {
             lines,
             bindings: bindings.clone(),
             format: header.format,
-            ids_integer: plan.id_column.is_none_or(|i| header.holds_integers(i)),
+            ids_integer: header.integer_ids(plan.id_column),
             rows,
             rows_dropped,
             missing: missing_by_column,
