@@ -64,6 +64,18 @@ pub enum Command {
     /// Score new customers with a saved model (model.json from a fit): the same columns,
     /// scaling and centroids, streaming the file.
     Assign(AssignArgs),
+    /// Add up the partial.json tallies of assign runs of one model (shards scored on many
+    /// machines, Spark partitions) into that run's segments.json and report.html.
+    Merge(MergeArgs),
+    /// A part of the customers → their feature rows with a saved model (what assign computes
+    /// before it labels them): id and one float32 column per feature.
+    Transform(TransformArgs),
+    /// One Lloyd pass over a part of the customers against a model's centroids: exact sums
+    /// per centroid in a step.json, which `strata recenter` adds up across parts.
+    Step(StepArgs),
+    /// A model with new centroids: from the step.json tallies of one Lloyd pass over parts of
+    /// the customers, or from a CSV of centroids refined elsewhere.
+    Recenter(RecenterArgs),
     /// How customers moved between two runs: migration matrix, new/gone/moved, population
     /// stability index per segment and overall, profile shifts.
     Compare(CompareArgs),
@@ -644,11 +656,127 @@ pub struct AssignArgs {
     /// (arrow: a stream that `pyarrow.ipc.open_stream`, DuckDB or Spark read).
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
     pub format: FormatArg,
+    /// Also write this run's partial.json (its exact segment tallies, which `strata merge`
+    /// adds up across parts) to FILE: how a part scored with `-o -` keeps its tally. A run
+    /// into a folder always has one there too.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub partial: Option<PathBuf>,
     // Last, as their help heading would carry on to the arguments after them.
     #[command(flatten)]
     pub database: FromArgs,
     #[command(flatten)]
     pub to: ToArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Score the parts anywhere, then merge their tallies:\n  \
+    strata assign --model run/model.json part-1.parquet -o scored-1\n  \
+    strata assign --model run/model.json part-2.parquet -o scored-2\n  \
+    strata merge --model run/model.json scored-1 scored-2 -o scored\n\n\
+    Every sum in a tally is exact, so scored/segments.json equals that of one assign over \
+    both parts' rows (bar the input's name and the timings), however the rows were split. \
+    The merged partial.json merges again, so parts can be added up as a tree."
+)]
+pub struct MergeArgs {
+    /// The model every part was scored with (each part records the model's fingerprint).
+    #[arg(long, value_name = "DIR/model.json")]
+    pub model: PathBuf,
+    /// partial.json files, or assign (or merge) run folders holding one.
+    #[arg(value_name = "PART", required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output folder (created if missing) for segments.json, report.html and the merged
+    /// partial.json.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    /// What to call the input in segments.json (default: the parts' input when they all name
+    /// one, else "N parts").
+    #[arg(long, value_name = "NAME")]
+    pub input_name: Option<String>,
+    /// Merge into a folder that holds a fit's results, replacing its segments.json and
+    /// report.html (its model.json is kept, its assignments removed).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The part of the customers `transform` and `step` read, and the model.
+#[derive(Debug, Args)]
+pub struct PartArgs {
+    /// The saved model: model.json written by `strata fit` (or `strata recenter`).
+    #[arg(long, value_name = "DIR/model.json")]
+    pub model: PathBuf,
+    /// The customers: CSV, Parquet or Arrow IPC with the model's columns by name; `-` reads
+    /// standard input (CSV or an Arrow IPC stream), spooled to a temporary file.
+    #[arg(value_name = "PART")]
+    pub input: PathBuf,
+    /// Field delimiter of a CSV input: one character or `tab` (default: sniffed).
+    #[arg(long, value_name = "CHAR", value_parser = strata_core::parse_delimiter)]
+    pub delimiter: Option<u8>,
+    #[command(flatten)]
+    pub privacy: PrivacyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "The features of new customers, for a model trained elsewhere \
+    (Spark MLlib's KMeans continuing from Strata's centroids, say):\n  \
+    strata transform --model run/model.json customers.parquet -o features.parquet --format parquet\n\n\
+    The rows are exactly those `strata assign` labels: the saved preprocessing, and rows of a \
+    cosine strategy made unit length."
+)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    pub part: PartArgs,
+    /// Where the feature rows go; `-` writes them to standard output once the whole part is
+    /// transformed (so a failed run writes nothing there).
+    #[arg(long, short = 'o', value_name = "FILE|-")]
+    pub out: PathBuf,
+    /// csv, parquet, or arrow (an Arrow IPC stream).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "Lloyd's algorithm over parts scored anywhere:\n  \
+    strata step --model m0/model.json part-1.parquet -o s1.json\n  \
+    strata step --model m0/model.json part-2.parquet -o s2.json\n  \
+    strata recenter --model m0/model.json --steps s1.json s2.json -o m1\n\n\
+    m1/recenter.json says how far the centroids moved and whether k-means' stopping rule \
+    holds; repeat from m1 until it does. Every sum is exact: the centroids do not depend on \
+    how the rows were split.")]
+pub struct StepArgs {
+    #[command(flatten)]
+    pub part: PartArgs,
+    /// Where the step.json tally goes; `-` writes it to standard output.
+    #[arg(long, short = 'o', value_name = "FILE|-")]
+    pub out: PathBuf,
+    /// Compute backend for the distance work.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["steps", "centroids"])))]
+pub struct RecenterArgs {
+    /// The model whose centroids are replaced (its strategy, state, labels and bindings are
+    /// kept).
+    #[arg(long, value_name = "DIR/model.json")]
+    pub model: PathBuf,
+    /// step.json tallies of one pass over parts of the customers against --model: each
+    /// centroid moves to the mean of its rows (one without rows stays put).
+    #[arg(long, value_name = "STEP", num_args = 1..)]
+    pub steps: Vec<PathBuf>,
+    /// A CSV of new centroids: a header naming the model's features in order, one row per
+    /// centroid (as many as the model has), in the scaled feature space.
+    #[arg(long, value_name = "FILE")]
+    pub centroids: Option<PathBuf>,
+    /// The stopping rule's tolerance (default: the model's --tol): converged when the
+    /// centroids' squared shift is at most this times the mean feature variance.
+    #[arg(long, value_name = "TOL")]
+    pub tol: Option<f64>,
+    /// Output folder (created if missing) for model.json and recenter.json.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 impl AssignArgs {
@@ -670,6 +798,12 @@ impl AssignArgs {
             .force(self.force)
             .format(self.format.into())
             .build()
+    }
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> BackendChoice {
+        backend_choice(b)
     }
 }
 

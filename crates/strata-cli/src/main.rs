@@ -197,6 +197,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(d) = &destination {
                 d.write(&settings.out, &mut wrote)?;
             }
+            if let Some(path) = &a.partial {
+                let from = settings.out.join(strata_core::PARTIAL_FILE);
+                let bytes = std::fs::read(&from)
+                    .with_context(|| format!("cannot read {}", from.display()))?;
+                strata_core::write_file_atomically(path, |w| w.write_all(&bytes))
+                    .with_context(|| format!("cannot write --partial {}", path.display()))?;
+                if stdout_run.is_none() {
+                    wrote.extend(format!("wrote {}\n", path.display()).bytes());
+                }
+            }
             if stdout_run.is_some() {
                 let rows = settings.out.join(settings.format.file_name());
                 let mut file = std::fs::File::open(&rows)
@@ -217,6 +227,77 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             summary::print_assign(&mut out, &report)?;
             out.write_all(&wrote)?;
+            Ok(())
+        }
+        Command::Merge(m) => {
+            let mut settings = strata_core::MergeSettings::new(
+                &m.model,
+                m.parts.clone(),
+                &m.out,
+                m.input_name.clone(),
+            )?;
+            settings.force = m.force;
+            let report = strata_core::merge(&settings).map_err(|e| failed("merge", &m.out, e))?;
+            summary::print_merge(&mut std::io::stdout().lock(), &report)?;
+            Ok(())
+        }
+        Command::Transform(t) => part_command(&t.part, &t.out, |input, out| {
+            let bars = bars();
+            let r = strata_core::transform(input, out, t.format.into(), &strategies(), &bars);
+            bars.finish();
+            let r = r.map_err(|e| failed("transform", &t.out, e))?;
+            Ok(format!(
+                "Transformed {} of {} customers into {} features.",
+                r.rows_written, r.rows, r.d
+            ))
+        }),
+        Command::Step(s) => part_command(&s.part, &s.out, |input, out| {
+            let bars = bars();
+            let r = strata_core::step(input, out, s.backend.into(), &strategies(), &bars);
+            bars.finish();
+            let r = r.map_err(|e| failed("step", &s.out, e))?;
+            Ok(format!(
+                "One Lloyd pass over {} of {} customers.",
+                r.rows_used, r.rows
+            ))
+        }),
+        Command::Recenter(r) => {
+            let from = match &r.centroids {
+                Some(path) => strata_core::NewCentroids::File(path.clone()),
+                None => strata_core::NewCentroids::Steps(r.steps.clone()),
+            };
+            let report = strata_core::recenter(&r.model, &from, r.tol, &r.out)
+                .map_err(|e| failed("recenter", &r.out, e))?;
+            let f = &report.file;
+            let mut out = std::io::stdout().lock();
+            match f.threshold {
+                Some(t) => writeln!(
+                    out,
+                    "Centroids moved by {:.6e} (squared), {} the stopping threshold {t:.6e}: {}.",
+                    f.shift,
+                    if f.converged { "within" } else { "above" },
+                    if f.converged {
+                        "converged"
+                    } else {
+                        "run another step"
+                    }
+                )?,
+                None => writeln!(
+                    out,
+                    "Centroids replaced (moved by {:.6e}, squared).",
+                    f.shift
+                )?,
+            }
+            if !f.empty.is_empty() {
+                writeln!(
+                    out,
+                    "Centroids with no rows, left where they were: {:?}.",
+                    f.empty
+                )?;
+            }
+            for p in &report.written {
+                writeln!(out, "wrote {}", p.display())?;
+            }
             Ok(())
         }
         Command::Compare(c) => {
@@ -248,6 +329,60 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(s) => synth(s),
         Command::Devices => Ok(devices(&mut std::io::stdout().lock())?),
     }
+}
+
+/// `transform` and `step`: the part spooled when it is a pipe, the output written to a
+/// temporary file and copied to standard output for `-o -` (once it is complete, so a failed
+/// run writes nothing there); `run` returns the summary line.
+fn part_command(
+    part: &args::PartArgs,
+    out: &std::path::Path,
+    run: impl FnOnce(&strata_core::PartInput, &std::path::Path) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let piped = spool_if_pipe(&part.input)?;
+    let (input, origin) = match &piped {
+        Some((t, _)) => (
+            t.path().to_owned(),
+            Some(strata_core::Origin {
+                name: part.input.display().to_string(),
+                format: None,
+            }),
+        ),
+        None => (part.input.clone(), None),
+    };
+    let settings = strata_core::PartInput {
+        model: part.model.clone(),
+        input,
+        delimiter: part.delimiter,
+        id_salt: part.privacy.salt()?,
+        origin,
+    };
+    let to_stdout = out.as_os_str() == "-";
+    let temp = if to_stdout {
+        Some(
+            tempfile::Builder::new()
+                .prefix("strata-part.")
+                .tempdir()
+                .context("cannot create a temporary folder for -o -")?,
+        )
+    } else {
+        None
+    };
+    let target = temp
+        .as_ref()
+        .map_or_else(|| out.to_owned(), |d| d.path().join("out"));
+    let line = run(&settings, &target)?;
+    if to_stdout {
+        let mut file = std::fs::File::open(&target)
+            .with_context(|| format!("cannot read {}", target.display()))?;
+        let mut stdout = std::io::stdout().lock();
+        std::io::copy(&mut file, &mut stdout).context("writing to standard output")?;
+        stdout.flush().context("writing to standard output")?;
+        writeln!(std::io::stderr(), "{line}")?;
+    } else {
+        writeln!(std::io::stdout(), "{line}\nwrote {}", out.display())?;
+    }
+    Ok(())
 }
 
 /// `strata synth`: streams synthetic customers to a file (temporary name, then renamed).

@@ -261,6 +261,22 @@ pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::R
     Ok(())
 }
 
+/// What `strata merge` prints: the parts and customers, then the segments as `assign` does.
+pub fn print_merge(out: &mut dyn Write, r: &strata_core::MergeReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "Merged {} parts: {} of {} customers scored into {} segments.",
+        r.parts, r.rows_used, r.rows, r.k
+    )?;
+    writeln!(out)?;
+    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
+    writeln!(out)?;
+    for p in &r.written {
+        writeln!(out, "wrote {}", p.display())?;
+    }
+    Ok(())
+}
+
 /// What `strata compare` prints: the counts, the PSI, a row per matched segment pair and the
 /// migration matrix.
 pub fn print_compare(out: &mut dyn Write, c: &strata_compare::Comparison) -> io::Result<()> {

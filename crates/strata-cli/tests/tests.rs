@@ -25,6 +25,8 @@ mod postgres;
 mod decisions;
 // Scoring new customers with a saved model (`assign`).
 mod assign;
+// Partition-sized building blocks: assign's partial tallies and `merge`.
+mod parts;
 // A run's outputs as one commit: roll-back, concurrent writers, mixed folders, signals.
 mod commit;
 // One module per strategy that needs more than `fit`'s cases.

@@ -14,6 +14,7 @@
 //! same sums, bit for bit.
 
 pub mod cpu;
+pub mod exact;
 pub mod fixed;
 
 pub use cpu::CpuBackend;

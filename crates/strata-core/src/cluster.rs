@@ -91,7 +91,7 @@ impl Observer for LogObserver<'_> {
 
 /// Reads `--init FILE`: a header that names the features in order, then one row of scaled
 /// coordinates per centroid. Returns (k, centroids row-major).
-fn read_init(
+pub(crate) fn read_init(
     path: &Path,
     features: &[String],
     k_flag: Option<usize>,

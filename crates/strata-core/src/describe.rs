@@ -66,6 +66,15 @@ fn dedupe_labels(labels: &mut [String]) {
     }
 }
 
+/// The strategy's value roles (segments report their share of the measure's total).
+pub(crate) fn value_roles(info: &PluginInfo) -> Vec<String> {
+    info.roles
+        .iter()
+        .filter(|r| r.value)
+        .map(|r| r.name.clone())
+        .collect()
+}
+
 /// The segments as `segments.json` and the summary show them.
 pub(crate) struct Described {
     pub json: Vec<SegmentJson>,
@@ -76,18 +85,13 @@ pub(crate) struct Described {
 /// Profiles, labels and ambiguous counts, with each segment's value (when the strategy has a
 /// value measure) and attractiveness, in segment order.
 pub(crate) fn describe(
-    info: &PluginInfo,
+    value_roles: &[String],
     profiles: &crate::profile::Profiles,
     labels: &[String],
     ambiguous: Option<&[u64]>,
 ) -> Described {
     let segs = &profiles.segments;
-    let value_roles: Vec<&str> = info
-        .roles
-        .iter()
-        .filter(|r| r.value)
-        .map(|r| r.name.as_str())
-        .collect();
+    let value_roles: Vec<&str> = value_roles.iter().map(String::as_str).collect();
     let sizes: Vec<u64> = segs.iter().map(|p| p.size).collect();
     let values = crate::value::segment_values(&profiles.sums, &value_roles, &sizes);
     let per_customer: Option<Vec<f64>> = values

@@ -28,6 +28,7 @@ mod report;
 mod segments;
 pub mod select;
 mod settings;
+mod tally;
 mod value;
 
 pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
@@ -37,6 +38,11 @@ pub use commands::assign::{
 };
 pub use commands::choose_k::choose_k;
 pub use commands::fit::{FitReport, KMeansSummary, fit, fit_with_progress};
+pub use commands::merge::{MergeReport, MergeSettings, merge};
+pub use commands::parts::{
+    NewCentroids, PartInput, RecenterFile, RecenterReport, STEP_FORMAT, StepReport, StepTally,
+    TransformReport, recenter, step, transform,
+};
 pub use describe::SegmentSummary;
 pub use error::CoreError;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
@@ -54,6 +60,7 @@ pub use settings::{
 pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_ingest::DateFormat;
+pub use tally::{PARTIAL_FILE, Partial, model_fingerprint};
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 
 /// k-means defaults, re-exported for front ends that show them.

@@ -1,6 +1,8 @@
 //! Segment profiles in the data's own units: what a marketer reads and what a plugin names.
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use strata_compute::exact::{ExactSum, squared_deviations, two_product};
 use strata_host::{CategoricalProfile, NumericProfile, Profile};
 use strata_ingest::{ColumnData, MISSING_CODE};
 
@@ -41,30 +43,80 @@ pub struct ColumnSums {
     pub sums: Vec<f64>,
 }
 
-/// [`compute_profiles`] over rows that come a table at a time (a streamed fit): the same
-/// numbers, from sums and counts per segment. Across tables the overall variance is merged
-/// from each table's own (Chan et al.), so one table gives exactly `compute_profiles`.
+/// [`compute_profiles`] over rows that come a table at a time (a streamed fit, `assign`), or
+/// in parts made apart and merged (`assign --partial` on many machines, then `strata merge`).
+///
+/// Every sum is exact ([`ExactSum`]) and every count an integer, so the profiles depend on
+/// the rows and their segments only: not on their order, on how they were cut into tables,
+/// or on which machine added which part. The overall variance comes from the exact Σx and
+/// Σx² (see [`squared_deviations`]), never from a subtraction of rounded sums.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ProfileBuilder {
     k: usize,
     sizes: Vec<u64>,
     columns: Vec<Accumulator>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
 enum Accumulator {
     Numeric {
         binding: Binding,
-        sum: Vec<f64>,
+        /// Per segment, the exact sum and the number of values.
+        sum: Vec<ExactSum>,
         cnt: Vec<u64>,
-        /// Values seen, their mean and sum of squared deviations.
-        n: u64,
-        mean: f64,
-        m2: f64,
+        /// Over every segment, the exact sum of squares (boxed: an exact sum is 0.5 KB).
+        squares: Box<ExactSum>,
     },
     Categorical {
         binding: Binding,
         /// Per segment, rows per code.
         counts: Vec<Vec<u64>>,
         dict: Vec<String>,
+    },
+}
+
+impl Accumulator {
+    fn binding(&self) -> &Binding {
+        match self {
+            Accumulator::Numeric { binding, .. } | Accumulator::Categorical { binding, .. } => {
+                binding
+            }
+        }
+    }
+}
+
+/// A [`ProfileBuilder`]'s state as data: what `assign --partial` writes and `strata merge`
+/// reads. Sums are [`ExactSum::terms`], so a part read back merges to the same bits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartialProfile {
+    /// Rows per segment.
+    pub sizes: Vec<u64>,
+    /// The profiled columns, in binding order (personal roles are never among them).
+    pub columns: Vec<PartialColumn>,
+}
+
+/// One profiled column's tallies per segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "tally", rename_all = "snake_case")]
+pub enum PartialColumn {
+    /// A numeric column: per segment the exact sum of its values (as terms) and how many
+    /// there were, and the exact sum of squares over all of them.
+    Numeric {
+        /// The role, column and kind.
+        binding: Binding,
+        /// Per segment, [`ExactSum::terms`] of the values.
+        sums: Vec<Vec<f64>>,
+        /// Per segment, the values that were not missing.
+        counts: Vec<u64>,
+        /// [`ExactSum::terms`] of every value's square.
+        squares: Vec<f64>,
+    },
+    /// A categorical column: per category, its rows in each segment.
+    Categorical {
+        /// The role, column and kind.
+        binding: Binding,
+        /// Each category and its count per segment, in the order first seen.
+        levels: Vec<(String, Vec<u64>)>,
     },
 }
 
@@ -99,11 +151,9 @@ impl ProfileBuilder {
                     },
                     _ => Accumulator::Numeric {
                         binding: (*b).clone(),
-                        sum: vec![0.0; k],
+                        sum: vec![ExactSum::new(); k],
                         cnt: vec![0; k],
-                        n: 0,
-                        mean: 0.0,
-                        m2: 0.0,
+                        squares: Box::default(),
                     },
                 })
                 .collect();
@@ -113,77 +163,232 @@ impl ProfileBuilder {
             columns.len(),
             "the same columns each time"
         );
-        // Each column on its own thread, its rows in order as before: the same bits.
+        // Each column on its own thread; exact sums, so the order rows are added in does not
+        // matter.
         self.columns
             .par_iter_mut()
             .zip(columns)
-            .for_each(|(acc, (_, data))| {
-                match (acc, data) {
-                    (
-                        Accumulator::Numeric {
-                            sum,
-                            cnt,
-                            n,
-                            mean,
-                            m2,
-                            ..
-                        },
-                        ColumnData::Numeric(v),
-                    ) => {
-                        let mut s = vec![0.0f64; k];
-                        let mut c = vec![0u64; k];
-                        for (&x, &l) in v.iter().zip(labels) {
-                            if !x.is_nan() {
-                                s[l as usize] += x;
-                                c[l as usize] += 1;
-                            }
-                        }
-                        let nb: u64 = c.iter().sum();
-                        if nb == 0 {
-                            return;
-                        }
-                        let mean_b = s.iter().sum::<f64>() / nb as f64;
-                        let m2_b = v
-                            .iter()
-                            .filter(|x| !x.is_nan())
-                            .map(|x| (x - mean_b).powi(2))
-                            .sum::<f64>();
-                        if *n == 0 {
-                            (*mean, *m2) = (mean_b, m2_b);
-                        } else {
-                            let total = (*n + nb) as f64;
-                            let delta = mean_b - *mean;
-                            *m2 += m2_b + delta * delta * (*n as f64) * (nb as f64) / total;
-                            *mean += delta * nb as f64 / total;
-                        }
-                        *n += nb;
-                        for j in 0..k {
-                            sum[j] += s[j];
-                            cnt[j] += c[j];
+            .for_each(|(acc, (_, data))| match (acc, data) {
+                (
+                    Accumulator::Numeric {
+                        sum, cnt, squares, ..
+                    },
+                    ColumnData::Numeric(v),
+                ) => {
+                    for (&x, &l) in v.iter().zip(labels) {
+                        if !x.is_nan() {
+                            sum[l as usize].add(x);
+                            cnt[l as usize] += 1;
+                            let (p, e) = two_product(x, x);
+                            squares.add(p);
+                            squares.add(e);
                         }
                     }
-                    (
-                        Accumulator::Categorical {
-                            counts, dict: all, ..
-                        },
-                        ColumnData::Categorical { codes, dict },
-                    ) => {
-                        // A later table's dictionary extends an earlier one's (a stream keeps one).
-                        if dict.len() > all.len() {
-                            all.extend_from_slice(&dict[all.len()..]);
-                        }
-                        for row in counts.iter_mut() {
-                            row.resize(all.len(), 0);
-                        }
-                        for (&c, &l) in codes.iter().zip(labels) {
-                            if c != MISSING_CODE {
-                                counts[l as usize][c as usize] += 1;
-                            }
-                        }
-                    }
-                    _ => unreachable!("a column kept its kind"),
                 }
+                (
+                    Accumulator::Categorical {
+                        counts, dict: all, ..
+                    },
+                    ColumnData::Categorical { codes, dict },
+                ) => {
+                    // A later table's dictionary extends an earlier one's (a stream keeps one).
+                    if dict.len() > all.len() {
+                        all.extend_from_slice(&dict[all.len()..]);
+                    }
+                    for row in counts.iter_mut() {
+                        row.resize(all.len(), 0);
+                    }
+                    for (&c, &l) in codes.iter().zip(labels) {
+                        if c != MISSING_CODE {
+                            counts[l as usize][c as usize] += 1;
+                        }
+                    }
+                }
+                _ => unreachable!("a column kept its kind"),
             });
+    }
+
+    /// Adds the rows another builder saw. Both must profile the same `k` segments and the
+    /// same columns (role, header and kind, in order), or neither has seen a row with a
+    /// column yet; categories are matched by their text.
+    pub fn merge(&mut self, other: ProfileBuilder) -> Result<(), String> {
+        if other.k != self.k {
+            return Err(format!(
+                "profiles of {} segments cannot merge with profiles of {}",
+                other.k, self.k
+            ));
+        }
+        for (a, b) in self.sizes.iter_mut().zip(&other.sizes) {
+            *a += b;
+        }
+        if other.columns.is_empty() {
+            return Ok(());
+        }
+        if self.columns.is_empty() {
+            self.columns = other.columns;
+            return Ok(());
+        }
+        let same =
+            |a: &Binding, b: &Binding| (&a.role, &a.column, a.kind) == (&b.role, &b.column, b.kind);
+        if self.columns.len() != other.columns.len()
+            || self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .any(|(a, b)| !same(a.binding(), b.binding()))
+        {
+            return Err("the parts profile different columns".into());
+        }
+        for (acc, part) in self.columns.iter_mut().zip(other.columns) {
+            match (acc, part) {
+                (
+                    Accumulator::Numeric {
+                        sum, cnt, squares, ..
+                    },
+                    Accumulator::Numeric {
+                        sum: s,
+                        cnt: c,
+                        squares: q,
+                        ..
+                    },
+                ) => {
+                    for (a, b) in sum.iter_mut().zip(&s) {
+                        a.merge(b);
+                    }
+                    for (a, b) in cnt.iter_mut().zip(c) {
+                        *a += b;
+                    }
+                    squares.merge(&q);
+                }
+                (
+                    Accumulator::Categorical { counts, dict, .. },
+                    Accumulator::Categorical {
+                        counts: c, dict: d, ..
+                    },
+                ) => {
+                    let known: std::collections::HashMap<&str, usize> = dict
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (v.as_str(), i))
+                        .collect();
+                    let at: Vec<Option<usize>> =
+                        d.iter().map(|v| known.get(v.as_str()).copied()).collect();
+                    let mut codes = Vec::with_capacity(d.len());
+                    for (v, at) in d.into_iter().zip(at) {
+                        codes.push(at.unwrap_or_else(|| {
+                            dict.push(v);
+                            dict.len() - 1
+                        }));
+                    }
+                    for (row, part) in counts.iter_mut().zip(c) {
+                        row.resize(dict.len(), 0);
+                        for (code, n) in codes.iter().zip(part) {
+                            row[*code] += n;
+                        }
+                    }
+                }
+                _ => unreachable!("bindings of one kind checked above"),
+            }
+        }
+        Ok(())
+    }
+
+    /// What was added, as data that serialises ([`PartialProfile`]).
+    pub fn to_partial(&self) -> PartialProfile {
+        PartialProfile {
+            sizes: self.sizes.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|acc| match acc {
+                    Accumulator::Numeric {
+                        binding,
+                        sum,
+                        cnt,
+                        squares,
+                    } => PartialColumn::Numeric {
+                        binding: binding.clone(),
+                        sums: sum.iter().map(ExactSum::terms).collect(),
+                        counts: cnt.clone(),
+                        squares: squares.terms(),
+                    },
+                    Accumulator::Categorical {
+                        binding,
+                        counts,
+                        dict,
+                    } => PartialColumn::Categorical {
+                        binding: binding.clone(),
+                        levels: dict
+                            .iter()
+                            .enumerate()
+                            .map(|(c, v)| {
+                                (
+                                    v.clone(),
+                                    counts
+                                        .iter()
+                                        .map(|r| r.get(c).copied().unwrap_or(0))
+                                        .collect(),
+                                )
+                            })
+                            .collect(),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// The builder a [`PartialProfile`] was made from; an error when its shapes disagree.
+    pub fn from_partial(p: PartialProfile) -> Result<ProfileBuilder, String> {
+        let k = p.sizes.len();
+        let check = |what: &str, len: usize, col: &Binding| {
+            if len == k {
+                Ok(())
+            } else {
+                Err(format!(
+                    "column '{}' has {len} {what} for {k} segments",
+                    col.column
+                ))
+            }
+        };
+        let columns = p
+            .columns
+            .into_iter()
+            .map(|c| match c {
+                PartialColumn::Numeric {
+                    binding,
+                    sums,
+                    counts,
+                    squares,
+                } => {
+                    check("sums", sums.len(), &binding)?;
+                    check("counts", counts.len(), &binding)?;
+                    Ok(Accumulator::Numeric {
+                        sum: sums.iter().map(|t| ExactSum::from_terms(t)).collect(),
+                        cnt: counts,
+                        squares: Box::new(ExactSum::from_terms(&squares)),
+                        binding,
+                    })
+                }
+                PartialColumn::Categorical { binding, levels } => {
+                    for (_, n) in &levels {
+                        check("counts", n.len(), &binding)?;
+                    }
+                    let counts = (0..k)
+                        .map(|j| levels.iter().map(|(_, n)| n[j]).collect())
+                        .collect();
+                    Ok(Accumulator::Categorical {
+                        dict: levels.into_iter().map(|(v, _)| v).collect(),
+                        counts,
+                        binding,
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(ProfileBuilder {
+            k,
+            sizes: p.sizes,
+            columns,
+        })
     }
 
     /// The profiles and sums over every row added.
@@ -211,11 +416,21 @@ impl ProfileBuilder {
                     binding: b,
                     sum,
                     cnt,
-                    n,
-                    mean,
-                    m2,
+                    squares,
                 } => {
-                    let overall_std = (m2 / n.max(1) as f64).sqrt();
+                    let n: u64 = cnt.iter().sum();
+                    let mut total = ExactSum::new();
+                    for s in &sum {
+                        total.merge(s);
+                    }
+                    let mean = if n == 0 {
+                        0.0
+                    } else {
+                        total.value() / n as f64
+                    };
+                    let overall_std =
+                        (squared_deviations(n, &total, &squares) / n.max(1) as f64).sqrt();
+                    let sum: Vec<f64> = sum.iter().map(ExactSum::value).collect();
                     for j in (0..k).filter(|&j| cnt[j] > 0) {
                         profiles[j].numeric.push(NumericProfile {
                             role: b.role.clone(),

@@ -25,8 +25,10 @@ use crate::input::profiled_columns;
 use crate::input::stream::RowStream;
 use crate::model::{Model, StrategyRef};
 use crate::output::{InputReport, ScoredWith, open_run, write_json};
-use crate::profile::ProfileBuilder;
 use crate::progress::{NoProgress, Progress};
+use crate::tally::{
+    PARTIAL_FILE, PARTIAL_FORMAT, PARTIAL_FORMAT_VERSION, Partial, Tally, model_fingerprint,
+};
 use crate::{
     BackendChoice, Binding, CoreError, DEFAULT_AMBIGUOUS_RATIO, MissingPolicy, Mode, Source,
 };
@@ -199,7 +201,7 @@ pub fn compatible_version(fitted: &str, have: &str) -> bool {
     }
 }
 
-fn check_plugin(
+pub(crate) fn check_plugin(
     model_path: &Path,
     fitted: &StrategyRef,
     info: &PluginInfo,
@@ -223,7 +225,7 @@ fn check_plugin(
 }
 
 /// Binds the model's columns in the new file's header, by name.
-fn bind(
+pub(crate) fn bind(
     input: &Path,
     model: &Model,
     header: &strata_ingest::Header,
@@ -271,32 +273,31 @@ fn bind(
 
 /// Refuses an `--out` that holds the `--model` file or a fit's results, unless `--force`:
 /// scoring there would replace the fit's assignments and segments with the scored ones.
-fn refuse_fit_folder(settings: &AssignSettings) -> Result<(), CoreError> {
-    if settings.force || !settings.out.is_dir() {
+pub(crate) fn refuse_fit_folder(out: &Path, model: &Path, force: bool) -> Result<(), CoreError> {
+    if force || !out.is_dir() {
         return Ok(());
     }
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
-    let model_dir = settings
-        .model
+    let model_dir = model
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let what = if same(model_dir, &settings.out) {
+    let what = if same(model_dir, out) {
         Some("the --model file")
     } else {
         // A fit's folder: its manifest says so, or (an older Strata's) it has a model.json.
-        let fit = match strata_format::commit::Manifest::read(&settings.out)? {
+        let fit = match strata_format::commit::Manifest::read(out)? {
             Some(m) => m.command == "fit",
-            None => settings.out.join("model.json").is_file(),
+            None => out.join("model.json").is_file(),
         };
         fit.then_some("a fit's results")
     };
     match what {
         Some(what) => Err(CoreError::OutHoldsFit {
-            out: settings.out.clone(),
+            out: out.to_owned(),
             what,
         }),
         None => Ok(()),
@@ -304,17 +305,18 @@ fn refuse_fit_folder(settings: &AssignSettings) -> Result<(), CoreError> {
 }
 
 /// The saved model, checked to be one `assign` can score with, and its strategy's plugin.
-fn scoring_model(
-    settings: &AssignSettings,
+pub(crate) fn scoring_model(
+    model_path: &Path,
+    id_salt: Option<&crate::Salt>,
     registry: &Registry,
 ) -> Result<(Model, std::sync::Arc<strata_host::Plugin>), CoreError> {
-    let model = Model::load(&settings.model)?;
+    let model = Model::load(model_path)?;
     let model_err = |message: String| CoreError::Model {
-        path: settings.model.clone(),
+        path: model_path.to_owned(),
         message,
     };
     if let Some(key) = &model.pseudonyms {
-        match &settings.id_salt {
+        match id_salt {
             None => {
                 return Err(model_err(
                     "the fit pseudonymised its ids (--pseudonymize-ids): add \
@@ -371,7 +373,7 @@ pub fn assign_with_progress(
     progress: &dyn Progress,
 ) -> Result<AssignReport, CoreError> {
     let start = std::time::Instant::now();
-    let (model, plugin) = scoring_model(settings, registry)?;
+    let (model, plugin) = scoring_model(&settings.model, settings.id_salt.as_ref(), registry)?;
     let info = plugin.info().clone();
     check_plugin(&settings.model, &model.strategy, &info)?;
     let (k, d) = (model.k, model.d);
@@ -403,7 +405,7 @@ pub fn assign_with_progress(
     let (bindings, plan) = bind(path, &model, &header)?;
     let drop_rows = model.input.missing == MissingPolicy::Drop;
 
-    refuse_fit_folder(settings)?;
+    refuse_fit_folder(&settings.out, &settings.model, settings.force)?;
     let mut run = open_run(&settings.out, "assign")?;
     run.supersede(&settings.format.others());
     let mut staging = run.create(settings.format.file_name())?;
@@ -422,9 +424,8 @@ pub fn assign_with_progress(
     .map_err(out_err)?;
 
     let mut runner: Option<Runner> = None;
-    let mut profiles = ProfileBuilder::new(k);
-    let mut ambiguous = vec![0u64; k];
-    let (mut rows_used, mut inertia) = (0usize, 0.0f64);
+    let mut tally = Tally::new(k);
+    let mut rows_used = 0usize;
     progress.stage("assign");
     let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
     let mut formula_ids = 0usize;
@@ -453,9 +454,10 @@ pub fn assign_with_progress(
         let data =
             MatrixRef::new(&scaled, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
         let a = runner.assign(data, &centroids, n_centroids)?;
+        let labels = a.labels;
         let segments = match &model.centroid_segments {
-            Some(map) => a.labels.iter().map(|&l| map[l as usize]).collect(),
-            None => a.labels,
+            Some(map) => labels.iter().map(|&l| map[l as usize]).collect(),
+            None => labels.clone(),
         };
         let rows = AssignmentRows {
             ids,
@@ -474,12 +476,9 @@ pub fn assign_with_progress(
             k,
             settings.ambiguous_ratio,
         );
-        for (total, c) in ambiguous.iter_mut().zip(batch_ambiguous) {
-            *total += c;
-        }
-        inertia += a.inertia;
+        tally.add(&batch_ambiguous, data, &centroids, &labels);
         rows_used += table.n_rows;
-        profiles.add(
+        tally.profiles.add(
             &profiled_columns(&info, &bindings, &table.columns),
             &segments,
         );
@@ -507,17 +506,17 @@ pub fn assign_with_progress(
         info!("left out {rows_dropped} rows with a missing value (the model drops them)");
     }
     let runner = runner.expect("a batch with rows was scored");
-    let backend = runner.report();
-    let profiles = profiles.finish();
-    let described = describe(&info, &profiles, &model.labels, Some(&ambiguous));
-    let facts = RunFacts {
+    let partial = Partial {
+        format: PARTIAL_FORMAT.into(),
+        format_version: PARTIAL_FORMAT_VERSION,
+        model_fingerprint: model_fingerprint(&model),
         strategy: StrategyRef {
             name: info.name.clone(),
             version: info.version.clone(),
             abi_major: info.abi.0,
             abi_minor: info.abi.1,
         },
-        mode: Mode::Kmeans,
+        value_roles: crate::describe::value_roles(&info),
         input: InputReport {
             file: input_name.clone(),
             format: crate::Origin::format_name(settings.origin.as_ref(), header.format),
@@ -533,31 +532,24 @@ pub fn assign_with_progress(
             skipped_columns: Vec::new(),
             bindings: bindings.clone(),
         },
-        transactions: None,
-        streamed: None,
-        features: model.features.clone(),
-        ids_pseudonymized: settings.id_salt.is_some(),
-        k,
-        segments: described.json,
-        value_measure: described.value_measure.clone(),
-        timings_s: [("assign".to_owned(), start.elapsed().as_secs_f64())].into(),
-    };
-    let made = Made::Scored {
-        backend: backend.clone(),
-        inertia,
-        seed: model.kmeans.as_ref().map_or(0, |r| r.seed),
+        backend: runner.report(),
         ambiguous_ratio: settings.ambiguous_ratio,
-        with: ScoredWith {
-            model: settings.model.display().to_string(),
-            fitted_with: model.strategy.version.clone(),
-        },
+        ids_pseudonymized: settings.id_salt.is_some(),
+        ambiguous: tally.ambiguous.clone(),
+        inertia: tally.inertia.terms(),
+        profile: tally.profiles.to_partial(),
     };
-    let segments_file = segments_file(facts, made);
-    let segments = run.stage("segments.json", |w| write_json(&segments_file, w))?;
-    let report = strata_report::render_fit(&crate::report::fit_report(&segments_file, None));
+    let timings_s = [("assign".to_owned(), start.elapsed().as_secs_f64())].into();
+    let scored = scored_outputs(&model, &settings.model, &partial, timings_s)?;
+    let partial_file = run.stage(PARTIAL_FILE, |w| write_json(&partial, w))?;
+    let segments = run.stage("segments.json", |w| write_json(&scored.segments, w))?;
+    let report = strata_report::render_fit(&crate::report::fit_report(&scored.segments, None));
     let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
     // A fit's model.json in the folder (only with --force) stays, and stays listed.
-    let written = run.commit_keeping(vec![assignments, segments, report], &["model.json"])?;
+    let written = run.commit_keeping(
+        vec![assignments, segments, report, partial_file],
+        &["model.json"],
+    )?;
     info!(
         "scored {rows_used} customers in {:.2} s",
         start.elapsed().as_secs_f64()
@@ -570,13 +562,68 @@ pub fn assign_with_progress(
         rows_used,
         rows_dropped,
         k,
-        backend: backend.description,
-        segments: described.summary,
-        value_measure: described.value_measure,
+        backend: partial.backend.description,
+        segments: scored.summary,
+        value_measure: scored.value_measure,
         written,
     })
 }
 
+/// A scored run's `segments.json`, and its segments for the summary.
+pub(crate) struct ScoredOutputs {
+    pub segments: crate::SegmentsFile,
+    pub summary: Vec<SegmentSummary>,
+    pub value_measure: Option<crate::ValueMeasure>,
+}
+
+/// `segments.json` of customers scored with `model`, from their [`Partial`]: one part's
+/// (`assign`) or many merged (`strata merge`), by this one function so the two agree.
+pub(crate) fn scored_outputs(
+    model: &Model,
+    model_path: &Path,
+    partial: &Partial,
+    timings_s: std::collections::BTreeMap<String, f64>,
+) -> Result<ScoredOutputs, CoreError> {
+    let tally = partial.tally().map_err(|message| CoreError::Model {
+        path: model_path.to_owned(),
+        message: format!("its scored tallies do not fit it: {message}"),
+    })?;
+    let profiles = tally.profiles.finish();
+    let described = describe(
+        &partial.value_roles,
+        &profiles,
+        &model.labels,
+        Some(&tally.ambiguous),
+    );
+    let facts = RunFacts {
+        strategy: partial.strategy.clone(),
+        mode: Mode::Kmeans,
+        input: partial.input.clone(),
+        transactions: None,
+        streamed: None,
+        features: model.features.clone(),
+        ids_pseudonymized: partial.ids_pseudonymized,
+        k: model.k,
+        segments: described.json,
+        value_measure: described.value_measure.clone(),
+        timings_s,
+    };
+    let made = Made::Scored {
+        backend: partial.backend.clone(),
+        inertia: tally.inertia.value(),
+        seed: model.kmeans.as_ref().map_or(0, |r| r.seed),
+        ambiguous_ratio: partial.ambiguous_ratio,
+        with: ScoredWith {
+            model: model_path.display().to_string(),
+            fitted_with: model.strategy.version.clone(),
+        },
+    };
+    Ok(ScoredOutputs {
+        segments: segments_file(facts, made),
+        summary: described.summary,
+        value_measure: described.value_measure,
+    })
+}
 #[cfg(test)]
 mod tests {
     use super::*;

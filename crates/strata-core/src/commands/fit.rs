@@ -128,7 +128,12 @@ pub fn fit_with_progress(
             settings.output().ambiguous_ratio
         );
     }
-    let described = describe(&info, &profiles, &labels, ambiguous.as_deref());
+    let described = describe(
+        &crate::describe::value_roles(&info),
+        &profiles,
+        &labels,
+        ambiguous.as_deref(),
+    );
     clock.lap("profiles");
 
     clock.begin("output");

@@ -1,0 +1,632 @@
+//! Partition-sized building blocks around a saved model, for running Strata where another
+//! engine (Spark, a batch of Kubernetes jobs) splits the customers:
+//!
+//! - [`transform`]: a part's customers → their feature rows, exactly what `assign` computes
+//!   before it labels them (the saved preprocessing, cosine rows made unit length);
+//! - [`step`]: a part's customers → one Lloyd pass's tallies against the model's centroids
+//!   (rows, exact sums and inertia per centroid, exact per-feature moments), in a
+//!   `step.json` that [`recenter`] adds up with the other parts';
+//! - [`recenter`]: a model plus new centroids (from the parts' step tallies, or a CSV of
+//!   centroids refined elsewhere) → a new model, validated for k and d.
+//!
+//! Every sum is exact ([`ExactSum`]), so a Lloyd step over parts gives the same centroids
+//! however the rows were split and in whatever order the parts come.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use strata_compute::MatrixRef;
+use strata_compute::exact::{ExactSum, squared_deviations, two_product};
+use strata_host::Registry;
+use strata_ingest::IdColumn;
+use tracing::info;
+
+use super::assign::{bind, check_plugin, scoring_model};
+use crate::backend::Runner;
+use crate::features::Features;
+use crate::input::stream::RowStream;
+use crate::model::Model;
+use crate::output::{open_run, write_json};
+use crate::progress::Progress;
+use crate::tally::{exact_inertia, model_fingerprint};
+use crate::{AssignmentsFormat, BackendChoice, CoreError, MissingPolicy, Salt};
+
+/// What [`transform`] and [`step`] read: a part of the customers and the model to read it with.
+#[derive(Debug, Clone)]
+pub struct PartInput {
+    /// The saved model (`--model`).
+    pub model: PathBuf,
+    /// The part: a customer file in any format `assign` reads.
+    pub input: PathBuf,
+    /// A CSV input's delimiter; `None`: sniffed.
+    pub delimiter: Option<u8>,
+    /// `--pseudonymize-ids` (required when the fit pseudonymised its ids).
+    pub id_salt: Option<Salt>,
+    /// What the input stands for when it is a spooled copy (standard input).
+    pub origin: Option<crate::Origin>,
+}
+
+/// Reads the part a batch at a time and hands each batch's ids and feature rows to `each`.
+/// Returns the model and the rows read and scored.
+fn each_batch(
+    part: &PartInput,
+    registry: &Registry,
+    progress: &dyn Progress,
+    mut each: impl FnMut(&Model, &IdColumn, MatrixRef<'_>) -> Result<(), CoreError>,
+) -> Result<(Model, usize, usize), CoreError> {
+    let (model, plugin) = scoring_model(&part.model, part.id_salt.as_ref(), registry)?;
+    let info = plugin.info().clone();
+    check_plugin(&part.model, &model.strategy, &info)?;
+    let features = Features::saved(
+        &plugin,
+        model.features.clone(),
+        model.state.to_string(),
+        model.metric,
+    );
+    let path = part.input.as_path();
+    let header = strata_ingest::read_header(path, part.delimiter)?;
+    let (bindings, plan) = bind(path, &model, &header)?;
+    let drop_rows = model.input.missing == MissingPolicy::Drop;
+    let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
+    let mut used = 0usize;
+    while let Some(batch) = stream.next(|_| Ok(()))? {
+        let table = &batch.table;
+        if table.n_rows == 0 {
+            continue;
+        }
+        let row_numbers = plan.id_column.is_none().then(|| batch.row_numbers());
+        let ids = row_numbers.as_ref().unwrap_or(&table.ids);
+        let scaled = features.transform(&bindings, table)?;
+        let data = MatrixRef::new(&scaled, table.n_rows, model.d)
+            .map_err(strata_kmeans::KMeansError::from)?;
+        each(&model, ids, data)?;
+        used += table.n_rows;
+    }
+    if stream.rows == 0 {
+        return Err(strata_ingest::IngestError::NoRows {
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    Ok((model, stream.rows, used))
+}
+
+/// What [`transform`] did.
+#[derive(Debug, Clone)]
+pub struct TransformReport {
+    /// Customers read.
+    pub rows: usize,
+    /// Feature rows written (rows with a missing value are left out under `--missing drop`).
+    pub rows_written: usize,
+    /// Features per row.
+    pub d: usize,
+    /// The file written.
+    pub written: PathBuf,
+}
+
+/// Writes the part's feature rows to `out` in `format` (CSV, Parquet or an Arrow IPC
+/// stream): the id column (under the model's id column name, or `row` for row numbers) and
+/// one float32 column per feature, named as in the model. Written to a temporary name beside
+/// `out` and renamed into place, so a failure leaves nothing.
+pub fn transform(
+    part: &PartInput,
+    out: &Path,
+    format: AssignmentsFormat,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<TransformReport, CoreError> {
+    let out_err = |error| CoreError::Output {
+        path: out.to_owned(),
+        error,
+    };
+    let pseudo = part
+        .id_salt
+        .as_ref()
+        .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".strata-transform.")
+        .tempfile_in(dir)
+        .map_err(out_err)?;
+    let file = tmp.reopen().map_err(out_err)?;
+    let mut sink: Option<FeatureSink> = None;
+    let mut file = Some(file);
+    let (model, rows, rows_written) = each_batch(part, registry, progress, |model, ids, data| {
+        let sink = match &mut sink {
+            Some(s) => s,
+            None => {
+                let w = std::io::BufWriter::with_capacity(1 << 20, file.take().expect("once"));
+                sink.insert(FeatureSink::new(format, model, ids, w).map_err(out_err)?)
+            }
+        };
+        sink.write(ids, data, pseudo.as_ref()).map_err(out_err)
+    })?;
+    if let Some(sink) = sink {
+        sink.finish().map_err(out_err)?;
+    }
+    tmp.persist(out).map_err(|e| out_err(e.error))?;
+    info!("wrote {rows_written} feature rows of {} features", model.d);
+    Ok(TransformReport {
+        rows,
+        rows_written,
+        d: model.d,
+        written: out.to_owned(),
+    })
+}
+
+type FileOut = std::io::BufWriter<std::fs::File>;
+
+/// Feature rows into CSV text or Arrow batches.
+enum FeatureSink {
+    Csv(FileOut),
+    Arrow(Box<arrow_ipc::writer::StreamWriter<FileOut>>, Arc<Schema>),
+    Parquet(Box<parquet::arrow::ArrowWriter<FileOut>>, Arc<Schema>),
+}
+
+fn io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl FeatureSink {
+    fn new(
+        format: AssignmentsFormat,
+        model: &Model,
+        ids: &IdColumn,
+        mut w: FileOut,
+    ) -> std::io::Result<FeatureSink> {
+        let id_name = model
+            .input
+            .id_column
+            .clone()
+            .unwrap_or_else(|| "row".into());
+        let id_type = match ids {
+            IdColumn::RowNumbers(_) => DataType::Int64,
+            _ => DataType::Utf8,
+        };
+        let mut fields = vec![Field::new(&id_name, id_type, true)];
+        fields.extend(
+            model
+                .features
+                .iter()
+                .map(|f| Field::new(f, DataType::Float32, false)),
+        );
+        let schema = Arc::new(Schema::new(fields));
+        Ok(match format {
+            AssignmentsFormat::Csv => {
+                let mut line = Vec::new();
+                strata_arrow_text::push_field(&mut line, id_name.as_bytes());
+                for f in &model.features {
+                    line.push(b',');
+                    strata_arrow_text::push_field(&mut line, f.as_bytes());
+                }
+                line.push(b'\n');
+                w.write_all(&line)?;
+                FeatureSink::Csv(w)
+            }
+            AssignmentsFormat::Arrow => FeatureSink::Arrow(
+                Box::new(arrow_ipc::writer::StreamWriter::try_new(w, &schema).map_err(io)?),
+                schema,
+            ),
+            AssignmentsFormat::Parquet => FeatureSink::Parquet(
+                Box::new(
+                    parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None).map_err(io)?,
+                ),
+                schema,
+            ),
+        })
+    }
+
+    fn write(
+        &mut self,
+        ids: &IdColumn,
+        data: MatrixRef<'_>,
+        pseudo: Option<&crate::privacy::Pseudonymizer>,
+    ) -> std::io::Result<()> {
+        let (n, d) = (data.n(), data.d());
+        let mut scratch = String::new();
+        let mut pseudonym = String::new();
+        let mut id = |i: usize, scratch: &mut String| -> Vec<u8> {
+            let raw = ids.get(i, scratch);
+            match pseudo {
+                Some(p) => {
+                    p.pseudonym(raw, &mut pseudonym);
+                    pseudonym.as_bytes().to_vec()
+                }
+                None => raw.to_vec(),
+            }
+        };
+        if let FeatureSink::Csv(w) = self {
+            use std::io::Write as _;
+            let mut text = Vec::with_capacity(n * (d * 12 + 16));
+            for i in 0..n {
+                strata_arrow_text::push_field(&mut text, &id(i, &mut scratch));
+                for &x in data.row(i) {
+                    write!(text, ",{x}")?;
+                }
+                text.push(b'\n');
+            }
+            return w.write_all(&text);
+        }
+        let (FeatureSink::Arrow(_, schema) | FeatureSink::Parquet(_, schema)) = &*self else {
+            unreachable!("CSV written above")
+        };
+        let id_column: ArrayRef = match ids {
+            IdColumn::RowNumbers(_) => Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
+                std::str::from_utf8(ids.get(i, &mut scratch))
+                    .ok()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .unwrap_or(0)
+            }))),
+            _ => {
+                Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+                    String::from_utf8_lossy(&id(i, &mut scratch)).into_owned()
+                })))
+            }
+        };
+        let mut columns = vec![id_column];
+        for f in 0..d {
+            columns.push(Arc::new(Float32Array::from_iter_values(
+                (0..n).map(|i| data.data()[i * d + f]),
+            )));
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(io)?;
+        match self {
+            FeatureSink::Arrow(w, _) => w.write(&batch).map_err(io),
+            FeatureSink::Parquet(w, _) => w.write(&batch).map_err(io),
+            FeatureSink::Csv(_) => unreachable!("CSV written above"),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        let w = match self {
+            FeatureSink::Csv(w) => w,
+            FeatureSink::Arrow(mut w, _) => {
+                w.finish().map_err(io)?;
+                w.into_inner().map_err(io)?
+            }
+            FeatureSink::Parquet(w, _) => w.into_inner().map_err(io)?,
+        };
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+}
+
+/// The `format` of `step.json`.
+pub const STEP_FORMAT: &str = "strata-step";
+/// Bumped when a field changes meaning.
+pub const STEP_FORMAT_VERSION: u32 = 1;
+
+/// `step.json`: one Lloyd pass over a part against a model's centroids. Sums are
+/// [`ExactSum::terms`], so parts add up to the bits of one pass over all their rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepTally {
+    /// Always [`STEP_FORMAT`].
+    pub format: String,
+    /// [`STEP_FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The model whose centroids the rows were assigned to ([`model_fingerprint`]).
+    pub model_fingerprint: String,
+    /// Rows per centroid.
+    pub counts: Vec<u64>,
+    /// Per centroid, per feature (row-major, centroids × d): the terms of the rows' sum.
+    pub sums: Vec<Vec<f64>>,
+    /// Terms of Σ‖x − c‖² over the rows and their nearest centroid (f64 distances).
+    pub inertia: Vec<f64>,
+    /// Per feature, the terms of Σx and of Σx² over every row (for the stopping rule's
+    /// mean feature variance).
+    pub feature_sums: Vec<Vec<f64>>,
+    /// See `feature_sums`.
+    pub feature_squares: Vec<Vec<f64>>,
+}
+
+/// What [`step`] did.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Customers read.
+    pub rows: usize,
+    /// Customers assigned.
+    pub rows_used: usize,
+    /// The tally written.
+    pub written: PathBuf,
+}
+
+/// Running exact sums of one step.
+struct StepSums {
+    d: usize,
+    counts: Vec<u64>,
+    sums: Vec<ExactSum>,
+    inertia: ExactSum,
+    feature_sums: Vec<ExactSum>,
+    feature_squares: Vec<ExactSum>,
+}
+
+impl StepSums {
+    fn new(centroids: usize, d: usize) -> StepSums {
+        StepSums {
+            d,
+            counts: vec![0; centroids],
+            sums: vec![ExactSum::new(); centroids * d],
+            inertia: ExactSum::new(),
+            feature_sums: vec![ExactSum::new(); d],
+            feature_squares: vec![ExactSum::new(); d],
+        }
+    }
+
+    fn add(&mut self, data: MatrixRef<'_>, labels: &[u32], centroids: &[f32]) {
+        let d = self.d;
+        let k = self.counts.len();
+        for &l in labels {
+            self.counts[l as usize] += 1;
+        }
+        self.inertia.merge(&exact_inertia(data, centroids, labels));
+        // A feature per task: its k sums, its Σx and Σx².
+        let mut per_feature: Vec<(Vec<ExactSum>, &mut ExactSum, &mut ExactSum)> = self
+            .feature_sums
+            .iter_mut()
+            .zip(self.feature_squares.iter_mut())
+            .map(|(s, q)| (vec![ExactSum::new(); k], s, q))
+            .collect();
+        per_feature
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(f, (sums, total, squares))| {
+                for (row, &l) in data.data().chunks_exact(d).zip(labels) {
+                    let x = f64::from(row[f]);
+                    sums[l as usize].add(x);
+                    total.add(x);
+                    let (p, e) = two_product(x, x);
+                    squares.add(p);
+                    squares.add(e);
+                }
+            });
+        for (f, (sums, _, _)) in per_feature.into_iter().enumerate() {
+            for (j, s) in sums.iter().enumerate() {
+                self.sums[j * d + f].merge(s);
+            }
+        }
+    }
+}
+
+/// One Lloyd pass over the part against the model's centroids, its tallies written to `out`
+/// as `step.json` (atomically).
+pub fn step(
+    part: &PartInput,
+    out: &Path,
+    backend: BackendChoice,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<StepReport, CoreError> {
+    let mut sums: Option<StepSums> = None;
+    let mut runner: Option<Runner> = None;
+    let (model, rows, rows_used) = each_batch(part, registry, progress, |model, _, data| {
+        let centroids: Vec<f32> = model.centroids.concat();
+        let k = model.centroids.len();
+        let runner = match &mut runner {
+            Some(r) => r,
+            None => runner.insert(Runner::new(backend, data.n(), k, model.d)?),
+        };
+        let a = runner.assign(data, &centroids, k)?;
+        sums.get_or_insert_with(|| StepSums::new(k, model.d))
+            .add(data, &a.labels, &centroids);
+        Ok(())
+    })?;
+    let sums = sums.unwrap_or_else(|| StepSums::new(model.centroids.len(), model.d));
+    let tally = StepTally {
+        format: STEP_FORMAT.into(),
+        format_version: STEP_FORMAT_VERSION,
+        model_fingerprint: model_fingerprint(&model),
+        counts: sums.counts,
+        sums: sums.sums.iter().map(ExactSum::terms).collect(),
+        inertia: sums.inertia.terms(),
+        feature_sums: sums.feature_sums.iter().map(ExactSum::terms).collect(),
+        feature_squares: sums.feature_squares.iter().map(ExactSum::terms).collect(),
+    };
+    let written = crate::output::write_file_atomically(out, |w| write_json(&tally, w))?;
+    Ok(StepReport {
+        rows,
+        rows_used,
+        written,
+    })
+}
+
+/// Where [`recenter`] takes the new centroids from.
+#[derive(Debug, Clone)]
+pub enum NewCentroids {
+    /// A CSV whose header names the model's features in order and whose rows are the
+    /// centroids (as many as the model has), in the scaled feature space.
+    File(PathBuf),
+    /// `step.json` tallies of one pass over parts of the customers: each centroid moves to
+    /// the mean of its rows (a centroid with none stays where it was).
+    Steps(Vec<PathBuf>),
+}
+
+/// `recenter.json`: how far the centroids moved and whether Lloyd has converged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecenterFile {
+    /// Σⱼ‖cⱼ(new) − cⱼ(old)‖², the shift k-means' stopping rule reads.
+    pub shift: f64,
+    /// `--tol` × the mean feature variance over the steps' rows (`null` for new centroids
+    /// from a file).
+    pub threshold: Option<f64>,
+    /// Whether the shift is at or below the threshold (k-means' rule, scikit-learn's).
+    pub converged: bool,
+    /// The steps' inertia: Σ‖x − c‖² of the rows against the centroids before the move.
+    pub inertia: Option<f64>,
+    /// Rows per centroid in the steps.
+    pub counts: Option<Vec<u64>>,
+    /// Centroids that had no row and stayed where they were.
+    pub empty: Vec<usize>,
+    /// Rows in the steps.
+    pub rows: Option<u64>,
+}
+
+/// What [`recenter`] did.
+#[derive(Debug, Clone)]
+pub struct RecenterReport {
+    /// How far the centroids moved and more.
+    pub file: RecenterFile,
+    /// The files written (`model.json`, `recenter.json`).
+    pub written: Vec<PathBuf>,
+}
+
+/// A model with new centroids, written to `out/model.json` with `out/recenter.json`. Refuses
+/// centroids of another count or dimension, non-finite values, and steps of another model.
+pub fn recenter(
+    model_path: &Path,
+    from: &NewCentroids,
+    tol: Option<f64>,
+    out: &Path,
+) -> Result<RecenterReport, CoreError> {
+    let mut model = Model::load(model_path)?;
+    let (k, d) = (model.centroids.len(), model.d);
+    let tol = tol.unwrap_or_else(|| {
+        model
+            .kmeans
+            .as_ref()
+            .map_or(strata_kmeans::DEFAULT_TOL, |r| r.tol)
+    });
+    let old: Vec<f32> = model.centroids.concat();
+    let (new, summary) = match from {
+        NewCentroids::File(path) => {
+            let (n, c) = crate::cluster::read_init(path, &model.features, Some(k))?;
+            debug_assert_eq!(n, k);
+            (
+                c,
+                RecenterFile {
+                    shift: 0.0,
+                    threshold: None,
+                    converged: false,
+                    inertia: None,
+                    counts: None,
+                    empty: Vec::new(),
+                    rows: None,
+                },
+            )
+        }
+        NewCentroids::Steps(parts) => {
+            let fingerprint = model_fingerprint(&model);
+            let mut total = StepSums::new(k, d);
+            for path in parts {
+                let err = |message: String| CoreError::Data {
+                    path: path.clone(),
+                    message,
+                };
+                let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+                let t: StepTally = serde_json::from_slice(&bytes)
+                    .map_err(|e| err(format!("not a Strata step tally: {e}")))?;
+                if t.format != STEP_FORMAT || t.format_version != STEP_FORMAT_VERSION {
+                    return Err(err(format!(
+                        "format {} version {} is not {STEP_FORMAT} version {STEP_FORMAT_VERSION}",
+                        t.format, t.format_version
+                    )));
+                }
+                if t.model_fingerprint != fingerprint {
+                    return Err(err(format!(
+                        "a step against another model than {}: recenter the model the step \
+                         ran with",
+                        model_path.display()
+                    )));
+                }
+                if t.counts.len() != k
+                    || t.sums.len() != k * d
+                    || t.feature_sums.len() != d
+                    || t.feature_squares.len() != d
+                {
+                    return Err(err(format!(
+                        "its tallies are not {k} centroids of {d} features"
+                    )));
+                }
+                for (a, b) in total.counts.iter_mut().zip(&t.counts) {
+                    *a += b;
+                }
+                let merge = |into: &mut [ExactSum], from: &[Vec<f64>]| {
+                    for (a, b) in into.iter_mut().zip(from) {
+                        a.merge(&ExactSum::from_terms(b));
+                    }
+                };
+                merge(&mut total.sums, &t.sums);
+                merge(&mut total.feature_sums, &t.feature_sums);
+                merge(&mut total.feature_squares, &t.feature_squares);
+                total.inertia.merge(&ExactSum::from_terms(&t.inertia));
+            }
+            let n: u64 = total.counts.iter().sum();
+            let mut new = old.clone();
+            let mut empty = Vec::new();
+            for j in 0..k {
+                if total.counts[j] == 0 {
+                    empty.push(j);
+                    continue;
+                }
+                for f in 0..d {
+                    new[j * d + f] =
+                        (total.sums[j * d + f].value() / total.counts[j] as f64) as f32;
+                }
+            }
+            let variance = (0..d)
+                .map(|f| {
+                    squared_deviations(n, &total.feature_sums[f], &total.feature_squares[f])
+                        / n.max(1) as f64
+                })
+                .sum::<f64>()
+                / d as f64;
+            (
+                new,
+                RecenterFile {
+                    shift: 0.0,
+                    threshold: Some(tol * variance),
+                    converged: false,
+                    inertia: Some(total.inertia.value()),
+                    counts: Some(total.counts.clone()),
+                    empty,
+                    rows: Some(n),
+                },
+            )
+        }
+    };
+    if let Some(i) = new.iter().position(|v| !v.is_finite()) {
+        return Err(CoreError::Data {
+            path: model_path.to_owned(),
+            message: format!(
+                "new centroid {} has a non-finite value for '{}'",
+                i / d + 1,
+                model.features[i % d]
+            ),
+        });
+    }
+    let shift: f64 = old
+        .iter()
+        .zip(&new)
+        .map(|(&a, &b)| (f64::from(b) - f64::from(a)).powi(2))
+        .sum();
+    let summary = RecenterFile {
+        shift,
+        converged: summary.threshold.is_some_and(|t| shift <= t),
+        ..summary
+    };
+    model.centroids = new.chunks_exact(d).map(<[f32]>::to_vec).collect();
+    if let (Some(record), Some(inertia)) = (&mut model.kmeans, summary.inertia) {
+        record.iterations += 1;
+        record.inertia = inertia;
+        record.converged = summary.converged;
+    }
+    model.validate().map_err(|message| CoreError::Model {
+        path: model_path.to_owned(),
+        message,
+    })?;
+    super::assign::refuse_fit_folder(out, model_path, false)?;
+    let run = open_run(out, "recenter")?;
+    let model_file = run.stage("model.json", |w| write_json(&model, w))?;
+    let summary_file = run.stage("recenter.json", |w| write_json(&summary, w))?;
+    let written = run.commit(vec![model_file, summary_file])?;
+    Ok(RecenterReport {
+        file: summary,
+        written,
+    })
+}
