@@ -5,7 +5,8 @@
 # hand: Mesa's software Vulkan driver (lavapipe), so the GPU backend's WGSL runs and is checked
 # against the CPU on every run, with or without a GPU; Chromium, which opens report.html
 # headless in the report test; and the PostgreSQL server, from which a throwaway cluster is
-# started in a temp folder for the database tests and stopped at the end.
+# started in a temp folder for the database tests and stopped at the end; OpenJDK 17 and a
+# pinned pyspark (in .venv-spark) for the Spark integration's tests in local[2].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ fi
 
 if command -v apt-get >/dev/null 2>&1; then
     missing=()
-    for pkg in mesa-vulkan-drivers libvulkan1 chromium postgresql; do
+    for pkg in mesa-vulkan-drivers libvulkan1 chromium postgresql openjdk-17-jre-headless; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -49,3 +50,14 @@ fi
 cargo test --workspace --locked
 # The plugin template is its own crate, built as a plugin author would build it.
 cargo test --locked --manifest-path plugins/template/Cargo.toml --target-dir target/template
+
+# The Spark integration, installed as a user installs it (the strata binary and the bundled
+# plugins carried in the package), against the single-machine strata in Spark local[2].
+if [ ! -x .venv-spark/bin/python ]; then
+    python3 -m venv .venv-spark
+fi
+.venv-spark/bin/pip install -q pyspark==4.3.0 py4j==0.10.9.9 pyarrow==26.0.1 pandas==3.1.1 numpy==2.4.6
+bash integrations/spark/scripts/bundle.sh target/debug
+.venv-spark/bin/pip install -q --force-reinstall --no-deps ./integrations/spark
+(cd integrations/spark/tests && STRATA_TEST_PLUGIN_DIR="$PWD/../../../target/debug" \
+    ../../../.venv-spark/bin/python -m unittest -v test_spark)

@@ -1,6 +1,7 @@
 //! A plugin that misbehaves in the way `STRATA_TEST_FAULT` names, read when the host loads it:
 //!
 //! - `panic`: `fit` panics (the SDK catches it; the host must report it and disable the plugin);
+//! - `panic_transform`: `transform` panics (scoring, as on a Spark executor);
 //! - `nan` / `inf`: `transform` writes a NaN / infinite feature (the host must refuse it);
 //! - `features`: `fit` reports zero features (a raw function: the SDK would refuse first);
 //! - `label_utf8`: `label` returns bytes that are not UTF-8 (raw, for the same reason);
@@ -60,6 +61,7 @@ impl Strategy for Faulty {
         match fault().as_str() {
             "nan" => out.row_mut(1)[0] = f32::NAN,
             "inf" => out.row_mut(0)[0] = f32::INFINITY,
+            "panic_transform" => panic!("deliberate panic in transform"),
             _ => {}
         }
         Ok(())
