@@ -6,7 +6,8 @@
 # against the CPU on every run, with or without a GPU; Chromium, which opens report.html
 # headless in the report test; and the PostgreSQL server, from which a throwaway cluster is
 # started in a temp folder for the database tests and stopped at the end; OpenJDK 17 and a
-# pinned pyspark (in .venv-spark) for the Spark integration's tests in local[2].
+# pinned pyspark (in .venv-spark) for the Spark integration's tests in local[2], and DuckDB
+# (with Python's SQLite) to run the exported scoring queries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,7 +57,7 @@ cargo test --locked --manifest-path plugins/template/Cargo.toml --target-dir tar
 if [ ! -x .venv-spark/bin/python ]; then
     python3 -m venv .venv-spark
 fi
-.venv-spark/bin/pip install -q pyspark==4.3.0 py4j==0.10.9.9 pyarrow==26.0.1 pandas==3.1.1 numpy==2.4.6
+.venv-spark/bin/pip install -q pyspark==4.3.0 py4j==0.10.9.9 pyarrow==26.0.1 pandas==3.1.1 numpy==2.4.6 duckdb==2.0.1
 bash integrations/spark/scripts/bundle.sh target/debug
 .venv-spark/bin/pip install -q --force-reinstall --no-deps ./integrations/spark
 (cd integrations/spark/tests && STRATA_TEST_PLUGIN_DIR="$PWD/../../../target/debug" \

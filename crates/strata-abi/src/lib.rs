@@ -32,8 +32,8 @@ pub const MAGIC: u32 = 0x5354_5241;
 pub const ABI_MAJOR: u16 = 1;
 /// Minor version: grows when fields are added at the end of the function table.
 /// 1.1 added [`StrategyTableV1::docs`]; 1.2 added the role flags [`ROLE_VALUE`] and
-/// [`ROLE_PERSONAL`].
-pub const ABI_MINOR: u16 = 2;
+/// [`ROLE_PERSONAL`]; 1.3 added [`StrategyTableV1::preprocessing`].
+pub const ABI_MINOR: u16 = 3;
 
 /// The first thing the host reads. Its layout is frozen for every ABI version.
 #[repr(C)]
@@ -362,6 +362,29 @@ pub type LabelFnV1 = unsafe extern "C" fn(
     message: *mut Sink,
 ) -> i32;
 
+/// Describe the preprocessing of a state from `fit` as data (ABI 1.3): writes one JSON
+/// document to `out` when every feature is one of the declarative forms below, or nothing
+/// when the strategy computes its features otherwise. What `strata export-sql` turns into SQL.
+///
+/// The document, version 1 (every number finite; features in the matrix's column order):
+///
+/// ```json
+/// {"version": 1, "features": [
+///   {"scaled": {"column": "age", "impute": 40.0, "transform": "none",
+///               "center": 42.8, "scale": 15.2, "weight": 1.0}},
+///   {"indicator": {"column": "gender", "level": "Female", "on_missing": false,
+///                  "weight": 0.7071067811865476}}
+/// ]}
+/// ```
+///
+/// - `scaled`: `x` the column's value, or `impute` when missing; then `transform` (`none`;
+///   `log1p`: ln(1 + max(x, 0)); `signed_log1p`: sign(x) · ln(1 + |x|)); the feature is
+///   `((x − center) / scale · weight)` computed in f64 and rounded to f32.
+/// - `indicator`: `weight` (rounded to f32) when the column's text equals `level`, or when it
+///   is missing and `on_missing` is true; otherwise 0.
+pub type PreprocessingFnV1 =
+    unsafe extern "C" fn(state: StrRef, out: *mut Sink, message: *mut Sink) -> i32;
+
 /// The function table of ABI major version 1. New fields go at the end only.
 #[repr(C)]
 pub struct StrategyTableV1 {
@@ -391,12 +414,18 @@ pub struct StrategyTableV1 {
     // ---- ABI 1.1 ----
     /// Documentation for `strata plugins --strategy NAME`: roles, options, defaults, labels.
     pub docs: StrRef,
+    // ---- ABI 1.3 ----
+    /// Describes the preprocessing as data ([`PreprocessingFnV1`]); null when the strategy
+    /// does not.
+    pub preprocessing: Option<PreprocessingFnV1>,
 }
 
 /// Size of the ABI 1.0 table: a table at least this large has every 1.0 field.
 pub const TABLE_V1_0_SIZE: usize = std::mem::offset_of!(StrategyTableV1, docs);
-/// Size of the ABI 1.1 table.
-pub const TABLE_V1_1_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
+/// Size of the ABI 1.1 (and 1.2) table.
+pub const TABLE_V1_1_SIZE: usize = std::mem::offset_of!(StrategyTableV1, preprocessing);
+/// Size of the ABI 1.3 table.
+pub const TABLE_V1_3_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
 
 /// Wrapper that lets a plugin keep ABI structs (which hold raw pointers) in a `static`.
 #[repr(transparent)]

@@ -76,6 +76,10 @@ pub enum Command {
     /// A model with new centroids: from the step.json tallies of one Lloyd pass over parts of
     /// the customers, or from a CSV of centroids refined elsewhere.
     Recenter(RecenterArgs),
+    /// A saved model as one SQL query that scores a table in the warehouse: the strategy's
+    /// preprocessing as SQL expressions, then the nearest centroid (Spark SQL, PostgreSQL,
+    /// SQLite, DuckDB).
+    ExportSql(ExportSqlArgs),
     /// How customers moved between two runs: migration matrix, new/gone/moved, population
     /// stability index per segment and overall, profile shifts.
     Compare(CompareArgs),
@@ -777,6 +781,56 @@ pub struct RecenterArgs {
     /// Output folder (created if missing) for model.json and recenter.json.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DialectArg {
+    /// Spark SQL and Databricks.
+    Spark,
+    /// PostgreSQL.
+    Postgresql,
+    /// SQLite 3.35 or later (its math functions).
+    Sqlite,
+    /// DuckDB.
+    Duckdb,
+}
+
+impl From<DialectArg> for strata_core::sql::Dialect {
+    fn from(d: DialectArg) -> Self {
+        match d {
+            DialectArg::Spark => Self::Spark,
+            DialectArg::Postgresql => Self::Postgresql,
+            DialectArg::Sqlite => Self::Sqlite,
+            DialectArg::Duckdb => Self::Duckdb,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "Score the customers where they live:\n  \
+    strata export-sql --model run/model.json --dialect postgresql --table crm.customers > score.sql\n  \
+    psql -f score.sql\n\n\
+    The query returns the id column, segment and label for every row of the table: the \
+    features as SQL expressions (rounded to 4-byte floats where the dialect has them, as \
+    Strata rounds them), the centroids as a small table, and the nearest kept with ties to \
+    the lowest centroid. It equals `strata assign` on the same rows but for rows whose two \
+    nearest centroids tie within float rounding. NULL is a missing value. Strategies whose \
+    features are computed in the plugin (not stated as scaled columns and one-hot \
+    indicators) are refused with that reason.")]
+pub struct ExportSqlArgs {
+    /// The model: model.json written by `strata fit` (or `strata recenter`).
+    #[arg(long, value_name = "DIR/model.json")]
+    pub model: PathBuf,
+    /// The SQL dialect.
+    #[arg(long, value_enum)]
+    pub dialect: DialectArg,
+    /// The table to score (`schema.table` quoted part by part), with the model's columns by
+    /// name.
+    #[arg(long, value_name = "TABLE")]
+    pub table: String,
+    /// Write the query to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 impl AssignArgs {

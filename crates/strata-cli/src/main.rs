@@ -300,6 +300,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ExportSql(e) => {
+            let sql = strata_core::export_sql(&e.model, e.dialect.into(), &e.table, &strategies())
+                .context("strata export-sql failed")?;
+            match &e.out {
+                Some(path) => {
+                    strata_core::write_file_atomically(path, |w| w.write_all(sql.as_bytes()))
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    writeln!(std::io::stdout(), "wrote {}", path.display())?;
+                }
+                None => std::io::stdout().write_all(sql.as_bytes())?,
+            }
+            Ok(())
+        }
         Command::Compare(c) => {
             let a = strata_compare::read_run(&c.a).context("reading RUN_A")?;
             let b = strata_compare::read_run(&c.b).context("reading RUN_B")?;

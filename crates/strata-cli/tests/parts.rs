@@ -465,3 +465,54 @@ fn lloyd_steps_over_parts_recenter_as_one_pass_over_all_rows() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn export_sql_refuses_what_it_cannot_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("firms.csv");
+    synth_to(&all, "firmographic", 500, 3);
+    // Firmographic computes its features in the plugin (industry groups, bands, spend mix).
+    let (_f, fit, _) = fit_ok(
+        &all,
+        &[
+            "-s",
+            "firmographic",
+            "--k",
+            "3",
+            "--id-column",
+            "account_id",
+        ],
+    );
+    let model = fit.join("model.json");
+    let o = run(&[
+        "export-sql",
+        "--model",
+        model.to_str().unwrap(),
+        "--dialect",
+        "sqlite",
+        "--table",
+        "t",
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("does not state its preprocessing"), "{err}");
+    // Without an id column a query has nothing to return the segment by.
+    let demo = dir.path().join("people.csv");
+    synth_to(&demo, "demographic", 500, 3);
+    let (_g, fit, _) = fit_ok(&demo, &["-s", "demographic", "--k", "3"]);
+    let model = fit.join("model.json");
+    let o = run(&[
+        "export-sql",
+        "--model",
+        model.to_str().unwrap(),
+        "--dialect",
+        "spark",
+        "--table",
+        "t",
+    ]);
+    assert!(
+        text(&o.stderr).contains("has no id column"),
+        "{}",
+        text(&o.stderr)
+    );
+}

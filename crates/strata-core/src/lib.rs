@@ -28,6 +28,7 @@ mod report;
 mod segments;
 pub mod select;
 mod settings;
+pub mod sql;
 mod tally;
 mod value;
 
@@ -37,11 +38,12 @@ pub use commands::assign::{
     compatible_version,
 };
 pub use commands::choose_k::choose_k;
+pub use commands::export_sql::export_sql;
 pub use commands::fit::{FitReport, KMeansSummary, fit, fit_with_progress};
 pub use commands::merge::{MergeReport, MergeSettings, merge};
 pub use commands::parts::{
-    NewCentroids, PartInput, RecenterFile, RecenterReport, STEP_FORMAT, StepReport, StepTally,
-    TransformReport, recenter, step, transform,
+    NewCentroids, PartInput, RecenterFile, RecenterReport, STEP_FORMAT, STEP_FORMAT_VERSION,
+    StepReport, StepTally, TransformReport, recenter, step, transform,
 };
 pub use describe::SegmentSummary;
 pub use error::CoreError;
@@ -60,7 +62,7 @@ pub use settings::{
 pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_ingest::DateFormat;
-pub use tally::{PARTIAL_FILE, Partial, model_fingerprint};
+pub use tally::{PARTIAL_FILE, PARTIAL_FORMAT, PARTIAL_FORMAT_VERSION, Partial, model_fingerprint};
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 
 /// k-means defaults, re-exported for front ends that show them.

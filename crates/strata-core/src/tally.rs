@@ -119,7 +119,7 @@ pub(crate) fn exact_inertia(rows: MatrixRef<'_>, centroids: &[f32], nearest: &[u
     total
 }
 
-/// `partial.json`: a [`Tally`] with what it was scored with and from.
+/// `partial.json`: a part's running sums with what it was scored with and from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Partial {
     /// Always [`PARTIAL_FORMAT`].

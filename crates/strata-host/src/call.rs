@@ -379,6 +379,34 @@ impl Plugin {
         Ok(())
     }
 
+    /// The preprocessing of `state` as data (ABI 1.3): `None` when the plugin's table is
+    /// older than 1.3 or the strategy says its features are not declarative; the document
+    /// checked for its forms and numbers.
+    pub fn preprocessing(
+        &self,
+        state: &str,
+    ) -> Result<Option<crate::declared::Preprocessing>, HostError> {
+        self.check_alive()?;
+        let Some(f) = self.preprocessing else {
+            return Ok(None);
+        };
+        let (mut out, mut message) = (Collector::default(), Collector::default());
+        let (mut o_sink, mut m_sink) = (sink(&mut out), sink(&mut message));
+        // SAFETY: the state string and both sinks are host values alive until the call returns.
+        let code = unsafe { f(StrRef::new(state), &mut o_sink, &mut m_sink) };
+        self.status("preprocessing", code, &message)?;
+        if out.overflow {
+            return Err(self.bad("preprocessing", "output larger than 256 MiB"));
+        }
+        match out.items.len() {
+            0 => Ok(None),
+            1 => crate::declared::parse(&out.items[0])
+                .map(Some)
+                .map_err(|e| self.bad("preprocessing", e)),
+            n => Err(self.bad("preprocessing", format!("{n} documents (expected 1)"))),
+        }
+    }
+
     /// Asks the plugin for a segment's label.
     pub fn label(&self, state: &str, profile: &Profile) -> Result<String, HostError> {
         self.check_alive()?;

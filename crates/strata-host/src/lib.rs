@@ -16,6 +16,7 @@
 //! Loading a plugin runs its code; only load files you trust as much as the `strata` binary.
 
 mod call;
+pub mod declared;
 mod discover;
 mod trust;
 
@@ -88,7 +89,7 @@ pub enum HostError {
     Failed {
         /// The strategy's name.
         strategy: String,
-        /// The call that failed: `"fit"`, `"transform"` or `"label"`.
+        /// The call that failed: `"fit"`, `"transform"`, `"label"` or `"preprocessing"`.
         call: &'static str,
         /// The plugin's message, trimmed and cut to 2000 characters.
         message: String,
@@ -100,7 +101,7 @@ pub enum HostError {
     Panicked {
         /// The strategy's name.
         strategy: String,
-        /// The call that panicked: `"fit"`, `"transform"` or `"label"`.
+        /// The call that panicked: `"fit"`, `"transform"`, `"label"` or `"preprocessing"`.
         call: &'static str,
         /// The panic message, with its location when known.
         message: String,
@@ -117,7 +118,7 @@ pub enum HostError {
     BadOutput {
         /// The strategy's name.
         strategy: String,
-        /// The call whose output was refused: `"fit"`, `"transform"` or `"label"`.
+        /// The call whose output was refused: `"fit"`, `"transform"`, `"label"` or `"preprocessing"`.
         call: &'static str,
         /// What was wrong with it.
         what: String,
@@ -201,6 +202,8 @@ pub struct Plugin {
     fit: abi::FitFnV1,
     transform: abi::TransformFnV1,
     label: abi::LabelFnV1,
+    /// ABI 1.3: the preprocessing as data; `None` for older tables or when not provided.
+    preprocessing: Option<abi::PreprocessingFnV1>,
     dead: AtomicBool,
     // Last field: dropped after everything that points into it.
     _lib: Arc<Library>,
@@ -322,7 +325,14 @@ impl Plugin {
             let docs = unsafe { std::ptr::addr_of!((*table).docs).read() };
             info.docs = read_str(path, docs, "the documentation", 64 * 1024)?;
         }
+        let preprocessing = if size >= abi::TABLE_V1_3_SIZE {
+            // SAFETY: `size` says the plugin's table has the 1.3 `preprocessing` field.
+            unsafe { std::ptr::addr_of!((*table).preprocessing).read() }
+        } else {
+            None
+        };
         Ok(Plugin {
+            preprocessing,
             info,
             fit: t.fit,
             transform: t.transform,

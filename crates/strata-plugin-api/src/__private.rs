@@ -78,6 +78,7 @@ fn build_header<S: Strategy>() -> PluginHeader {
         transform: transform_shim::<S>,
         label: label_shim::<S>,
         docs: leak_str(S::docs()),
+        preprocessing: Some(preprocessing_shim::<S>),
     }));
     PluginHeader {
         magic: abi::MAGIC,
@@ -322,6 +323,28 @@ pub unsafe extern "C" fn transform_shim<S: Strategy>(
             };
             let mut matrix = FeatureMatrix { data, n_features };
             S::transform(&envelope.state, &input, &mut matrix)
+        })
+    }
+}
+
+/// # Safety
+/// Called by the host through the function table with arguments that obey
+/// [`abi::PreprocessingFnV1`].
+pub unsafe extern "C" fn preprocessing_shim<S: Strategy>(
+    state: StrRef,
+    out: *mut Sink,
+    message: *mut Sink,
+) -> i32 {
+    // SAFETY: the host's arguments obey the ABI for the duration of this call.
+    unsafe {
+        guarded(message, || {
+            let envelope = parse_state::<S>(text(state, "the state")?)?;
+            if let Some(p) = S::preprocessing(&envelope.state) {
+                let json = serde_json::to_string(&p)
+                    .map_err(|e| Error::new(format!("cannot describe the preprocessing: {e}")))?;
+                write(out, &json);
+            }
+            Ok(())
         })
     }
 }

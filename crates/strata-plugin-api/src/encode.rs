@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::declare::{Declare, FeatureExpr};
 use crate::error::Error;
 use crate::matrix::FeatureMatrix;
 use crate::prep::{NumericScaler, OneHot, Scale};
@@ -238,6 +239,44 @@ impl ColumnEncoder for ByKind {
         match self {
             ByKind::Numeric { scaler, .. } => ColumnEncoder::write(scaler, column, out, offset),
             ByKind::Categorical { onehot, .. } => ColumnEncoder::write(onehot, column, out, offset),
+        }
+    }
+}
+
+// Every encoder states its features for `strata export-sql` (ABI 1.3).
+impl Declare for NumericScaler {
+    fn declare(&self) -> Vec<FeatureExpr> {
+        vec![FeatureExpr::Scaled {
+            column: self.column.clone(),
+            impute: self.impute,
+            transform: if self.log { "log1p" } else { "none" }.into(),
+            center: self.center,
+            scale: self.scale,
+            weight: self.weight,
+        }]
+    }
+}
+
+impl Declare for OneHot {
+    fn declare(&self) -> Vec<FeatureExpr> {
+        self.levels
+            .iter()
+            .enumerate()
+            .map(|(i, level)| FeatureExpr::Indicator {
+                column: self.column.clone(),
+                level: level.clone(),
+                on_missing: i == self.impute,
+                weight: self.weight,
+            })
+            .collect()
+    }
+}
+
+impl Declare for ByKind {
+    fn declare(&self) -> Vec<FeatureExpr> {
+        match self {
+            ByKind::Numeric { scaler, .. } => scaler.declare(),
+            ByKind::Categorical { onehot, .. } => onehot.declare(),
         }
     }
 }

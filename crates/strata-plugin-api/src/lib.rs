@@ -12,11 +12,13 @@
 //! ```
 //!
 //! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share,
-//! [`encode`] the encoder layer (per-column fit, feature names, the transform loop), [`label`]
+//! [`encode`] the encoder layer (per-column fit, feature names, the transform loop), [`declare`]
+//! the encoders' features stated as data (what `strata export-sql` renders as SQL), [`label`]
 //! labels that fit the host's limit, and [`testing`] builders for a strategy's unit tests.
 
 /// The C ABI (v1), from `strata-abi`.
 pub use strata_abi as abi;
+pub mod declare;
 pub mod encode;
 mod error;
 pub mod label;

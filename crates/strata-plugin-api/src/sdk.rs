@@ -454,4 +454,14 @@ pub trait Strategy {
     fn docs() -> &'static str {
         ""
     }
+
+    /// The preprocessing of `state` as data, when every feature is a scaled column or a
+    /// one-hot indicator ([`crate::declare::Preprocessing`]; the SDK's encoders describe
+    /// themselves, so a strategy built from them returns
+    /// `Some(Preprocessing::of(&state.encoders))`). What `strata export-sql` turns into SQL
+    /// that scores in a warehouse; `None` (the default) says the features are computed
+    /// otherwise, and export-sql refuses the strategy with that reason.
+    fn preprocessing(_state: &Self::State) -> Option<crate::declare::Preprocessing> {
+        None
+    }
 }

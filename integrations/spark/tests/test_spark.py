@@ -157,6 +157,55 @@ class SparkParity(unittest.TestCase):
         self.assertEqual(model.k, 4)
         self.no_worse_than_the_full_fit(out, "10% sample, Lloyd by MLlib")
 
+    def sql_parity(self, dialect, run):
+        """`strata export-sql` run by an engine: every customer's segment and label as the
+        single-machine assign gives them, but for rows whose two nearest centroids tie within
+        float rounding (counted, and required to be such ties)."""
+        query = strata("export-sql", "--model", str(self.single / "model.json"),
+                       "--dialect", dialect, "--table", "customers")
+        got = {r[0]: (r[1], r[2]) for r in run(query)}
+        want = assignments(self.single_scored / "assignments.parquet")
+        self.assertEqual(len(got), len(want))
+        differ = [i for i in want if got[i][0] != want[i][0]]
+        print(f"\nexport-sql {dialect}: {len(differ)} of {len(want)} segments differ")
+        for i in differ:
+            self.assertGreater(want[i][3], 1 - 1e-5, f"{i} is no tie")
+        for i in want:
+            if i not in differ:
+                self.assertEqual(got[i][1], want[i][1])
+        return len(differ)
+
+    def test_export_sql_scores_in_spark_sql(self):
+        self.df.createOrReplaceTempView("customers")
+        self.sql_parity("spark", lambda q: [tuple(r) for r in self.spark.sql(q).collect()])
+
+    def test_export_sql_scores_in_sqlite(self):
+        import sqlite3
+
+        db = sqlite3.connect(":memory:")
+        columns = "customer_id TEXT, age REAL, gender TEXT, income REAL, education TEXT, " \
+                  "marital_status TEXT, region TEXT, household_size REAL"
+        db.execute(f"CREATE TABLE customers ({columns})")
+        import csv
+
+        with open(self.csv, newline="") as f:
+            rows = csv.reader(f)
+            next(rows)
+            numeric = {1, 3, 7}
+            db.executemany(
+                "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ([None if v == "" else (float(v) if i in numeric else v)
+                  for i, v in enumerate(r)] for r in rows),
+            )
+        self.sql_parity("sqlite", lambda q: db.execute(q).fetchall())
+
+    def test_export_sql_scores_in_duckdb(self):
+        import duckdb
+
+        db = duckdb.connect()
+        db.execute(f"CREATE TABLE customers AS SELECT * FROM read_csv('{self.csv}', header = true)")
+        self.sql_parity("duckdb", lambda q: db.execute(q).fetchall())
+
     def test_a_bad_value_fails_the_job_with_strata_s_message(self):
         from pyspark.sql import functions as F
 

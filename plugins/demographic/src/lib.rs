@@ -89,6 +89,12 @@ impl Strategy for Demographic {
         encode::write_all(&state.encoders, input, out)
     }
 
+    fn preprocessing(state: &State) -> Option<strata_plugin_api::declare::Preprocessing> {
+        Some(strata_plugin_api::declare::Preprocessing::of(
+            &state.encoders,
+        ))
+    }
+
     fn docs() -> &'static str {
         DOCS
     }

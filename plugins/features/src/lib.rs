@@ -88,6 +88,12 @@ impl Strategy for Features {
         Ok(())
     }
 
+    fn preprocessing(state: &State) -> Option<strata_plugin_api::declare::Preprocessing> {
+        Some(strata_plugin_api::declare::Preprocessing::of(
+            &state.scalers,
+        ))
+    }
+
     fn docs() -> &'static str {
         "\
 Binding: every numeric column but the id (and columns named like identifiers, e.g.

@@ -132,6 +132,7 @@ pub extern "C" fn strata_plugin_entry() -> *const PluginHeader {
                     t.label
                 },
                 docs: t.docs,
+                preprocessing: t.preprocessing,
             }));
             Exported::new(PluginHeader {
                 magic: MAGIC,
