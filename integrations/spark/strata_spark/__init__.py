@@ -33,7 +33,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
@@ -83,8 +84,9 @@ class _Strata:
     def on_driver(self, args: List[str], what: str) -> str:
         return _run(args, what, self.env)
 
-    def on_executor(self, args: List[str], what: str) -> subprocess.CompletedProcess:
-        return _executor_run(args, what, self.env)
+    def on_executor(self, args: List[str], what: str,
+                    tmp: Optional[str] = None) -> subprocess.CompletedProcess:
+        return _executor_run(args, what, self.env, tmp)
 
 
 def _strata(strata: Optional[str], global_args: Iterable[str],
@@ -98,6 +100,8 @@ class Model:
 
     path: str
     json: dict
+    #: Seconds per stage of the fit that made it (``fit`` only; also in out/spark/timings.json).
+    timings: Dict[str, float] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, path: str) -> "Model":
@@ -158,11 +162,15 @@ def _env(extra: Optional[Dict[str, str]]) -> Optional[Dict[str, str]]:
     return env
 
 
-def _executor_run(args: List[str], what: str,
-                  env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+def _executor_run(args: List[str], what: str, env: Optional[Dict[str, str]] = None,
+                  tmp: Optional[str] = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(args, capture_output=True, env=_env(env))
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip()
+        if tmp:
+            # The partition's rows were spooled to a temporary file: say so, not its path.
+            message = message.replace(os.path.join(tmp, "part.arrows"), "the partition's rows")
+            message = message.replace(tmp, "<partition temp>")
         raise StrataError(f"strata {what} failed on partition {_partition_id()}: {message}")
     return proc
 
@@ -197,7 +205,7 @@ def _steps(df, model: Model, strata: _Strata) -> List[str]:
             strata.on_executor(
                 [*strata.cmd, "-q", "step", "--model", os.path.join(tmp, "model.json"),
                  os.path.join(tmp, "part.arrows"), "-o", out, "--backend", "cpu"],
-                "step",
+                "step", tmp,
             )
             with open(out) as f:
                 text = f.read()
@@ -254,7 +262,7 @@ def _lloyd_mllib(df, model: Model, work: Path, strata: _Strata, max_iter: int, s
             strata.on_executor(
                 [*strata.cmd, "-q", "transform", "--model", os.path.join(tmp, "model.json"),
                  os.path.join(tmp, "part.arrows"), "-o", out, "--format", "arrow"],
-                "transform",
+                "transform", tmp,
             )
             with pa.ipc.open_stream(out) as reader:
                 for batch in reader:
@@ -310,7 +318,11 @@ def fit(
     ``sample_fraction`` of 1 fits on every row. ``lloyd`` is ``"dataframe"`` (Strata's pass on
     each partition through ``mapInArrow``; works on Spark Connect and shared clusters) or
     ``"mllib"`` (``pyspark.mllib`` KMeans from Strata's centroids; needs the RDD API).
-    ``fit_args`` are more ``strata fit`` flags, as a list; ``global_args`` flags for every
+    With ``sample_fraction=1`` the fit sees every row in the DataFrame's order and the result
+    is exactly ``strata fit`` on a file of those rows in that order (k-means++ draws by row
+    position, so another order may settle in another local optimum). Lloyd keeps the
+    centroids a pass finds settled (k-means' stopping rule), so a model already converged on
+    every row is not moved. ``fit_args`` are more ``strata fit`` flags, as a list; ``global_args`` flags for every
     strata command (``["--plugin-dir", DIR]``), ``env`` more environment for them
     (``STRATA_ID_SALT``, say). ``strata`` is the binary (default: :func:`strata_binary`).
     """
@@ -330,9 +342,18 @@ def fit(
         shutil.rmtree(work)
     work.mkdir()
 
+    timings: Dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage] = round(now - clock[0], 3)
+        clock[0] = now
+
     sample = df if sample_fraction >= 1 else df.sample(fraction=sample_fraction, seed=seed)
     sample_file = work / "sample.parquet"
     pq.write_table(sample.toArrow(), sample_file)
+    lap("sample to the driver")
     args = [*strata.cmd, "-q", "fit", "--strategy", strategy, "--id-column", id_column,
             "--seed", str(seed), "--format", "parquet", "-o", str(work / "sample-fit")]
     for role, column in (roles or {}).items():
@@ -346,18 +367,26 @@ def fit(
     strata.on_driver(args, "strata fit on the sample")
     sample_file.unlink()
     model = Model.load(str(work / "sample-fit"))
+    lap("strata fit on the sample")
 
     if lloyd == "dataframe":
         final = _lloyd_dataframe(df, model, work, strata, max_iter)
+        passes = len(list(work.glob("iteration-*")))
+        lap(f"Lloyd on every row ({passes} passes of strata step)")
     else:
         final = _lloyd_mllib(df, model, work, strata, max_iter, seed)
+        lap("Lloyd on every row (MLlib KMeans)")
     # The final model into out/ (its own run: model.json and how the last step moved it).
     strata.on_driver([*strata.cmd, "-q", "recenter", "--model", final.path, "--centroids",
           str(_centroid_csv(final, work)), "-o", str(out_dir)], "strata recenter")
     model = Model.load(str(out_dir))
+    lap("final model")
     scored = assign(df, model, out=str(out_dir), strata=strata.cmd[0],
                     global_args=strata.cmd[1:], env=strata.env)
     scored.unpersist()
+    lap("assign every row and merge")
+    (work / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    model.timings = timings
     return model
 
 
@@ -423,7 +452,7 @@ def assign(df, model, out: Optional[str] = None, strata: Optional[str] = None,
             strata.on_executor(
                 [*strata.cmd, "-q", "assign", "--model", model_path, part, "-o", run,
                  "--format", "arrow", "--backend", "cpu", *extra],
-                "assign",
+                "assign", tmp,
             )
             with pa.ipc.open_stream(os.path.join(run, "assignments.arrows")) as reader:
                 for batch in reader:

@@ -120,6 +120,7 @@ class SparkParity(unittest.TestCase):
         model = strata_spark.fit(self.df, strategy="demographic", k=4, id_column=ID,
                                  sample_fraction=1.0, seed=7, out=str(out))
         self.assertEqual(strata_spark.Model.load(str(out)).json, model.json)
+        self.assertIn("strata fit on the sample", model.timings)
         scored = strata_spark.assign(self.df, model, out=str(self.tmp / "spark-fit-scored"))
         got = self.spark_rows(scored)
         want = assignments(self.single_scored / "assignments.parquet")
@@ -217,8 +218,8 @@ class SparkParity(unittest.TestCase):
             strata_spark.assign(bad, str(self.single / "model.json")).count()
         message = str(caught.exception)
         self.assertIn("strata assign failed on partition", message)
-        self.assertIn("'old'", message)
-        self.assertIn("age", message)
+        self.assertIn("the partition's rows, record batch 1, row 17", message)
+        self.assertIn("('age'): expected a number, found 'old'", message)
 
     def test_a_plugin_panic_fails_the_job_with_strata_s_message(self):
         plugins = self.tmp / "plugins"
