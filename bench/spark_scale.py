@@ -35,7 +35,10 @@ def main():
     strata = os.environ.get("STRATA_BIN", str(REPO / "target/release/strata"))
     os.environ["STRATA_BIN"] = strata
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    sys.path.insert(0, str(REPO / "integrations/spark"))
+    # The tree's strata_spark on the driver and on the executors (not an installed copy).
+    tree = str(REPO / "integrations/spark")
+    sys.path.insert(0, tree)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [tree, os.environ.get("PYTHONPATH")] if p)
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 

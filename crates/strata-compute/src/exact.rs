@@ -69,32 +69,18 @@ impl ExactSum {
             }
             return;
         }
-        let frac = bits & ((1u64 << 52) - 1);
-        // x = ±mantissa · 2^(position − 1074).
-        let (mantissa, position) = if biased == 0 {
-            (frac, 0)
-        } else {
-            (frac | (1u64 << 52), biased - 1)
-        };
-        if mantissa == 0 {
-            return;
-        }
-        let digit = position / 32;
+        // x = ±mantissa · 2^(position − 1074), without a branch (data's signs and the error
+        // terms of products come in no predictable order): a subnormal has no hidden bit and
+        // the position of the smallest normal; a zero adds zeros.
+        let normal = u64::from(biased != 0);
+        let mantissa = (bits & ((1u64 << 52) - 1)) | (normal << 52);
+        let position = biased - normal as usize;
         let shifted = u128::from(mantissa) << (position % 32);
-        let parts = [
-            (shifted & 0xffff_ffff) as i64,
-            ((shifted >> 32) & 0xffff_ffff) as i64,
-            (shifted >> 64) as i64,
-        ];
-        if (bits >> 63) == 0 {
-            for (d, p) in self.digits[digit..digit + 3].iter_mut().zip(parts) {
-                *d += p;
-            }
-        } else {
-            for (d, p) in self.digits[digit..digit + 3].iter_mut().zip(parts) {
-                *d -= p;
-            }
-        }
+        let sign = 1 - 2 * (bits >> 63) as i64;
+        let d = &mut self.digits[position / 32..position / 32 + 3];
+        d[0] += sign * (shifted & 0xffff_ffff) as i64;
+        d[1] += sign * ((shifted >> 32) & 0xffff_ffff) as i64;
+        d[2] += sign * (shifted >> 64) as i64;
         self.pending += 1;
         if self.pending >= CARRY_EVERY {
             self.normalise();
