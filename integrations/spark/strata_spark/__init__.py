@@ -420,7 +420,8 @@ def assign(df, model, out: Optional[str] = None, strata: Optional[str] = None,
            env: Optional[Dict[str, str]] = None):
     """Scores every row of ``df`` with ``model`` (a :class:`Model` or a path to model.json)
     on the executors. Returns the scored rows as a DataFrame (the id column under its own
-    name, segment, label, distance, boundary_ratio, ambiguous), persisted; with ``out``, also
+    name, segment, label, distance, boundary_ratio, ambiguous), persisted (``unpersist()`` it
+    when written); with ``out``, also
     writes the merged segments.json, report.html and partial.json there. ``assign_args`` are
     more ``strata assign`` flags; ``global_args`` and ``env`` as for :func:`fit`."""
     import pyarrow as pa
@@ -477,9 +478,15 @@ def assign(df, model, out: Optional[str] = None, strata: Optional[str] = None,
     from pyspark.sql import functions as F
 
     result = _select_model_columns(df, model).mapInArrow(score, schema)
+    # One pass over the partitions: the scored rows and the tallies come out of the same
+    # run, kept while the tallies are collected, then the rows alone are kept (so that
+    # `scored.unpersist()` frees everything, and a later assign scores again).
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
     tallies = result.where(F.col(_PARTIAL).isNotNull()).select(_PARTIAL).collect()
     scored = result.where(F.col(_PARTIAL).isNull()).drop(_PARTIAL)
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    scored.count()
+    result.unpersist()
     if out is not None:
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
