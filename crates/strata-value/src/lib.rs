@@ -1,0 +1,231 @@
+//! Customer value models from a per-customer summary of a transaction log: BG/NBD (Fader,
+//! Hardie & Lee 2005, "Counting your customers the easy way") for the number of future
+//! purchases and the probability a customer is still active, and Gamma-Gamma (Fader & Hardie
+//! 2013) for the value per purchase. Both fitted by maximum likelihood, deterministically;
+//! no I/O.
+//!
+//! A customer is summarised as the `lifetimes` package summarises one
+//! (`summary_data_from_transaction_data`): `frequency` x, the repeat purchase periods;
+//! `recency` t_x, from the first purchase to the last; `T`, from the first purchase to the end
+//! of observation; and for Gamma-Gamma the mean value of the repeat purchases.
+//!
+//! The log-likelihoods are the papers' closed forms, evaluated with log-gamma and a
+//! log-sum-exp so that they neither overflow nor lose the smaller term at CDNOW's and Online
+//! Retail's ranges. They are minimised by Nelder–Mead on the parameters' logarithms
+//! ([`optimize`]), with standard errors from the Hessian at the optimum.
+
+pub mod optimize;
+
+use libm::lgamma;
+
+/// Why a model cannot be fitted to the summary given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// The columns have different lengths.
+    #[error("the summary's columns have different lengths ({0})")]
+    Lengths(String),
+    /// A customer's summary is impossible.
+    #[error("customer {index}: {message}")]
+    Customer {
+        /// 0-based position in the summary.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nothing to fit.
+    #[error("{0}")]
+    Empty(String),
+}
+
+/// A fitted model's parameters and how the fit went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted<P> {
+    /// The maximum-likelihood parameters.
+    pub params: P,
+    /// Their standard errors, in the same order as the parameters' names (`None` when the
+    /// Hessian at the optimum is not positive definite).
+    pub std_errors: Option<Vec<f64>>,
+    /// The log-likelihood at the optimum (summed over customers).
+    pub log_likelihood: f64,
+    /// Simplex iterations.
+    pub iterations: usize,
+    /// Whether the stopping rule held.
+    pub converged: bool,
+}
+
+/// BG/NBD's parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BgNbd {
+    /// Shape of the purchase-rate distribution.
+    pub r: f64,
+    /// Scale (rate) of the purchase-rate distribution.
+    pub alpha: f64,
+    /// Beta's first shape.
+    pub a: f64,
+    /// Beta's second shape.
+    pub b: f64,
+}
+
+/// Checks a BG/NBD summary: equal lengths, x ≥ 0 whole, 0 ≤ t_x ≤ T, t_x = 0 when x = 0.
+fn check_summary(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<(), ValueError> {
+    if x.len() != t_x.len() || x.len() != t.len() {
+        return Err(ValueError::Lengths(format!(
+            "{} frequencies, {} recencies, {} ages",
+            x.len(),
+            t_x.len(),
+            t.len()
+        )));
+    }
+    if x.is_empty() {
+        return Err(ValueError::Empty("no customers to fit".into()));
+    }
+    for (i, ((&x, &tx), &t)) in x.iter().zip(t_x).zip(t).enumerate() {
+        let bad = |message: String| Err(ValueError::Customer { index: i, message });
+        if !(x >= 0.0 && x.fract() == 0.0) {
+            return bad(format!("frequency {x} is not a whole number of at least 0"));
+        }
+        if !(tx >= 0.0 && t.is_finite() && tx <= t) {
+            return bad(format!("recency {tx} is not between 0 and T = {t}"));
+        }
+        if x == 0.0 && tx != 0.0 {
+            return bad(format!("no repeat purchase, yet recency {tx} is not 0"));
+        }
+    }
+    Ok(())
+}
+
+impl BgNbd {
+    /// The parameters' names, in the order of [`Fitted::std_errors`].
+    pub const NAMES: [&'static str; 4] = ["r", "alpha", "a", "b"];
+
+    /// One customer's log-likelihood (Fader, Hardie & Lee 2005, eq. 6), in the form
+    /// `lifetimes` evaluates: log-gamma terms, and log-sum-exp of the two survival terms.
+    pub fn log_likelihood(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let a1 = lgamma(r + x) - lgamma(r) + r * alpha.ln();
+        let a2 = lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
+        let a3 = -(r + x) * (alpha + t).ln();
+        if x > 0.0 {
+            let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + t_x).ln();
+            let m = a3.max(a4);
+            a1 + a2 + m + ((a3 - m).exp() + (a4 - m).exp()).ln()
+        } else {
+            a1 + a2 + a3
+        }
+    }
+
+    /// Fits BG/NBD to a summary by maximum likelihood, from r = α = a = b = 1 (as `lifetimes`
+    /// starts).
+    pub fn fit(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Fitted<BgNbd>, ValueError> {
+        check_summary(x, t_x, t)?;
+        let nll = |p: &[f64]| -> f64 {
+            let m = BgNbd {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            };
+            -x.iter()
+                .zip(t_x)
+                .zip(t)
+                .map(|((&x, &tx), &t)| m.log_likelihood(x, tx, t))
+                .sum::<f64>()
+        };
+        let min = optimize::minimise_positive(nll, &[1.0; 4], 20_000);
+        let std_errors = optimize::standard_errors(nll, &min.x);
+        Ok(Fitted {
+            params: BgNbd {
+                r: min.x[0],
+                alpha: min.x[1],
+                a: min.x[2],
+                b: min.x[3],
+            },
+            std_errors,
+            log_likelihood: -min.value,
+            iterations: min.iterations,
+            converged: min.converged,
+        })
+    }
+}
+
+/// Gamma-Gamma's parameters: spend per transaction Gamma(p, ν), ν ~ Gamma(q, γ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GammaGamma {
+    /// Shape of the transaction-value distribution.
+    pub p: f64,
+    /// Shape of the distribution of its scale.
+    pub q: f64,
+    /// Scale of the distribution of its scale (γ; `v` in `lifetimes`).
+    pub gamma: f64,
+}
+
+impl GammaGamma {
+    /// The parameters' names, in the order of [`Fitted::std_errors`].
+    pub const NAMES: [&'static str; 3] = ["p", "q", "gamma"];
+
+    /// One repeat buyer's log-likelihood of their mean transaction value `m` over `x`
+    /// transactions (Fader & Hardie 2013), as `lifetimes` writes it.
+    pub fn log_likelihood(&self, x: f64, m: f64) -> f64 {
+        let GammaGamma { p, q, gamma } = *self;
+        let px = p * x;
+        lgamma(px + q) - lgamma(px) - lgamma(q) + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
+            - (px + q) * (x * m + gamma).ln()
+    }
+
+    /// Fits Gamma-Gamma to the repeat buyers (x > 0) of a summary, from p = q = γ = 1.
+    /// Customers without a repeat purchase carry no value information and are left out;
+    /// a repeat buyer's mean value must be above 0.
+    pub fn fit(x: &[f64], monetary: &[f64]) -> Result<Fitted<GammaGamma>, ValueError> {
+        if x.len() != monetary.len() {
+            return Err(ValueError::Lengths(format!(
+                "{} frequencies, {} monetary values",
+                x.len(),
+                monetary.len()
+            )));
+        }
+        let mut buyers = Vec::new();
+        for (i, (&x, &m)) in x.iter().zip(monetary).enumerate() {
+            if x > 0.0 {
+                if !(m > 0.0 && m.is_finite()) {
+                    return Err(ValueError::Customer {
+                        index: i,
+                        message: format!(
+                            "mean repeat purchase value {m} is not above 0 (Gamma-Gamma models \
+                             positive spend; leave out customers whose repeats net to nothing)"
+                        ),
+                    });
+                }
+                buyers.push((x, m));
+            }
+        }
+        if buyers.is_empty() {
+            return Err(ValueError::Empty(
+                "no customer made a repeat purchase: Gamma-Gamma has nothing to fit".into(),
+            ));
+        }
+        let nll = |p: &[f64]| -> f64 {
+            let g = GammaGamma {
+                p: p[0],
+                q: p[1],
+                gamma: p[2],
+            };
+            -buyers
+                .iter()
+                .map(|&(x, m)| g.log_likelihood(x, m))
+                .sum::<f64>()
+        };
+        let min = optimize::minimise_positive(nll, &[1.0; 3], 20_000);
+        let std_errors = optimize::standard_errors(nll, &min.x);
+        Ok(Fitted {
+            params: GammaGamma {
+                p: min.x[0],
+                q: min.x[1],
+                gamma: min.x[2],
+            },
+            std_errors,
+            log_likelihood: -min.value,
+            iterations: min.iterations,
+            converged: min.converged,
+        })
+    }
+}
