@@ -114,6 +114,40 @@ impl BgNbd {
         }
     }
 
+    /// The probability that a customer with this summary is still active (1 for a customer
+    /// without a repeat purchase: the model lets a customer drop out only after a purchase).
+    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let log_odds = (r + x) * ((alpha + t).ln() - (alpha + t_x).ln()) + (a / (b + x - 1.0)).ln();
+        1.0 / (1.0 + log_odds.exp())
+    }
+
+    /// Expected purchases in the next `horizon` periods of a customer with this summary
+    /// (Fader, Hardie & Lee 2005, eq. 10), with the Gauss hypergeometric function evaluated
+    /// after Euler's transformation where its series would grow before it converges (as
+    /// `lifetimes` does for large frequencies).
+    pub fn expected_purchases(&self, horizon: f64, x: f64, t_x: f64, t: f64) -> f64 {
+        if horizon <= 0.0 {
+            return 0.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
+        let z = horizon / (alpha + t + horizon);
+        let ln_hyp = ln_hyp2f1(ha, hb, hc, z);
+        let first = (a + b + x - 1.0) / (a - 1.0);
+        let second =
+            1.0 - (ln_hyp + (r + x) * ((alpha + t).ln() - (alpha + t + horizon).ln())).exp();
+        let denominator = if x > 0.0 {
+            1.0 + (a / (b + x - 1.0)) * ((r + x) * ((alpha + t).ln() - (alpha + t_x).ln())).exp()
+        } else {
+            1.0
+        };
+        first * second / denominator
+    }
+
     /// Fits BG/NBD to a summary by maximum likelihood, from r = α = a = b = 1 (as `lifetimes`
     /// starts).
     pub fn fit(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Fitted<BgNbd>, ValueError> {
@@ -148,6 +182,29 @@ impl BgNbd {
     }
 }
 
+/// ln ₂F₁(a, b; c; z) for 0 ≤ z < 1 and a, b, c > 0, by its power series; when c − a − b < 0
+/// the series of Euler's transformation, (1 − z)^(c−a−b) ₂F₁(c − a, c − b; c; z), whose terms
+/// do not grow first (`lifetimes` switches to it when the direct value overflows).
+fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let series = |a: f64, b: f64| {
+        let (mut term, mut sum) = (1.0f64, 1.0f64);
+        for n in 0..1_000_000u32 {
+            let n = f64::from(n);
+            term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+            sum += term;
+            if term.abs() <= 1e-17 * sum.abs() {
+                break;
+            }
+        }
+        sum
+    };
+    if c - a - b < 0.0 {
+        series(c - a, c - b).ln() + (c - a - b) * (1.0 - z).ln()
+    } else {
+        series(a, b).ln()
+    }
+}
+
 /// Gamma-Gamma's parameters: spend per transaction Gamma(p, ν), ν ~ Gamma(q, γ).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GammaGamma {
@@ -170,6 +227,20 @@ impl GammaGamma {
         let px = p * x;
         lgamma(px + q) - lgamma(px) - lgamma(q) + q * gamma.ln() + (px - 1.0) * m.ln() + px * x.ln()
             - (px + q) * (x * m + gamma).ln()
+    }
+
+    /// The expected value of a customer's future purchases given `x` repeat purchases of mean
+    /// value `m`: the population mean γp/(q − 1) and `m`, weighted by px/(px + q − 1) (the
+    /// population mean for a customer without a repeat purchase).
+    pub fn expected_value(&self, x: f64, m: f64) -> f64 {
+        let GammaGamma { p, q, gamma } = *self;
+        let weight = p * x / (p * x + q - 1.0);
+        let population = gamma * p / (q - 1.0);
+        if x > 0.0 {
+            (1.0 - weight) * population + weight * m
+        } else {
+            population
+        }
     }
 
     /// Fits Gamma-Gamma to the repeat buyers (x > 0) of a summary, from p = q = γ = 1.
@@ -228,4 +299,27 @@ impl GammaGamma {
             converged: min.converged,
         })
     }
+}
+
+/// Customer lifetime value over `horizon` whole periods with a `discount_rate` per period:
+/// Σᵢ (E[Y(i)] − E[Y(i − 1)]) · value / (1 + d)ⁱ for i = 1 … horizon, the form `lifetimes`
+/// computes (its `customer_lifetime_value` with the period as its unit).
+pub fn clv(
+    model: &BgNbd,
+    value: f64,
+    horizon: u32,
+    discount_rate: f64,
+    x: f64,
+    t_x: f64,
+    t: f64,
+) -> f64 {
+    let mut total = 0.0;
+    let mut before = 0.0;
+    for i in 1..=horizon {
+        let i = f64::from(i);
+        let now = model.expected_purchases(i, x, t_x, t);
+        total += value * (now - before) / (1.0 + discount_rate).powf(i);
+        before = now;
+    }
+    total
 }

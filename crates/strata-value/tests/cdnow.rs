@@ -106,3 +106,61 @@ fn impossible_summaries_are_refused_with_the_customer() {
     assert!(e.to_string().contains("not above 0"), "{e}");
     assert!(GammaGamma::fit(&[0.0, 0.0], &[0.0, 0.0]).is_err());
 }
+
+/// Per-customer predictions from the models built with lifetimes' own parameters equal
+/// lifetimes' predictions (`tests/fixtures/make_predictions.py`, lifetimes 0.11.3) for all
+/// 2,357 customers: P(alive), expected purchases over 39 weeks, expected value per purchase,
+/// and CLV over 52 periods at 1% a period.
+#[test]
+fn predictions_equal_lifetimes_for_every_customer() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/cdnow_predictions.csv"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let param = |line: &str, key: &str| -> f64 {
+        let rest = &line[line.find(&format!(" {key}=")).unwrap() + key.len() + 2..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let mut lines = text.lines();
+    let (bg_line, gg_line) = (lines.next().unwrap(), lines.next().unwrap());
+    let bg = BgNbd {
+        r: param(bg_line, "r"),
+        alpha: param(bg_line, "alpha"),
+        a: param(bg_line, "a"),
+        b: param(bg_line, "b"),
+    };
+    let gg = GammaGamma {
+        p: param(gg_line, "p"),
+        q: param(gg_line, "q"),
+        gamma: param(gg_line, "v"),
+    };
+    let rest: String = lines.map(|l| format!("{l}\n")).collect();
+    let mut r = csv::Reader::from_reader(rest.as_bytes());
+    let rows = cdnow();
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-9 * want.abs().max(1e-12);
+    let mut n = 0;
+    for (rec, c) in r.records().zip(&rows) {
+        let rec = rec.unwrap();
+        let want: Vec<f64> = (1..5).map(|i| rec[i].parse().unwrap()).collect();
+        let [x, t_x, t, m] = *c;
+        let p_alive = bg.p_alive(x, t_x, t);
+        let expected = bg.expected_purchases(39.0, x, t_x, t);
+        let value = gg.expected_value(x, m);
+        let clv = strata_value::clv(&bg, value, 52, 0.01, x, t_x, t);
+        for (what, got, want) in [
+            ("P(alive)", p_alive, want[0]),
+            ("expected purchases", expected, want[1]),
+            ("expected value", value, want[2]),
+            ("CLV", clv, want[3]),
+        ] {
+            assert!(
+                close(got, want),
+                "customer {}: {what} {got} vs lifetimes {want}",
+                &rec[0]
+            );
+        }
+        n += 1;
+    }
+    assert_eq!(n, 2357);
+}
