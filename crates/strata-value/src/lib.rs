@@ -15,6 +15,9 @@
 //! ([`optimize`]), with standard errors from the Hessian at the optimum.
 
 pub mod optimize;
+mod summary;
+
+pub use summary::{Period, Purchase, Summary, summarise};
 
 use libm::lgamma;
 

@@ -164,3 +164,69 @@ fn predictions_equal_lifetimes_for_every_customer() {
     }
     assert_eq!(n, 2357);
 }
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The CDNOW sample log summarised by day and by week equals lifetimes 0.11.3's
+/// `summary_data_from_transaction_data` (tests/fixtures/make_summaries.py) for every customer.
+#[test]
+fn log_summaries_equal_lifetimes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let text = std::fs::read_to_string(format!("{dir}cdnow_sample.txt")).unwrap();
+    let mut ids: Vec<String> = Vec::new();
+    let mut log = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let customer = match ids.iter().position(|i| i == f[0]) {
+            Some(c) => c,
+            None => {
+                ids.push(f[0].to_owned());
+                ids.len() - 1
+            }
+        };
+        let date: i64 = f[2].parse().unwrap();
+        log.push(strata_value::Purchase {
+            customer,
+            day: days(date / 10_000, date / 100 % 100, date % 100),
+            value: f[4].parse().unwrap(),
+        });
+    }
+    assert_eq!(days(1970, 1, 1), 0);
+    for (period, name) in [
+        (strata_value::Period::Day, "D"),
+        (strata_value::Period::Week, "W"),
+    ] {
+        let got = strata_value::summarise(&log, ids.len(), period, days(1997, 9, 30));
+        let mut r =
+            csv::Reader::from_path(format!("{dir}cdnow_sample_summary_{name}.csv")).unwrap();
+        let mut n = 0;
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            let c = ids.iter().position(|i| i == &rec[0]).unwrap();
+            let s = got[c].unwrap();
+            let want: Vec<f64> = (1..5).map(|i| rec[i].parse().unwrap()).collect();
+            assert_eq!(
+                [s.frequency, s.recency, s.t],
+                [want[0], want[1], want[2]],
+                "{}",
+                &rec[0]
+            );
+            assert!(
+                (s.monetary - want[3]).abs() <= 1e-12 * want[3].abs(),
+                "{} {name}",
+                &rec[0]
+            );
+            n += 1;
+        }
+        assert_eq!(n, 2357);
+        assert_eq!(got.iter().flatten().count(), 2357);
+    }
+}
