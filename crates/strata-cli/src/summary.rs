@@ -154,12 +154,13 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
             r.skipped_columns.join(", ")
         )?;
     }
-    writeln!(out)?;
-    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
-    writeln!(out)?;
-    for p in &r.written {
-        writeln!(out, "wrote {}", p.display())?;
-    }
+    segments_and_files(
+        out,
+        &r.segments,
+        r.value_measure.as_ref(),
+        &r.strategy,
+        &r.written,
+    )?;
     let show = |t: f64| {
         if t < 1.0 {
             format!("{:.0} ms", t * 1e3)
@@ -235,6 +236,24 @@ fn print_segments(
     }
 }
 
+/// The segment table between blank lines, then a `wrote FILE` line per file: how `fit`,
+/// `assign` and `merge` end.
+fn segments_and_files(
+    out: &mut dyn Write,
+    segments: &[strata_core::SegmentSummary],
+    value_measure: Option<&strata_core::ValueMeasure>,
+    strategy: &str,
+    written: &[std::path::PathBuf],
+) -> io::Result<()> {
+    writeln!(out)?;
+    print_segments(out, segments, value_measure, strategy)?;
+    writeln!(out)?;
+    for p in written {
+        writeln!(out, "wrote {}", p.display())?;
+    }
+    Ok(())
+}
+
 /// What `strata assign` prints.
 pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::Result<()> {
     writeln!(
@@ -252,12 +271,13 @@ pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::R
     if r.rows_dropped > 0 {
         writeln!(out, "Rows left out for missing values: {}.", r.rows_dropped)?;
     }
-    writeln!(out)?;
-    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
-    writeln!(out)?;
-    for p in &r.written {
-        writeln!(out, "wrote {}", p.display())?;
-    }
+    segments_and_files(
+        out,
+        &r.segments,
+        r.value_measure.as_ref(),
+        &r.strategy,
+        &r.written,
+    )?;
     Ok(())
 }
 
@@ -268,12 +288,13 @@ pub fn print_merge(out: &mut dyn Write, r: &strata_core::MergeReport) -> io::Res
         "Merged {} parts: {} of {} customers scored into {} segments.",
         r.parts, r.rows_used, r.rows, r.k
     )?;
-    writeln!(out)?;
-    print_segments(out, &r.segments, r.value_measure.as_ref(), &r.strategy)?;
-    writeln!(out)?;
-    for p in &r.written {
-        writeln!(out, "wrote {}", p.display())?;
-    }
+    segments_and_files(
+        out,
+        &r.segments,
+        r.value_measure.as_ref(),
+        &r.strategy,
+        &r.written,
+    )?;
     Ok(())
 }
 

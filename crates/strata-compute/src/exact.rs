@@ -124,22 +124,16 @@ impl ExactSum {
         if self.neg_inf {
             return f64::NEG_INFINITY;
         }
-        let mut d = self.digits;
-        let carry = |d: &mut [i64; DIGITS]| {
-            for i in 0..DIGITS - 1 {
-                let c = d[i] >> 32;
-                d[i] -= c << 32;
-                d[i + 1] += c;
-            }
-        };
-        carry(&mut d);
-        let negative = d[DIGITS - 1] < 0;
+        let mut n = self.clone();
+        n.normalise();
+        let negative = n.digits[DIGITS - 1] < 0;
         if negative {
-            for v in d.iter_mut() {
+            for v in n.digits.iter_mut() {
                 *v = -*v;
             }
-            carry(&mut d);
+            n.normalise();
         }
+        let d = n.digits;
         let Some(top) = d.iter().rposition(|&v| v != 0) else {
             return 0.0;
         };

@@ -56,6 +56,50 @@ pub struct Fitted<P> {
     pub converged: bool,
 }
 
+/// A model's parameters as the optimiser sees them: positive numbers in a fixed order.
+trait Params: Sized {
+    /// Where the search starts (`lifetimes` starts every parameter at 1).
+    const START: &'static [f64];
+    /// The parameters from their values in order.
+    fn from_slice(p: &[f64]) -> Self;
+}
+
+/// The maximum-likelihood parameters of a total log-likelihood, with their standard errors.
+fn fit_mle<P: Params>(log_likelihood: impl Fn(&P) -> f64) -> Fitted<P> {
+    let nll = |p: &[f64]| -log_likelihood(&P::from_slice(p));
+    let min = optimize::minimise_positive(nll, P::START, 20_000);
+    Fitted {
+        params: P::from_slice(&min.x),
+        std_errors: optimize::standard_errors(nll, &min.x),
+        log_likelihood: -min.value,
+        iterations: min.iterations,
+        converged: min.converged,
+    }
+}
+
+impl Params for BgNbd {
+    const START: &'static [f64] = &[1.0; 4];
+    fn from_slice(p: &[f64]) -> Self {
+        BgNbd {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        }
+    }
+}
+
+impl Params for GammaGamma {
+    const START: &'static [f64] = &[1.0; 3];
+    fn from_slice(p: &[f64]) -> Self {
+        GammaGamma {
+            p: p[0],
+            q: p[1],
+            gamma: p[2],
+        }
+    }
+}
+
 /// BG/NBD's parameters: purchase rates Gamma(r, α), dropout probabilities Beta(a, b).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BgNbd {
@@ -155,33 +199,13 @@ impl BgNbd {
     /// starts).
     pub fn fit(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Fitted<BgNbd>, ValueError> {
         check_summary(x, t_x, t)?;
-        let nll = |p: &[f64]| -> f64 {
-            let m = BgNbd {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            };
-            -x.iter()
+        Ok(fit_mle(|m: &BgNbd| {
+            x.iter()
                 .zip(t_x)
                 .zip(t)
                 .map(|((&x, &tx), &t)| m.log_likelihood(x, tx, t))
-                .sum::<f64>()
-        };
-        let min = optimize::minimise_positive(nll, &[1.0; 4], 20_000);
-        let std_errors = optimize::standard_errors(nll, &min.x);
-        Ok(Fitted {
-            params: BgNbd {
-                r: min.x[0],
-                alpha: min.x[1],
-                a: min.x[2],
-                b: min.x[3],
-            },
-            std_errors,
-            log_likelihood: -min.value,
-            iterations: min.iterations,
-            converged: min.converged,
-        })
+                .sum()
+        }))
     }
 }
 
@@ -277,30 +301,9 @@ impl GammaGamma {
                 "no customer made a repeat purchase: Gamma-Gamma has nothing to fit".into(),
             ));
         }
-        let nll = |p: &[f64]| -> f64 {
-            let g = GammaGamma {
-                p: p[0],
-                q: p[1],
-                gamma: p[2],
-            };
-            -buyers
-                .iter()
-                .map(|&(x, m)| g.log_likelihood(x, m))
-                .sum::<f64>()
-        };
-        let min = optimize::minimise_positive(nll, &[1.0; 3], 20_000);
-        let std_errors = optimize::standard_errors(nll, &min.x);
-        Ok(Fitted {
-            params: GammaGamma {
-                p: min.x[0],
-                q: min.x[1],
-                gamma: min.x[2],
-            },
-            std_errors,
-            log_likelihood: -min.value,
-            iterations: min.iterations,
-            converged: min.converged,
-        })
+        Ok(fit_mle(|g: &GammaGamma| {
+            buyers.iter().map(|&(x, m)| g.log_likelihood(x, m)).sum()
+        }))
     }
 }
 

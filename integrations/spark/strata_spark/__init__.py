@@ -28,6 +28,7 @@ executor fail the job with Strata's own message, naming the partition.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -154,6 +155,28 @@ def _partition_to_stream(batches: Iterable, path: str) -> int:
     return rows
 
 
+@contextlib.contextmanager
+def _partition_run(batches: Iterable, model_text: str, strata: "_Strata", command: str,
+                   out_name: str, args: List[str]):
+    """On an executor: spools the partition's rows and the model into a temporary folder, runs
+    `strata COMMAND --model M ROWS -o FOLDER/OUT_NAME ARGS…` there, and yields the folder
+    (None for an empty partition, where nothing ran); the folder goes when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=f"strata-{command}.") as tmp:
+        part = os.path.join(tmp, "part.arrows")
+        if _partition_to_stream(batches, part) == 0:
+            yield None
+            return
+        model_path = os.path.join(tmp, "model.json")
+        with open(model_path, "w") as f:
+            f.write(model_text)
+        strata.on_executor(
+            [*strata.cmd, "-q", command, "--model", model_path, part,
+             "-o", os.path.join(tmp, out_name), *args],
+            command, tmp,
+        )
+        yield tmp
+
+
 def _env(extra: Optional[Dict[str, str]]) -> Optional[Dict[str, str]]:
     if not extra:
         return None
@@ -194,20 +217,12 @@ def _steps(df, model: Model, strata: _Strata) -> List[str]:
     def step(batches: Iterator) -> Iterator:
         import pyarrow as pa
 
-        with tempfile.TemporaryDirectory(prefix="strata-step.") as tmp:
-            rows = _partition_to_stream(batches, os.path.join(tmp, "part.arrows"))
-            if rows == 0:
+        # The model as the driver holds it (a recenter of this iteration's).
+        with _partition_run(batches, model_text, strata, "step", "step.json",
+                            ["--backend", "cpu"]) as tmp:
+            if tmp is None:
                 return
-            # The model as the driver holds it (a recenter of this iteration's).
-            with open(os.path.join(tmp, "model.json"), "w") as f:
-                f.write(model_text)
-            out = os.path.join(tmp, "step.json")
-            strata.on_executor(
-                [*strata.cmd, "-q", "step", "--model", os.path.join(tmp, "model.json"),
-                 os.path.join(tmp, "part.arrows"), "-o", out, "--backend", "cpu"],
-                "step", tmp,
-            )
-            with open(out) as f:
+            with open(os.path.join(tmp, "step.json")) as f:
                 text = f.read()
         yield pa.RecordBatch.from_pydict(
             {"partition": [_partition_id()], "step": [text]},
@@ -253,18 +268,11 @@ def _lloyd_mllib(df, model: Model, work: Path, strata: _Strata, max_iter: int, s
     def transform(batches: Iterator) -> Iterator:
         import pyarrow as pa
 
-        with tempfile.TemporaryDirectory(prefix="strata-transform.") as tmp:
-            if _partition_to_stream(batches, os.path.join(tmp, "part.arrows")) == 0:
+        with _partition_run(batches, model_text, strata, "transform", "features.arrows",
+                            ["--format", "arrow"]) as tmp:
+            if tmp is None:
                 return
-            with open(os.path.join(tmp, "model.json"), "w") as f:
-                f.write(model_text)
-            out = os.path.join(tmp, "features.arrows")
-            strata.on_executor(
-                [*strata.cmd, "-q", "transform", "--model", os.path.join(tmp, "model.json"),
-                 os.path.join(tmp, "part.arrows"), "-o", out, "--format", "arrow"],
-                "transform", tmp,
-            )
-            with pa.ipc.open_stream(out) as reader:
+            with pa.ipc.open_stream(os.path.join(tmp, "features.arrows")) as reader:
                 for batch in reader:
                     # The features only, under plain names.
                     yield pa.RecordBatch.from_arrays(
@@ -278,10 +286,7 @@ def _lloyd_mllib(df, model: Model, work: Path, strata: _Strata, max_iter: int, s
     trained = KMeans.train(vectors, model.k, maxIterations=max_iter, initialModel=start,
                            seed=seed, epsilon=1e-4)
     vectors.unpersist()
-    csv = work / "mllib-centroids.csv"
-    lines = [",".join(_csv_field(f) for f in features)]
-    lines += [",".join(repr(float(v)) for v in c) for c in trained.clusterCenters]
-    csv.write_text("\n".join(lines) + "\n")
+    csv = _centroid_csv(features, trained.clusterCenters, work / "mllib-centroids.csv")
     out = work / "mllib"
     strata.on_driver([*strata.cmd, "-q", "recenter", "--model", model.path, "--centroids", str(csv),
           "-o", str(out)], "strata recenter")
@@ -377,8 +382,9 @@ def fit(
         final = _lloyd_mllib(df, model, work, strata, max_iter, seed)
         lap("Lloyd on every row (MLlib KMeans)")
     # The final model into out/ (its own run: model.json and how the last step moved it).
+    csv = _centroid_csv(final.json["features"], final.centroids, work / "final-centroids.csv")
     strata.on_driver([*strata.cmd, "-q", "recenter", "--model", final.path, "--centroids",
-          str(_centroid_csv(final, work)), "-o", str(out_dir)], "strata recenter")
+                      str(csv), "-o", str(out_dir)], "strata recenter")
     model = Model.load(str(out_dir))
     lap("final model")
     scored = assign(df, model, out=str(out_dir), strata=strata.cmd[0],
@@ -390,10 +396,11 @@ def fit(
     return model
 
 
-def _centroid_csv(model: Model, work: Path) -> Path:
-    path = work / "final-centroids.csv"
-    lines = [",".join(_csv_field(f) for f in model.json["features"])]
-    lines += [",".join(repr(float(v)) for v in c) for c in model.centroids]
+def _centroid_csv(features: List[str], centroids, path: Path) -> Path:
+    """Centroids as `strata recenter --centroids` reads them: the features' names, then a row
+    per centroid (shortest round-trip text, so f32 values read back exactly)."""
+    lines = [",".join(_csv_field(f) for f in features)]
+    lines += [",".join(repr(float(v)) for v in c) for c in centroids]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -442,19 +449,11 @@ def assign(df, model, out: Optional[str] = None, strata: Optional[str] = None,
     extra = list(assign_args)
 
     def score(batches: Iterator) -> Iterator:
-        with tempfile.TemporaryDirectory(prefix="strata-assign.") as tmp:
-            part = os.path.join(tmp, "part.arrows")
-            if _partition_to_stream(batches, part) == 0:
+        with _partition_run(batches, model_text, strata, "assign", "scored",
+                            ["--format", "arrow", "--backend", "cpu", *extra]) as tmp:
+            if tmp is None:
                 return
-            model_path = os.path.join(tmp, "model.json")
-            with open(model_path, "w") as f:
-                f.write(model_text)
             run = os.path.join(tmp, "scored")
-            strata.on_executor(
-                [*strata.cmd, "-q", "assign", "--model", model_path, part, "-o", run,
-                 "--format", "arrow", "--backend", "cpu", *extra],
-                "assign", tmp,
-            )
             with pa.ipc.open_stream(os.path.join(run, "assignments.arrows")) as reader:
                 for batch in reader:
                     n = batch.num_rows

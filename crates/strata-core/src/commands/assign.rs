@@ -225,7 +225,7 @@ pub(crate) fn check_plugin(
 }
 
 /// Binds the model's columns in the new file's header, by name.
-pub(crate) fn bind(
+fn bind(
     input: &Path,
     model: &Model,
     header: &strata_ingest::Header,
@@ -305,7 +305,7 @@ pub(crate) fn refuse_fit_folder(out: &Path, model: &Path, force: bool) -> Result
 }
 
 /// The saved model, checked to be one `assign` can score with, and its strategy's plugin.
-pub(crate) fn scoring_model(
+fn scoring_model(
     model_path: &Path,
     id_salt: Option<&crate::Salt>,
     registry: &Registry,
@@ -361,6 +361,67 @@ pub(crate) fn scoring_model(
     Ok((model, plugin))
 }
 
+/// A saved model opened to score one input: the model checked, its strategy's plugin (a
+/// compatible version), and the model's columns bound by name in the input's header. What
+/// `assign`, `transform` and `step` share before their first batch.
+pub(crate) struct Scoring {
+    pub model: Model,
+    pub plugin: std::sync::Arc<strata_host::Plugin>,
+    pub info: PluginInfo,
+    pub header: strata_ingest::Header,
+    pub bindings: Vec<Binding>,
+    pub plan: ReadPlan,
+}
+
+impl Scoring {
+    /// Opens `model_path` to score `input` (see [`scoring_model`] for the model's checks).
+    pub fn open(
+        model_path: &Path,
+        id_salt: Option<&crate::Salt>,
+        input: &Path,
+        delimiter: Option<u8>,
+        registry: &Registry,
+    ) -> Result<Scoring, CoreError> {
+        let (model, plugin) = scoring_model(model_path, id_salt, registry)?;
+        let info = plugin.info().clone();
+        check_plugin(model_path, &model.strategy, &info)?;
+        let header = strata_ingest::read_header(input, delimiter)?;
+        let (bindings, plan) = bind(input, &model, &header)?;
+        Ok(Scoring {
+            model,
+            plugin,
+            info,
+            header,
+            bindings,
+            plan,
+        })
+    }
+
+    /// The saved preprocessing, through the plugin.
+    pub fn features(&self) -> Features<'_> {
+        Features::saved(
+            &self.plugin,
+            self.model.features.clone(),
+            self.model.state.to_string(),
+            self.model.metric,
+        )
+    }
+
+    /// One pass over the input, a batch at a time (rows with a missing value left out when
+    /// the model was fitted with `--missing drop`).
+    pub fn stream<'a>(&'a self, progress: &'a dyn Progress) -> Result<RowStream<'a>, CoreError> {
+        let drop_rows = self.model.input.missing == MissingPolicy::Drop;
+        RowStream::new(
+            &self.header,
+            &self.plan,
+            &self.info,
+            &self.bindings,
+            drop_rows,
+            progress,
+        )
+    }
+}
+
 /// Scores `settings.input` with the model and writes `assignments.csv` and `segments.json`.
 pub fn assign(settings: &AssignSettings, registry: &Registry) -> Result<AssignReport, CoreError> {
     assign_with_progress(settings, registry, &NoProgress)
@@ -373,9 +434,22 @@ pub fn assign_with_progress(
     progress: &dyn Progress,
 ) -> Result<AssignReport, CoreError> {
     let start = std::time::Instant::now();
-    let (model, plugin) = scoring_model(&settings.model, settings.id_salt.as_ref(), registry)?;
-    let info = plugin.info().clone();
-    check_plugin(&settings.model, &model.strategy, &info)?;
+    let path = settings.input.as_path();
+    let scoring = Scoring::open(
+        &settings.model,
+        settings.id_salt.as_ref(),
+        path,
+        settings.delimiter,
+        registry,
+    )?;
+    let Scoring {
+        model,
+        info,
+        header,
+        bindings,
+        plan,
+        ..
+    } = &scoring;
     let (k, d) = (model.k, model.d);
     let centroids: Vec<f32> = model.centroids.concat();
     let n_centroids = model.centroids.len();
@@ -383,12 +457,7 @@ pub fn assign_with_progress(
         .id_salt
         .as_ref()
         .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
-    let features = Features::saved(
-        &plugin,
-        model.features.clone(),
-        model.state.to_string(),
-        model.metric,
-    );
+    let features = scoring.features();
     let input_name = settings
         .origin
         .as_ref()
@@ -399,11 +468,6 @@ pub fn assign_with_progress(
         info.name,
         info.version
     );
-
-    let path = settings.input.as_path();
-    let header = strata_ingest::read_header(path, settings.delimiter)?;
-    let (bindings, plan) = bind(path, &model, &header)?;
-    let drop_rows = model.input.missing == MissingPolicy::Drop;
 
     refuse_fit_folder(&settings.out, &settings.model, settings.force)?;
     let mut run = open_run(&settings.out, "assign")?;
@@ -427,7 +491,7 @@ pub fn assign_with_progress(
     let mut tally = Tally::new(k);
     let mut rows_used = 0usize;
     progress.stage("assign");
-    let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
+    let mut stream = scoring.stream(progress)?;
     let mut formula_ids = 0usize;
     while let Some(batch) = stream.next(|_| Ok(()))? {
         let table = &batch.table;
@@ -440,7 +504,7 @@ pub fn assign_with_progress(
         if settings.id_salt.is_none() && settings.format == crate::AssignmentsFormat::Csv {
             formula_ids += crate::assignments::formula_like_ids(ids);
         }
-        let scaled = features.transform(&bindings, table)?;
+        let scaled = features.transform(bindings, table)?;
         let runner = match &mut runner {
             Some(r) => r,
             None => {
@@ -478,10 +542,9 @@ pub fn assign_with_progress(
         );
         tally.add(&batch_ambiguous, data, &centroids, &labels);
         rows_used += table.n_rows;
-        tally.profiles.add(
-            &profiled_columns(&info, &bindings, &table.columns),
-            &segments,
-        );
+        tally
+            .profiles
+            .add(&profiled_columns(info, bindings, &table.columns), &segments);
     }
     let (rows, missing) = (stream.rows, stream.missing);
     if rows == 0 {
@@ -509,14 +572,14 @@ pub fn assign_with_progress(
     let partial = Partial {
         format: PARTIAL_FORMAT.into(),
         format_version: PARTIAL_FORMAT_VERSION,
-        model_fingerprint: model_fingerprint(&model),
+        model_fingerprint: model_fingerprint(model),
         strategy: StrategyRef {
             name: info.name.clone(),
             version: info.version.clone(),
             abi_major: info.abi.0,
             abi_minor: info.abi.1,
         },
-        value_roles: crate::describe::value_roles(&info),
+        value_roles: crate::describe::value_roles(info),
         input: InputReport {
             file: input_name.clone(),
             format: crate::Origin::format_name(settings.origin.as_ref(), header.format),
@@ -540,7 +603,7 @@ pub fn assign_with_progress(
         profile: tally.profiles.to_partial(),
     };
     let timings_s = [("assign".to_owned(), start.elapsed().as_secs_f64())].into();
-    let scored = scored_outputs(&model, &settings.model, &partial, timings_s)?;
+    let scored = scored_outputs(model, &settings.model, &partial, timings_s)?;
     let partial_file = run.stage(PARTIAL_FILE, |w| write_json(&partial, w))?;
     let segments = run.stage("segments.json", |w| write_json(&scored.segments, w))?;
     let report = strata_report::render_fit(&crate::report::fit_report(&scored.segments, None));

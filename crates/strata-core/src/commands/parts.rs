@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,15 +26,13 @@ use strata_host::Registry;
 use strata_ingest::IdColumn;
 use tracing::info;
 
-use super::assign::{bind, check_plugin, scoring_model};
+use super::assign::Scoring;
 use crate::backend::Runner;
-use crate::features::Features;
-use crate::input::stream::RowStream;
 use crate::model::Model;
 use crate::output::{open_run, write_json};
 use crate::progress::Progress;
 use crate::tally::{exact_inertia, model_fingerprint};
-use crate::{AssignmentsFormat, BackendChoice, CoreError, MissingPolicy, Salt};
+use crate::{AssignmentsFormat, BackendChoice, CoreError, Salt};
 
 /// What [`transform`] and [`step`] read: a part of the customers and the model to read it with.
 #[derive(Debug, Clone)]
@@ -51,49 +49,53 @@ pub struct PartInput {
     pub origin: Option<crate::Origin>,
 }
 
+impl PartInput {
+    /// The model opened to score the part.
+    fn open(&self, registry: &Registry) -> Result<Scoring, CoreError> {
+        Scoring::open(
+            &self.model,
+            self.id_salt.as_ref(),
+            &self.input,
+            self.delimiter,
+            registry,
+        )
+    }
+}
+
 /// Reads the part a batch at a time and hands each batch's ids and feature rows to `each`.
-/// Returns the model and the rows read and scored.
+/// Returns the rows read and scored.
 fn each_batch(
-    part: &PartInput,
-    registry: &Registry,
+    scoring: &Scoring,
     progress: &dyn Progress,
-    mut each: impl FnMut(&Model, &IdColumn, MatrixRef<'_>) -> Result<(), CoreError>,
-) -> Result<(Model, usize, usize), CoreError> {
-    let (model, plugin) = scoring_model(&part.model, part.id_salt.as_ref(), registry)?;
-    let info = plugin.info().clone();
-    check_plugin(&part.model, &model.strategy, &info)?;
-    let features = Features::saved(
-        &plugin,
-        model.features.clone(),
-        model.state.to_string(),
-        model.metric,
-    );
-    let path = part.input.as_path();
-    let header = strata_ingest::read_header(path, part.delimiter)?;
-    let (bindings, plan) = bind(path, &model, &header)?;
-    let drop_rows = model.input.missing == MissingPolicy::Drop;
-    let mut stream = RowStream::new(&header, &plan, &info, &bindings, drop_rows, progress)?;
+    mut each: impl FnMut(&IdColumn, MatrixRef<'_>) -> Result<(), CoreError>,
+) -> Result<(usize, usize), CoreError> {
+    let features = scoring.features();
+    let mut stream = scoring.stream(progress)?;
     let mut used = 0usize;
     while let Some(batch) = stream.next(|_| Ok(()))? {
         let table = &batch.table;
         if table.n_rows == 0 {
             continue;
         }
-        let row_numbers = plan.id_column.is_none().then(|| batch.row_numbers());
+        let row_numbers = scoring
+            .plan
+            .id_column
+            .is_none()
+            .then(|| batch.row_numbers());
         let ids = row_numbers.as_ref().unwrap_or(&table.ids);
-        let scaled = features.transform(&bindings, table)?;
-        let data = MatrixRef::new(&scaled, table.n_rows, model.d)
+        let scaled = features.transform(&scoring.bindings, table)?;
+        let data = MatrixRef::new(&scaled, table.n_rows, scoring.model.d)
             .map_err(strata_kmeans::KMeansError::from)?;
-        each(&model, ids, data)?;
+        each(ids, data)?;
         used += table.n_rows;
     }
     if stream.rows == 0 {
         return Err(strata_ingest::IngestError::NoRows {
-            path: path.to_owned(),
+            path: scoring.header.path.clone(),
         }
         .into());
     }
-    Ok((model, stream.rows, used))
+    Ok((stream.rows, used))
 }
 
 /// What [`transform`] did.
@@ -110,7 +112,7 @@ pub struct TransformReport {
 }
 
 /// Writes the part's feature rows to `out` in `format` (CSV, Parquet or an Arrow IPC
-/// stream): the id column (under the model's id column name, or `row` for row numbers) and
+/// stream): the id column as text (under the model's id column name, or `row` for row numbers) and
 /// one float32 column per feature, named as in the model. Written to a temporary name beside
 /// `out` and renamed into place, so a failure leaves nothing.
 pub fn transform(
@@ -124,6 +126,8 @@ pub fn transform(
         path: out.to_owned(),
         error,
     };
+    let scoring = part.open(registry)?;
+    let model = &scoring.model;
     let pseudo = part
         .id_salt
         .as_ref()
@@ -136,22 +140,12 @@ pub fn transform(
         .prefix(".strata-transform.")
         .tempfile_in(dir)
         .map_err(out_err)?;
-    let file = tmp.reopen().map_err(out_err)?;
-    let mut sink: Option<FeatureSink> = None;
-    let mut file = Some(file);
-    let (model, rows, rows_written) = each_batch(part, registry, progress, |model, ids, data| {
-        let sink = match &mut sink {
-            Some(s) => s,
-            None => {
-                let w = std::io::BufWriter::with_capacity(1 << 20, file.take().expect("once"));
-                sink.insert(FeatureSink::new(format, model, ids, w).map_err(out_err)?)
-            }
-        };
+    let file = std::io::BufWriter::with_capacity(1 << 20, tmp.reopen().map_err(out_err)?);
+    let mut sink = FeatureSink::new(format, model, file).map_err(out_err)?;
+    let (rows, rows_written) = each_batch(&scoring, progress, |ids, data| {
         sink.write(ids, data, pseudo.as_ref()).map_err(out_err)
     })?;
-    if let Some(sink) = sink {
-        sink.finish().map_err(out_err)?;
-    }
+    sink.finish().map_err(out_err)?;
     tmp.persist(out).map_err(|e| out_err(e.error))?;
     info!("wrote {rows_written} feature rows of {} features", model.d);
     Ok(TransformReport {
@@ -179,7 +173,6 @@ impl FeatureSink {
     fn new(
         format: AssignmentsFormat,
         model: &Model,
-        ids: &IdColumn,
         mut w: FileOut,
     ) -> std::io::Result<FeatureSink> {
         let id_name = model
@@ -187,11 +180,8 @@ impl FeatureSink {
             .id_column
             .clone()
             .unwrap_or_else(|| "row".into());
-        let id_type = match ids {
-            IdColumn::RowNumbers(_) => DataType::Int64,
-            _ => DataType::Utf8,
-        };
-        let mut fields = vec![Field::new(&id_name, id_type, true)];
+        // Ids as text, as the reader holds them (row numbers too).
+        let mut fields = vec![Field::new(&id_name, DataType::Utf8, true)];
         fields.extend(
             model
                 .features
@@ -258,19 +248,10 @@ impl FeatureSink {
         let (FeatureSink::Arrow(_, schema) | FeatureSink::Parquet(_, schema)) = &*self else {
             unreachable!("CSV written above")
         };
-        let id_column: ArrayRef = match ids {
-            IdColumn::RowNumbers(_) => Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
-                std::str::from_utf8(ids.get(i, &mut scratch))
-                    .ok()
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .unwrap_or(0)
-            }))),
-            _ => {
-                Arc::new(StringArray::from_iter_values((0..n).map(|i| {
-                    String::from_utf8_lossy(&id(i, &mut scratch)).into_owned()
-                })))
-            }
-        };
+        let id_column: ArrayRef =
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| {
+                String::from_utf8_lossy(&id(i, &mut scratch)).into_owned()
+            })));
         let mut columns = vec![id_column];
         for f in 0..d {
             columns.push(Arc::new(Float32Array::from_iter_values(
@@ -403,25 +384,25 @@ pub fn step(
     registry: &Registry,
     progress: &dyn Progress,
 ) -> Result<StepReport, CoreError> {
-    let mut sums: Option<StepSums> = None;
+    let scoring = part.open(registry)?;
+    let model = &scoring.model;
+    let centroids: Vec<f32> = model.centroids.concat();
+    let k = model.centroids.len();
+    let mut sums = StepSums::new(k, model.d);
     let mut runner: Option<Runner> = None;
-    let (model, rows, rows_used) = each_batch(part, registry, progress, |model, _, data| {
-        let centroids: Vec<f32> = model.centroids.concat();
-        let k = model.centroids.len();
+    let (rows, rows_used) = each_batch(&scoring, progress, |_, data| {
         let runner = match &mut runner {
             Some(r) => r,
             None => runner.insert(Runner::new(backend, data.n(), k, model.d)?),
         };
         let a = runner.assign(data, &centroids, k)?;
-        sums.get_or_insert_with(|| StepSums::new(k, model.d))
-            .add(data, &a.labels, &centroids);
+        sums.add(data, &a.labels, &centroids);
         Ok(())
     })?;
-    let sums = sums.unwrap_or_else(|| StepSums::new(model.centroids.len(), model.d));
     let tally = StepTally {
         format: STEP_FORMAT.into(),
         format_version: STEP_FORMAT_VERSION,
-        model_fingerprint: model_fingerprint(&model),
+        model_fingerprint: model_fingerprint(model),
         counts: sums.counts,
         sums: sums.sums.iter().map(ExactSum::terms).collect(),
         inertia: sums.inertia.terms(),
@@ -476,6 +457,57 @@ pub struct RecenterReport {
     pub written: Vec<PathBuf>,
 }
 
+/// The `step.json` tallies at `parts`, checked to be of `model` (k' centroids of d features),
+/// added up.
+fn read_steps(model_path: &Path, model: &Model, parts: &[PathBuf]) -> Result<StepSums, CoreError> {
+    let (k, d) = (model.centroids.len(), model.d);
+    let fingerprint = model_fingerprint(model);
+    let mut total = StepSums::new(k, d);
+    for path in parts {
+        let err = |message: String| CoreError::Data {
+            path: path.clone(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let t: StepTally = serde_json::from_slice(&bytes)
+            .map_err(|e| err(format!("not a Strata step tally: {e}")))?;
+        if t.format != STEP_FORMAT || t.format_version != STEP_FORMAT_VERSION {
+            return Err(err(format!(
+                "format {} version {} is not {STEP_FORMAT} version {STEP_FORMAT_VERSION}",
+                t.format, t.format_version
+            )));
+        }
+        if t.model_fingerprint != fingerprint {
+            return Err(err(format!(
+                "a step against another model than {}: recenter the model the step ran with",
+                model_path.display()
+            )));
+        }
+        if t.counts.len() != k
+            || t.sums.len() != k * d
+            || t.feature_sums.len() != d
+            || t.feature_squares.len() != d
+        {
+            return Err(err(format!(
+                "its tallies are not {k} centroids of {d} features"
+            )));
+        }
+        for (a, b) in total.counts.iter_mut().zip(&t.counts) {
+            *a += b;
+        }
+        let merge = |into: &mut [ExactSum], from: &[Vec<f64>]| {
+            for (a, b) in into.iter_mut().zip(from) {
+                a.merge(&ExactSum::from_terms(b));
+            }
+        };
+        merge(&mut total.sums, &t.sums);
+        merge(&mut total.feature_sums, &t.feature_sums);
+        merge(&mut total.feature_squares, &t.feature_squares);
+        total.inertia.merge(&ExactSum::from_terms(&t.inertia));
+    }
+    Ok(total)
+}
+
 /// A model with new centroids, written to `out/model.json` with `out/recenter.json`. Refuses
 /// centroids of another count or dimension, non-finite values, and steps of another model.
 pub fn recenter(
@@ -493,101 +525,22 @@ pub fn recenter(
             .map_or(strata_kmeans::DEFAULT_TOL, |r| r.tol)
     });
     let old: Vec<f32> = model.centroids.concat();
-    let (new, summary) = match from {
+    // The new centroids, and the steps' sums when they come from steps.
+    let (new, steps) = match from {
         NewCentroids::File(path) => {
-            let (n, c) = crate::cluster::read_init(path, &model.features, Some(k))?;
-            debug_assert_eq!(n, k);
-            (
-                c,
-                RecenterFile {
-                    shift: 0.0,
-                    threshold: None,
-                    converged: false,
-                    inertia: None,
-                    counts: None,
-                    empty: Vec::new(),
-                    rows: None,
-                },
-            )
+            let (_, c) = crate::cluster::read_init(path, &model.features, Some(k))?;
+            (c, None)
         }
         NewCentroids::Steps(parts) => {
-            let fingerprint = model_fingerprint(&model);
-            let mut total = StepSums::new(k, d);
-            for path in parts {
-                let err = |message: String| CoreError::Data {
-                    path: path.clone(),
-                    message,
-                };
-                let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
-                let t: StepTally = serde_json::from_slice(&bytes)
-                    .map_err(|e| err(format!("not a Strata step tally: {e}")))?;
-                if t.format != STEP_FORMAT || t.format_version != STEP_FORMAT_VERSION {
-                    return Err(err(format!(
-                        "format {} version {} is not {STEP_FORMAT} version {STEP_FORMAT_VERSION}",
-                        t.format, t.format_version
-                    )));
-                }
-                if t.model_fingerprint != fingerprint {
-                    return Err(err(format!(
-                        "a step against another model than {}: recenter the model the step \
-                         ran with",
-                        model_path.display()
-                    )));
-                }
-                if t.counts.len() != k
-                    || t.sums.len() != k * d
-                    || t.feature_sums.len() != d
-                    || t.feature_squares.len() != d
-                {
-                    return Err(err(format!(
-                        "its tallies are not {k} centroids of {d} features"
-                    )));
-                }
-                for (a, b) in total.counts.iter_mut().zip(&t.counts) {
-                    *a += b;
-                }
-                let merge = |into: &mut [ExactSum], from: &[Vec<f64>]| {
-                    for (a, b) in into.iter_mut().zip(from) {
-                        a.merge(&ExactSum::from_terms(b));
-                    }
-                };
-                merge(&mut total.sums, &t.sums);
-                merge(&mut total.feature_sums, &t.feature_sums);
-                merge(&mut total.feature_squares, &t.feature_squares);
-                total.inertia.merge(&ExactSum::from_terms(&t.inertia));
-            }
-            let n: u64 = total.counts.iter().sum();
+            let total = read_steps(model_path, &model, parts)?;
             let mut new = old.clone();
-            let mut empty = Vec::new();
-            for j in 0..k {
-                if total.counts[j] == 0 {
-                    empty.push(j);
-                    continue;
-                }
+            for j in (0..k).filter(|&j| total.counts[j] > 0) {
                 for f in 0..d {
                     new[j * d + f] =
                         (total.sums[j * d + f].value() / total.counts[j] as f64) as f32;
                 }
             }
-            let variance = (0..d)
-                .map(|f| {
-                    squared_deviations(n, &total.feature_sums[f], &total.feature_squares[f])
-                        / n.max(1) as f64
-                })
-                .sum::<f64>()
-                / d as f64;
-            (
-                new,
-                RecenterFile {
-                    shift: 0.0,
-                    threshold: Some(tol * variance),
-                    converged: false,
-                    inertia: Some(total.inertia.value()),
-                    counts: Some(total.counts.clone()),
-                    empty,
-                    rows: Some(n),
-                },
-            )
+            (new, Some(total))
         }
     };
     if let Some(i) = new.iter().position(|v| !v.is_finite()) {
@@ -605,10 +558,36 @@ pub fn recenter(
         .zip(&new)
         .map(|(&a, &b)| (f64::from(b) - f64::from(a)).powi(2))
         .sum();
-    let summary = RecenterFile {
-        shift,
-        converged: summary.threshold.is_some_and(|t| shift <= t),
-        ..summary
+    let summary = match steps {
+        None => RecenterFile {
+            shift,
+            threshold: None,
+            converged: false,
+            inertia: None,
+            counts: None,
+            empty: Vec::new(),
+            rows: None,
+        },
+        Some(total) => {
+            let n: u64 = total.counts.iter().sum();
+            let variance = (0..d)
+                .map(|f| {
+                    squared_deviations(n, &total.feature_sums[f], &total.feature_squares[f])
+                        / n.max(1) as f64
+                })
+                .sum::<f64>()
+                / d as f64;
+            let threshold = tol * variance;
+            RecenterFile {
+                shift,
+                threshold: Some(threshold),
+                converged: shift <= threshold,
+                inertia: Some(total.inertia.value()),
+                empty: (0..k).filter(|&j| total.counts[j] == 0).collect(),
+                counts: Some(total.counts),
+                rows: Some(n),
+            }
+        }
     };
     model.centroids = new.chunks_exact(d).map(<[f32]>::to_vec).collect();
     if let (Some(record), Some(inertia)) = (&mut model.kmeans, summary.inertia) {
