@@ -11,6 +11,11 @@
 //!   day after the last purchase in the log;
 //! - a customer with returns but no purchase has no recency and is left out of the table.
 //!
+//! On request ([`TxOptions::keep_days`]) it also keeps each customer's purchases summed per
+//! calendar day, returns left out, which is what the value models' summary is made from
+//! ([`strata_value::summarise`]): memory in the customer-days, no more than the invoices it
+//! already holds.
+//!
 //! Dates: ISO 8601, `M/D/YYYY H:MM`, `M/D/YY H:MM`, `D/M/YYYY`, `YYYYMMDD`. Unless the layout
 //! is forced, the first value only one layout reads decides it; a file whose slash dates every
 //! layout reads (all days ≤ 12) is an error asking for `--date-format`.
@@ -58,6 +63,8 @@ pub struct TxOptions {
     pub date_format: Option<DateFormat>,
     /// Days since 1970-01-01.
     pub as_of: Option<f64>,
+    /// Keep each customer's purchases summed per day ([`Behaviour::days`]).
+    pub keep_days: bool,
 }
 
 /// Why a transaction log could not be aggregated.
@@ -102,6 +109,10 @@ pub struct Behaviour {
     pub lines: Vec<u64>,
     /// What the aggregation counted and decided.
     pub report: TxReport,
+    /// With [`TxOptions::keep_days`]: one entry per customer and calendar day with a
+    /// purchase, its purchase values summed (returns left out), `customer` indexing the
+    /// columns; sorted by customer, then day. Empty otherwise.
+    pub days: Vec<strata_value::Purchase>,
 }
 
 impl Behaviour {
@@ -227,6 +238,8 @@ pub fn aggregate(
         parse_number(field).ok_or_else(|| bad(header, line, col, "a number", field))
     };
     let mut last_purchase = f64::NEG_INFINITY;
+    // (customer, day) → the day's purchase value, with keep_days.
+    let mut days: HashMap<(u32, i32), f64> = HashMap::new();
     while let Some(line) = records.next(&mut record)? {
         report.rows += 1;
         let id = &record[cols.customer_id];
@@ -292,6 +305,11 @@ pub fn aggregate(
         acc.first = acc.first.min(date);
         acc.last = acc.last.max(date);
         last_purchase = last_purchase.max(date);
+        if opts.keep_days {
+            *days
+                .entry((customer as u32, date.floor() as i32))
+                .or_insert(0.0) += value;
+        }
     }
     let as_of = opts.as_of.unwrap_or(last_purchase.floor() + 1.0);
     report.as_of = as_of;
@@ -311,6 +329,26 @@ pub fn aggregate(
             path: header.path.display().to_string(),
         });
     }
+    // Customers with a purchase are the ones kept, so each day's customer has a new index.
+    let mut new_index = vec![u32::MAX; accs.len()];
+    for (n, old) in keep
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| **k)
+        .map(|(i, _)| i)
+        .enumerate()
+    {
+        new_index[old] = n as u32;
+    }
+    let mut days: Vec<strata_value::Purchase> = days
+        .into_iter()
+        .map(|((c, day), value)| strata_value::Purchase {
+            customer: new_index[c as usize] as usize,
+            day: i64::from(day),
+            value,
+        })
+        .collect();
+    days.sort_unstable_by_key(|p| (p.customer, p.day));
     let col = |f: &dyn Fn(&Acc) -> f64| kept.iter().map(|a| f(a)).collect::<Vec<f64>>();
     let columns = vec![
         // Whole days between calendar days: a purchase on the day before the as-of day is 1.
@@ -336,6 +374,7 @@ pub fn aggregate(
             .collect(),
         lines: kept.iter().map(|a| a.first_line).collect(),
         report,
+        days,
     })
 }
 
@@ -397,6 +436,37 @@ C536370,-2,12/5/10 12:00,3.00,99999
         assert_eq!(get("tenure")[0], 13.0);
         assert!(get("interpurchase_days")[1].is_nan(), "one-time buyer");
         assert_eq!(b.lines, vec![2, 6]);
+    }
+
+    #[test]
+    fn keeps_purchase_days_without_returns_when_asked() {
+        let (_f, h) = log(LOG);
+        let opts = TxOptions {
+            keep_days: true,
+            ..Default::default()
+        };
+        let b = aggregate(&h, &cols(), &opts).unwrap();
+        let day = |m, d| strata_ingest::days_from_civil(2010, m, d);
+        let got: Vec<(usize, i64, f64)> = b
+            .days
+            .iter()
+            .map(|p| (p.customer, p.day, (p.value * 100.0).round() / 100.0))
+            .collect();
+        // 17850: two lines on Dec 1, one on Dec 3; the Dec 4 return is not a purchase day.
+        assert_eq!(
+            got,
+            vec![
+                (0, day(12, 1), 25.3),
+                (0, day(12, 3), 10.0),
+                (1, day(12, 13), 3.0)
+            ]
+        );
+        assert!(
+            aggregate(&h, &cols(), &TxOptions::default())
+                .unwrap()
+                .days
+                .is_empty()
+        );
     }
 
     #[test]

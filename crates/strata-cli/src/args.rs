@@ -249,7 +249,76 @@ pub struct FitArgs {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = FormatArg::Csv, help_heading = "Output")]
     pub format: FormatArg,
     #[command(flatten)]
+    pub value: ValueArgs,
+    #[command(flatten)]
     pub to: ToArgs,
+}
+
+/// `--value-model` and its options (fit with `--transactions`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Predicted value")]
+pub struct ValueArgs {
+    /// Predict each customer's future from their purchase history: bgnbd fits BG/NBD (Fader,
+    /// Hardie & Lee 2005: purchases and the probability a customer is still active) and
+    /// Gamma-Gamma (Fader & Hardie 2013: the value of a purchase) by maximum likelihood.
+    /// assignments gain p_alive, expected_purchases, expected_value and clv; segments.json
+    /// gains value_model (parameters, standard errors, log-likelihood) and per segment its
+    /// predicted CLV, mean P(alive) and customers at risk; attractiveness then ranks by
+    /// predicted CLV per customer. Needs --transactions; summaries are lifetimes' (frequency:
+    /// repeat purchase periods; recency and T in periods; value: mean of the repeat periods').
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub value_model: Option<ValueModelArg>,
+    /// The time unit purchases are counted in: day, or week (Monday to Sunday). A customer's
+    /// purchases in one period count once, their values summed.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Day, requires = "value_model")]
+    pub period: PeriodArg,
+    /// Periods to predict over (default: a year, 365 days or 52 weeks).
+    #[arg(long, value_name = "PERIODS", requires = "value_model")]
+    pub horizon: Option<u32>,
+    /// Discount rate per period of the CLV: period i's expected value is divided by
+    /// (1 + RATE)^i (default 0: undiscounted).
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value_t = 0.0,
+        requires = "value_model"
+    )]
+    pub discount_rate: f64,
+    /// Count a customer as at risk of churning when P(alive) is below P.
+    #[arg(long, value_name = "P", default_value_t = strata_core::DEFAULT_AT_RISK_BELOW, requires = "value_model")]
+    pub at_risk_below: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValueModelArg {
+    /// BG/NBD for purchases and churn, Gamma-Gamma for the value of a purchase.
+    Bgnbd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    /// Calendar days.
+    Day,
+    /// Weeks from Monday to Sunday.
+    Week,
+}
+
+impl ValueArgs {
+    fn settings(&self) -> Option<strata_core::ValueModelSettings> {
+        self.value_model.map(|ValueModelArg::Bgnbd| {
+            let period = match self.period {
+                PeriodArg::Day => strata_core::Period::Day,
+                PeriodArg::Week => strata_core::Period::Week,
+            };
+            let v = strata_core::ValueModelSettings::new(period)
+                .discount_rate(self.discount_rate)
+                .at_risk_below(self.at_risk_below);
+            match self.horizon {
+                Some(h) => v.horizon(h),
+                None => v,
+            }
+        })
+    }
 }
 
 /// A PostgreSQL table or query as the input, shared by `fit`, `choose-k` and `assign`.
@@ -578,6 +647,7 @@ impl FitArgs {
             .ambiguous_ratio(self.ambiguous_ratio)
             .assignments_format(self.format.into())
             .min_segment_size(self.min_segment_size)
+            .value_model(self.value.settings())
             .id_salt(self.privacy.salt()?);
         b.build()
     }

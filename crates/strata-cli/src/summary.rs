@@ -154,10 +154,14 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
             r.skipped_columns.join(", ")
         )?;
     }
+    if let Some(v) = &r.value_model {
+        print_value_model(out, v)?;
+    }
     segments_and_files(
         out,
         &r.segments,
         r.value_measure.as_ref(),
+        r.value_model.as_ref(),
         &r.strategy,
         &r.written,
     )?;
@@ -177,11 +181,102 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     Ok(())
 }
 
+/// A parameter in four decimals, or in scientific notation when that would hide it.
+fn param(x: f64) -> String {
+    if x == 0.0 || (1e-2..1e6).contains(&x.abs()) {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// The value model's parameters, with their standard errors.
+fn print_value_model(out: &mut dyn Write, v: &strata_core::ValueModelReport) -> io::Result<()> {
+    let one = |name: &str, value: Option<f64>, se: Option<f64>| {
+        let se = se.map_or_else(String::new, |e| format!(" ±{}", param(e)));
+        format!("{name} {}{se}", value.map_or_else(|| "n/a".into(), param))
+    };
+    let (p, e) = (&v.params, v.std_errors.as_ref());
+    writeln!(
+        out,
+        "Value model: BG/NBD {}, {}, {}, {} (log-likelihood {:.2}); Gamma-Gamma {}, {}, {} on {} \
+         repeat buyers of {} customers; per {}, observed until {}.",
+        one("r", Some(p.r), e.map(|e| e.r)),
+        one("alpha", Some(p.alpha), e.map(|e| e.alpha)),
+        one("a", Some(p.a), e.map(|e| e.a)),
+        one("b", Some(p.b), e.map(|e| e.b)),
+        v.log_likelihood.bgnbd,
+        one("p", p.p, e.and_then(|e| e.p)),
+        one("q", p.q, e.and_then(|e| e.q)),
+        one("gamma", p.gamma, e.and_then(|e| e.gamma)),
+        v.repeat_buyers,
+        v.customers,
+        v.period,
+        v.observed_until.as_deref().unwrap_or("the table's end")
+    )?;
+    for n in &v.notes {
+        writeln!(out, "note: {n}.")?;
+    }
+    Ok(())
+}
+
+/// Segments ranked by predicted CLV, with churn risk.
+fn print_predicted(
+    out: &mut dyn Write,
+    segments: &[strata_core::SegmentSummary],
+    v: &strata_core::ValueModelReport,
+) -> io::Result<()> {
+    let mut ranked: Vec<(
+        &strata_core::SegmentSummary,
+        &strata_core::SegmentPrediction,
+    )> = segments
+        .iter()
+        .filter_map(|s| s.predicted.as_ref().map(|p| (s, p)))
+        .collect();
+    ranked.sort_by_key(|(s, p)| (p.clv_rank, s.index));
+    writeln!(
+        out,
+        "Predicted over {} {}s{}, segments by predicted CLV:",
+        v.horizon,
+        v.period,
+        if v.discount_rate > 0.0 {
+            format!(" (discounted {}% a {})", v.discount_rate * 100.0, v.period)
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(
+        out,
+        "{:>3}  {:>14}  {:>6}  {:>12}  {:>7}  {:>8}  LABEL",
+        "#", "CLV", "SHARE", "CLV/CUSTOMER", "P(ALIVE)", "AT RISK"
+    )?;
+    for (s, p) in ranked {
+        writeln!(
+            out,
+            "{:>3}  {:>14.2}  {:>5.1}%  {:>12.2}  {:>8.3}  {:>7.1}%  {}",
+            s.index,
+            p.clv_total.unwrap_or(f64::NAN),
+            p.clv_share.unwrap_or(f64::NAN) * 100.0,
+            p.clv_mean.unwrap_or(f64::NAN),
+            p.p_alive_mean,
+            p.at_risk_share * 100.0,
+            s.label
+        )?;
+    }
+    writeln!(
+        out,
+        "AT RISK: customers with P(alive) below {}. RANK above weighs predicted CLV per customer.",
+        v.at_risk_below
+    )?;
+    writeln!(out)
+}
+
 /// The segment table: size, share, value share (with a value measure), rank, label, traits.
 fn print_segments(
     out: &mut dyn Write,
     segments: &[strata_core::SegmentSummary],
     value_measure: Option<&strata_core::ValueMeasure>,
+    predicted: bool,
     strategy: &str,
 ) -> io::Result<()> {
     let label_w = segments
@@ -220,6 +315,13 @@ fn print_segments(
     }
     writeln!(out)?;
     match value_measure {
+        Some(m) if predicted => writeln!(
+            out,
+            "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
+             predicted CLV per customer (segments.json says how).",
+            m.role,
+            m.columns.join(" + ")
+        ),
         Some(m) => writeln!(
             out,
             "VALUE: the segment's share of the total {} ({}). RANK: attractiveness from size and \
@@ -242,12 +344,22 @@ fn segments_and_files(
     out: &mut dyn Write,
     segments: &[strata_core::SegmentSummary],
     value_measure: Option<&strata_core::ValueMeasure>,
+    value_model: Option<&strata_core::ValueModelReport>,
     strategy: &str,
     written: &[std::path::PathBuf],
 ) -> io::Result<()> {
     writeln!(out)?;
-    print_segments(out, segments, value_measure, strategy)?;
+    print_segments(
+        out,
+        segments,
+        value_measure,
+        value_model.is_some(),
+        strategy,
+    )?;
     writeln!(out)?;
+    if let Some(v) = value_model {
+        print_predicted(out, segments, v)?;
+    }
     for p in written {
         writeln!(out, "wrote {}", p.display())?;
     }
@@ -275,6 +387,7 @@ pub fn print_assign(out: &mut dyn Write, r: &strata_core::AssignReport) -> io::R
         out,
         &r.segments,
         r.value_measure.as_ref(),
+        None,
         &r.strategy,
         &r.written,
     )?;
@@ -292,6 +405,7 @@ pub fn print_merge(out: &mut dyn Write, r: &strata_core::MergeReport) -> io::Res
         out,
         &r.segments,
         r.value_measure.as_ref(),
+        None,
         &r.strategy,
         &r.written,
     )?;

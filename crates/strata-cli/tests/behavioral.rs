@@ -1,29 +1,11 @@
 //! End-to-end tests of the behavioral strategy: transaction logs, RFM mode, per-customer tables.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::util::*;
 
-const DEC2010: &str = "online_retail_dec2010/Online Retail.csv";
-
-/// Runs `strata fit --transactions LOG ARGS` into a fresh folder and asserts success.
-fn fit_log(log: &Path, args: &[&str]) -> (tempfile::TempDir, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut all = vec![
-        "fit",
-        "--strategy",
-        "behavioral",
-        "--transactions",
-        log.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
-    let o = run(&all);
-    assert!(o.status.success(), "{all:?} failed:\n{}", text(&o.stderr));
-    (dir, out, text(&o.stdout))
-}
+pub(crate) const DEC2010: &str = "online_retail_dec2010/Online Retail.csv";
 
 /// Customers with at least one purchase, in order of their first row (returns included), as
 /// the aggregation promises; computed here independently from the raw log.

@@ -31,8 +31,10 @@ mod parts;
 mod commit;
 // One module per strategy that needs more than `fit`'s cases.
 mod behavioral;
+// Predicted value and churn (`--value-model`) against lifetimes.
 mod firmographic;
 mod psychographic;
+mod value;
 // Personal columns, pseudonyms, --min-segment-size.
 mod privacy;
 // report.html in headless Chromium.

@@ -220,3 +220,21 @@ pub fn plugin_dir(built: &str, as_name: &str) -> tempfile::TempDir {
     .unwrap();
     dir
 }
+
+/// Runs `strata fit --transactions LOG ARGS` into a fresh folder and asserts success.
+pub fn fit_log(log: &Path, args: &[&str]) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut all = vec![
+        "fit",
+        "--strategy",
+        "behavioral",
+        "--transactions",
+        log.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let o = run(&all);
+    assert!(o.status.success(), "{all:?} failed:\n{}", text(&o.stderr));
+    (dir, out, text(&o.stdout))
+}

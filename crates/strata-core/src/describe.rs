@@ -28,6 +28,8 @@ pub struct SegmentSummary {
     pub value_share: Option<f64>,
     /// The segment's attractiveness score and rank among this run's segments.
     pub attractiveness: crate::Attractiveness,
+    /// Its predicted value and churn risk (`--value-model`).
+    pub predicted: Option<strata_format::value::SegmentPrediction>,
 }
 
 /// The segments' names: the RFM cells' for RFM, otherwise the strategy's label of each
@@ -80,23 +82,38 @@ pub(crate) struct Described {
     pub json: Vec<SegmentJson>,
     pub summary: Vec<SegmentSummary>,
     pub value_measure: Option<crate::ValueMeasure>,
+    /// What the attractiveness score's value part is (`None` without one).
+    pub attractiveness_value: Option<String>,
 }
 
 /// Profiles, labels and ambiguous counts, with each segment's value (when the strategy has a
-/// value measure) and attractiveness, in segment order.
+/// value measure), its predicted value (with a value model) and attractiveness, in segment
+/// order. Attractiveness weighs predicted CLV per customer when there is one, past value per
+/// customer otherwise.
 pub(crate) fn describe(
     value_roles: &[String],
     profiles: &crate::profile::Profiles,
     labels: &[String],
     ambiguous: Option<&[u64]>,
+    predicted: Option<&[strata_format::value::SegmentPrediction]>,
 ) -> Described {
     let segs = &profiles.segments;
     let value_roles: Vec<&str> = value_roles.iter().map(String::as_str).collect();
     let sizes: Vec<u64> = segs.iter().map(|p| p.size).collect();
     let values = crate::value::segment_values(&profiles.sums, &value_roles, &sizes);
-    let per_customer: Option<Vec<f64>> = values
-        .as_ref()
-        .map(|(_, v)| v.iter().map(|s| s.per_customer).collect());
+    let predicted_clv: Option<Vec<f64>> =
+        predicted.and_then(|p| p.iter().map(|s| s.clv_mean).collect());
+    let (per_customer, basis) = match predicted_clv {
+        Some(clv) => (Some(clv), Some(strata_format::value::PREDICTED_VALUE_BASIS)),
+        None => (
+            values
+                .as_ref()
+                .map(|(_, v)| v.iter().map(|s| s.per_customer).collect()),
+            values
+                .as_ref()
+                .map(|_| strata_format::value::PAST_VALUE_BASIS),
+        ),
+    };
     let shares: Vec<f64> = segs.iter().map(|p| p.share).collect();
     let attract = crate::value::attractiveness(&shares, per_customer.as_deref(), None);
     let json = segs
@@ -110,6 +127,7 @@ pub(crate) fn describe(
                 ambiguous.map(|a| a[j]),
                 values.as_ref().map(|(_, v)| v[j].clone()),
                 attract[j].clone(),
+                predicted.map(|p| p[j].clone()),
             )
         })
         .collect();
@@ -126,6 +144,7 @@ pub(crate) fn describe(
                 key_traits: key_traits(p),
                 value_share: values.as_ref().and_then(|(_, v)| v[j].share),
                 attractiveness: attract[j].clone(),
+                predicted: predicted.map(|p| p[j].clone()),
             }
         })
         .collect();
@@ -133,6 +152,7 @@ pub(crate) fn describe(
         json,
         summary,
         value_measure: values.map(|(m, _)| m),
+        attractiveness_value: basis.map(str::to_owned),
     }
 }
 
@@ -171,6 +191,7 @@ fn segment_json(
     ambiguous: Option<u64>,
     value: Option<crate::SegmentValue>,
     attractiveness: crate::Attractiveness,
+    predicted: Option<strata_format::value::SegmentPrediction>,
 ) -> SegmentJson {
     let mut centroid = serde_json::Map::new();
     for nstat in &p.numeric {
@@ -223,6 +244,7 @@ fn segment_json(
         ambiguous,
         value,
         attractiveness: Some(attractiveness),
+        predicted,
     }
 }
 

@@ -158,6 +158,9 @@ pub enum CoreError {
         /// The host's report, quoted.
         error: strata_host::HostError,
     },
+    /// The value model (`--value-model`) cannot be fitted to these customers.
+    #[error("--value-model: {0}")]
+    ValueModel(String),
     /// A saved model cannot be read, fails its checks, or cannot score this input (for
     /// example an RFM model, or a plugin version it was not fitted with).
     #[error("{path}: {message}")]

@@ -20,6 +20,7 @@ mod features;
 mod input;
 mod model;
 mod output;
+mod predict;
 pub mod privacy;
 mod profile;
 mod progress;
@@ -54,14 +55,16 @@ pub use output::{
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
 pub use settings::{
-    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_INIT_SAMPLE, DEFAULT_K_RANGE,
-    DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings, FitSettingsBuilder,
-    MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin, RoleMap, Salt, Source, Streaming,
-    parse_delimiter, parse_k_range, parse_option,
+    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_AT_RISK_BELOW, DEFAULT_INIT_SAMPLE,
+    DEFAULT_K_RANGE, DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings,
+    FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin, RoleMap, Salt,
+    Source, Streaming, ValueModelSettings, parse_delimiter, parse_k_range, parse_option,
 };
 pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
+pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams};
 pub use strata_ingest::DateFormat;
+pub use strata_value::Period;
 pub use tally::{PARTIAL_FILE, PARTIAL_FORMAT, PARTIAL_FORMAT_VERSION, Partial, model_fingerprint};
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};
 

@@ -90,6 +90,63 @@ pub struct FitSettings {
     cluster: ClusterSettings,
     privacy: PrivacySettings,
     output: OutputSettings,
+    value: Option<ValueModelSettings>,
+}
+
+/// A value model fitted beside the segments (`--value-model bgnbd`): BG/NBD and Gamma-Gamma
+/// on each customer's purchase history, with predictions over a horizon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct ValueModelSettings {
+    /// The time unit purchases are counted in (`--period`).
+    pub period: strata_value::Period,
+    /// Periods to predict over (`--horizon`), at least 1.
+    pub horizon: u32,
+    /// Discount rate per period of the CLV (`--discount-rate`), finite and ≥ 0.
+    pub discount_rate: f64,
+    /// A customer with P(alive) below this is at risk (`--at-risk-below`), in (0, 1).
+    pub at_risk_below: f64,
+}
+
+/// Default `--at-risk-below`: a customer more likely gone than active.
+pub const DEFAULT_AT_RISK_BELOW: f64 = 0.5;
+
+impl ValueModelSettings {
+    /// A value model counting in `period`, predicting over a year of them (365 days or 52
+    /// weeks), undiscounted, at risk below [`DEFAULT_AT_RISK_BELOW`].
+    pub fn new(period: strata_value::Period) -> ValueModelSettings {
+        ValueModelSettings {
+            period,
+            horizon: match period {
+                strata_value::Period::Day => 365,
+                strata_value::Period::Week => 52,
+            },
+            discount_rate: 0.0,
+            at_risk_below: DEFAULT_AT_RISK_BELOW,
+        }
+    }
+    /// Sets the periods predicted over.
+    pub fn horizon(mut self, v: u32) -> Self {
+        self.horizon = v;
+        self
+    }
+    /// Sets the discount rate per period.
+    pub fn discount_rate(mut self, v: f64) -> Self {
+        self.discount_rate = v;
+        self
+    }
+    /// Sets the P(alive) below which a customer is at risk.
+    pub fn at_risk_below(mut self, v: f64) -> Self {
+        self.at_risk_below = v;
+        self
+    }
+    /// The period's name, as `segments.json` writes it.
+    pub fn period_name(&self) -> &'static str {
+        match self.period {
+            strata_value::Period::Day => "day",
+            strata_value::Period::Week => "week",
+        }
+    }
 }
 
 /// What is read and how: the file, its kind, the bindings, ids, missing values, dates and
@@ -332,6 +389,7 @@ impl FitSettings {
                     ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
                     format: AssignmentsFormat::Csv,
                 },
+                value: None,
             },
         }
     }
@@ -359,6 +417,11 @@ impl FitSettings {
     /// Where the run goes and what it flags.
     pub fn output(&self) -> &OutputSettings {
         &self.output
+    }
+
+    /// The value model fitted beside the segments (`--value-model`), if any.
+    pub fn value(&self) -> Option<&ValueModelSettings> {
+        self.value.as_ref()
     }
 
     /// Options handed to the plugin, as a JSON object.
@@ -540,6 +603,12 @@ impl FitSettingsBuilder {
         self
     }
 
+    /// Fits a value model beside the segments (`--value-model`); `None`: none.
+    pub fn value_model(mut self, v: Option<ValueModelSettings>) -> Self {
+        self.s.value = v;
+        self
+    }
+
     /// Checks every setting, alone and against the others; the first problem found is a
     /// [`CoreError::Settings`] naming the flag.
     pub fn build(self) -> Result<FitSettings, CoreError> {
@@ -612,6 +681,30 @@ impl FitSettingsBuilder {
         }
         if s.cluster.n_init == 0 {
             return bad("--n-init must be at least 1".into());
+        }
+        if let Some(v) = &s.value {
+            if s.input.source != Source::Transactions {
+                return bad(
+                    "--value-model reads purchase histories: give a transaction log with \
+                     --transactions"
+                        .into(),
+                );
+            }
+            if v.horizon == 0 {
+                return bad("--horizon must be at least 1 period".into());
+            }
+            if !(v.discount_rate.is_finite() && v.discount_rate >= 0.0) {
+                return bad(format!(
+                    "--discount-rate must be a number ≥ 0 per period (got {})",
+                    v.discount_rate
+                ));
+            }
+            if !(v.at_risk_below > 0.0 && v.at_risk_below < 1.0) {
+                return bad(format!(
+                    "--at-risk-below must be a probability between 0 and 1 (got {})",
+                    v.at_risk_below
+                ));
+            }
         }
         if !(s.cluster.tol.is_finite() && s.cluster.tol >= 0.0) {
             return bad(format!(

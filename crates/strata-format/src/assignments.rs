@@ -31,6 +31,11 @@ pub const RFM_COLUMNS: [&str; 6] = [
     "m_score",
 ];
 
+/// The columns a run with a value model adds after the others: P(alive), expected
+/// purchases over the horizon, expected value per purchase and CLV over the horizon (the
+/// last two absent without purchase values).
+pub const VALUE_COLUMNS: [&str; 4] = ["p_alive", "expected_purchases", "expected_value", "clv"];
+
 /// How a run's assignments are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -117,6 +117,14 @@ pub struct SegmentsFile {
     /// How each segment's `attractiveness` is scored.
     #[serde(default)]
     pub attractiveness_rule: String,
+    /// What its value part is: predicted CLV or past value per customer (absent when there
+    /// is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attractiveness_value: Option<String>,
+    /// The value model fitted (`--value-model`): its parameters, standard errors and fit;
+    /// each segment then has its `predicted` value and churn risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_model: Option<crate::value::ValueModelReport>,
     /// Set when the customers were scored with a saved model (`strata assign`) rather than
     /// fitted: segments are the model's.
     #[serde(default)]
@@ -212,6 +220,9 @@ pub struct SegmentJson {
     /// Score and rank by `attractiveness_rule`.
     #[serde(default)]
     pub attractiveness: Option<crate::value::Attractiveness>,
+    /// Predicted value and churn risk under the run's value model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<crate::value::SegmentPrediction>,
 }
 
 /// A numeric column in one segment.

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 /// How the attractiveness score is computed, as written to `segments.json`.
 pub const ATTRACTIVENESS_RULE: &str = "100 × the mean of the parts available, each scaled so \
     the best segment scores 1 (negative values count as 0): size (share of customers), value \
-    per customer (when the strategy has a value measure) and growth (share now over share in \
+    per customer (predicted CLV when a value model ran, otherwise the value measure's, as \
+    `attractiveness_value` says) and growth (share now over share in \
     the earlier run, when two runs are compared); rank 1 is the most attractive, ties to the \
     lower segment number";
 
@@ -51,6 +52,107 @@ pub struct Attractiveness {
     /// Growth over the largest growth, from 0 to 1; `None` outside a comparison or when no
     /// segment's growth is positive.
     pub growth: Option<f64>,
+}
+
+/// What the attractiveness score's value part is when a value model predicted each
+/// customer's lifetime value (`value_model` in `segments.json`).
+pub const PREDICTED_VALUE_BASIS: &str = "predicted CLV per customer (value model)";
+/// ... and when it is the value measure's past value.
+pub const PAST_VALUE_BASIS: &str = "past value per customer (value measure)";
+
+/// A fitted buy-till-you-die value model: BG/NBD for purchases and churn, Gamma-Gamma for
+/// the value of a purchase, and how the per-customer predictions were made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueModelReport {
+    /// `bgnbd+gamma-gamma`, or `bgnbd` without purchase values.
+    pub model: String,
+    /// The time unit every count, recency, T and the horizon are in: `day`, `week`, or the
+    /// summary table's own.
+    pub period: String,
+    /// The observation end (inclusive, YYYY-MM-DD) of a transaction log's summary.
+    pub observed_until: Option<String>,
+    /// Periods the predictions look ahead.
+    pub horizon: u32,
+    /// Discount rate per period of the CLV.
+    pub discount_rate: f64,
+    /// A customer whose P(alive) is below this is counted at risk.
+    pub at_risk_below: f64,
+    /// Customers the models were fitted on (every customer segmented).
+    pub customers: usize,
+    /// Of them, customers with a repeat purchase (the ones Gamma-Gamma is fitted on).
+    pub repeat_buyers: usize,
+    /// The maximum-likelihood parameters.
+    pub params: ValueParams,
+    /// Their standard errors from the Hessian at the optimum (`null` where it is not
+    /// positive definite).
+    pub std_errors: Option<ValueParams>,
+    /// The fits' log-likelihoods at the optimum.
+    pub log_likelihood: PerModel<f64>,
+    /// Optimiser iterations of each fit.
+    pub iterations: PerModel<usize>,
+    /// Whether each fit met its stopping rule.
+    pub converged: PerModel<bool>,
+    /// How the optimum was searched for.
+    pub method: String,
+    /// What a reader should know about this fit (a dropout process the data cannot
+    /// identify, a flat optimum, a fit that did not converge).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// BG/NBD's r, α, a, b and Gamma-Gamma's p, q, γ (absent without purchase values).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValueParams {
+    /// Shape of the purchase rates' Gamma.
+    pub r: f64,
+    /// Rate of the purchase rates' Gamma.
+    pub alpha: f64,
+    /// Dropout probabilities' Beta, first shape.
+    pub a: f64,
+    /// Dropout probabilities' Beta, second shape.
+    pub b: f64,
+    /// Gamma-Gamma's shape of a purchase's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// Gamma-Gamma's shape of the customers' mean-value scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<f64>,
+    /// Gamma-Gamma's scale of the customers' mean-value scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+}
+
+/// One of something per model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PerModel<T> {
+    /// BG/NBD's.
+    pub bgnbd: T,
+    /// Gamma-Gamma's (absent without purchase values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma_gamma: Option<T>,
+}
+
+/// A segment's predicted value and churn risk under the value model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentPrediction {
+    /// Customers in the segment.
+    pub customers: u64,
+    /// Mean probability that a customer is still active.
+    pub p_alive_mean: f64,
+    /// Customers whose P(alive) is below the model's `at_risk_below`.
+    pub at_risk: u64,
+    /// `at_risk` over `customers`.
+    pub at_risk_share: f64,
+    /// Mean expected purchases over the horizon.
+    pub expected_purchases_mean: f64,
+    /// Predicted CLV over the horizon, summed (absent without purchase values).
+    pub clv_total: Option<f64>,
+    /// ... per customer.
+    pub clv_mean: Option<f64>,
+    /// The segment's share of all predicted CLV.
+    pub clv_share: Option<f64>,
+    /// Rank by `clv_total`, 1 the largest (absent without purchase values).
+    pub clv_rank: Option<usize>,
 }
 
 /// Each value over the largest, negatives as 0; `None` when no value is positive.

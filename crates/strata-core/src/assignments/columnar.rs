@@ -31,7 +31,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
-use strata_format::assignments::{AssignmentsFormat, COLUMNS, RFM_COLUMNS};
+use strata_format::assignments::{AssignmentsFormat, COLUMNS, RFM_COLUMNS, VALUE_COLUMNS};
 use strata_ingest::IdColumn;
 
 use super::{AssignmentRows, Shape};
@@ -74,6 +74,11 @@ pub(super) fn schema(shape: Shape) -> SchemaRef {
             } else {
                 Field::new(*name, DataType::Int16, false)
             });
+        }
+    }
+    if shape.value {
+        for name in VALUE_COLUMNS {
+            fields.push(Field::new(name, DataType::Float64, false));
         }
     }
     Arc::new(Schema::new(fields))
@@ -295,11 +300,16 @@ fn batch(
                 .collect();
             columns.push(Arc::new(values));
         }
-        let scores = &r.scores[range];
+        let scores = &r.scores[range.clone()];
         let scores_of: [fn(&strata_behavior::RfmScores) -> u8; 3] = [|s| s.r, |s| s.f, |s| s.m];
         for get in scores_of {
             let col: Int16Array = scores.iter().map(|s| i16::from(get(s))).collect();
             columns.push(Arc::new(col));
+        }
+    }
+    if let Some(p) = rows.predicted {
+        for v in [&p.p_alive, &p.expected_purchases, &p.expected_value, &p.clv] {
+            columns.push(Arc::new(Float64Array::from(v[range.clone()].to_vec())));
         }
     }
     RecordBatch::try_new(schema.clone(), columns)
@@ -387,6 +397,7 @@ mod tests {
             threshold: 0.5,
             labels: &labels,
             rfm: None,
+            predicted: None,
             pseudo: None,
         };
         let shape = Shape::new(false, true, false);

@@ -48,6 +48,8 @@ pub(crate) struct AssignmentRows<'a> {
     pub threshold: f64,
     pub labels: &'a [String],
     pub rfm: Option<&'a Rfm>,
+    /// The value model's per-customer predictions (`--value-model`): the last four columns.
+    pub predicted: Option<&'a crate::predict::Predictions>,
     pub pseudo: Option<&'a crate::privacy::Pseudonymizer>,
 }
 
@@ -56,6 +58,8 @@ pub(crate) struct AssignmentRows<'a> {
 pub(crate) struct Shape {
     /// The RFM measures and scores follow the six columns every run has.
     pub rfm: bool,
+    /// The value model's predictions come last.
+    pub value: bool,
     /// Ids are written as integers in a typed format: the input's schema typed its id column
     /// as integers, or it had none (row numbers), and ids are not pseudonymized.
     pub integer_ids: bool,
@@ -67,6 +71,7 @@ impl Shape {
     pub(crate) fn new(rfm: bool, integer_ids: bool, pseudonymized: bool) -> Shape {
         Shape {
             rfm,
+            value: false,
             integer_ids: integer_ids && !pseudonymized,
         }
     }
@@ -83,7 +88,7 @@ impl<W: Write + Send> AssignmentsWriter<W> {
     pub(crate) fn new(format: AssignmentsFormat, shape: Shape, mut w: W) -> std::io::Result<Self> {
         Ok(match format {
             AssignmentsFormat::Csv => {
-                write_assignments_header(&mut w, shape.rfm)?;
+                write_assignments_header(&mut w, shape)?;
                 AssignmentsWriter::Csv(w)
             }
             _ => AssignmentsWriter::Columnar(columnar::Writer::new(format, shape, w)?),
@@ -115,7 +120,10 @@ impl AssignmentRows<'_> {
         integer_ids: bool,
         w: &mut (dyn Write + Send),
     ) -> std::io::Result<()> {
-        let shape = Shape::new(self.rfm.is_some(), integer_ids, self.pseudo.is_some());
+        let shape = Shape {
+            value: self.predicted.is_some(),
+            ..Shape::new(self.rfm.is_some(), integer_ids, self.pseudo.is_some())
+        };
         let mut file = AssignmentsWriter::new(format, shape, w)?;
         file.write(self)?;
         file.finish()
@@ -234,6 +242,18 @@ impl AssignmentRows<'_> {
                     out.extend_from_slice(int.format(score).as_bytes());
                 }
             }
+            if let Some(p) = self.predicted {
+                // Full precision: pipelines compare them with other tools' to 1e-6.
+                for v in [
+                    p.p_alive[i],
+                    p.expected_purchases[i],
+                    p.expected_value[i],
+                    p.clv[i],
+                ] {
+                    out.push(b',');
+                    out.extend_from_slice(shortest.format(v).as_bytes());
+                }
+            }
             out.push(b'\n');
         }
     }
@@ -316,12 +336,15 @@ fn push_fixed4(x: f32, out: &mut String) {
     }
 }
 
-/// The header of `assignments.csv` (RFM measures and scores when `rfm`).
-fn write_assignments_header<W: Write + ?Sized>(out: &mut W, rfm: bool) -> std::io::Result<()> {
-    use strata_format::assignments::{COLUMNS, RFM_COLUMNS};
+/// The header of `assignments.csv` of `shape` (RFM measures and scores, predictions).
+fn write_assignments_header<W: Write + ?Sized>(out: &mut W, shape: Shape) -> std::io::Result<()> {
+    use strata_format::assignments::{COLUMNS, RFM_COLUMNS, VALUE_COLUMNS};
     let mut head = COLUMNS.to_vec();
-    if rfm {
+    if shape.rfm {
         head.extend(RFM_COLUMNS);
+    }
+    if shape.value {
+        head.extend(VALUE_COLUMNS);
     }
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(&head)?;
@@ -410,6 +433,7 @@ mod tests {
             threshold: 0.9,
             labels: &labels,
             rfm: None,
+            predicted: None,
             pseudo: None,
         };
         let serial = reference(&rows);
@@ -566,6 +590,7 @@ mod tests {
                 threshold: 0.5,
                 labels: &labels,
                 rfm: with_rfm.then_some(&rfm),
+                predicted: None,
                 pseudo: with_pseudo.then_some(&pseudo),
             };
             let mut direct = Vec::new();
@@ -577,7 +602,7 @@ mod tests {
                 String::from_utf8_lossy(&direct[..200.min(direct.len())])
             );
             let mut csv = Vec::new();
-            write_assignments_header(&mut csv, with_rfm).unwrap();
+            write_assignments_header(&mut csv, Shape::new(with_rfm, false, false)).unwrap();
             csv.extend_from_slice(&expected);
             typed_rows_are_the_csv_s(&rows, &csv);
         }

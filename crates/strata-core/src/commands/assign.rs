@@ -530,6 +530,7 @@ pub fn assign_with_progress(
             threshold: settings.ambiguous_ratio,
             labels: &model.labels,
             rfm: None,
+            predicted: None,
             pseudo: pseudo.as_ref(),
         };
         file.write(&rows).map_err(out_err)?;
@@ -657,6 +658,7 @@ pub(crate) fn scored_outputs(
         &profiles,
         &model.labels,
         Some(&tally.ambiguous),
+        None,
     );
     let facts = RunFacts {
         strategy: partial.strategy.clone(),
@@ -669,6 +671,8 @@ pub(crate) fn scored_outputs(
         k: model.k,
         segments: described.json,
         value_measure: described.value_measure.clone(),
+        attractiveness_value: described.attractiveness_value.clone(),
+        value_model: None,
         timings_s,
     };
     let made = Made::Scored {

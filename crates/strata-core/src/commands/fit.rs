@@ -76,6 +76,8 @@ pub struct FitReport {
     pub segments: Vec<SegmentSummary>,
     /// The value measure segments' value shares are of (when the strategy has one).
     pub value_measure: Option<crate::ValueMeasure>,
+    /// The value model fitted (`--value-model`); each segment then has its prediction.
+    pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Segments merged away by `--min-segment-size` (k-means numbering).
     pub merged: Vec<crate::privacy::MergedSegment>,
     /// Whether the ids in `assignments.csv` are pseudonyms (`--pseudonymize-ids`).
@@ -112,6 +114,32 @@ pub fn fit_with_progress(
         crate::assignments::warn_formula_ids(crate::assignments::formula_like_ids(&customers.ids));
     }
 
+    let predicted = match (settings.value(), &customers.value) {
+        (Some(v), Some(input)) => {
+            clock.begin("value model");
+            let p = crate::predict::fit(v, input)?;
+            let by_segment =
+                crate::predict::by_segment(&p.customers, seg.labels(), seg.k(), v.at_risk_below);
+            let r = &p.report.params;
+            info!(
+                "value model: BG/NBD r {:.4} alpha {:.4} a {:.4} b {:.4}; Gamma-Gamma p {:.4} \
+                 q {:.4} gamma {:.4}; {} customers, {} repeat buyers",
+                r.r,
+                r.alpha,
+                r.a,
+                r.b,
+                r.p.unwrap_or(f64::NAN),
+                r.q.unwrap_or(f64::NAN),
+                r.gamma.unwrap_or(f64::NAN),
+                p.report.customers,
+                p.report.repeat_buyers
+            );
+            clock.lap("value model");
+            Some((p, by_segment))
+        }
+        _ => None,
+    };
+
     clock.begin("profiles");
     let k = seg.k();
     let profiles = rows.profiles(&info, &customers, seg.labels(), k, progress)?;
@@ -133,6 +161,7 @@ pub fn fit_with_progress(
         &profiles,
         &labels,
         ambiguous.as_deref(),
+        predicted.as_ref().map(|(_, s)| s.as_slice()),
     );
     clock.lap("profiles");
 
@@ -170,6 +199,8 @@ pub fn fit_with_progress(
         k,
         segments: described.json,
         value_measure: described.value_measure.clone(),
+        attractiveness_value: described.attractiveness_value.clone(),
+        value_model: predicted.as_ref().map(|(p, _)| p.report.clone()),
         timings_s: clock
             .laps()
             .iter()
@@ -198,6 +229,7 @@ pub fn fit_with_progress(
                     threshold: settings.output().ambiguous_ratio,
                     labels: &labels,
                     rfm: rfm.as_ref(),
+                    predicted: predicted.as_ref().map(|(p, _)| &p.customers),
                     pseudo: pseudo.as_ref(),
                 }
                 .write_file(format, customers.ids_integer, w)
@@ -265,6 +297,7 @@ pub fn fit_with_progress(
         timings: clock.laps().to_vec(),
         segments: described.summary,
         value_measure: described.value_measure,
+        value_model: predicted.map(|(p, _)| p.report),
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
         ids_pseudonymized: settings.privacy().id_salt.is_some(),
         written,

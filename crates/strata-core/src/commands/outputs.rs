@@ -26,6 +26,10 @@ pub(crate) struct RunFacts {
     pub k: usize,
     pub segments: Vec<SegmentJson>,
     pub value_measure: Option<crate::ValueMeasure>,
+    /// What the attractiveness score's value part is (`None` without one).
+    pub attractiveness_value: Option<String>,
+    /// The value model fitted (`--value-model`).
+    pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Wall seconds per stage.
     pub timings_s: BTreeMap<String, f64>,
 }
@@ -69,6 +73,8 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         k,
         segments,
         value_measure,
+        attractiveness_value,
+        value_model,
         timings_s,
     } = facts;
     let mut file = SegmentsFile {
@@ -94,6 +100,8 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         k_selection: None,
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
+        attractiveness_value,
+        value_model,
         scored_with: None,
         min_segment_size: None,
         merged_segments: Vec::new(),

@@ -43,6 +43,8 @@ pub(crate) struct Customers {
     /// Columns "every numeric column" considered that held text.
     pub skipped_columns: Vec<String>,
     pub read_as: ReadAs,
+    /// Each customer's purchase summary for the value model (`--value-model`).
+    pub value: Option<crate::predict::ValueInput>,
 }
 
 impl Customers {

@@ -10,9 +10,10 @@ use tracing::info;
 
 use super::customers::{Customers, ReadAs, customer_plan};
 use super::rows::{
-    all_dropped_error, check_categories, data_error, drop_incomplete, no_values_error,
-    report_imputed, set_aside_text_columns,
+    all_dropped_error, check_categories, complete_rows, data_error, drop_incomplete,
+    no_values_error, report_imputed, set_aside_text_columns,
 };
+use crate::predict::ValueInput;
 use crate::progress::Progress;
 use crate::settings::Source;
 use crate::{
@@ -31,6 +32,8 @@ pub(crate) struct Held {
     missing: BTreeMap<String, usize>,
     skipped_columns: Vec<String>,
     transactions: Option<TxReport>,
+    /// Each customer's purchase summary, with `--value-model`.
+    value: Option<ValueInput>,
 }
 
 impl Held {
@@ -43,10 +46,12 @@ impl Held {
     ) -> Result<Held, CoreError> {
         let path = settings.input().path.as_path();
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
+        let mut value = None;
         let (mut table, mut bindings, transactions, ids_integer) = match settings.input().source {
             Source::Transactions => {
-                let (t, b, r, ids_integer) = load_transactions(settings, info, &header)?;
-                (t, b, Some(r), ids_integer)
+                let log = load_transactions(settings, info, &header)?;
+                value = log.value;
+                (log.table, log.bindings, Some(log.report), log.ids_integer)
             }
             Source::Customers => {
                 let (bindings, plan) = customer_plan(settings, info, &header)?;
@@ -94,6 +99,9 @@ impl Held {
                     }
                 }
                 MissingPolicy::Drop => {
+                    if let Some(keep) = complete_rows(&table) {
+                        value = value.map(|v| v.filter(&keep));
+                    }
                     (table, rows_dropped) = drop_incomplete(table);
                     info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
                     if table.n_rows == 0 {
@@ -112,6 +120,7 @@ impl Held {
             missing,
             skipped_columns,
             transactions,
+            value,
         })
     }
 
@@ -137,18 +146,29 @@ impl Held {
                 Some(r) => ReadAs::Log(r),
                 None => ReadAs::Table,
             },
+            value: self.value,
         };
         (customers, columns)
     }
 }
 
+/// A transaction log aggregated per customer, as [`Held`] takes it.
+struct LoadedLog {
+    table: Table,
+    bindings: Vec<Binding>,
+    report: TxReport,
+    ids_integer: bool,
+    value: Option<ValueInput>,
+}
+
 /// Reads a transaction log, aggregates it per customer and binds the strategy's roles to the
-/// aggregated columns by name.
+/// aggregated columns by name; with `--value-model`, summarises each customer's purchases
+/// for it too.
 fn load_transactions(
     settings: &FitSettings,
     info: &PluginInfo,
     header: &Header,
-) -> Result<(Table, Vec<Binding>, TxReport, bool), CoreError> {
+) -> Result<LoadedLog, CoreError> {
     let path = settings.input().path.as_path();
     let cols = resolve_transaction_columns(path, header, &settings.input().maps)?;
     // A columnar log's integer customer ids go out as integers (see `Customers::ids_integer`).
@@ -156,6 +176,7 @@ fn load_transactions(
     let opts = TxOptions {
         date_format: settings.input().date_format,
         as_of: settings.input().as_of,
+        keep_days: settings.value().is_some(),
     };
     let b =
         strata_behavior::transactions::aggregate(header, &cols, &opts).map_err(|e| match e {
@@ -202,7 +223,22 @@ fn load_transactions(
         columns,
         lines,
         report,
+        days,
     } = b;
+    let value = settings.value().map(|v| {
+        // The as-of day is the first day left out; the summary's observation end is the day
+        // before, inclusive, as `lifetimes` takes it.
+        let observed_until = report.as_of as i64 - 1;
+        let summaries = strata_value::summarise(&days, lines.len(), v.period, observed_until)
+            .into_iter()
+            .map(|s| s.expect("every customer kept has a purchase before the as-of day"))
+            .collect();
+        ValueInput {
+            summaries,
+            observed_until,
+        }
+    });
+    drop(days);
     let table = Table {
         n_rows: lines.len(),
         ids,
@@ -216,5 +252,11 @@ fn load_transactions(
             .collect(),
         lines,
     };
-    Ok((table, bindings, report, ids_integer))
+    Ok(LoadedLog {
+        table,
+        bindings,
+        report,
+        ids_integer,
+        value,
+    })
 }

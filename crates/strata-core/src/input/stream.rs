@@ -581,6 +581,7 @@ impl StreamedInput {
             missing: missing_by_column,
             skipped_columns,
             read_as: ReadAs::Stream(report),
+            value: None,
         };
         let reread = Reread {
             identity,
