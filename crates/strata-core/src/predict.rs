@@ -4,7 +4,6 @@
 //! risk. The models are `strata-value`'s; this module feeds them and shapes their answers
 //! for the outputs.
 
-use rayon::prelude::*;
 use strata_format::value::{PerModel, SegmentPrediction, ValueModelReport, ValueParams};
 use strata_value::{BgNbd, Fitted, GammaGamma, Summary};
 
@@ -94,42 +93,20 @@ pub(crate) fn fit(
     })
 }
 
-/// Every customer's predictions, in parallel (each customer's alone, so the order of work
-/// does not change a bit).
+/// Every customer's predictions (`strata_value::predict`: in parallel, each customer's alone,
+/// so the order of work does not change a bit).
 fn predict(
     settings: &ValueModelSettings,
     bg: &BgNbd,
     gg: &GammaGamma,
     summaries: &[Summary],
 ) -> Predictions {
-    let horizon = f64::from(settings.horizon);
-    let rows: Vec<[f64; 4]> = summaries
-        .par_iter()
-        .map(|c| {
-            let (x, tx, t) = (c.frequency, c.recency, c.t);
-            let value = gg.expected_value(x, c.monetary);
-            [
-                bg.p_alive(x, tx, t),
-                bg.expected_purchases(horizon, x, tx, t),
-                value,
-                strata_value::clv(
-                    bg,
-                    value,
-                    settings.horizon,
-                    settings.discount_rate,
-                    x,
-                    tx,
-                    t,
-                ),
-            ]
-        })
-        .collect();
-    let column = |i: usize| rows.iter().map(|r| r[i]).collect::<Vec<f64>>();
+    let all = strata_value::predict(bg, gg, settings.horizon, settings.discount_rate, summaries);
     Predictions {
-        p_alive: column(0),
-        expected_purchases: column(1),
-        expected_value: column(2),
-        clv: column(3),
+        p_alive: all.iter().map(|p| p.p_alive).collect(),
+        expected_purchases: all.iter().map(|p| p.expected_purchases).collect(),
+        expected_value: all.iter().map(|p| p.expected_value).collect(),
+        clv: all.iter().map(|p| p.clv).collect(),
     }
 }
 

@@ -14,6 +14,7 @@
 //! Retail's ranges. They are minimised by Nelder–Mead on the parameters' logarithms
 //! ([`optimize`]), with standard errors from the Hessian at the optimum.
 
+mod data;
 pub mod optimize;
 mod summary;
 
@@ -50,7 +51,8 @@ pub struct Fitted<P> {
     pub std_errors: Option<Vec<f64>>,
     /// The log-likelihood at the optimum (summed over customers).
     pub log_likelihood: f64,
-    /// Simplex iterations.
+    /// Optimiser iterations: Nelder–Mead's on the whole summary, or the Newton steps that
+    /// polished a sample's optimum on a large one (see [`SAMPLE_ROWS`]).
     pub iterations: usize,
     /// Whether the stopping rule held.
     pub converged: bool,
@@ -64,10 +66,50 @@ trait Params: Sized {
     fn from_slice(p: &[f64]) -> Self;
 }
 
-/// The maximum-likelihood parameters of a total log-likelihood, with their standard errors.
-fn fit_mle<P: Params>(log_likelihood: impl Fn(&P) -> f64) -> Fitted<P> {
-    let nll = |p: &[f64]| -log_likelihood(&P::from_slice(p));
-    let min = optimize::minimise_positive(nll, P::START, 20_000);
+/// Distinct summary rows above which a fit first finds the optimum of a systematic sample of
+/// about this many rows by Nelder–Mead, then polishes it on every row by Newton steps: a few
+/// dozen evaluations of the full log-likelihood instead of over a thousand.
+pub const SAMPLE_ROWS: usize = 20_000;
+
+/// A fit's rows: merged summaries that can be sampled.
+trait Rows {
+    fn len(&self) -> usize;
+    fn sample(&self, every: usize) -> Self;
+}
+
+impl Rows for data::BgNbdData {
+    fn len(&self) -> usize {
+        self.len()
+    }
+    fn sample(&self, every: usize) -> Self {
+        self.sample(every)
+    }
+}
+
+impl Rows for data::GammaGammaData {
+    fn len(&self) -> usize {
+        self.len()
+    }
+    fn sample(&self, every: usize) -> Self {
+        self.sample(every)
+    }
+}
+
+/// The maximum-likelihood parameters of the summed log-likelihood of `rows`, with their
+/// standard errors.
+fn fit_mle<P: Params, D: Rows>(rows: &D, log_likelihood: impl Fn(&D, &P) -> f64) -> Fitted<P> {
+    let nll = |p: &[f64]| -log_likelihood(rows, &P::from_slice(p));
+    let min = if rows.len() > SAMPLE_ROWS {
+        let sample = rows.sample(rows.len().div_ceil(SAMPLE_ROWS));
+        let start = optimize::minimise_positive(
+            |p: &[f64]| -log_likelihood(&sample, &P::from_slice(p)),
+            P::START,
+            20_000,
+        );
+        optimize::polish(nll, &start.x, 20_000)
+    } else {
+        optimize::minimise_positive(nll, P::START, 20_000)
+    };
     Fitted {
         params: P::from_slice(&min.x),
         std_errors: optimize::standard_errors(nll, &min.x),
@@ -180,6 +222,13 @@ impl BgNbd {
         if horizon <= 0.0 {
             return 0.0;
         }
+        self.purchases_numerator(horizon, x, t) / self.purchases_denominator(x, t_x, t)
+    }
+
+    /// The part of [`expected_purchases`](Self::expected_purchases) that does not depend on
+    /// the recency: (a + b + x − 1)/(a − 1) · (1 − ((α + T)/(α + T + t))^(r+x) ₂F₁(r + x,
+    /// b + x; a + b + x − 1; t/(α + T + t))).
+    fn purchases_numerator(&self, horizon: f64, x: f64, t: f64) -> f64 {
         let BgNbd { r, alpha, a, b } = *self;
         let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
         let z = horizon / (alpha + t + horizon);
@@ -187,25 +236,25 @@ impl BgNbd {
         let first = (a + b + x - 1.0) / (a - 1.0);
         let second =
             1.0 - (ln_hyp + (r + x) * ((alpha + t).ln() - (alpha + t + horizon).ln())).exp();
-        let denominator = if x > 0.0 {
+        first * second
+    }
+
+    /// The rest: 1 + [x > 0] a/(b + x − 1) · ((α + T)/(α + t_x))^(r+x).
+    fn purchases_denominator(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        if x > 0.0 {
             1.0 + (a / (b + x - 1.0)) * ((r + x) * ((alpha + t).ln() - (alpha + t_x).ln())).exp()
         } else {
             1.0
-        };
-        first * second / denominator
+        }
     }
 
     /// Fits BG/NBD to a summary by maximum likelihood, from r = α = a = b = 1 (as `lifetimes`
     /// starts).
     pub fn fit(x: &[f64], t_x: &[f64], t: &[f64]) -> Result<Fitted<BgNbd>, ValueError> {
         check_summary(x, t_x, t)?;
-        Ok(fit_mle(|m: &BgNbd| {
-            x.iter()
-                .zip(t_x)
-                .zip(t)
-                .map(|((&x, &tx), &t)| m.log_likelihood(x, tx, t))
-                .sum()
-        }))
+        let rows = data::BgNbdData::new(x, t_x, t);
+        Ok(fit_mle(&rows, |d, m: &BgNbd| d.log_likelihood(m)))
     }
 }
 
@@ -301,10 +350,83 @@ impl GammaGamma {
                 "no customer made a repeat purchase: Gamma-Gamma has nothing to fit".into(),
             ));
         }
-        Ok(fit_mle(|g: &GammaGamma| {
-            buyers.iter().map(|&(x, m)| g.log_likelihood(x, m)).sum()
-        }))
+        let rows = data::GammaGammaData::new(&buyers);
+        Ok(fit_mle(&rows, |d, g: &GammaGamma| d.log_likelihood(g)))
     }
+}
+
+/// One customer's predictions (see [`predict`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The probability the customer is still active.
+    pub p_alive: f64,
+    /// Expected purchases over the horizon.
+    pub expected_purchases: f64,
+    /// Expected value of a future purchase (Gamma-Gamma).
+    pub expected_value: f64,
+    /// [`clv`] over the horizon.
+    pub clv: f64,
+}
+
+/// Every customer's predictions over `horizon` periods at `discount_rate` a period: what
+/// [`BgNbd::p_alive`], [`BgNbd::expected_purchases`], [`GammaGamma::expected_value`] and
+/// [`clv`] give one at a time, computed in parallel and faster: the hypergeometric part of
+/// the expected purchases does not depend on the recency, so the CLV's per-period sum is
+/// computed once per distinct (frequency, T), then divided by each customer's own
+/// denominator (equal to `clv` to rounding: the sum is factored differently).
+pub fn predict(
+    bg: &BgNbd,
+    gg: &GammaGamma,
+    horizon: u32,
+    discount_rate: f64,
+    customers: &[Summary],
+) -> Vec<Prediction> {
+    use rayon::prelude::*;
+    let mut pairs: Vec<(u64, u64)> = customers
+        .iter()
+        .map(|c| (c.frequency.to_bits(), c.t.to_bits()))
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let h = f64::from(horizon);
+    // Per distinct (x, T): the numerator at the horizon and the discounted sum of its steps.
+    let sums: Vec<(f64, f64)> = pairs
+        .par_iter()
+        .map(|&(x, t)| {
+            let (x, t) = (f64::from_bits(x), f64::from_bits(t));
+            let (mut before, mut total) = (0.0, 0.0);
+            for i in 1..=horizon {
+                let i = f64::from(i);
+                let now = bg.purchases_numerator(i, x, t);
+                total += (now - before) / (1.0 + discount_rate).powf(i);
+                before = now;
+            }
+            let at_horizon = if horizon == 0 {
+                0.0
+            } else {
+                bg.purchases_numerator(h, x, t)
+            };
+            (at_horizon, total)
+        })
+        .collect();
+    customers
+        .par_iter()
+        .map(|c| {
+            let (x, tx, t) = (c.frequency, c.recency, c.t);
+            let at = pairs
+                .binary_search(&(x.to_bits(), t.to_bits()))
+                .expect("every customer's pair is listed");
+            let (numerator, steps) = sums[at];
+            let denominator = bg.purchases_denominator(x, tx, t);
+            let value = gg.expected_value(x, c.monetary);
+            Prediction {
+                p_alive: bg.p_alive(x, tx, t),
+                expected_purchases: numerator / denominator,
+                expected_value: value,
+                clv: value * steps / denominator,
+            }
+        })
+        .collect()
 }
 
 /// Customer lifetime value over `horizon` whole periods with a `discount_rate` per period:

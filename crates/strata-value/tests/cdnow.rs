@@ -239,3 +239,95 @@ fn log_summaries_equal_lifetimes() {
         assert_eq!(got.iter().flatten().count(), 2357);
     }
 }
+
+#[test]
+fn a_large_summary_fitted_from_a_sample_s_optimum_reaches_the_full_optimum() {
+    // Twelve near-copies of CDNOW, each row's T moved by its own ten-millionths of a week so
+    // that no two rows merge: 28,284 distinct rows, above SAMPLE_ROWS, so the fit starts from
+    // a sample's optimum and polishes it by Newton steps on every row.
+    let base = cdnow();
+    let mut rows = Vec::new();
+    for _copy in 0..12 {
+        for r in &base {
+            let shift = rows.len() as f64 * 1e-7;
+            rows.push([r[0], r[1], r[2] + shift]);
+        }
+    }
+    assert!(rows.len() > strata_value::SAMPLE_ROWS);
+    let (x, t_x, t) = (
+        rows.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        rows.iter().map(|r| r[1]).collect::<Vec<_>>(),
+        rows.iter().map(|r| r[2]).collect::<Vec<_>>(),
+    );
+    let fit = BgNbd::fit(&x, &t_x, &t).unwrap();
+    assert!(fit.converged);
+    assert!(
+        fit.iterations < 50,
+        "Newton steps, not the fallback: {fit:?}"
+    );
+    // The reference: Nelder–Mead on every row from the usual start, per customer.
+    let nll = |p: &[f64]| {
+        let m = BgNbd {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        };
+        -(0..x.len())
+            .map(|i| m.log_likelihood(x[i], t_x[i], t[i]))
+            .sum::<f64>()
+    };
+    let reference = strata_value::optimize::minimise_positive(nll, &[1.0; 4], 20_000);
+    let ours = [fit.params.r, fit.params.alpha, fit.params.a, fit.params.b];
+    for (a, b) in ours.iter().zip(&reference.x) {
+        assert!(
+            (a - b).abs() / b < 1e-5,
+            "{ours:?} against {:?}",
+            reference.x
+        );
+    }
+    assert!(
+        (fit.log_likelihood + reference.value).abs() < 1e-6 * reference.value.abs(),
+        "{} against {}",
+        fit.log_likelihood,
+        -reference.value
+    );
+}
+
+#[test]
+fn predictions_in_bulk_equal_one_at_a_time() {
+    let rows = cdnow();
+    let bg = BgNbd {
+        r: 0.243,
+        alpha: 4.414,
+        a: 0.793,
+        b: 2.426,
+    };
+    let gg = GammaGamma {
+        p: 6.25,
+        q: 3.74,
+        gamma: 15.44,
+    };
+    let summaries: Vec<strata_value::Summary> = rows
+        .iter()
+        .map(|&[x, t_x, t, m]| strata_value::Summary {
+            frequency: x,
+            recency: t_x,
+            t,
+            monetary: m,
+        })
+        .collect();
+    let bulk = strata_value::predict(&bg, &gg, 52, 0.01, &summaries);
+    for (p, &[x, t_x, t, m]) in bulk.iter().zip(&rows) {
+        assert_eq!(p.p_alive, bg.p_alive(x, t_x, t));
+        assert_eq!(p.expected_purchases, bg.expected_purchases(52.0, x, t_x, t));
+        let value = gg.expected_value(x, m);
+        assert_eq!(p.expected_value, value);
+        let one = strata_value::clv(&bg, value, 52, 0.01, x, t_x, t);
+        assert!(
+            (p.clv - one).abs() <= 1e-12 * one.abs(),
+            "{} against {one}",
+            p.clv
+        );
+    }
+}
