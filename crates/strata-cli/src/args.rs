@@ -304,8 +304,19 @@ pub enum PeriodArg {
 }
 
 impl ValueArgs {
-    fn settings(&self) -> Option<strata_core::ValueModelSettings> {
-        self.value_model.map(|ValueModelArg::Bgnbd| {
+    /// The value model's settings; `summary`: the input is a value summary, whose periods
+    /// only the user knows, so --horizon is required.
+    fn settings(
+        &self,
+        summary: bool,
+    ) -> Result<Option<strata_core::ValueModelSettings>, strata_core::CoreError> {
+        if summary && self.value_model.is_some() && self.horizon.is_none() {
+            return Err(strata_core::CoreError::Settings(
+                "--summary: give --horizon in the summary's own periods (52 for a year of weeks)"
+                    .into(),
+            ));
+        }
+        Ok(self.value_model.map(|ValueModelArg::Bgnbd| {
             let period = match self.period {
                 PeriodArg::Day => strata_core::Period::Day,
                 PeriodArg::Week => strata_core::Period::Week,
@@ -317,7 +328,7 @@ impl ValueArgs {
                 Some(h) => v.horizon(h),
                 None => v,
             }
-        })
+        }))
     }
 }
 
@@ -434,8 +445,8 @@ pub struct DataArgs {
     /// bytes; columns bind by name and a columnar file's types come from its schema.
     #[arg(
         value_name = "INPUT",
-        required_unless_present_any = ["transactions", "from"],
-        conflicts_with_all = ["transactions", "from"]
+        required_unless_present_any = ["transactions", "from", "summary"],
+        conflicts_with_all = ["transactions", "from", "summary"]
     )]
     pub input: Option<PathBuf>,
     /// A transaction log instead of a customer table: one row per purchase line, aggregated per
@@ -450,6 +461,21 @@ pub struct DataArgs {
         conflicts_with = "from"
     )]
     pub transactions: Option<PathBuf>,
+    /// A per-customer value summary instead of a log, as lifetimes and PyMC-Marketing users
+    /// keep them (and as a --value-model fit writes value_summary.csv): frequency (repeat
+    /// purchase periods), recency and T (periods from the first purchase to the last and to
+    /// the end), optionally monetary_value (mean value of the repeat purchases). Columns are
+    /// found by those names (also x, t_x, zbar; id or CustomerID for the id) or bound with
+    /// --map customer_id=, frequency=, recency=, t=, monetary_value=. Needs --value-model and
+    /// --horizon in the summary's periods; the behavioral strategy segments measures derived
+    /// from it (recency = T − recency, frequency + 1 purchases, ...).
+    #[arg(
+        long,
+        value_name = "SUMMARY.csv",
+        help_heading = "Transaction logs",
+        conflicts_with_all = ["from", "transactions"]
+    )]
+    pub summary: Option<PathBuf>,
     /// Measure behaviour as of this day, YYYY-MM-DD (default: the day after the last purchase);
     /// later transactions are left out.
     #[arg(long, value_name = "DATE", help_heading = "Transaction logs")]
@@ -562,7 +588,10 @@ impl DataArgs {
             (_, _, Some((copy, origin))) => (copy, strata_core::Source::Customers, Some(origin)),
             (_, Some(log), None) => (log.as_path(), strata_core::Source::Transactions, None),
             (Some(table), None, None) => (table.as_path(), strata_core::Source::Customers, None),
-            (None, None, None) => unreachable!("clap requires INPUT, --transactions or --from"),
+            (None, None, None) => match &self.summary {
+                Some(s) => (s.as_path(), strata_core::Source::Summary, None),
+                None => unreachable!("clap requires INPUT, --transactions, --summary or --from"),
+            },
         };
         let mut b = FitSettings::builder(input, out, &self.strategy)
             .source(source)
@@ -647,7 +676,7 @@ impl FitArgs {
             .ambiguous_ratio(self.ambiguous_ratio)
             .assignments_format(self.format.into())
             .min_segment_size(self.min_segment_size)
-            .value_model(self.value.settings())
+            .value_model(self.value.settings(self.data.summary.is_some())?)
             .id_salt(self.privacy.salt()?);
         b.build()
     }

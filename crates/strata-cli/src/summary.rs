@@ -200,7 +200,7 @@ fn print_value_model(out: &mut dyn Write, v: &strata_core::ValueModelReport) -> 
     writeln!(
         out,
         "Value model: BG/NBD {}, {}, {}, {} (log-likelihood {:.2}); Gamma-Gamma {}, {}, {} on {} \
-         repeat buyers of {} customers; per {}, observed until {}.",
+         repeat buyers of {} customers; {}.",
         one("r", Some(p.r), e.map(|e| e.r)),
         one("alpha", Some(p.alpha), e.map(|e| e.alpha)),
         one("a", Some(p.a), e.map(|e| e.a)),
@@ -211,8 +211,10 @@ fn print_value_model(out: &mut dyn Write, v: &strata_core::ValueModelReport) -> 
         one("gamma", p.gamma, e.and_then(|e| e.gamma)),
         v.repeat_buyers,
         v.customers,
-        v.period,
-        v.observed_until.as_deref().unwrap_or("the table's end")
+        match &v.observed_until {
+            Some(end) => format!("per {}, observed until {end}", v.period),
+            None => "in the summary's own periods".into(),
+        }
     )?;
     for n in &v.notes {
         writeln!(out, "note: {n}.")?;
@@ -236,13 +238,21 @@ fn print_predicted(
     ranked.sort_by_key(|(s, p)| (p.clv_rank, s.index));
     writeln!(
         out,
-        "Predicted over {} {}s{}, segments by predicted CLV:",
+        "Predicted over {} {}{}, segments by predicted {}:",
         v.horizon,
-        v.period,
+        match v.observed_until {
+            Some(_) => format!("{}s", v.period),
+            None => "periods".into(),
+        },
         if v.discount_rate > 0.0 {
-            format!(" (discounted {}% a {})", v.discount_rate * 100.0, v.period)
+            format!(" (discounted {}% a period)", v.discount_rate * 100.0)
         } else {
             String::new()
+        },
+        if v.params.p.is_some() {
+            "CLV"
+        } else {
+            "purchases (no monetary values: no CLV)"
         }
     )?;
     writeln!(
@@ -250,14 +260,16 @@ fn print_predicted(
         "{:>3}  {:>14}  {:>6}  {:>12}  {:>7}  {:>8}  LABEL",
         "#", "CLV", "SHARE", "CLV/CUSTOMER", "P(ALIVE)", "AT RISK"
     )?;
+    let money = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
     for (s, p) in ranked {
         writeln!(
             out,
-            "{:>3}  {:>14.2}  {:>5.1}%  {:>12.2}  {:>8.3}  {:>7.1}%  {}",
+            "{:>3}  {:>14}  {:>6}  {:>12}  {:>8.3}  {:>7.1}%  {}",
             s.index,
-            p.clv_total.unwrap_or(f64::NAN),
-            p.clv_share.unwrap_or(f64::NAN) * 100.0,
-            p.clv_mean.unwrap_or(f64::NAN),
+            money(p.clv_total),
+            p.clv_share
+                .map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0)),
+            money(p.clv_mean),
             p.p_alive_mean,
             p.at_risk_share * 100.0,
             s.label

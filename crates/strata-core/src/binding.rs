@@ -254,6 +254,92 @@ pub fn resolve_bindings(
     Ok(bound)
 }
 
+/// The header position of each of `roles` (name, normalised headers it is found under):
+/// `--map ROLE=COLUMN` first, then the first unclaimed header among its names. `flag` and
+/// `what` name the input in errors (`--transactions`, "log").
+fn find_fields(
+    path: &Path,
+    header: &Header,
+    maps: &[RoleMap],
+    roles: &[(&str, &[&str])],
+    flag: &str,
+    what: &str,
+) -> Result<Vec<Option<usize>>, CoreError> {
+    let err = |message: String| CoreError::Binding {
+        path: path.to_owned(),
+        message,
+    };
+    let names = || roles.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
+    let mut found: Vec<Option<usize>> = vec![None; roles.len()];
+    for m in maps {
+        let slot = roles.iter().position(|r| r.0 == m.role).ok_or_else(|| {
+            err(format!(
+                "with {flag}, --map binds the {what}'s columns: {}; '{}' is not one of them",
+                names(),
+                m.role
+            ))
+        })?;
+        let i = header.position(&m.spec).ok_or_else(|| {
+            err(format!(
+                "no column named '{}'; the header has {}",
+                shown(&m.spec),
+                list_headers(header)
+            ))
+        })?;
+        found[slot] = Some(i);
+    }
+    for (slot, (_, aliases)) in roles.iter().enumerate() {
+        if found[slot].is_none() {
+            found[slot] = aliases.iter().find_map(|a| {
+                (0..header.names.len())
+                    .find(|&i| normalise(&header.names[i]) == *a && !found.contains(&Some(i)))
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// A value summary's fields (lifetimes' names, the CDNOW file's, and the usual id headers).
+const SUMMARY_ROLES: [(&str, &[&str]); 5] = [
+    (
+        "customer_id",
+        &["id", "customerid", "customer", "clientid", "userid"],
+    ),
+    ("frequency", &["frequency", "x"]),
+    ("recency", &["recency", "tx"]),
+    ("t", &["t"]),
+    ("monetary_value", &["monetaryvalue", "zbar", "monetary"]),
+];
+
+/// Finds a value summary's fields in `header` (`--summary`): `--map ROLE=COLUMN` first, then
+/// lifetimes' headers (`frequency`, `recency`, `T`, `monetary_value`; also `x`, `t_x`,
+/// `zbar`). The monetary value is optional.
+pub fn resolve_summary_columns(
+    path: &Path,
+    header: &Header,
+    maps: &[RoleMap],
+) -> Result<strata_behavior::SummaryColumns, CoreError> {
+    let found = find_fields(path, header, maps, &SUMMARY_ROLES, "--summary", "summary")?;
+    let need = |slot: usize| {
+        found[slot].ok_or_else(|| CoreError::Binding {
+            path: path.to_owned(),
+            message: format!(
+                "the summary needs a '{}' column; bind it with --map {}=COLUMN (the header has {})",
+                SUMMARY_ROLES[slot].0,
+                SUMMARY_ROLES[slot].0,
+                list_headers(header)
+            ),
+        })
+    };
+    Ok(strata_behavior::SummaryColumns {
+        customer_id: need(0)?,
+        frequency: need(1)?,
+        recency: need(2)?,
+        t: need(3)?,
+        monetary_value: found[4],
+    })
+}
+
 /// Transaction-log fields and the headers each is found under without `--map`.
 const TX_ROLES: [(&str, &[&str]); 6] = [
     (
@@ -302,33 +388,7 @@ pub fn resolve_transaction_columns(
         path: path.to_owned(),
         message,
     };
-    let roles = || TX_ROLES.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
-    let mut found: Vec<Option<usize>> = vec![None; TX_ROLES.len()];
-    for m in maps {
-        let slot = TX_ROLES.iter().position(|r| r.0 == m.role).ok_or_else(|| {
-            err(format!(
-                "with --transactions, --map binds the log's columns: {}; '{}' is not one of them",
-                roles(),
-                m.role
-            ))
-        })?;
-        let i = header.position(&m.spec).ok_or_else(|| {
-            err(format!(
-                "no column named '{}'; the header has {}",
-                shown(&m.spec),
-                list_headers(header)
-            ))
-        })?;
-        found[slot] = Some(i);
-    }
-    for (slot, (_, aliases)) in TX_ROLES.iter().enumerate() {
-        if found[slot].is_none() {
-            found[slot] = aliases.iter().find_map(|a| {
-                (0..header.names.len())
-                    .find(|&i| normalise(&header.names[i]) == *a && !found.contains(&Some(i)))
-            });
-        }
-    }
+    let found = find_fields(path, header, maps, &TX_ROLES, "--transactions", "log")?;
     let need = |slot: usize| {
         found[slot].ok_or_else(|| {
             err(format!(

@@ -47,7 +47,7 @@ fn customers() -> Source {
     Source::Customers
 }
 
-/// [`Source`] as the words `customers` and `transactions`.
+/// [`Source`] as the words `customers`, `transactions` and `summary`.
 mod source_name {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -57,6 +57,7 @@ mod source_name {
         s.serialize_str(match v {
             Source::Customers => "customers",
             Source::Transactions => "transactions",
+            Source::Summary => "summary",
         })
     }
 
@@ -64,8 +65,9 @@ mod source_name {
         match String::deserialize(d)?.as_str() {
             "customers" => Ok(Source::Customers),
             "transactions" => Ok(Source::Transactions),
+            "summary" => Ok(Source::Summary),
             other => Err(serde::de::Error::custom(format!(
-                "unknown input source '{other}' (customers or transactions)"
+                "unknown input source '{other}' (customers, transactions or summary)"
             ))),
         }
     }

@@ -42,6 +42,9 @@ pub enum Source {
     Customers,
     /// One row per purchase line (`--transactions`): aggregated per customer first.
     Transactions,
+    /// One row per customer in lifetimes' layout (`--summary`): frequency, recency, T and
+    /// optionally monetary_value, in periods; the value model's input as it is.
+    Summary,
 }
 
 /// Which compute backend runs the distance work.
@@ -670,8 +673,15 @@ impl FitSettingsBuilder {
         if s.cluster.init_sample == 0 {
             return bad("--init-sample must be at least 1 (rows)".into());
         }
+        if s.input.source == Source::Summary && s.value.is_none() {
+            return bad(
+                "--summary is the value model's input: add --value-model bgnbd (and --horizon \
+                 in the summary's periods)"
+                    .into(),
+            );
+        }
         if s.input.streaming == Streaming::Always
-            && (s.input.source == Source::Transactions || s.cluster.mode == Mode::Rfm)
+            && (s.input.source != Source::Customers || s.cluster.mode == Mode::Rfm)
         {
             return bad(
                 "--stream always works on customer tables clustered with k-means; a transaction \
@@ -683,10 +693,10 @@ impl FitSettingsBuilder {
             return bad("--n-init must be at least 1".into());
         }
         if let Some(v) = &s.value {
-            if s.input.source != Source::Transactions {
+            if s.input.source == Source::Customers {
                 return bad(
                     "--value-model reads purchase histories: give a transaction log with \
-                     --transactions"
+                     --transactions, or a per-customer summary with --summary"
                         .into(),
                 );
             }

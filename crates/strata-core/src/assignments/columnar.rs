@@ -76,10 +76,8 @@ pub(super) fn schema(shape: Shape) -> SchemaRef {
             });
         }
     }
-    if shape.value {
-        for name in VALUE_COLUMNS {
-            fields.push(Field::new(name, DataType::Float64, false));
-        }
+    for name in &VALUE_COLUMNS[..shape.value] {
+        fields.push(Field::new(*name, DataType::Float64, false));
     }
     Arc::new(Schema::new(fields))
 }
@@ -308,7 +306,7 @@ fn batch(
         }
     }
     if let Some(p) = rows.predicted {
-        for v in [&p.p_alive, &p.expected_purchases, &p.expected_value, &p.clv] {
+        for v in p.all() {
             columns.push(Arc::new(Float64Array::from(v[range.clone()].to_vec())));
         }
     }

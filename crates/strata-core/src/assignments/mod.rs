@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use strata_ingest::IdColumn;
 
 use crate::describe::boundary_ratio;
+use crate::predict::Predictions;
 use crate::segments::Rfm;
 
 /// A measure for people and pipelines: at most two decimals, no trailing zeros, empty when
@@ -58,8 +59,9 @@ pub(crate) struct AssignmentRows<'a> {
 pub(crate) struct Shape {
     /// The RFM measures and scores follow the six columns every run has.
     pub rfm: bool,
-    /// The value model's predictions come last.
-    pub value: bool,
+    /// How many of the value model's prediction columns come last: none, P(alive) and
+    /// expected purchases, or those and expected value and CLV.
+    pub value: usize,
     /// Ids are written as integers in a typed format: the input's schema typed its id column
     /// as integers, or it had none (row numbers), and ids are not pseudonymized.
     pub integer_ids: bool,
@@ -71,7 +73,7 @@ impl Shape {
     pub(crate) fn new(rfm: bool, integer_ids: bool, pseudonymized: bool) -> Shape {
         Shape {
             rfm,
-            value: false,
+            value: 0,
             integer_ids: integer_ids && !pseudonymized,
         }
     }
@@ -121,7 +123,7 @@ impl AssignmentRows<'_> {
         w: &mut (dyn Write + Send),
     ) -> std::io::Result<()> {
         let shape = Shape {
-            value: self.predicted.is_some(),
+            value: self.predicted.map_or(0, Predictions::columns),
             ..Shape::new(self.rfm.is_some(), integer_ids, self.pseudo.is_some())
         };
         let mut file = AssignmentsWriter::new(format, shape, w)?;
@@ -244,14 +246,9 @@ impl AssignmentRows<'_> {
             }
             if let Some(p) = self.predicted {
                 // Full precision: pipelines compare them with other tools' to 1e-6.
-                for v in [
-                    p.p_alive[i],
-                    p.expected_purchases[i],
-                    p.expected_value[i],
-                    p.clv[i],
-                ] {
+                for column in p.all() {
                     out.push(b',');
-                    out.extend_from_slice(shortest.format(v).as_bytes());
+                    out.extend_from_slice(shortest.format(column[i]).as_bytes());
                 }
             }
             out.push(b'\n');
@@ -343,9 +340,7 @@ fn write_assignments_header<W: Write + ?Sized>(out: &mut W, shape: Shape) -> std
     if shape.rfm {
         head.extend(RFM_COLUMNS);
     }
-    if shape.value {
-        head.extend(VALUE_COLUMNS);
-    }
+    head.extend(&VALUE_COLUMNS[..shape.value]);
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(&head)?;
     out.write_all(&w.into_inner().map_err(|e| e.into_error())?)

@@ -347,8 +347,9 @@ fn scoring_model(
     }
     if model.input.source != Source::Customers {
         return Err(model_err(
-            "the model was fitted on a transaction log; assign scores customer tables (one row \
-             per customer). Aggregate the new log with `strata fit --transactions` instead"
+            "the model was fitted on a transaction log or a value summary; assign scores \
+             customer tables (one row per customer). Fit the new log with `strata fit \
+             --transactions` (or the summary with --summary) instead"
                 .into(),
         ));
     }

@@ -248,8 +248,20 @@ pub fn fit_with_progress(
             Box::new(|w: &mut (dyn Write + Send)| w.write_all(report.as_bytes())),
         ),
     ];
+    let mut files = files;
+    let mut superseded = format.others();
+    match (&predicted, &customers.value) {
+        (Some(_), Some(input)) => files.push((
+            crate::predict::SUMMARY_FILE,
+            Box::new(|w: &mut (dyn Write + Send)| {
+                crate::predict::write_summary(&customers.ids, input, pseudo.as_ref(), w)
+            }),
+        )),
+        // A value model's summary from an earlier fit in this folder is not this run's.
+        _ => superseded.push(crate::predict::SUMMARY_FILE),
+    }
     let mut run = open_run(&settings.output().folder, "fit")?;
-    run.supersede(&format.others());
+    run.supersede(&superseded);
     let mut staged = Vec::with_capacity(files.len());
     for (name, write) in files {
         staged.push(run.stage(name, write)?);

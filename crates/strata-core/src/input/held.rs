@@ -48,10 +48,14 @@ impl Held {
         let header = strata_ingest::read_header(path, settings.input().delimiter)?;
         let mut value = None;
         let (mut table, mut bindings, transactions, ids_integer) = match settings.input().source {
-            Source::Transactions => {
-                let log = load_transactions(settings, info, &header)?;
+            Source::Transactions | Source::Summary => {
+                let log = if settings.input().source == Source::Summary {
+                    load_summary(settings, info, &header)?
+                } else {
+                    load_transactions(settings, info, &header)?
+                };
                 value = log.value;
-                (log.table, log.bindings, Some(log.report), log.ids_integer)
+                (log.table, log.bindings, log.report, log.ids_integer)
             }
             Source::Customers => {
                 let (bindings, plan) = customer_plan(settings, info, &header)?;
@@ -153,10 +157,11 @@ impl Held {
 }
 
 /// A transaction log aggregated per customer, as [`Held`] takes it.
-struct LoadedLog {
+struct DerivedInput {
     table: Table,
     bindings: Vec<Binding>,
-    report: TxReport,
+    /// What aggregating a transaction log did (`None` for a summary table).
+    report: Option<TxReport>,
     ids_integer: bool,
     value: Option<ValueInput>,
 }
@@ -168,7 +173,7 @@ fn load_transactions(
     settings: &FitSettings,
     info: &PluginInfo,
     header: &Header,
-) -> Result<LoadedLog, CoreError> {
+) -> Result<DerivedInput, CoreError> {
     let path = settings.input().path.as_path();
     let cols = resolve_transaction_columns(path, header, &settings.input().maps)?;
     // A columnar log's integer customer ids go out as integers (see `Customers::ids_integer`).
@@ -200,24 +205,6 @@ fn load_transactions(
         r.customers_without_purchases,
         r.date_format
     );
-    let names: Vec<String> = Behaviour::COLUMNS.iter().map(|s| s.to_string()).collect();
-    let synthetic = Header {
-        path: path.to_owned(),
-        format: header.format,
-        types: vec![strata_ingest::SchemaType::Untyped; names.len()],
-        names,
-        bytes: header.bytes,
-    };
-    let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
-    // A measure no customer has (mean time between purchases when everyone bought once) is
-    // left out rather than failing the run: it was derived here, not bound by the user.
-    bindings.retain(|bd| {
-        let has_values = b.columns[bd.index].1.iter().any(|x| !x.is_nan());
-        if !has_values {
-            info!("left out {}: no customer has a value", bd.column);
-        }
-        has_values
-    });
     let Behaviour {
         ids,
         columns,
@@ -235,10 +222,50 @@ fn load_transactions(
             .collect();
         ValueInput {
             summaries,
-            observed_until,
+            observed_until: Some(observed_until),
+            has_monetary: true,
         }
     });
     drop(days);
+    let (table, bindings) = derived_table(path, info, header, ids, columns, lines)?;
+    Ok(DerivedInput {
+        table,
+        bindings,
+        report: Some(report),
+        ids_integer,
+        value,
+    })
+}
+
+/// A customer table of measures derived here (a log's aggregates, a summary's), with the
+/// strategy's roles bound to them by name.
+fn derived_table(
+    path: &std::path::Path,
+    info: &PluginInfo,
+    header: &Header,
+    ids: strata_ingest::IdColumn,
+    columns: Vec<(String, Vec<f64>)>,
+    lines: Vec<u64>,
+) -> Result<(Table, Vec<Binding>), CoreError> {
+    let names: Vec<String> = columns.iter().map(|c| c.0.clone()).collect();
+    let synthetic = Header {
+        path: path.to_owned(),
+        format: header.format,
+        types: vec![strata_ingest::SchemaType::Untyped; names.len()],
+        names,
+        bytes: header.bytes,
+    };
+    let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
+    // A measure no customer has (mean time between purchases when everyone bought once) is
+    // left out rather than failing the run: it was derived here, not bound by the user.
+    bindings.retain(|bd| {
+        let has_values = columns[bd.index].1.iter().any(|x| !x.is_nan());
+        if !has_values {
+            info!("left out {}: no customer has a value", bd.column);
+        }
+        has_values
+    });
+    let mut columns: Vec<Option<Vec<f64>>> = columns.into_iter().map(|c| Some(c.1)).collect();
     let table = Table {
         n_rows: lines.len(),
         ids,
@@ -247,15 +274,45 @@ fn load_transactions(
             .map(|bd| strata_ingest::Column {
                 index: bd.index,
                 name: bd.column.clone(),
-                data: ColumnData::Numeric(columns[bd.index].1.clone()),
+                data: ColumnData::Numeric(columns[bd.index].take().unwrap_or_default()),
             })
             .collect(),
         lines,
     };
-    Ok(LoadedLog {
+    Ok((table, bindings))
+}
+
+/// Reads a per-customer value summary (`--summary`) and binds the strategy's roles to the
+/// behavioural measures derived from it; the summaries go to the value model as they are.
+fn load_summary(
+    settings: &FitSettings,
+    info: &PluginInfo,
+    header: &Header,
+) -> Result<DerivedInput, CoreError> {
+    let path = settings.input().path.as_path();
+    let cols = crate::binding::resolve_summary_columns(path, header, &settings.input().maps)?;
+    let ids_integer = header.holds_integers(cols.customer_id);
+    let s = strata_behavior::summary::read_summary(header, &cols)?;
+    info!(
+        "summary: {} customers, {} with a repeat purchase{}",
+        s.summaries.len(),
+        s.summaries.iter().filter(|c| c.frequency > 0.0).count(),
+        if s.has_monetary {
+            ""
+        } else {
+            "; no monetary_value column, so BG/NBD alone (no expected value or CLV)"
+        }
+    );
+    let value = Some(ValueInput {
+        summaries: s.summaries,
+        observed_until: None,
+        has_monetary: s.has_monetary,
+    });
+    let (table, bindings) = derived_table(path, info, header, s.ids, s.columns, s.lines)?;
+    Ok(DerivedInput {
         table,
         bindings,
-        report,
+        report: None,
         ids_integer,
         value,
     })
