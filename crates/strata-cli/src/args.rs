@@ -251,7 +251,34 @@ pub struct FitArgs {
     #[command(flatten)]
     pub value: ValueArgs,
     #[command(flatten)]
+    pub outcomes: OutcomeArgs,
+    #[command(flatten)]
     pub to: ToArgs,
+}
+
+/// `--outcome`, `--outcomes` and `--treatment` (fit).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Outcomes and campaign tests")]
+pub struct OutcomeArgs {
+    /// A column evaluated by segment, never clustered (repeatable): binary (1/0, true/false,
+    /// yes/no: converted, churned, responded) as a rate with a Wilson 95% interval, or numeric
+    /// (next-period revenue) as a mean with a t interval; per segment its lift against the
+    /// whole base, and a test of whether segments differ (chi-square for rates, ANOVA's F for
+    /// means) with its p-value. In segments.json (`outcomes`), the summary and the report. No
+    /// role may take the column, so it never reaches the strategy.
+    #[arg(long = "outcome", value_name = "COLUMN")]
+    pub outcome: Vec<String>,
+    /// Read the --outcome and --treatment columns from this table instead of the input: one
+    /// row per customer, joined by the input's id column (same header name). Needed for a
+    /// transaction log or a summary.
+    #[arg(long, value_name = "FILE")]
+    pub outcomes: Option<PathBuf>,
+    /// A column saying who got the campaign: treated or control (also 1/0, true/false,
+    /// yes/no). Per segment and outcome: treated − control with a 95% interval (Newcombe's
+    /// for rates, Welch's for means), the segments where it pays ranked, and a warning where
+    /// an arm has too few customers (under 30, or under 5 with or without the outcome) to say.
+    #[arg(long, value_name = "COLUMN")]
+    pub treatment: Option<String>,
 }
 
 /// `--value-model` and its options (fit with `--transactions`).
@@ -677,6 +704,11 @@ impl FitArgs {
             .assignments_format(self.format.into())
             .min_segment_size(self.min_segment_size)
             .value_model(self.value.settings(self.data.summary.is_some())?)
+            .outcomes(
+                self.outcomes.outcome.clone(),
+                self.outcomes.outcomes.clone(),
+                self.outcomes.treatment.clone(),
+            )
             .id_salt(self.privacy.salt()?);
         b.build()
     }
@@ -1033,6 +1065,11 @@ pub struct SynthArgs {
     /// Also write each row's planted segment here (id,segment).
     #[arg(long, value_name = "FILE.csv")]
     pub truth: Option<PathBuf>,
+    /// Demographic kind: also a campaign's columns, converted (0/1), treated
+    /// (treated/control, half at random) and revenue, with a planted conversion rate and
+    /// campaign lift per persona (for testing --outcome and --treatment).
+    #[arg(long)]
+    pub campaign: bool,
 }
 
 #[derive(Debug, Args)]

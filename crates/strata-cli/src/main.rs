@@ -417,10 +417,14 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
         args::SynthKind::Firmographic => strata_synth::Kind::Firmographic,
         args::SynthKind::Transactions => strata_synth::Kind::Transactions,
     };
+    if a.campaign && !matches!(kind, strata_synth::Kind::Demographic) {
+        anyhow::bail!("--campaign adds its columns to --kind demographic only");
+    }
     let spec = strata_synth::Spec {
         rows: a.rows,
         seed: a.seed,
         kind,
+        campaign: a.campaign,
     };
     let persist = |tmp: tempfile::NamedTempFile, to: &std::path::Path| {
         tmp.persist(to)

@@ -157,6 +157,9 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     if let Some(v) = &r.value_model {
         print_value_model(out, v)?;
     }
+    for o in &r.outcomes {
+        print_outcome(out, o, &r.segments)?;
+    }
     segments_and_files(
         out,
         &r.segments,
@@ -218,6 +221,164 @@ fn print_value_model(out: &mut dyn Write, v: &strata_core::ValueModelReport) -> 
     )?;
     for n in &v.notes {
         writeln!(out, "note: {n}.")?;
+    }
+    Ok(())
+}
+
+/// An outcome by segment: rate or mean with its interval and lift, the test, and the
+/// campaign's effect per segment with a treatment column.
+fn print_outcome(
+    out: &mut dyn Write,
+    o: &strata_core::OutcomeReport,
+    segments: &[strata_core::SegmentSummary],
+) -> io::Result<()> {
+    let rate = o.kind == strata_core::OutcomeKind::Rate;
+    let show = |v: f64| {
+        if rate {
+            format!("{:.1}%", 100.0 * v)
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    let interval = |i: Option<strata_core::Interval>| {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| format!("[{}, {}]", show(i.low), show(i.high)),
+        )
+    };
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Outcome {} ({}; {} customers with a value): {} {} overall.",
+        o.column,
+        if rate { "rate" } else { "mean" },
+        o.overall.n,
+        show(o.overall.value),
+        interval(o.overall.interval)
+    )?;
+    let effect = |v: f64| {
+        if rate {
+            format!("{:+.1} pts", 100.0 * v)
+        } else {
+            format!("{v:+.2}")
+        }
+    };
+    let effect_interval = |i: Option<strata_core::Interval>| {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| format!("[{}, {}]", effect(i.low), effect(i.high)),
+        )
+    };
+    let treated = o.treatment_column.is_some();
+    writeln!(
+        out,
+        "{:>3}  {:>9}  {:>8}  {:>18}  {:>5}{}",
+        "#",
+        "N",
+        if rate { "RATE" } else { "MEAN" },
+        "95% INTERVAL",
+        "LIFT",
+        if treated {
+            format!(
+                "  {:>9}  {:>9}  {:>10}  {:>24}  {:>4}",
+                "TREATED", "CONTROL", "EFFECT", "95% INTERVAL", "RANK"
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    for s in &o.segments {
+        let label = segments
+            .iter()
+            .find(|x| x.index == s.segment)
+            .map_or("", |x| x.label.as_str());
+        let mut line = format!(
+            "{:>3}  {:>9}  {:>8}  {:>18}  {:>5}",
+            s.segment,
+            s.figure.n,
+            if s.figure.n == 0 {
+                "n/a".into()
+            } else {
+                show(s.figure.value)
+            },
+            interval(s.figure.interval),
+            s.lift.map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+        );
+        if let Some(e) = &s.treatment {
+            line.push_str(&format!(
+                "  {:>9}  {:>9}  {:>10}  {:>24}  {:>4}",
+                show(e.treated.value),
+                show(e.control.value),
+                effect(e.effect),
+                effect_interval(e.interval),
+                e.rank.map_or_else(|| "-".into(), |r| r.to_string())
+            ));
+        }
+        writeln!(out, "{line}  {label}")?;
+    }
+    match &o.test {
+        Some(t) => writeln!(
+            out,
+            "Segments differ? {} {:.2} on {} df, p {}{}.",
+            if t.method == "chi-square" {
+                "chi-square"
+            } else {
+                "ANOVA F"
+            },
+            t.statistic,
+            t.df.iter()
+                .map(|d| format!("{d}"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            if t.p_value < 1e-300 {
+                "< 1e-300".to_owned()
+            } else {
+                format!("= {:.3e}", t.p_value)
+            },
+            t.note
+                .as_ref()
+                .map_or_else(String::new, |n| format!(" ({n})"))
+        )?,
+        None => writeln!(out, "Segments differ? No test: too few segments or values.")?,
+    }
+    if let (Some(col), Some(all)) = (&o.treatment_column, &o.treatment) {
+        let pays: Vec<String> = {
+            let mut p: Vec<&strata_core::SegmentOutcome> = o
+                .segments
+                .iter()
+                .filter(|s| s.treatment.as_ref().is_some_and(|e| e.pays))
+                .collect();
+            p.sort_by_key(|s| s.treatment.as_ref().and_then(|e| e.rank));
+            p.iter().map(|s| s.segment.to_string()).collect()
+        };
+        let unread: Vec<String> = o
+            .segments
+            .iter()
+            .filter(|s| s.treatment.as_ref().is_some_and(|e| e.warning.is_some()))
+            .map(|s| s.segment.to_string())
+            .collect();
+        writeln!(
+            out,
+            "Campaign ({col}): {} overall {}; it pays (interval above 0) in segment{} {}{} \
+             (95% intervals per segment, not adjusted for comparing {} segments).",
+            effect(all.effect),
+            effect_interval(all.interval),
+            if pays.len() == 1 { "" } else { "s" },
+            if pays.is_empty() {
+                "none".into()
+            } else {
+                pays.join(", ")
+            },
+            if unread.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; too few customers in an arm to say in {}",
+                    unread.join(", ")
+                )
+            },
+            o.segments.len()
+        )?;
     }
     Ok(())
 }
@@ -501,5 +662,53 @@ pub fn print_compare(out: &mut dyn Write, c: &strata_compare::Comparison) -> io:
         write!(out, " {v:>8}")?;
     }
     writeln!(out)?;
+    print_predicted_change(out, c)
+}
+
+/// Predicted value before and now, where a run had a value model.
+fn print_predicted_change(out: &mut dyn Write, c: &strata_compare::Comparison) -> io::Result<()> {
+    if c.segments.iter().all(|s| s.predicted.is_none()) {
+        return Ok(());
+    }
+    writeln!(out)?;
+    match &c.predicted_clv {
+        Some(t) if t.same_horizon => writeln!(
+            out,
+            "Predicted CLV over all customers: {:.2} → {:.2} ({}).",
+            t.a,
+            t.b,
+            t.change_pct
+                .map_or_else(|| "n/a".into(), |p| format!("{p:+.1}%"))
+        )?,
+        Some(_) => writeln!(
+            out,
+            "Predicted CLV: the runs predict over different horizons, so their totals are not \
+             compared."
+        )?,
+        None => {}
+    }
+    writeln!(
+        out,
+        "{:>3} {:>3}  {:>12}  {:>12}  {:>8}  {:>9}  {:>9}",
+        "A", "B", "CLV/CUST A", "CLV/CUST B", "CHANGE", "P(ALIVE) A", "P(ALIVE) B"
+    )?;
+    let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let money = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    let alive = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+    for s in &c.segments {
+        let Some(p) = &s.predicted else { continue };
+        writeln!(
+            out,
+            "{:>3} {:>3}  {:>12}  {:>12}  {:>8}  {:>10}  {:>10}",
+            opt(s.a_segment),
+            opt(s.b_segment),
+            money(p.a_clv_mean),
+            money(p.b_clv_mean),
+            p.clv_change_pct
+                .map_or_else(|| "-".into(), |v| format!("{v:+.1}%")),
+            alive(p.a_p_alive_mean),
+            alive(p.b_p_alive_mean)
+        )?;
+    }
     Ok(())
 }

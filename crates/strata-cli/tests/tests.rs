@@ -31,10 +31,12 @@ mod parts;
 mod commit;
 // One module per strategy that needs more than `fit`'s cases.
 mod behavioral;
-// Predicted value and churn (`--value-model`) against lifetimes.
 mod firmographic;
 mod psychographic;
+// Predicted value and churn (`--value-model`) against lifetimes.
 mod value;
+// KPIs and campaign tests by segment (`--outcome`, `--treatment`).
+mod outcomes;
 // Personal columns, pseudonyms, --min-segment-size.
 mod privacy;
 // report.html in headless Chromium.

@@ -469,3 +469,64 @@ fn a_summary_without_values_fits_bgnbd_alone() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn compare_shows_the_change_in_predicted_value() {
+    let log = shared("online_retail/online_retail.csv");
+    let args = |as_of: &'static str| {
+        vec![
+            "--value-model",
+            "bgnbd",
+            "--period",
+            "week",
+            "--horizon",
+            "26",
+            "--k",
+            "3",
+            "--as-of",
+            as_of,
+        ]
+    };
+    let (_a, early, _) = fit_log(&log, &args("2011-06-01"));
+    let (_b, late, _) = fit_log(&log, &args("2011-12-10"));
+    let dir = tempfile::tempdir().unwrap();
+    let cmp = dir.path().join("cmp");
+    let o = run(&[
+        "compare",
+        early.to_str().unwrap(),
+        late.to_str().unwrap(),
+        "-o",
+        cmp.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let c = json(&cmp.join("compare.json"));
+    // The totals are each run's per-segment CLV summed.
+    let total = |run: &std::path::Path| -> f64 {
+        json(&run.join("segments.json"))["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["predicted"]["clv_total"].as_f64().unwrap())
+            .sum()
+    };
+    let (ta, tb) = (total(&early), total(&late));
+    let t = &c["predicted_clv"];
+    assert!((t["a"].as_f64().unwrap() - ta).abs() < 1e-6 * ta);
+    assert!((t["b"].as_f64().unwrap() - tb).abs() < 1e-6 * tb);
+    assert_eq!(t["same_horizon"], true);
+    let pct = (tb - ta) / ta * 100.0;
+    assert!((t["change_pct"].as_f64().unwrap() - pct).abs() < 1e-9);
+    assert!(stdout.contains(&format!("({pct:+.1}%)")), "{stdout}");
+    // Every matched pair carries both sides' CLV per customer.
+    let late_seg = json(&late.join("segments.json"));
+    for s in c["segments"].as_array().unwrap() {
+        let (Some(b), Some(_)) = (s["b_segment"].as_u64(), s["a_segment"].as_u64()) else {
+            continue;
+        };
+        let want = late_seg["segments"][b as usize]["predicted"]["clv_mean"].as_f64();
+        assert_eq!(s["predicted"]["b_clv_mean"].as_f64(), want);
+    }
+    let page = std::fs::read_to_string(cmp.join("report.html")).unwrap();
+    assert!(page.contains("Predicted value, before and now"));
+}

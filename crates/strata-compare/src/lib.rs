@@ -294,6 +294,38 @@ pub struct SegmentDrift {
     /// B's segment's attractiveness among B's segments, growth included (a segment with no A
     /// side counts as growth 1); `None` when there is no B side.
     pub attractiveness: Option<Attractiveness>,
+    /// Predicted value per customer on each side, where the run had a value model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<PredictedChange>,
+}
+
+/// A matched pair's predicted value under each run's value model (`--value-model`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictedChange {
+    /// Predicted CLV per customer in A's segment (`None` without A's value model or values).
+    pub a_clv_mean: Option<f64>,
+    /// ... in B's segment.
+    pub b_clv_mean: Option<f64>,
+    /// (b − a) over a, in percent, when both are there and a is not 0.
+    pub clv_change_pct: Option<f64>,
+    /// Mean P(alive) in A's segment.
+    pub a_p_alive_mean: Option<f64>,
+    /// Mean P(alive) in B's segment.
+    pub b_p_alive_mean: Option<f64>,
+}
+
+/// The whole base's predicted CLV in each run, when both had a value model with values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictedTotal {
+    /// Run A's predicted CLV over its customers.
+    pub a: f64,
+    /// Run B's.
+    pub b: f64,
+    /// (b − a) over a, in percent (`None` when a is 0).
+    pub change_pct: Option<f64>,
+    /// Whether the two value models predict over the same horizon and period; when not,
+    /// the totals are not comparable and say so.
+    pub same_horizon: bool,
 }
 
 /// `compare.json`.
@@ -345,6 +377,60 @@ pub struct Comparison {
     /// What a reader should know before trusting the figures (few customers in both runs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The change in predicted CLV over all customers, when both runs had a value model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_clv: Option<PredictedTotal>,
+}
+
+/// The predicted value of the pair `sa`, `sb` in each run that had a value model.
+fn predicted_change(
+    a: &Run,
+    sa: Option<usize>,
+    b: &Run,
+    sb: Option<usize>,
+) -> Option<PredictedChange> {
+    let side = |r: &Run, s: Option<usize>| {
+        let f = r.segments.as_ref()?;
+        f.value_model.as_ref()?;
+        f.segments.get(s?)?.predicted.clone()
+    };
+    let (pa, pb) = (side(a, sa), side(b, sb));
+    if pa.is_none() && pb.is_none() {
+        return None;
+    }
+    let a_clv = pa.as_ref().and_then(|p| p.clv_mean);
+    let b_clv = pb.as_ref().and_then(|p| p.clv_mean);
+    Some(PredictedChange {
+        a_clv_mean: a_clv,
+        b_clv_mean: b_clv,
+        clv_change_pct: match (a_clv, b_clv) {
+            (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x * 100.0),
+            _ => None,
+        },
+        a_p_alive_mean: pa.map(|p| p.p_alive_mean),
+        b_p_alive_mean: pb.map(|p| p.p_alive_mean),
+    })
+}
+
+/// Each run's predicted CLV over all its customers, when both have one.
+fn predicted_total(a: &Run, b: &Run) -> Option<PredictedTotal> {
+    let total = |r: &Run| -> Option<(f64, String)> {
+        let f = r.segments.as_ref()?;
+        let v = f.value_model.as_ref()?;
+        let sum = f
+            .segments
+            .iter()
+            .map(|s| s.predicted.as_ref().and_then(|p| p.clv_total))
+            .sum::<Option<f64>>()?;
+        Some((sum, format!("{} {}", v.horizon, v.period)))
+    };
+    let ((ta, ha), (tb, hb)) = (total(a)?, total(b)?);
+    Some(PredictedTotal {
+        a: ta,
+        b: tb,
+        change_pct: (ta != 0.0).then(|| (tb - ta) / ta * 100.0),
+        same_horizon: ha == hb,
+    })
 }
 
 /// Why two runs might share no id, from what they say about their ids.
@@ -525,10 +611,12 @@ pub fn compare(a: &Run, b: &Run) -> Result<Comparison, CompareError> {
                 centroid_shift,
                 growth: (a_share > 0.0 && sb.is_some()).then(|| b_share / a_share),
                 attractiveness: None,
+                predicted: predicted_change(a, sa, b, sb),
             }
         })
         .collect();
-    // Attractiveness of B's segments with growth (value per customer from B's segments.json).
+    // Attractiveness of B's segments with growth (value per customer from B's segments.json:
+    // predicted CLV when B had a value model, as the fit ranks them).
     let with_b: Vec<usize> = (0..segments.len())
         .filter(|&i| segments[i].b_segment.is_some())
         .collect();
@@ -542,10 +630,11 @@ pub fn compare(a: &Run, b: &Run) -> Result<Comparison, CompareError> {
             .iter()
             .map(|&i| {
                 let j = segments[i].b_segment.expect("with B");
-                f.segments
-                    .get(j)
-                    .and_then(|s| s.value.as_ref())
-                    .map(|v| v.per_customer)
+                let s = f.segments.get(j)?;
+                match &s.predicted {
+                    Some(p) if f.value_model.is_some() => p.clv_mean,
+                    _ => s.value.as_ref().map(|v| v.per_customer),
+                }
             })
             .collect()
     });
@@ -598,6 +687,7 @@ pub fn compare(a: &Run, b: &Run) -> Result<Comparison, CompareError> {
         segments,
         attractiveness_rule: ATTRACTIVENESS_RULE.into(),
         warnings,
+        predicted_clv: predicted_total(a, b),
     })
 }
 

@@ -80,13 +80,35 @@ pub(crate) fn list_headers(h: &Header) -> String {
     listed.join(", ")
 }
 
-/// Resolves the bindings for `plugin` over `header`. `id_column` is never bound to a role.
+/// Columns no role may take, each with what it is: the id column, and the outcome and
+/// treatment columns (evaluated, never clustered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reserved(Vec<(usize, &'static str)>);
+
+impl Reserved {
+    /// The id column's position, if there is one.
+    pub fn id(index: Option<usize>) -> Reserved {
+        Reserved(index.map(|i| (i, "the id column")).into_iter().collect())
+    }
+    /// Also reserves column `index` as `what` ("an outcome column", ...).
+    pub fn with(mut self, index: usize, what: &'static str) -> Reserved {
+        self.0.push((index, what));
+        self
+    }
+    /// What column `index` is reserved as, if it is.
+    pub fn get(&self, index: usize) -> Option<&'static str> {
+        self.0.iter().find(|r| r.0 == index).map(|r| r.1)
+    }
+}
+
+/// Resolves the bindings for `plugin` over `header`. A `reserved` column is never bound to a
+/// role: asked for by `--map`, it is an error; the automatic bindings pass it by.
 pub fn resolve_bindings(
     path: &Path,
     plugin: &PluginInfo,
     header: &Header,
     maps: &[RoleMap],
-    id_column: Option<usize>,
+    reserved: &Reserved,
 ) -> Result<Vec<Binding>, CoreError> {
     let err = |message: String| CoreError::Binding {
         path: path.to_owned(),
@@ -105,9 +127,9 @@ pub fn resolve_bindings(
     let taken: Vec<std::cell::Cell<bool>> = vec![std::cell::Cell::new(false); header.names.len()];
     let push =
         |bound: &mut Vec<Binding>, role: &strata_host::RoleInfo, index: usize, auto: bool| {
-            if Some(index) == id_column {
+            if let Some(what) = reserved.get(index) {
                 return Err(err(format!(
-                    "column '{}' is the id column and cannot also be used as role '{}'",
+                    "column '{}' is {what} and cannot also be used as role '{}'",
                     shown(&header.names[index]),
                     role.name
                 )));
@@ -174,7 +196,7 @@ pub fn resolve_bindings(
             if item.contains(['*', '?']) {
                 let pattern = WildMatch::new(item);
                 let hits: Vec<usize> = (0..header.names.len())
-                    .filter(|&i| pattern.matches(&header.names[i]) && Some(i) != id_column)
+                    .filter(|&i| pattern.matches(&header.names[i]) && reserved.get(i).is_none())
                     .collect();
                 if hits.is_empty() {
                     return Err(err(format!(
@@ -201,7 +223,7 @@ pub fn resolve_bindings(
         }
         let want = normalise(&role.name);
         if let Some(i) = (0..header.names.len()).find(|&i| normalise(&header.names[i]) == want)
-            && Some(i) != id_column
+            && reserved.get(i).is_none()
             && !taken[i].get()
         {
             push(&mut bound, role, i, false)?;
@@ -213,7 +235,7 @@ pub fn resolve_bindings(
             continue;
         }
         for (i, name) in header.names.iter().enumerate() {
-            if Some(i) == id_column || taken[i].get() {
+            if reserved.get(i).is_some() || taken[i].get() {
                 continue;
             }
             if name.is_empty() {
@@ -488,7 +510,7 @@ mod tests {
             &p,
             &h,
             &maps(&["gender=Genre"]),
-            Some(0),
+            &Reserved::id(Some(0)),
         )
         .unwrap();
         assert_eq!(
@@ -506,18 +528,39 @@ mod tests {
         let p = plugin(vec![role("features", ColumnKind::Numeric, true, true)]);
         let h = header(&["id", "f1", "f2", "g", "Hiphop, Rap"]);
         let path = Path::new("f.csv");
-        let b = resolve_bindings(path, &p, &h, &maps(&["features=f*"]), Some(0)).unwrap();
+        let b = resolve_bindings(
+            path,
+            &p,
+            &h,
+            &maps(&["features=f*"]),
+            &Reserved::id(Some(0)),
+        )
+        .unwrap();
         assert_eq!(cols(&b), vec![("features", "f1"), ("features", "f2")]);
-        let b = resolve_bindings(path, &p, &h, &maps(&["features=g, f2"]), Some(0)).unwrap();
+        let b = resolve_bindings(
+            path,
+            &p,
+            &h,
+            &maps(&["features=g, f2"]),
+            &Reserved::id(Some(0)),
+        )
+        .unwrap();
         assert_eq!(cols(&b), vec![("features", "g"), ("features", "f2")]);
-        let b = resolve_bindings(path, &p, &h, &maps(&["features=Hiphop, Rap"]), Some(0)).unwrap();
+        let b = resolve_bindings(
+            path,
+            &p,
+            &h,
+            &maps(&["features=Hiphop, Rap"]),
+            &Reserved::id(Some(0)),
+        )
+        .unwrap();
         assert_eq!(cols(&b), vec![("features", "Hiphop, Rap")]);
-        let b = resolve_bindings(path, &p, &h, &[], Some(0)).unwrap();
+        let b = resolve_bindings(path, &p, &h, &[], &Reserved::id(Some(0))).unwrap();
         assert_eq!(b.len(), 4);
         assert!(b.iter().all(|b| b.auto && b.column != "id"));
         // Without --id-column, identifier-looking columns are still left out of the default.
         let h = header(&["CustomerID", "spend", "Customer ID", "paid", "row_id"]);
-        let b = resolve_bindings(path, &p, &h, &[], None).unwrap();
+        let b = resolve_bindings(path, &p, &h, &[], &Reserved::default()).unwrap();
         assert_eq!(cols(&b), vec![("features", "spend"), ("features", "paid")]);
     }
 
@@ -582,29 +625,35 @@ mod tests {
         let p = plugin(vec![role("age", ColumnKind::Numeric, false, false)]);
         let h = header(&["id", "Age ", "x"]);
         let path = Path::new("f.csv");
-        let e = resolve_bindings(path, &p, &h, &maps(&["age=Agee"]), None)
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=Agee"]), &Reserved::default())
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("f.csv: no column named 'Agee'") && e.contains("'x'"),
             "{e}"
         );
-        let e = resolve_bindings(path, &p, &h, &maps(&["income=x"]), None)
+        let e = resolve_bindings(path, &p, &h, &maps(&["income=x"]), &Reserved::default())
             .unwrap_err()
             .to_string();
         assert!(e.contains("has no role 'income'; its roles are age"), "{e}");
-        let e = resolve_bindings(path, &p, &header(&["id", "x"]), &[], None)
+        let e = resolve_bindings(path, &p, &header(&["id", "x"]), &[], &Reserved::default())
             .unwrap_err()
             .to_string();
         assert!(e.contains("no role of strategy 't' is bound"), "{e}");
-        let e = resolve_bindings(path, &p, &h, &maps(&["age=id"]), Some(0))
+        let e = resolve_bindings(path, &p, &h, &maps(&["age=id"]), &Reserved::id(Some(0)))
             .unwrap_err()
             .to_string();
         assert!(e.contains("is the id column"), "{e}");
         let multi = plugin(vec![role("features", ColumnKind::Numeric, true, false)]);
-        let e = resolve_bindings(path, &multi, &h, &maps(&["features=zz*"]), None)
-            .unwrap_err()
-            .to_string();
+        let e = resolve_bindings(
+            path,
+            &multi,
+            &h,
+            &maps(&["features=zz*"]),
+            &Reserved::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("matches no column"), "{e}");
     }
 }

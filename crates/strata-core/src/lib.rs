@@ -19,6 +19,7 @@ mod error;
 mod features;
 mod input;
 mod model;
+mod outcomes;
 mod output;
 mod predict;
 pub mod privacy;
@@ -33,7 +34,7 @@ pub mod sql;
 mod tally;
 mod value;
 
-pub use binding::{Binding, resolve_bindings, resolve_transaction_columns};
+pub use binding::{Binding, Reserved, resolve_bindings, resolve_transaction_columns};
 pub use commands::assign::{
     AssignReport, AssignSettings, AssignSettingsBuilder, assign, assign_with_progress,
     compatible_version,
@@ -57,13 +58,15 @@ pub use progress::{NoProgress, Progress};
 pub use settings::{
     BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_AT_RISK_BELOW, DEFAULT_INIT_SAMPLE,
     DEFAULT_K_RANGE, DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings,
-    FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin, RoleMap, Salt,
-    Source, Streaming, ValueModelSettings, parse_delimiter, parse_k_range, parse_option,
+    FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin,
+    OutcomeSettings, RoleMap, Salt, Source, Streaming, ValueModelSettings, parse_delimiter,
+    parse_k_range, parse_option,
 };
 pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams};
 pub use strata_ingest::DateFormat;
+pub use strata_outcomes::{Interval, Kind as OutcomeKind, OutcomeReport, SegmentOutcome};
 pub use strata_value::Period;
 pub use tally::{PARTIAL_FILE, PARTIAL_FORMAT, PARTIAL_FORMAT_VERSION, Partial, model_fingerprint};
 pub use value::{ATTRACTIVENESS_RULE, Attractiveness, SegmentValue, ValueMeasure, attractiveness};

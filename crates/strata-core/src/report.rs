@@ -6,7 +6,8 @@
 //! projection's anonymous points. No customer id does, pseudonymised or not.
 
 use strata_report::{
-    Fact, FitReport, HeatCell, HeatRow, Heatmap, KPoint, KSelection, Scatter, Segment,
+    Fact, FitReport, HeatCell, HeatRow, Heatmap, KPoint, KSelection, OutcomeTable,
+    PredictedSegment, Scatter, Segment, ValueModel,
     fmt::{int, num, opt, pct},
 };
 
@@ -129,6 +130,8 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
         attractiveness_rule: f.attractiveness_rule.clone(),
         heatmap: heatmap(f),
         scatter: scatter(f, projection),
+        value_model: f.value_model.as_ref().map(|v| value_model(f, v)),
+        outcomes: f.outcomes.iter().map(|o| outcome_table(f, o)).collect(),
         k_selection: f.k_selection.as_ref().map(|sel| KSelection {
             candidates: sel
                 .candidates
@@ -160,6 +163,192 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
                 )
             },
         }),
+    }
+}
+
+/// An outcome's section of the report, in text.
+fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> OutcomeTable {
+    let rate = o.kind == strata_outcomes::Kind::Rate;
+    let show = |v: f64| {
+        if rate { pct(v) } else { num(v) }
+    };
+    let interval = |i: Option<strata_outcomes::Interval>| {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| format!("{} to {}", show(i.low), show(i.high)),
+        )
+    };
+    let effect = |v: f64| {
+        if rate {
+            format!("{:+.1} pts", 100.0 * v)
+        } else {
+            format!("{v:+.2}")
+        }
+    };
+    let effect_interval = |i: Option<strata_outcomes::Interval>| {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| format!("{} to {}", effect(i.low), effect(i.high)),
+        )
+    };
+    let name = |j: usize| {
+        f.segments
+            .iter()
+            .find(|s| s.segment == j)
+            .map_or_else(|| j.to_string(), |s| format!("{j} · {}", s.label))
+    };
+    let mut lines = vec![format!(
+        "Whole base: {} ({}), {} customers with a value.",
+        show(o.overall.value),
+        interval(o.overall.interval),
+        int(o.overall.n)
+    )];
+    lines.push(match &o.test {
+        Some(t) => format!(
+            "Do segments differ? {} {:.2}, p {}{}.",
+            if t.method == "chi-square" {
+                "Chi-square"
+            } else {
+                "ANOVA F"
+            },
+            t.statistic,
+            if t.p_value < 1e-300 {
+                "< 1e-300".to_owned()
+            } else {
+                format!("= {:.3e}", t.p_value)
+            },
+            t.note
+                .as_ref()
+                .map_or_else(String::new, |n| format!(" ({n})"))
+        ),
+        None => "No test: too few segments or values.".into(),
+    });
+    if let (Some(col), Some(e)) = (&o.treatment_column, &o.treatment) {
+        lines.push(format!(
+            "Campaign ({col}) over the whole base: {} ({}).",
+            effect(e.effect),
+            effect_interval(e.interval)
+        ));
+    }
+    OutcomeTable {
+        title: format!("{} ({})", o.column, if rate { "rate" } else { "mean" }),
+        lines,
+        rows: o
+            .segments
+            .iter()
+            .map(|s| {
+                vec![
+                    name(s.segment),
+                    int(s.figure.n),
+                    if s.figure.n == 0 {
+                        "n/a".into()
+                    } else {
+                        show(s.figure.value)
+                    },
+                    interval(s.figure.interval),
+                    s.lift.map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+                ]
+            })
+            .collect(),
+        effects: o
+            .segments
+            .iter()
+            .filter_map(|s| {
+                let e = s.treatment.as_ref()?;
+                Some(vec![
+                    name(s.segment),
+                    show(e.treated.value),
+                    show(e.control.value),
+                    effect(e.effect),
+                    effect_interval(e.interval),
+                    if e.pays { "yes" } else { "no" }.into(),
+                    match (&e.rank, &e.warning) {
+                        (_, Some(w)) => w.clone(),
+                        (Some(r), None) => format!("#{r}"),
+                        (None, None) => String::new(),
+                    },
+                ])
+            })
+            .collect(),
+    }
+}
+
+/// A parameter with its standard error, in four significant figures or scientific notation.
+fn estimate(value: f64, se: Option<f64>) -> String {
+    let show = |x: f64| {
+        if x == 0.0 || (1e-2..1e6).contains(&x.abs()) {
+            format!("{x:.4}")
+        } else {
+            format!("{x:.3e}")
+        }
+    };
+    match se {
+        Some(e) => format!("{} ± {}", show(value), show(e)),
+        None => show(value),
+    }
+}
+
+/// The report's value-model section from `segments.json`'s `value_model` and segments.
+fn value_model(f: &SegmentsFile, v: &strata_format::value::ValueModelReport) -> ValueModel {
+    let p = &v.params;
+    let e = v.std_errors.as_ref();
+    let mut params = vec![
+        ("BG/NBD r".to_owned(), estimate(p.r, e.map(|e| e.r))),
+        ("BG/NBD α".into(), estimate(p.alpha, e.map(|e| e.alpha))),
+        ("BG/NBD a".into(), estimate(p.a, e.map(|e| e.a))),
+        ("BG/NBD b".into(), estimate(p.b, e.map(|e| e.b))),
+    ];
+    for (name, value, se) in [
+        ("Gamma-Gamma p", p.p, e.and_then(|e| e.p)),
+        ("Gamma-Gamma q", p.q, e.and_then(|e| e.q)),
+        ("Gamma-Gamma γ", p.gamma, e.and_then(|e| e.gamma)),
+    ] {
+        if let Some(value) = value {
+            params.push((name.into(), estimate(value, se)));
+        }
+    }
+    let unit = match &v.observed_until {
+        Some(end) => format!("by {}, observed until {end}", v.period),
+        None => "in the summary's own periods".into(),
+    };
+    ValueModel {
+        what: format!(
+            "{} fitted on {} customers ({} repeat buyers) {unit}; predictions over the next {} \
+             periods{}.",
+            if p.p.is_some() {
+                "BG/NBD and Gamma-Gamma"
+            } else {
+                "BG/NBD"
+            },
+            int(v.customers as u64),
+            int(v.repeat_buyers as u64),
+            v.horizon,
+            if v.discount_rate > 0.0 {
+                format!(", CLV discounted {}% a period", v.discount_rate * 100.0)
+            } else {
+                String::new()
+            }
+        ),
+        params,
+        notes: v.notes.clone(),
+        at_risk_below: v.at_risk_below,
+        segments: f
+            .segments
+            .iter()
+            .filter_map(|s| {
+                let p = s.predicted.as_ref()?;
+                Some(PredictedSegment {
+                    number: s.segment,
+                    label: s.label.clone(),
+                    clv_share: p.clv_share,
+                    clv_mean: p.clv_mean,
+                    clv_rank: p.clv_rank,
+                    p_alive_mean: p.p_alive_mean,
+                    at_risk_share: p.at_risk_share,
+                    expected_purchases_mean: p.expected_purchases_mean,
+                })
+            })
+            .collect(),
     }
 }
 

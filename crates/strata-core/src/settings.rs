@@ -94,6 +94,22 @@ pub struct FitSettings {
     privacy: PrivacySettings,
     output: OutputSettings,
     value: Option<ValueModelSettings>,
+    outcomes: OutcomeSettings,
+}
+
+/// Outcome columns evaluated by segment and never clustered (`--outcome`, `--outcomes`,
+/// `--treatment`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeSettings {
+    /// The outcome columns, in the order given (`--outcome`, repeatable).
+    pub columns: Vec<String>,
+    /// A second table holding them, one row per customer joined by id (`--outcomes`);
+    /// `None`: they are in the input.
+    pub file: Option<PathBuf>,
+    /// The treatment column (treated or control per customer), in the same table as the
+    /// outcomes (`--treatment`).
+    pub treatment: Option<String>,
 }
 
 /// A value model fitted beside the segments (`--value-model bgnbd`): BG/NBD and Gamma-Gamma
@@ -393,6 +409,7 @@ impl FitSettings {
                     format: AssignmentsFormat::Csv,
                 },
                 value: None,
+                outcomes: OutcomeSettings::default(),
             },
         }
     }
@@ -420,6 +437,11 @@ impl FitSettings {
     /// Where the run goes and what it flags.
     pub fn output(&self) -> &OutputSettings {
         &self.output
+    }
+
+    /// The outcome and treatment columns evaluated by segment.
+    pub fn outcomes(&self) -> &OutcomeSettings {
+        &self.outcomes
     }
 
     /// The value model fitted beside the segments (`--value-model`), if any.
@@ -606,6 +628,22 @@ impl FitSettingsBuilder {
         self
     }
 
+    /// Evaluates `columns` by segment (`--outcome`), read from `file` (`--outcomes`) or the
+    /// input, with a `treatment` column (`--treatment`).
+    pub fn outcomes(
+        mut self,
+        columns: Vec<String>,
+        file: Option<PathBuf>,
+        treatment: Option<String>,
+    ) -> Self {
+        self.s.outcomes = OutcomeSettings {
+            columns,
+            file,
+            treatment,
+        };
+        self
+    }
+
     /// Fits a value model beside the segments (`--value-model`); `None`: none.
     pub fn value_model(mut self, v: Option<ValueModelSettings>) -> Self {
         self.s.value = v;
@@ -672,6 +710,28 @@ impl FitSettingsBuilder {
         }
         if s.cluster.init_sample == 0 {
             return bad("--init-sample must be at least 1 (rows)".into());
+        }
+        let o = &s.outcomes;
+        if o.columns.is_empty() && (o.treatment.is_some() || o.file.is_some()) {
+            return bad(
+                "--treatment and --outcomes need the outcome columns named with --outcome COL"
+                    .into(),
+            );
+        }
+        if !o.columns.is_empty() && o.file.is_none() && s.input.source != Source::Customers {
+            return bad(
+                "--outcome: a transaction log or summary has no per-customer outcome column; give \
+                 them in a table of their own, one row per customer, with --outcomes FILE"
+                    .into(),
+            );
+        }
+        let mut names: Vec<&String> = o.columns.iter().chain(&o.treatment).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return bad(format!(
+                "'{}' is named twice among --outcome and --treatment",
+                w[0]
+            ));
         }
         if s.input.source == Source::Summary && s.value.is_none() {
             return bad(

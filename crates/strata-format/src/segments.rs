@@ -121,6 +121,11 @@ pub struct SegmentsFile {
     /// is none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attractiveness_value: Option<String>,
+    /// Outcome columns by segment (`--outcome`): rate or mean, 95% interval and lift per
+    /// segment, a test of whether segments differ, and with `--treatment` the campaign's
+    /// effect per segment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<strata_outcomes::OutcomeReport>,
     /// The value model fitted (`--value-model`): its parameters, standard errors and fit;
     /// each segment then has its `predicted` value and churn risk.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -169,6 +169,61 @@ pub struct FitReport {
     pub scatter: Result<Scatter, String>,
     /// The k-selection section; `None` unless k was chosen by `--k auto`.
     pub k_selection: Option<KSelection>,
+    /// Predicted value and churn risk; `None` without a value model.
+    pub value_model: Option<ValueModel>,
+    /// Outcome columns by segment (KPIs and campaign tests); empty without `--outcome`.
+    pub outcomes: Vec<OutcomeTable>,
+}
+
+/// One outcome's section: a sentence for the whole base, the test, and tables (text cells,
+/// escaped when drawn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeTable {
+    /// The heading: the column and whether it is a rate or a mean.
+    pub title: String,
+    /// The whole base's figure and the test of whether segments differ, in sentences.
+    pub lines: Vec<String>,
+    /// Per segment: segment, customers, rate or mean, 95% interval, lift.
+    pub rows: Vec<Vec<String>>,
+    /// With a treatment column, per segment: segment, treated, control, effect, its 95%
+    /// interval, whether it pays, rank or the warning; empty without one.
+    pub effects: Vec<Vec<String>>,
+}
+
+/// A value model's section: what was fitted and each segment's predicted value and risk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueModel {
+    /// What was fitted and over what horizon, in a sentence.
+    pub what: String,
+    /// Each parameter: its name and its value with its standard error, formatted.
+    pub params: Vec<(String, String)>,
+    /// The fit's caveats.
+    pub notes: Vec<String>,
+    /// The P(alive) below which a customer is at risk.
+    pub at_risk_below: f64,
+    /// The segments, in the order of [`FitReport::segments`].
+    pub segments: Vec<PredictedSegment>,
+}
+
+/// One segment under the value model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictedSegment {
+    /// The segment's number (its colour).
+    pub number: usize,
+    /// Its label.
+    pub label: String,
+    /// Its share of all predicted CLV (`None` without purchase values).
+    pub clv_share: Option<f64>,
+    /// Predicted CLV per customer.
+    pub clv_mean: Option<f64>,
+    /// Its rank by predicted CLV, 1 the largest.
+    pub clv_rank: Option<usize>,
+    /// Mean P(alive).
+    pub p_alive_mean: f64,
+    /// Share of its customers at risk.
+    pub at_risk_share: f64,
+    /// Mean expected purchases over the horizon.
+    pub expected_purchases_mean: f64,
 }
 
 /// One segment's drift between the runs.
@@ -230,6 +285,9 @@ pub struct CompareReport {
     pub ranking: Vec<Ranked>,
     /// How the attractiveness score is computed, in a phrase for the chart's caption.
     pub attractiveness_rule: String,
+    /// Per matched segment with a value model on either side: its drift label, predicted CLV
+    /// per customer before and now, the change, and mean P(alive) before and now (text).
+    pub value_change: Vec<Vec<String>>,
 }
 
 fn segment_name(s: &Segment) -> String {
@@ -245,6 +303,12 @@ pub fn render_fit(r: &FitReport) -> String {
     page.end_section();
 
     segments_section(&mut page, r);
+    if let Some(v) = &r.value_model {
+        value_section(&mut page, v);
+    }
+    if !r.outcomes.is_empty() {
+        outcomes_section(&mut page, &r.outcomes);
+    }
     attractiveness_section(&mut page, r);
     heatmap_section(&mut page, r);
     scatter_section(&mut page, r);
@@ -355,6 +419,162 @@ fn segments_section(page: &mut Page, r: &FitReport) {
         })
         .collect();
     page.raw(&table(&head, &rows));
+    page.end_section();
+}
+
+fn outcomes_section(page: &mut Page, outcomes: &[OutcomeTable]) {
+    page.section(
+        "outcomes",
+        "Outcomes by segment",
+        "Columns evaluated, never clustered: each segment's rate (Wilson 95% interval) or mean \
+         (t interval), its lift against the whole base, and whether segments differ. With a \
+         treatment column, the campaign's effect per segment (treated − control, Newcombe's \
+         or Welch's 95% interval; intervals are per segment, not adjusted for comparing \
+         several).",
+    );
+    for o in outcomes {
+        page.raw(&format!("<h3>{}</h3>", esc(&o.title)));
+        for l in &o.lines {
+            page.raw(&format!("<p>{}</p>", esc(l)));
+        }
+        let cells = |rows: &[Vec<String>]| -> Vec<Vec<String>> {
+            rows.iter()
+                .map(|r| r.iter().map(|c| esc(c)).collect())
+                .collect()
+        };
+        page.raw(&table(
+            &["segment", "#customers", "#value", "#95% interval", "#lift"],
+            &cells(&o.rows),
+        ));
+        if !o.effects.is_empty() {
+            page.raw(&table(
+                &[
+                    "segment",
+                    "#treated",
+                    "#control",
+                    "#effect",
+                    "#95% interval",
+                    "pays",
+                    "rank or why not",
+                ],
+                &cells(&o.effects),
+            ));
+        }
+    }
+    page.end_section();
+}
+
+fn value_section(page: &mut Page, v: &ValueModel) {
+    page.section(
+        "value",
+        "Predicted value and churn risk",
+        "What each segment is expected to bring, not what it brought: a buy-till-you-die model \
+         fitted on every customer's purchase history predicts their purchases, the value of a \
+         purchase and the chance they are still a customer. Hover over a bar for the figures.",
+    );
+    page.raw(&format!("<p>{}</p>", esc(&v.what)));
+    page.notes(&v.notes);
+    let mut ranked: Vec<&PredictedSegment> = v.segments.iter().collect();
+    ranked.sort_by_key(|s| (s.clv_rank, s.number));
+    let has_clv = v.segments.iter().any(|s| s.clv_share.is_some());
+    let rows: Vec<BarRow> = ranked
+        .iter()
+        .map(|s| {
+            let name = format!("{} {}", s.number, s.label);
+            let mut bars = Vec::new();
+            if let Some(share) = s.clv_share {
+                bars.push(Bar {
+                    value: share,
+                    colour: segment_colour(s.number),
+                    text: format!("{} of CLV", pct(share)),
+                    tip: format!(
+                        "{}: {} of predicted CLV, {} per customer",
+                        s.label,
+                        pct(share),
+                        s.clv_mean.map_or_else(|| "n/a".into(), num)
+                    ),
+                });
+            }
+            bars.push(Bar {
+                value: s.at_risk_share,
+                colour: "#b2182b".into(),
+                text: format!("{} at risk", pct(s.at_risk_share)),
+                tip: format!(
+                    "{}: {} of its customers at risk (P(alive) below {}); mean P(alive) {:.3}",
+                    s.label,
+                    pct(s.at_risk_share),
+                    v.at_risk_below,
+                    s.p_alive_mean
+                ),
+            });
+            BarRow { label: name, bars }
+        })
+        .collect();
+    let max = v
+        .segments
+        .iter()
+        .flat_map(|s| [s.clv_share, Some(s.at_risk_share)])
+        .flatten()
+        .fold(0.0, f64::max);
+    page.figure(
+        "chart-value",
+        &hbars(
+            &rows,
+            max.max(1e-9),
+            &|x| format!("{:.0}%", 100.0 * x),
+            &[],
+            "Predicted value and churn risk",
+        ),
+        &if has_clv {
+            format!(
+                "Share of all predicted CLV (segment colour) and share of the segment's customers \
+                 at risk, P(alive) below {} (red); segments by predicted CLV.",
+                v.at_risk_below
+            )
+        } else {
+            format!(
+                "Share of the segment's customers at risk, P(alive) below {} (no purchase \
+                 values, so no CLV).",
+                v.at_risk_below
+            )
+        },
+    );
+    let head = [
+        "segment",
+        "#predicted CLV per customer",
+        "#share of CLV",
+        "#expected purchases",
+        "#mean P(alive)",
+        "#at risk",
+    ];
+    let rows: Vec<Vec<String>> = ranked
+        .iter()
+        .map(|s| {
+            vec![
+                format!(
+                    r#"<span class="swatch" style="background:{}"></span>{} {}"#,
+                    segment_colour(s.number),
+                    s.number,
+                    esc(&s.label)
+                ),
+                s.clv_mean.map_or_else(|| "n/a".into(), num),
+                s.clv_share.map_or_else(|| "n/a".into(), pct),
+                format!("{:.2}", s.expected_purchases_mean),
+                format!("{:.3}", s.p_alive_mean),
+                pct(s.at_risk_share),
+            ]
+        })
+        .collect();
+    page.raw(&table(&head, &rows));
+    let params: Vec<Vec<String>> = v
+        .params
+        .iter()
+        .map(|(n, val)| vec![esc(n), esc(val)])
+        .collect();
+    page.raw(&table(
+        &["parameter", "#estimate ± standard error"],
+        &params,
+    ));
     page.end_section();
 }
 
@@ -750,6 +970,31 @@ pub fn render_compare(r: &CompareReport) -> String {
         );
     }
     page.end_section();
+    if !r.value_change.is_empty() {
+        page.section(
+            "value",
+            "Predicted value, before and now",
+            "Where a run fitted a value model: each matched segment's predicted CLV per \
+             customer and mean probability of being still active, in the earlier run and now.",
+        );
+        let rows: Vec<Vec<String>> = r
+            .value_change
+            .iter()
+            .map(|row| row.iter().map(|c| esc(c)).collect())
+            .collect();
+        page.raw(&table(
+            &[
+                "segment",
+                "#CLV per customer before",
+                "#now",
+                "#change",
+                "#P(alive) before",
+                "#now",
+            ],
+            &rows,
+        ));
+        page.end_section();
+    }
     page.finish(&r.title, &r.subtitle, &r.generator)
 }
 

@@ -69,6 +69,54 @@ fn fit_report() -> FitReport {
             rule: "highest silhouette".into(),
             note: "on every row".into(),
         }),
+        outcomes: vec![OutcomeTable {
+            title: "converted <rate>".into(),
+            lines: vec!["13.2% overall".into()],
+            rows: vec![vec![
+                "0 A".into(),
+                "10".into(),
+                "5.0%".into(),
+                "[1%, 9%]".into(),
+                "0.38".into(),
+            ]],
+            effects: vec![vec![
+                "0 A".into(),
+                "6%".into(),
+                "4%".into(),
+                "+2 pts".into(),
+                "[-1, +5]".into(),
+                "no".into(),
+                "2".into(),
+            ]],
+        }],
+        value_model: Some(ValueModel {
+            what: "BG/NBD + Gamma-Gamma by day, 365 days ahead".into(),
+            params: vec![("r".into(), "0.2426 ± 0.0126".into())],
+            notes: vec!["a <note>".into()],
+            at_risk_below: 0.5,
+            segments: vec![
+                PredictedSegment {
+                    number: 0,
+                    label: "Big <spenders> & \"friends\"".into(),
+                    clv_share: Some(0.3),
+                    clv_mean: Some(12.5),
+                    clv_rank: Some(2),
+                    p_alive_mean: 0.9,
+                    at_risk_share: 0.1,
+                    expected_purchases_mean: 1.5,
+                },
+                PredictedSegment {
+                    number: 1,
+                    label: "Savers".into(),
+                    clv_share: Some(0.7),
+                    clv_mean: Some(43.75),
+                    clv_rank: Some(1),
+                    p_alive_mean: 0.4,
+                    at_risk_share: 0.6,
+                    expected_purchases_mean: 3.0,
+                },
+            ],
+        }),
     }
 }
 
@@ -108,6 +156,14 @@ fn compare_report() -> CompareReport {
             growth: Some(1.04),
         }],
         attractiveness_rule: "size, value, growth".into(),
+        value_change: vec![vec![
+            "0 · <a>".into(),
+            "1".into(),
+            "2".into(),
+            "+100.0%".into(),
+            "0.9".into(),
+            "0.8".into(),
+        ]],
     }
 }
 
@@ -154,6 +210,7 @@ fn a_fit_report_has_every_chart() {
         ids,
         [
             "chart-sizes",
+            "chart-value",
             "chart-attractiveness",
             "chart-profile",
             "chart-map",
@@ -163,8 +220,13 @@ fn a_fit_report_has_every_chart() {
         ]
     );
     assert!(html.contains("Calinski–Harabasz (higher is better): undefined for every k tried."));
+    // Segments by predicted CLV: Savers (rank 1) first.
+    let value = figures(&html)[1];
+    assert!(value.find("Savers").unwrap() < value.find("Big &lt;spenders").unwrap());
+    assert!(html.contains("60.0% at risk") && html.contains("a &lt;note&gt;"));
+    assert!(html.contains("<h3>converted &lt;rate&gt;</h3>") && html.contains("+2 pts"));
     // 100 points and 2 centroids.
-    let map = figures(&html)[3];
+    let map = figures(&html)[4];
     assert_eq!(map.matches("<circle ").count(), 102);
     assert!(html.contains("3 more rows"), "omitted rows are said");
 }
@@ -181,6 +243,8 @@ fn missing_parts_are_said_not_drawn() {
     let mut r = fit_report();
     r.scatter = Err("RFM mode has no feature space to project".into());
     r.k_selection = None;
+    r.value_model = None;
+    r.outcomes = Vec::new();
     r.value_measure = None;
     for s in &mut r.segments {
         s.value_share = None;

@@ -54,7 +54,22 @@ pub struct Spec {
     pub seed: u64,
     /// Which kind of customers.
     pub kind: Kind,
+    /// Demographic kind only: also a campaign's columns (`converted`, `treated`, `revenue`)
+    /// with the effects [`CAMPAIGN`] plants per persona, drawn from a stream of their own so
+    /// the other columns are the same bytes as without them.
+    pub campaign: bool,
 }
+
+/// What `campaign` plants per demographic persona (in persona order): the conversion rate
+/// in control, the campaign's lift of it in rate points when treated, and the mean of
+/// `revenue` (normal, standard deviation 10, not moved by the campaign). Half the customers
+/// are treated, at random.
+pub const CAMPAIGN: [(f64, f64, f64); 4] = [
+    (0.05, 0.00, 20.0),
+    (0.10, 0.10, 50.0),
+    (0.20, 0.02, 80.0),
+    (0.08, 0.15, 30.0),
+];
 
 struct Rng(ChaCha8Rng);
 
@@ -376,8 +391,14 @@ pub fn generate(
         }
         Kind::Demographic => {
             out.write_all(
-                b"customer_id,age,gender,income,education,marital_status,region,household_size\n",
+                b"customer_id,age,gender,income,education,marital_status,region,household_size",
             )?;
+            out.write_all(if spec.campaign {
+                b",converted,treated,revenue\n"
+            } else {
+                b"\n"
+            })?;
+            let mut campaign_rng = Rng(ChaCha8Rng::seed_from_u64(spec.seed ^ 0xCA4B_A167));
             write_truth_header(&mut truth, "customer_id")?;
             let weights: Vec<f64> = PERSONAS.iter().map(|p| p.weight).collect();
             for i in 1..=spec.rows {
@@ -409,6 +430,18 @@ pub fn generate(
                     if rng.unit() < 0.02 {
                         f.clear();
                     }
+                }
+                if spec.campaign {
+                    let (base, lift, revenue) = CAMPAIGN[p];
+                    let r = &mut campaign_rng;
+                    let treated = r.unit() < 0.5;
+                    let rate = if treated { base + lift } else { base };
+                    let converted = r.unit() < rate;
+                    fields.push(u8::from(converted).to_string());
+                    fields.push(if treated { "treated" } else { "control" }.into());
+                    let mut rev = Vec::new();
+                    push_fixed(&mut rev, revenue + 10.0 * r.normal(), 2);
+                    fields.push(String::from_utf8(rev).expect("ascii"));
                 }
                 line.extend_from_slice(fields.join(",").as_bytes());
                 line.push(b'\n');
@@ -616,6 +649,7 @@ mod tests {
                 dims: 3,
                 clusters: 4,
             },
+            campaign: false,
         };
         let (a, t) = run(&spec);
         assert_eq!(a, run(&spec).0, "same seed, same bytes");
@@ -641,6 +675,40 @@ mod tests {
     }
 
     #[test]
+    fn a_campaign_adds_its_columns_and_leaves_the_others_as_they_were() {
+        let plain = Spec {
+            rows: 4000,
+            seed: 3,
+            kind: Kind::Demographic,
+            campaign: false,
+        };
+        let (a, ta) = run(&plain);
+        let (b, tb) = run(&Spec {
+            campaign: true,
+            ..plain.clone()
+        });
+        assert_eq!(ta, tb, "the same personas");
+        let mut treated = [0u32; 2];
+        for (x, y) in a.lines().zip(b.lines()).skip(1) {
+            assert!(y.starts_with(x), "the demographic columns are unchanged");
+            let extra: Vec<&str> = y[x.len() + 1..].split(',').collect();
+            assert!(matches!(extra[0], "0" | "1"));
+            treated[usize::from(extra[1] == "treated")] += 1;
+            assert!(extra[2].parse::<f64>().unwrap().is_finite());
+        }
+        assert!(
+            treated[0].abs_diff(treated[1]) < 300,
+            "{treated:?}: about half treated"
+        );
+        assert!(
+            b.lines()
+                .next()
+                .unwrap()
+                .ends_with(",converted,treated,revenue")
+        );
+    }
+
+    #[test]
     fn every_kind_is_deterministic_rectangular_and_labelled() {
         for (kind, width) in [
             (Kind::Psychographic, 18),
@@ -652,6 +720,7 @@ mod tests {
                 rows: 3000,
                 seed: 5,
                 kind: kind.clone(),
+                campaign: false,
             };
             let (a, t) = run(&spec);
             assert_eq!(
@@ -693,6 +762,7 @@ mod tests {
             rows: 3000,
             seed: 5,
             kind: Kind::Transactions,
+            campaign: false,
         });
         let returns: Vec<&str> = log.lines().filter(|l| l.starts_with('C')).collect();
         assert!(!returns.is_empty());
@@ -717,6 +787,7 @@ mod tests {
             rows: 2000,
             seed: 1,
             kind: Kind::Demographic,
+            campaign: false,
         });
         let lines: Vec<&str> = a.lines().collect();
         assert_eq!(lines.len(), 2001);

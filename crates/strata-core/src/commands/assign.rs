@@ -674,6 +674,7 @@ pub(crate) fn scored_outputs(
         value_measure: described.value_measure.clone(),
         attractiveness_value: described.attractiveness_value.clone(),
         value_model: None,
+        outcomes: Vec::new(),
         timings_s,
     };
     let made = Made::Scored {

@@ -78,6 +78,8 @@ pub struct FitReport {
     pub value_measure: Option<crate::ValueMeasure>,
     /// The value model fitted (`--value-model`); each segment then has its prediction.
     pub value_model: Option<strata_format::value::ValueModelReport>,
+    /// Outcome columns by segment (`--outcome`).
+    pub outcomes: Vec<strata_outcomes::OutcomeReport>,
     /// Segments merged away by `--min-segment-size` (k-means numbering).
     pub merged: Vec<crate::privacy::MergedSegment>,
     /// Whether the ids in `assignments.csv` are pseudonyms (`--pseudonymize-ids`).
@@ -138,6 +140,16 @@ pub fn fit_with_progress(
             Some((p, by_segment))
         }
         _ => None,
+    };
+
+    let outcomes = match crate::outcomes::read(settings, &customers)? {
+        Some(data) => {
+            clock.begin("outcomes");
+            let r = crate::outcomes::reports(&data, seg.labels(), seg.k());
+            clock.lap("outcomes");
+            r
+        }
+        None => Vec::new(),
     };
 
     clock.begin("profiles");
@@ -201,6 +213,7 @@ pub fn fit_with_progress(
         value_measure: described.value_measure.clone(),
         attractiveness_value: described.attractiveness_value.clone(),
         value_model: predicted.as_ref().map(|(p, _)| p.report.clone()),
+        outcomes: outcomes.clone(),
         timings_s: clock
             .laps()
             .iter()
@@ -310,6 +323,7 @@ pub fn fit_with_progress(
         segments: described.summary,
         value_measure: described.value_measure,
         value_model: predicted.map(|(p, _)| p.report),
+        outcomes,
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
         ids_pseudonymized: settings.privacy().id_salt.is_some(),
         written,

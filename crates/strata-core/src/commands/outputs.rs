@@ -30,6 +30,8 @@ pub(crate) struct RunFacts {
     pub attractiveness_value: Option<String>,
     /// The value model fitted (`--value-model`).
     pub value_model: Option<strata_format::value::ValueModelReport>,
+    /// Outcome columns by segment (`--outcome`).
+    pub outcomes: Vec<strata_outcomes::OutcomeReport>,
     /// Wall seconds per stage.
     pub timings_s: BTreeMap<String, f64>,
 }
@@ -75,6 +77,7 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         value_measure,
         attractiveness_value,
         value_model,
+        outcomes,
         timings_s,
     } = facts;
     let mut file = SegmentsFile {
@@ -101,6 +104,7 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
         attractiveness_value,
+        outcomes,
         value_model,
         scored_with: None,
         min_segment_size: None,

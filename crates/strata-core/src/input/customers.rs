@@ -121,7 +121,11 @@ pub(crate) fn customer_plan(
         })?),
     };
     warn_if_headerless(path, header);
-    let bindings = resolve_bindings(path, info, header, &settings.input().maps, id_index)?;
+    let mut reserved = crate::binding::Reserved::id(id_index);
+    for (index, what) in crate::outcomes::columns_in_input(settings, header)? {
+        reserved = reserved.with(index, what);
+    }
+    let bindings = resolve_bindings(path, info, header, &settings.input().maps, &reserved)?;
     // A column is bound and read by its name: a name the header gives twice (or not at all)
     // is ambiguous, for the id column and for every bound one.
     let columns_named = |name: &str| -> Vec<usize> {

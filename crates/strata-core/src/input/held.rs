@@ -255,7 +255,13 @@ fn derived_table(
         names,
         bytes: header.bytes,
     };
-    let mut bindings = resolve_bindings(path, info, &synthetic, &[], None)?;
+    let mut bindings = resolve_bindings(
+        path,
+        info,
+        &synthetic,
+        &[],
+        &crate::binding::Reserved::default(),
+    )?;
     // A measure no customer has (mean time between purchases when everyone bought once) is
     // left out rather than failing the run: it was derived here, not bound by the user.
     bindings.retain(|bd| {
