@@ -265,3 +265,62 @@ fn a_broken_page_is_caught() {
     assert_eq!(r.charts[0].3, 0, "and paints nothing");
     assert!(r.charts[1].3 > 0, "{:?}", r.charts);
 }
+
+/// A fit with a value model and outcomes with a treatment: the predicted-value chart and the
+/// outcome tables render.
+#[test]
+fn value_and_outcome_sections_render_in_chromium() {
+    let Some(chrome) = chromium() else { return };
+    let log = shared(super::behavioral::DEC2010);
+    let rows = read_csv(&log);
+    let c = rows[0].iter().position(|h| h == "CustomerID").unwrap();
+    let mut ids: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r[c].as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = dir.path().join("outcomes.csv");
+    let mut table = String::from("CustomerID,responded,arm\n");
+    for (i, id) in ids.iter().enumerate() {
+        let arm = if i % 2 == 0 { "treated" } else { "control" };
+        table.push_str(&format!("{id},{},{arm}\n", u8::from(i % 7 < 2 + i % 2)));
+    }
+    std::fs::write(&outcomes, table).unwrap();
+    let (_d, out, _) = fit_log(
+        &log,
+        &[
+            "--value-model",
+            "bgnbd",
+            "--horizon",
+            "90",
+            "--k",
+            "4",
+            "--outcome",
+            "responded",
+            "--treatment",
+            "arm",
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+        ],
+    );
+    let shot = artifacts().join("report-value.png");
+    let page = render(&chrome, &out.join("report.html"), &shot);
+    check(
+        &page,
+        &[
+            "chart-sizes",
+            "chart-value",
+            "chart-attractiveness",
+            "chart-profile",
+            "chart-map",
+        ],
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Predicted value and churn risk"));
+    assert!(html.contains("<h3>responded (rate)</h3>"));
+    assert!(html.contains("Campaign (arm) over the whole base"));
+    eprintln!("screenshot: {}", shot.display());
+}
