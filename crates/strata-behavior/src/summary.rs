@@ -17,6 +17,7 @@ use strata_ingest::{Header, IdColumn, IngestError, Records, is_missing, parse_nu
 use strata_value::Summary;
 
 use crate::Behaviour;
+use crate::transactions::bad;
 
 /// Where a summary's fields are (header positions).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,24 +48,6 @@ pub struct SummaryTable {
     pub has_monetary: bool,
     /// `(name, values)` for each of [`Behaviour::COLUMNS`], derived as the module says.
     pub columns: Vec<(String, Vec<f64>)>,
-}
-
-fn bad(
-    header: &Header,
-    line: u64,
-    col: usize,
-    expected: &'static str,
-    field: &[u8],
-) -> IngestError {
-    IngestError::BadValue {
-        path: header.path.clone(),
-        word: header.format.position_word(),
-        line,
-        column: col + 1,
-        name: header.names[col].clone(),
-        expected,
-        value: String::from_utf8_lossy(field).chars().take(80).collect(),
-    }
 }
 
 /// Reads the summary table at `header.path`.

@@ -138,7 +138,8 @@ struct Acc {
     last: f64,
 }
 
-fn bad(
+/// A field that does not read as `expected`, named by its line and column.
+pub(crate) fn bad(
     header: &Header,
     line: u64,
     col: usize,

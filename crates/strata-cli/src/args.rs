@@ -181,10 +181,16 @@ pub enum ScaleArg {
         Outputs in DIR (written only when the whole fit succeeded, each via a temporary file):\n  \
         assignments.csv  id, segment, label, distance, boundary_ratio, ambiguous: one row per \
         customer, in input order (assignments.parquet or assignments.arrows with --format: the \
-        same columns, typed)\n  \
+        same columns, typed); with --value-model also p_alive, expected_purchases, \
+        expected_value and clv\n  \
         segments.json    k, inertia, iterations, converged, and per segment its size, share, \
-        label and centroid in the data's own units\n  \
-        model.json       bindings, scaling, centroids and options: what scores new customers\n\n\
+        label and centroid in the data's own units; value_model and each segment's predicted \
+        value with --value-model, outcomes with --outcome\n  \
+        model.json       bindings, scaling, centroids and options: what scores new customers\n  \
+        report.html      the page for a marketer (sizes, value, predicted value, outcomes, \
+        attractiveness, profiles, the segment map)\n  \
+        value_summary.csv  with --value-model: id, frequency, recency, T, monetary_value per \
+        customer (lifetimes' layout)\n\n\
         Segments are numbered by size, 0 the largest. The same input, seed and options give the \
         same segments on any number of threads."
 )]

@@ -233,42 +233,21 @@ fn print_outcome(
     segments: &[strata_core::SegmentSummary],
 ) -> io::Result<()> {
     let rate = o.kind == strata_core::OutcomeKind::Rate;
-    let show = |v: f64| {
-        if rate {
-            format!("{:.1}%", 100.0 * v)
-        } else {
-            format!("{v:.2}")
-        }
-    };
-    let interval = |i: Option<strata_core::Interval>| {
-        i.map_or_else(
-            || "n/a".to_owned(),
-            |i| format!("[{}, {}]", show(i.low), show(i.high)),
-        )
-    };
+    let kind = o.kind;
+    let show = |v: f64| kind.show(v);
+    let interval = |i: Option<strata_core::Interval>| kind.show_interval(i);
+    let effect = |v: f64| kind.show_effect(v);
+    let effect_interval = |i: Option<strata_core::Interval>| kind.show_effect_interval(i);
     writeln!(out)?;
     writeln!(
         out,
         "Outcome {} ({}; {} customers with a value): {} {} overall.",
         o.column,
-        if rate { "rate" } else { "mean" },
+        kind.name(),
         o.overall.n,
         show(o.overall.value),
         interval(o.overall.interval)
     )?;
-    let effect = |v: f64| {
-        if rate {
-            format!("{:+.1} pts", 100.0 * v)
-        } else {
-            format!("{v:+.2}")
-        }
-    };
-    let effect_interval = |i: Option<strata_core::Interval>| {
-        i.map_or_else(
-            || "n/a".to_owned(),
-            |i| format!("[{}, {}]", effect(i.low), effect(i.high)),
-        )
-    };
     let treated = o.treatment_column.is_some();
     writeln!(
         out,
@@ -317,28 +296,7 @@ fn print_outcome(
         writeln!(out, "{line}  {label}")?;
     }
     match &o.test {
-        Some(t) => writeln!(
-            out,
-            "Segments differ? {} {:.2} on {} df, p {}{}.",
-            if t.method == "chi-square" {
-                "chi-square"
-            } else {
-                "ANOVA F"
-            },
-            t.statistic,
-            t.df.iter()
-                .map(|d| format!("{d}"))
-                .collect::<Vec<_>>()
-                .join(" and "),
-            if t.p_value < 1e-300 {
-                "< 1e-300".to_owned()
-            } else {
-                format!("= {:.3e}", t.p_value)
-            },
-            t.note
-                .as_ref()
-                .map_or_else(String::new, |n| format!(" ({n})"))
-        )?,
+        Some(t) => writeln!(out, "Segments differ? {}.", t.describe())?,
         None => writeln!(out, "Segments differ? No test: too few segments or values.")?,
     }
     if let (Some(col), Some(all)) = (&o.treatment_column, &o.treatment) {

@@ -256,15 +256,7 @@ fn outcomes_join_a_transaction_log_by_customer_id() {
     let dir = tempfile::tempdir().unwrap();
     let log = shared(super::behavioral::DEC2010);
     // Outcomes for every other customer of the log: churned when the id is odd.
-    let rows = read_csv(&log);
-    let c = rows[0].iter().position(|h| h == "CustomerID").unwrap();
-    let mut ids: Vec<&str> = rows[1..]
-        .iter()
-        .map(|r| r[c].as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = log_customer_ids(&log);
     let mut table = String::from("CustomerID,churned\n");
     for id in ids.iter().step_by(2) {
         let odd = id.trim_end_matches(".0").parse::<u64>().unwrap() % 2 == 1;

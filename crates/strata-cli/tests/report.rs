@@ -272,15 +272,7 @@ fn a_broken_page_is_caught() {
 fn value_and_outcome_sections_render_in_chromium() {
     let Some(chrome) = chromium() else { return };
     let log = shared(super::behavioral::DEC2010);
-    let rows = read_csv(&log);
-    let c = rows[0].iter().position(|h| h == "CustomerID").unwrap();
-    let mut ids: Vec<&str> = rows[1..]
-        .iter()
-        .map(|r| r[c].as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = log_customer_ids(&log);
     let dir = tempfile::tempdir().unwrap();
     let outcomes = dir.path().join("outcomes.csv");
     let mut table = String::from("CustomerID,responded,arm\n");

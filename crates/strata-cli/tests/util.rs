@@ -238,3 +238,18 @@ pub fn fit_log(log: &Path, args: &[&str]) -> (tempfile::TempDir, PathBuf, String
     assert!(o.status.success(), "{all:?} failed:\n{}", text(&o.stderr));
     (dir, out, text(&o.stdout))
 }
+
+/// The distinct customer ids of a transaction log's CustomerID column, sorted (rows without
+/// one left out).
+pub fn log_customer_ids(log: &Path) -> Vec<String> {
+    let rows = read_csv(log);
+    let c = rows[0].iter().position(|h| h == "CustomerID").unwrap();
+    let mut ids: Vec<String> = rows[1..]
+        .iter()
+        .map(|r| r[c].clone())
+        .filter(|s| !s.is_empty())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

@@ -168,29 +168,11 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
 
 /// An outcome's section of the report, in text.
 fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> OutcomeTable {
-    let rate = o.kind == strata_outcomes::Kind::Rate;
-    let show = |v: f64| {
-        if rate { pct(v) } else { num(v) }
-    };
-    let interval = |i: Option<strata_outcomes::Interval>| {
-        i.map_or_else(
-            || "n/a".to_owned(),
-            |i| format!("{} to {}", show(i.low), show(i.high)),
-        )
-    };
-    let effect = |v: f64| {
-        if rate {
-            format!("{:+.1} pts", 100.0 * v)
-        } else {
-            format!("{v:+.2}")
-        }
-    };
-    let effect_interval = |i: Option<strata_outcomes::Interval>| {
-        i.map_or_else(
-            || "n/a".to_owned(),
-            |i| format!("{} to {}", effect(i.low), effect(i.high)),
-        )
-    };
+    let kind = o.kind;
+    let show = |v: f64| kind.show(v);
+    let interval = |i: Option<strata_outcomes::Interval>| kind.show_interval(i);
+    let effect = |v: f64| kind.show_effect(v);
+    let effect_interval = |i: Option<strata_outcomes::Interval>| kind.show_effect_interval(i);
     let name = |j: usize| {
         f.segments
             .iter()
@@ -204,23 +186,7 @@ fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> Outcom
         int(o.overall.n)
     )];
     lines.push(match &o.test {
-        Some(t) => format!(
-            "Do segments differ? {} {:.2}, p {}{}.",
-            if t.method == "chi-square" {
-                "Chi-square"
-            } else {
-                "ANOVA F"
-            },
-            t.statistic,
-            if t.p_value < 1e-300 {
-                "< 1e-300".to_owned()
-            } else {
-                format!("= {:.3e}", t.p_value)
-            },
-            t.note
-                .as_ref()
-                .map_or_else(String::new, |n| format!(" ({n})"))
-        ),
+        Some(t) => format!("Do segments differ? {}.", t.describe()),
         None => "No test: too few segments or values.".into(),
     });
     if let (Some(col), Some(e)) = (&o.treatment_column, &o.treatment) {
@@ -231,7 +197,7 @@ fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> Outcom
         ));
     }
     OutcomeTable {
-        title: format!("{} ({})", o.column, if rate { "rate" } else { "mean" }),
+        title: format!("{} ({})", o.column, kind.name()),
         lines,
         rows: o
             .segments

@@ -139,6 +139,75 @@ pub enum Kind {
     Mean,
 }
 
+impl Kind {
+    /// A rate or mean as text: `35.3%`, or `42.96`.
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Kind::Rate => format!("{:.1}%", 100.0 * v),
+            Kind::Mean => format!("{v:.2}"),
+        }
+    }
+    /// A difference as text: `+6.5 pts` (rate points), or `+0.62`.
+    pub fn show_effect(self, v: f64) -> String {
+        match self {
+            Kind::Rate => format!("{:+.1} pts", 100.0 * v),
+            Kind::Mean => format!("{v:+.2}"),
+        }
+    }
+    /// An interval of rates or means as `[low, high]`; `n/a` without one.
+    pub fn show_interval(self, i: Option<Interval>) -> String {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| format!("[{}, {}]", self.show(i.low), self.show(i.high)),
+        )
+    }
+    /// An interval of differences as `[low, high]`; `n/a` without one.
+    pub fn show_effect_interval(self, i: Option<Interval>) -> String {
+        i.map_or_else(
+            || "n/a".to_owned(),
+            |i| {
+                format!(
+                    "[{}, {}]",
+                    self.show_effect(i.low),
+                    self.show_effect(i.high)
+                )
+            },
+        )
+    }
+    /// `rate` or `mean`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Rate => "rate",
+            Kind::Mean => "mean",
+        }
+    }
+}
+
+impl Test {
+    /// The test in words: `chi-square 575.04 on 3 df, p = 2.598e-124` (with its caveat).
+    pub fn describe(&self) -> String {
+        let p = if self.p_value < 1e-300 {
+            "< 1e-300".to_owned()
+        } else {
+            format!("= {:.3e}", self.p_value)
+        };
+        let df: Vec<String> = self.df.iter().map(|d| d.to_string()).collect();
+        format!(
+            "{} {:.2} on {} df, p {p}{}",
+            if self.method == "chi-square" {
+                "chi-square"
+            } else {
+                "ANOVA F"
+            },
+            self.statistic,
+            df.join(" and "),
+            self.note
+                .as_ref()
+                .map_or_else(String::new, |n| format!(" ({n})"))
+        )
+    }
+}
+
 /// A figure over a group of customers: how many had a value, the rate or mean, its 95%
 /// interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
