@@ -128,13 +128,13 @@ def row(c, kind):
     if lt is None:
         ratio = "—"
         if kind == "log" and "100M" in c["name"]:
-            lt_cell = "not run (the log does not fit in pandas on this machine)"
+            lt_cell = "not run: pandas would hold the log's text columns as Python strings, about 20 GB"
         else:
             lt_cell = f"stopped at {TIMEOUT} s"
     else:
         lt_cell, ratio = f"{lt[0]:.2f} ({lt_stages})", f"{lt[0] / s[0]:.1f}×"
     return (f"| {c['name']} | {kind} | {seg['value_model']['customers']:,} | {s[0]:.2f} | {vm:.2f} | "
-            f"{s[1]:.0f} | {lt_cell} | {lt[1] if lt else float('nan'):.0f} | {ratio} |")
+            f"{s[1]:.0f} | {lt_cell} | {f'{lt[1]:.0f}' if lt else '—'} | {ratio} |")
 
 
 def main():

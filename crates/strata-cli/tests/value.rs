@@ -530,3 +530,45 @@ fn compare_shows_the_change_in_predicted_value() {
     let page = std::fs::read_to_string(cmp.join("report.html")).unwrap();
     assert!(page.contains("Predicted value, before and now"));
 }
+
+#[test]
+fn rows_left_out_by_missing_drop_leave_the_value_columns_aligned() {
+    // One-time buyers have no time between purchases: --missing drop leaves them out, and the
+    // value model's summaries, predictions and ids must leave out the same customers.
+    let (_d, out, _) = fit_log(
+        &shared(super::behavioral::DEC2010),
+        &[
+            "--value-model",
+            "bgnbd",
+            "--horizon",
+            "30",
+            "--k",
+            "3",
+            "--missing",
+            "drop",
+        ],
+    );
+    let seg = json(&out.join("segments.json"));
+    let kept = seg["input"]["rows_used"].as_u64().unwrap();
+    assert!(seg["input"]["rows_dropped"].as_u64().unwrap() > 0);
+    assert_eq!(seg["value_model"]["customers"].as_u64().unwrap(), kept);
+    let a = read_csv(&out.join("assignments.csv"));
+    let s = read_csv(&out.join("value_summary.csv"));
+    assert_eq!(a.len() as u64 - 1, kept);
+    assert_eq!(s.len(), a.len());
+    let p = seg["value_model"]["params"].clone();
+    let bg = BgNbd {
+        r: p["r"].as_f64().unwrap(),
+        alpha: p["alpha"].as_f64().unwrap(),
+        a: p["a"].as_f64().unwrap(),
+        b: p["b"].as_f64().unwrap(),
+    };
+    let alive = a[0].iter().position(|h| h == "p_alive").unwrap();
+    for (ar, sr) in a[1..].iter().zip(&s[1..]) {
+        assert_eq!(ar[0], sr[0], "the same customer on the same row");
+        // (A customer with two invoices on one day stays: one purchase day, x = 0.)
+        let [x, tx, t] = [1, 2, 3].map(|i| sr[i].parse::<f64>().unwrap());
+        let got: f64 = ar[alive].parse().unwrap();
+        assert!(rel(got, bg.p_alive(x, tx, t)) < 1e-12, "{}", ar[0]);
+    }
+}
