@@ -98,10 +98,34 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
                 num(q.davies_bouldin, 3),
                 num(q.calinski_harabasz, 1)
             )?;
+            if let Some((r, per_segment)) = &km.resampling {
+                let each = if per_segment.len() <= 12 {
+                    let each: Vec<String> = per_segment
+                        .iter()
+                        .enumerate()
+                        .map(|(j, s)| format!("{j} {:.2}", s.jaccard))
+                        .collect();
+                    format!("per segment {}", each.join(", "))
+                } else {
+                    let weak = per_segment.iter().filter(|s| s.jaccard <= 0.6).count();
+                    format!(
+                        "{weak} of {} segments unstable; each in segments.json",
+                        per_segment.len()
+                    )
+                };
+                writeln!(
+                    out,
+                    "Stability under resampling: {} (the weakest segment's mean Jaccard {:.3} over \
+                     {} refits on half-samples; {each}).",
+                    r.reading, r.min_jaccard, r.runs
+                )?;
+            }
             if let Some(s) = &km.stability {
                 writeln!(
                     out,
-                    "Stability: {} restarts agree to an adjusted Rand index of at least {:.3} ({}).",
+                    "Stability: {} restarts agree to an adjusted Rand index of at least {:.3} ({}; \
+                     a note on the optimiser: restarts that stop in a worse optimum lose to the \
+                     best).",
                     s.runs, s.min_agreement, s.reading
                 )?;
             }

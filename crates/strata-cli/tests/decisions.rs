@@ -432,3 +432,58 @@ fn compare_refuses_runs_it_cannot_compare() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no customer is in segment 3"), "{err}");
 }
+
+/// Stability under resampling measures the segments, not the optimiser: the Mall's five
+/// well-known income × spending groups come back in every half-sample, while five segments
+/// cut out of one round cloud of customers do not.
+#[test]
+fn stability_under_resampling_tells_real_segments_from_arbitrary_cuts() {
+    let mall = shared("mall_customers/Mall_Customers.csv");
+    let mut args = MALL_SPEND.to_vec();
+    args.extend([MALL_COLUMNS, "--k", "5"]);
+    let (_d, out, stdout) = fit_ok(&mall, &args);
+    let seg = json(&out.join("segments.json"));
+    let r = &seg["resampling"];
+    assert_eq!(r["runs"], 20);
+    assert!(
+        matches!(r["reading"].as_str(), Some("stable" | "highly stable")),
+        "{r}"
+    );
+    for s in seg["segments"].as_array().unwrap() {
+        assert!(s["resampling"]["jaccard"].as_f64().unwrap() > 0.75, "{s}");
+    }
+    assert!(stdout.contains("Stability under resampling: "), "{stdout}");
+
+    // One round cloud (a 2-D standard normal, Box–Muller on a fixed LCG): no segments to find.
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = dir.path().join("cloud.csv");
+    let mut state: u64 = 7;
+    let mut unit = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut text = String::from("id,x,y\n");
+    for i in 0..2000 {
+        let (u, v) = (unit(), unit());
+        let radius = (-2.0 * u.ln()).sqrt();
+        let angle = std::f64::consts::TAU * v;
+        text.push_str(&format!(
+            "{i},{:.5},{:.5}\n",
+            radius * angle.cos(),
+            radius * angle.sin()
+        ));
+    }
+    std::fs::write(&cloud, text).unwrap();
+    let (_d2, out2, _) = fit_ok(&cloud, &["-s", "features", "--id-column", "id", "--k", "5"]);
+    let r2 = json(&out2.join("segments.json"))["resampling"].clone();
+    assert!(
+        matches!(r2["reading"].as_str(), Some("unstable" | "doubtful")),
+        "{r2}"
+    );
+    assert!(
+        r2["min_jaccard"].as_f64().unwrap() < r["min_jaccard"].as_f64().unwrap(),
+        "{r2} against {r}"
+    );
+}

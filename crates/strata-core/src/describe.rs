@@ -245,6 +245,7 @@ fn segment_json(
         value,
         attractiveness: Some(attractiveness),
         predicted,
+        resampling: None,
     }
 }
 

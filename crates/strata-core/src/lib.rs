@@ -27,6 +27,7 @@ mod profile;
 mod progress;
 mod projection;
 mod report;
+mod resampling;
 mod segments;
 pub mod select;
 mod settings;

@@ -121,6 +121,10 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
                 attractiveness: s.attractiveness.as_ref().map(|a| (a.score, a.rank)),
                 ambiguous: s.ambiguous,
                 key_traits: s.key_traits.clone(),
+                stability: s
+                    .resampling
+                    .as_ref()
+                    .map(|r| (r.jaccard, r.reading.clone())),
             })
             .collect(),
         value_measure: f
@@ -353,9 +357,15 @@ fn fit_facts(f: &SegmentsFile) -> Vec<Fact> {
         }
         facts.push(Fact::new("Davies–Bouldin", opt(q.davies_bouldin, 3)).hint("lower is better"));
     }
+    if let Some(r) = &f.resampling {
+        facts.push(Fact::new("Stability", r.reading.clone()).hint(format!(
+            "under resampling: weakest segment's Jaccard {:.2} over {} refits",
+            r.min_jaccard, r.runs
+        )));
+    }
     if let Some(st) = &f.stability {
-        facts.push(Fact::new("Stability", st.reading.clone()).hint(format!(
-            "{} restarts agree to ARI ≥ {:.3}",
+        facts.push(Fact::new("Restarts", st.reading.clone()).hint(format!(
+            "{} k-means restarts agree to ARI ≥ {:.3} (the optimiser)",
             st.runs, st.min_agreement
         )));
     }
@@ -404,11 +414,16 @@ fn fit_notes(f: &SegmentsFile) -> Vec<String> {
         .as_ref()
         .is_some_and(|s| s.reading == "unstable")
     {
-        notes.push(
-            "The k-means restarts disagree: the segments depend on the starting points. Read \
-             them with care, or try another k."
+        notes.push(match &f.resampling {
+            Some(r) => format!(
+                "The k-means restarts disagree: some stopped in a worse optimum and the best \
+                 was kept. Under resampling the segments read {} (weakest mean Jaccard {:.2}).",
+                r.reading, r.min_jaccard
+            ),
+            None => "The k-means restarts disagree: the segments depend on the starting points. \
+                     Read them with care, or try another k."
                 .into(),
-        );
+        });
     }
     if let Some(q) = &f.quality
         && q.silhouette_sampled

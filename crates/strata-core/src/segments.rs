@@ -158,6 +158,12 @@ pub(crate) struct KMeansSegments {
     /// The names of the features clustered, and the plugin's state.
     pub features: Vec<String>,
     pub state: String,
+    /// Whether the segments come back when the customers are resampled (a fit's; `None`
+    /// when not measured).
+    pub resampling: Option<(
+        strata_format::segments::Resampling,
+        Vec<strata_format::segments::SegmentResampling>,
+    )>,
 }
 
 /// How customers were put into segments.
@@ -224,6 +230,7 @@ impl Segmentation {
             projection,
             features,
             state,
+            resampling: None,
         })))
     }
 

@@ -59,6 +59,37 @@ pub struct SampleInit {
     pub gap: f64,
 }
 
+/// Stability under resampling (clusterboot's subset scheme): how the segments were tested
+/// and the weakest segment's reading; each segment has its own `resampling`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Resampling {
+    /// How the refits were made.
+    pub scheme: String,
+    /// Refits.
+    pub runs: usize,
+    /// Customers the half-samples were drawn from (a seeded sample of the segmented ones).
+    pub rows: usize,
+    /// The lowest segment's mean Jaccard.
+    pub min_jaccard: f64,
+    /// Its reading: `highly stable`, `stable`, `doubtful` or `unstable`.
+    pub reading: String,
+    /// How a mean Jaccard is read.
+    pub rule: String,
+}
+
+/// One segment's stability under resampling.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentResampling {
+    /// Mean over the refits of its Jaccard coefficient with the best-matching refit cluster.
+    pub jaccard: f64,
+    /// Refits where it dissolved (Jaccard at most 0.5).
+    pub dissolved: usize,
+    /// Refits where it was recovered (Jaccard above 0.75).
+    pub recovered: usize,
+    /// Its reading, as [`Resampling::reading`].
+    pub reading: String,
+}
+
 /// `segments.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SegmentsFile {
@@ -104,9 +135,13 @@ pub struct SegmentsFile {
     /// 10,000 rows, on a seeded sample above), Davies-Bouldin, Calinski-Harabasz.
     #[serde(default)]
     pub quality: Option<strata_quality::Quality>,
-    /// How far the k-means++ restarts agree (adjusted Rand index against the winner).
+    /// How far the k-means++ restarts agree (adjusted Rand index against the winner): a note
+    /// on the optimiser, not on the segments (see `resampling`).
     #[serde(default)]
     pub stability: Option<Stability>,
+    /// Whether the segments come back when the customers are resampled (k-means fits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resampling: Option<Resampling>,
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
     #[serde(default)]
     pub k_selection: Option<crate::select::KSelection>,
@@ -228,6 +263,9 @@ pub struct SegmentJson {
     /// Predicted value and churn risk under the run's value model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted: Option<crate::value::SegmentPrediction>,
+    /// Whether the segment comes back when the customers are resampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resampling: Option<SegmentResampling>,
 }
 
 /// A numeric column in one segment.

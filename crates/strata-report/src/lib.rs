@@ -69,6 +69,8 @@ pub struct Segment {
     pub ambiguous: Option<u64>,
     /// Short phrases saying what sets the segment apart; may be empty.
     pub key_traits: Vec<String>,
+    /// Its mean Jaccard under resampling and that reading (a fit's k-means segments).
+    pub stability: Option<(f64, String)>,
 }
 
 /// One row of the profile heatmap: a numeric column or one level of a categorical column,
@@ -381,6 +383,7 @@ fn segments_section(page: &mut Page, r: &FitReport) {
 
     let value = r.value_measure.is_some();
     let ambiguous = r.segments.iter().any(|s| s.ambiguous.is_some());
+    let stability = r.segments.iter().any(|s| s.stability.is_some());
     let mut head = vec!["segment", "#customers", "#share"];
     if value {
         head.extend(["#share of value", "#value per customer"]);
@@ -388,6 +391,9 @@ fn segments_section(page: &mut Page, r: &FitReport) {
     head.push("#attractiveness");
     if ambiguous {
         head.push("#ambiguous");
+    }
+    if stability {
+        head.push("stability under resampling");
     }
     head.push("what stands out");
     let rows: Vec<Vec<String>> = r
@@ -413,6 +419,12 @@ fn segments_section(page: &mut Page, r: &FitReport) {
             );
             if ambiguous {
                 row.push(s.ambiguous.map_or_else(|| "n/a".into(), int));
+            }
+            if stability {
+                row.push(s.stability.as_ref().map_or_else(
+                    || "n/a".into(),
+                    |(j, reading)| format!("{} (Jaccard {j:.2})", esc(reading)),
+                ));
             }
             row.push(esc(&s.key_traits.join("; ")));
             row

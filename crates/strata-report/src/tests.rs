@@ -14,6 +14,7 @@ fn segment(number: usize, label: &str, size: u64, share: f64) -> Segment {
         attractiveness: Some((80.0 - number as f64, number + 1)),
         ambiguous: Some(3),
         key_traits: vec!["income 86.5 (index 143)".into()],
+        stability: Some((0.91, "highly stable".into())),
     }
 }
 

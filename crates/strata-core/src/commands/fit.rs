@@ -37,8 +37,14 @@ pub struct KMeansSummary {
     pub backend: String,
     /// Silhouette, Davies–Bouldin and Calinski–Harabasz of the exported segments.
     pub quality: strata_quality::Quality,
-    /// How far the restarts agree (`None` with one restart).
+    /// How far the restarts agree (`None` with one restart): a note on the optimiser.
     pub stability: Option<Stability>,
+    /// Whether the segments come back when the customers are resampled, overall and per
+    /// segment (in segment order).
+    pub resampling: Option<(
+        strata_format::segments::Resampling,
+        Vec<strata_format::segments::SegmentResampling>,
+    )>,
     /// The k-selection table (`--k auto`).
     pub k_selection: Option<KSelection>,
 }
@@ -317,6 +323,7 @@ pub fn fit_with_progress(
             backend: c.run.backend.description.clone(),
             quality: c.quality.clone(),
             stability: c.run.stability.clone(),
+            resampling: c.resampling.clone(),
             k_selection: c.run.k_selection.clone(),
         }),
         timings: clock.laps().to_vec(),
@@ -391,6 +398,7 @@ fn kmeans(
         check_k(settings, params.k(), n)?;
     }
     let init_sample = input.init_sample(settings);
+    let features_d = features.d();
     let (matrix, customers, rows) = input.features(settings, info, &features, clock.progress)?;
     clock.lap("features");
 
@@ -404,7 +412,8 @@ fn kmeans(
         init_sample,
     )?;
     let (names, state) = features.into_parts();
-    let seg = Segmentation::kmeans(
+    let k_fit = run.fit.centroids.len() / features_d.max(1);
+    let mut seg = Segmentation::kmeans(
         run,
         settings.privacy().min_segment_size,
         &matrix,
@@ -412,6 +421,26 @@ fn kmeans(
         names,
         state,
     )?;
+    let started = std::time::Instant::now();
+    let resampling =
+        crate::resampling::stability(settings, &matrix, features_d, seg.labels(), seg.k(), k_fit)?;
+    if let Segmentation::KMeans(s) = &mut seg {
+        if let Some((r, per_segment)) = &resampling {
+            info!(
+                "stability under resampling: {} refits in {:.3} s, lowest segment Jaccard {:.3} \
+                 ({}); per segment {:?}",
+                r.runs,
+                started.elapsed().as_secs_f64(),
+                r.min_jaccard,
+                r.reading,
+                per_segment
+                    .iter()
+                    .map(|p| (p.jaccard * 1000.0).round() / 1000.0)
+                    .collect::<Vec<_>>()
+            );
+        }
+        s.resampling = resampling;
+    }
     drop(matrix);
     clock.lap("k-means");
     Ok((seg, customers, rows))

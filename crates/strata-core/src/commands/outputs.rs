@@ -100,6 +100,7 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         init_sample: None,
         quality: None,
         stability: None,
+        resampling: None,
         k_selection: None,
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
@@ -133,6 +134,12 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
             file.init_sample = s.run.sample.clone();
             file.quality = Some(s.quality.clone());
             file.stability = s.run.stability.clone();
+            if let Some((r, per_segment)) = &s.resampling {
+                file.resampling = Some(r.clone());
+                for seg in &mut file.segments {
+                    seg.resampling = per_segment.get(seg.segment).cloned();
+                }
+            }
             file.k_selection = s.run.k_selection.clone();
             file.min_segment_size = min_segment_size;
             file.merged_segments = s.map.merged.clone();
