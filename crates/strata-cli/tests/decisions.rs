@@ -454,6 +454,25 @@ fn stability_under_resampling_tells_real_segments_from_arbitrary_cuts() {
     }
     assert!(stdout.contains("Stability under resampling: "), "{stdout}");
 
+    // Under --k auto every k of the range is measured the same way: on the Mall k = 3 and
+    // k = 5 come back in the half-samples; k = 6 (the fifth group split) does not.
+    let mut auto = MALL_SPEND.to_vec();
+    auto.extend([MALL_COLUMNS, "--k", "auto", "--k-range", "2..8"]);
+    let (_a, out_auto, _) = fit_ok(&mall, &auto);
+    let table = json(&out_auto.join("segments.json"))["k_selection"]["candidates"].clone();
+    let jaccard = |k: u64| {
+        table
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["k"] == k)
+            .unwrap()["min_jaccard"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(jaccard(3) > 0.75 && jaccard(5) > 0.75, "{table}");
+    assert!(jaccard(6) < 0.75 && jaccard(4) < 0.75, "{table}");
+
     // One round cloud (a 2-D standard normal, Box–Muller on a fixed LCG): no segments to find.
     let dir = tempfile::tempdir().unwrap();
     let cloud = dir.path().join("cloud.csv");

@@ -277,6 +277,8 @@ pub(crate) fn select_k(
             iterations: fit.iterations,
             converged: fit.converged,
             min_agreement: stability(&fit.runs, n).map(|s| s.min_agreement),
+            min_jaccard: crate::resampling::stability(settings, eval, d, &fit.labels, k, k)?
+                .map(|(r, _)| r.min_jaccard),
         };
         info!(
             "k = {k}: inertia {:.6e}, silhouette {}, Davies-Bouldin {}, Calinski-Harabasz {}",

@@ -32,8 +32,14 @@ pub struct KCandidate {
     pub iterations: usize,
     /// Whether the winning restart converged within the iteration limit.
     pub converged: bool,
-    /// Lowest adjusted Rand index of a restart against the winning one (`None` with one run).
+    /// Lowest adjusted Rand index of a restart against the winning one (`None` with one run):
+    /// the optimiser's agreement with itself.
     pub min_agreement: Option<f64>,
+    /// The weakest segment's mean Jaccard under resampling (refits on half-samples; see
+    /// `resampling` in segments.json): whether this k's segments come back. `None` when not
+    /// measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_jaccard: Option<f64>,
 }
 
 /// The k-selection table and its outcome.
@@ -83,6 +89,7 @@ mod tests {
 
     fn c(k: usize, silhouette: Option<f64>) -> KCandidate {
         KCandidate {
+            min_jaccard: None,
             k,
             inertia: 1.0,
             silhouette,
