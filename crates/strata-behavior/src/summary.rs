@@ -50,6 +50,9 @@ pub struct SummaryTable {
     pub columns: Vec<(String, Vec<f64>)>,
 }
 
+/// How a behavioural measure is derived from a summary.
+type Measure = fn(&Summary) -> f64;
+
 /// Reads the summary table at `header.path`.
 pub fn read_summary(header: &Header, cols: &SummaryColumns) -> Result<SummaryTable, IngestError> {
     let mut records = Records::open(header)?;
@@ -117,33 +120,33 @@ pub fn read_summary(header: &Header, cols: &SummaryColumns) -> Result<SummaryTab
         });
     }
     let has_monetary = cols.monetary_value.is_some();
-    let repeat = |s: &Summary, v: f64| if s.frequency > 0.0 { v } else { f64::NAN };
-    let derived: [fn(&Summary) -> f64; 6] = [
-        |s| s.t - s.recency,
-        |s| s.frequency + 1.0,
-        |s| s.monetary * s.frequency,
-        |s| s.monetary,
-        |s| s.t,
-        |s| s.recency / s.frequency,
+    // Each measure, whether it needs monetary values, and how it is derived (missing
+    // where it needs a repeat purchase and there is none).
+    let derived: [(bool, Measure); 6] = [
+        (false, |s| s.t - s.recency),
+        (false, |s| s.frequency + 1.0),
+        (true, |s| s.monetary * s.frequency),
+        (true, |s| {
+            if s.frequency > 0.0 {
+                s.monetary
+            } else {
+                f64::NAN
+            }
+        }),
+        (false, |s| s.t),
+        (false, |s| {
+            if s.frequency > 0.0 {
+                s.recency / s.frequency
+            } else {
+                f64::NAN
+            }
+        }),
     ];
     let columns = Behaviour::COLUMNS
         .iter()
         .zip(derived)
-        .enumerate()
-        .filter(|(i, _)| has_monetary || !matches!(i, 2 | 3))
-        .map(|(i, (name, f))| {
-            let values = summaries
-                .iter()
-                .map(|s| {
-                    if matches!(i, 3 | 5) {
-                        repeat(s, f(s))
-                    } else {
-                        f(s)
-                    }
-                })
-                .collect();
-            (name.to_string(), values)
-        })
+        .filter(|(_, (monetary, _))| has_monetary || !monetary)
+        .map(|(name, (_, f))| (name.to_string(), summaries.iter().map(f).collect()))
         .collect();
     Ok(SummaryTable {
         ids: IdColumn::Text {

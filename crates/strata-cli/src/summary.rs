@@ -220,18 +220,10 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     Ok(())
 }
 
-/// A parameter in four decimals, or in scientific notation when that would hide it.
-fn param(x: f64) -> String {
-    if x == 0.0 || (1e-2..1e6).contains(&x.abs()) {
-        format!("{x:.4}")
-    } else {
-        format!("{x:.3e}")
-    }
-}
-
 /// The value model's parameters, with their standard errors.
 fn print_value_model(out: &mut dyn Write, v: &strata_core::ValueModelReport) -> io::Result<()> {
     let one = |name: &str, value: Option<f64>, se: Option<f64>| {
+        let param = strata_core::show_param;
         let se = se.map_or_else(String::new, |e| format!(" ±{}", param(e)));
         format!("{name} {}{se}", value.map_or_else(|| "n/a".into(), param))
     };
@@ -307,17 +299,10 @@ fn print_outcome(
             .iter()
             .find(|x| x.index == s.segment)
             .map_or("", |x| x.label.as_str());
+        let [value, range, lift] = s.cells(kind);
         let mut line = format!(
             "{:>3}  {:>9}  {:>8}  {:>18}  {:>5}",
-            s.segment,
-            s.figure.n,
-            if s.figure.n == 0 {
-                "n/a".into()
-            } else {
-                show(s.figure.value)
-            },
-            interval(s.figure.interval),
-            s.lift.map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+            s.segment, s.figure.n, value, range, lift
         );
         if let Some(e) = &s.treatment {
             line.push_str(&format!(

@@ -223,14 +223,24 @@ pub fn plugin_dir(built: &str, as_name: &str) -> tempfile::TempDir {
 
 /// Runs `strata fit --transactions LOG ARGS` into a fresh folder and asserts success.
 pub fn fit_log(log: &Path, args: &[&str]) -> (tempfile::TempDir, PathBuf, String) {
+    fit_behavioral("--transactions", log, args)
+}
+
+/// Runs `strata fit --strategy behavioral FLAG INPUT ARGS` into a fresh folder (FLAG:
+/// `--transactions` or `--summary`) and asserts success.
+pub fn fit_behavioral(
+    flag: &str,
+    input: &Path,
+    args: &[&str],
+) -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut all = vec![
         "fit",
         "--strategy",
         "behavioral",
-        "--transactions",
-        log.to_str().unwrap(),
+        flag,
+        input.to_str().unwrap(),
     ];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--out", out.to_str().unwrap()]);

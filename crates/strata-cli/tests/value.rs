@@ -320,22 +320,9 @@ fn fit_summary(
     summary: &std::path::Path,
     args: &[&str],
 ) -> (tempfile::TempDir, std::path::PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut all = vec![
-        "fit",
-        "--strategy",
-        "behavioral",
-        "--summary",
-        summary.to_str().unwrap(),
-        "--value-model",
-        "bgnbd",
-    ];
+    let mut all = vec!["--value-model", "bgnbd"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
-    let o = run(&all);
-    assert!(o.status.success(), "{all:?} failed:\n{}", text(&o.stderr));
-    (dir, out, text(&o.stdout))
+    fit_behavioral("--summary", summary, &all)
 }
 
 #[test]

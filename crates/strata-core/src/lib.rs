@@ -65,7 +65,7 @@ pub use settings::{
 };
 pub use strata_format::assignments::AssignmentsFormat;
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
-pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams};
+pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams, show_param};
 pub use strata_ingest::DateFormat;
 pub use strata_outcomes::{Interval, Kind as OutcomeKind, OutcomeReport, SegmentOutcome};
 pub use strata_value::Period;

@@ -57,17 +57,18 @@ fn position(path: &Path, header: &Header, name: &str) -> Result<usize, CoreError
 /// One field as read: its line (or row) and text; `None` when missing.
 type Field = Option<(u64, String)>;
 
-/// The outcome and treatment columns' fields for each customer, in the customers' order.
+/// Where the outcome and treatment columns were read from (for messages).
 struct Raw {
-    /// The file they were read from, and its header (for messages).
+    /// The file, by its header.
     header: Header,
     /// Header positions of the outcome columns, then the treatment column.
     positions: Vec<usize>,
-    /// Per customer, one field per position.
-    rows: Vec<Vec<Field>>,
     /// Customers the outcomes table has no row for (`--outcomes`).
     unmatched: usize,
 }
+
+/// Per position of [`Raw::positions`], each customer's field, in the customers' order.
+type Columns = Vec<Vec<Field>>;
 
 /// The outcome columns evaluated by segment, with the treatment arm per customer.
 pub(crate) struct OutcomeData {
@@ -85,7 +86,7 @@ pub(crate) fn read(
         return Ok(None);
     }
     let names: Vec<&String> = o.columns.iter().chain(&o.treatment).collect();
-    let raw = match &o.file {
+    let (raw, mut fields) = match &o.file {
         None => from_input(settings, customers, &names)?,
         Some(file) => from_file(file, customers, &names)?,
     };
@@ -97,12 +98,7 @@ pub(crate) fn read(
             raw.header.path.display()
         );
     }
-    let column = |j: usize| {
-        raw.rows
-            .iter()
-            .map(|r| r[j].clone())
-            .collect::<Vec<Field>>()
-    };
+    let mut column = |j: usize| std::mem::take(&mut fields[j]);
     let mut columns = Vec::new();
     for (j, name) in o.columns.iter().enumerate() {
         columns.push((name.clone(), typed(&raw, j, column(j))?));
@@ -212,7 +208,7 @@ fn from_input(
     settings: &FitSettings,
     customers: &Customers,
     names: &[&String],
-) -> Result<Raw, CoreError> {
+) -> Result<(Raw, Columns), CoreError> {
     let header = strata_ingest::read_header(&settings.input().path, settings.input().delimiter)?;
     let positions = names
         .iter()
@@ -220,25 +216,31 @@ fn from_input(
         .collect::<Result<Vec<_>, _>>()?;
     let mut records = Records::open(&header)?;
     let mut record = csv::ByteRecord::new();
-    let mut rows = Vec::with_capacity(customers.n());
+    let mut columns: Columns = vec![Vec::with_capacity(customers.n()); positions.len()];
     let mut wanted = customers.lines.iter().peekable();
     while let Some(line) = records.next(&mut record)? {
         let Some(&&next) = wanted.peek() else { break };
         if line == next {
-            rows.push(positions.iter().map(|&i| field(&record, i, line)).collect());
+            for (c, &i) in columns.iter_mut().zip(&positions) {
+                c.push(field(&record, i, line));
+            }
             wanted.next();
         }
     }
-    Ok(Raw {
+    let raw = Raw {
         header,
         positions,
-        rows,
         unmatched: 0,
-    })
+    };
+    Ok((raw, columns))
 }
 
 /// The fields from `file`, one row per customer, joined on the input's id column's name.
-fn from_file(file: &Path, customers: &Customers, names: &[&String]) -> Result<Raw, CoreError> {
+fn from_file(
+    file: &Path,
+    customers: &Customers,
+    names: &[&String],
+) -> Result<(Raw, Columns), CoreError> {
     let header = strata_ingest::read_header(file, None)?;
     let id_name = match &customers.ids {
         IdColumn::Text { name, .. } => name.clone(),
@@ -275,19 +277,18 @@ fn from_file(file: &Path, customers: &Customers, names: &[&String]) -> Result<Ra
     }
     let mut scratch = String::new();
     let mut unmatched = 0;
-    let rows = (0..customers.n())
-        .map(|i| match by_id.get(customers.ids.get(i, &mut scratch)) {
-            Some((_, fields)) => fields.clone(),
-            None => {
-                unmatched += 1;
-                vec![None; positions.len()]
-            }
-        })
-        .collect();
-    Ok(Raw {
+    let mut columns: Columns = vec![Vec::with_capacity(customers.n()); positions.len()];
+    for i in 0..customers.n() {
+        let row = by_id.get(customers.ids.get(i, &mut scratch));
+        unmatched += usize::from(row.is_none());
+        for (j, c) in columns.iter_mut().enumerate() {
+            c.push(row.and_then(|(_, fields)| fields[j].clone()));
+        }
+    }
+    let raw = Raw {
         header,
         positions,
-        rows,
         unmatched,
-    })
+    };
+    Ok((raw, columns))
 }

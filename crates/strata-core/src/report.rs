@@ -207,17 +207,8 @@ fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> Outcom
             .segments
             .iter()
             .map(|s| {
-                vec![
-                    name(s.segment),
-                    int(s.figure.n),
-                    if s.figure.n == 0 {
-                        "n/a".into()
-                    } else {
-                        show(s.figure.value)
-                    },
-                    interval(s.figure.interval),
-                    s.lift.map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
-                ]
+                let [value, range, lift] = s.cells(kind);
+                vec![name(s.segment), int(s.figure.n), value, range, lift]
             })
             .collect(),
         effects: o
@@ -245,13 +236,7 @@ fn outcome_table(f: &SegmentsFile, o: &strata_outcomes::OutcomeReport) -> Outcom
 
 /// A parameter with its standard error, in four significant figures or scientific notation.
 fn estimate(value: f64, se: Option<f64>) -> String {
-    let show = |x: f64| {
-        if x == 0.0 || (1e-2..1e6).contains(&x.abs()) {
-            format!("{x:.4}")
-        } else {
-            format!("{x:.3e}")
-        }
-    };
+    let show = strata_format::value::show_param;
     match se {
         Some(e) => format!("{} ± {}", show(value), show(e)),
         None => show(value),

@@ -60,6 +60,16 @@ pub const PREDICTED_VALUE_BASIS: &str = "predicted CLV per customer (value model
 /// ... and when it is the value measure's past value.
 pub const PAST_VALUE_BASIS: &str = "past value per customer (value measure)";
 
+/// A fitted parameter or standard error as text: four decimals, or scientific notation where
+/// that would hide it (below 0.01 or from a million).
+pub fn show_param(x: f64) -> String {
+    if x == 0.0 || (1e-2..1e6).contains(&x.abs()) {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
 /// A fitted buy-till-you-die value model: BG/NBD for purchases and churn, Gamma-Gamma for
 /// the value of a purchase, and how the per-customer predictions were made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -183,6 +183,22 @@ impl Kind {
     }
 }
 
+impl SegmentOutcome {
+    /// Its rate or mean, 95% interval and lift as text (`n/a` where there is none).
+    pub fn cells(&self, kind: Kind) -> [String; 3] {
+        [
+            if self.figure.n == 0 {
+                "n/a".into()
+            } else {
+                kind.show(self.figure.value)
+            },
+            kind.show_interval(self.figure.interval),
+            self.lift
+                .map_or_else(|| "n/a".into(), |l| format!("{l:.2}")),
+        ]
+    }
+}
+
 impl Test {
     /// The test in words: `chi-square 575.04 on 3 df, p = 2.598e-124` (with its caveat).
     pub fn describe(&self) -> String {

@@ -10,8 +10,8 @@ use tracing::info;
 
 use super::customers::{Customers, ReadAs, customer_plan};
 use super::rows::{
-    all_dropped_error, check_categories, complete_rows, data_error, drop_incomplete,
-    no_values_error, report_imputed, set_aside_text_columns,
+    all_dropped_error, check_categories, complete_rows, data_error, keep_rows, no_values_error,
+    report_imputed, set_aside_text_columns,
 };
 use crate::predict::ValueInput;
 use crate::progress::Progress;
@@ -103,10 +103,11 @@ impl Held {
                     }
                 }
                 MissingPolicy::Drop => {
+                    // The same rows leave the value model's summaries.
                     if let Some(keep) = complete_rows(&table) {
                         value = value.map(|v| v.filter(&keep));
+                        (table, rows_dropped) = keep_rows(&table, &keep);
                     }
-                    (table, rows_dropped) = drop_incomplete(table);
                     info!("dropped {rows_dropped} rows with a missing value (--missing drop)");
                     if table.n_rows == 0 {
                         return Err(all_dropped_error(path));
