@@ -25,25 +25,28 @@ pub fn print_k_selection(out: &mut dyn Write, s: &KSelection) -> io::Result<()> 
     )?;
     writeln!(
         out,
-        "{:>4}  {:>14}  {:>10}  {:>14}  {:>17}  {:>9}  {:>9}",
+        "{:>4}  {:>14}  {:>10}  {:>14}  {:>17}  {:>9}  {:>8}  {:>9}",
         "k",
         "INERTIA",
         "SILHOUETTE",
         "DAVIES-BOULDIN",
         "CALINSKI-HARABASZ",
         "RESAMPLED",
+        "SMALLEST",
         "RESTARTS"
     )?;
     for c in &s.candidates {
         writeln!(
             out,
-            "{:>4}  {:>14.6e}  {:>10}  {:>14}  {:>17}  {:>9}  {:>9}{}",
+            "{:>4}  {:>14.6e}  {:>10}  {:>14}  {:>17}  {:>9}  {:>8}  {:>9}{}",
             c.k,
             c.inertia,
             num(c.silhouette, 4),
             num(c.davies_bouldin, 4),
             num(c.calinski_harabasz, 1),
             num(c.min_jaccard, 3),
+            c.min_share
+                .map_or_else(|| "n/a".to_owned(), |s| format!("{:.1}%", s * 100.0)),
             num(c.min_agreement, 3),
             if c.k == s.chosen {
                 "  <- recommended"
@@ -52,11 +55,24 @@ pub fn print_k_selection(out: &mut dyn Write, s: &KSelection) -> io::Result<()> 
             }
         )?;
     }
-    writeln!(out, "Recommended k = {} (rule: {}).", s.chosen, s.rule)?;
+    writeln!(out, "Recommended k = {}: {}.", s.chosen, s.reason)?;
+    if let Some(r) = &s.runner_up {
+        writeln!(out, "Runner-up k = {}: {}.", r.k, r.why)?;
+    }
+    if let Some(r) = &s.null_reference {
+        writeln!(out, "Against structureless data: {}.", r.reading)?;
+    }
+    writeln!(
+        out,
+        "Rule: {} (minimum share {:.1}%, --min-share).",
+        s.rule,
+        s.min_share * 100.0
+    )?;
     writeln!(
         out,
         "RESAMPLED: the weakest segment's mean Jaccard over 20 refits on half-samples (above \
-         0.75 stable); RESTARTS: the restarts' lowest agreement (the optimiser's)."
+         0.75 stable); SMALLEST: the smallest segment's share; RESTARTS: the restarts' lowest \
+         agreement (the optimiser's)."
     )?;
     Ok(())
 }

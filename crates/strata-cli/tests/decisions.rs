@@ -5,10 +5,24 @@ use crate::util::*;
 const MALL_SPEND: [&str; 5] = ["-s", "features", "--id-column", "CustomerID", "--map"];
 const MALL_COLUMNS: &str = "features=Annual Income (k$),Spending Score (1-100)";
 
-/// The rule stated in the output, applied again here to the table: the highest silhouette,
-/// then the smallest k within 0.01 of it.
+/// The rule stated in the output, applied again here to the table: the largest k whose
+/// weakest segment's resampled Jaccard is above 0.75 and whose smallest segment holds at least
+/// the minimum share; when none passes, the highest silhouette, then the smallest k within
+/// 0.01 of it.
 fn recommended(table: &serde_json::Value) -> u64 {
     let rows = table["candidates"].as_array().unwrap();
+    let min_share = table["min_share"].as_f64().unwrap();
+    let passing = rows
+        .iter()
+        .filter(|c| {
+            c["min_jaccard"].as_f64().is_some_and(|j| j > 0.75)
+                && c["min_share"].as_f64().is_some_and(|s| s >= min_share)
+        })
+        .map(|c| c["k"].as_u64().unwrap())
+        .max();
+    if let Some(k) = passing {
+        return k;
+    }
     let best = rows
         .iter()
         .filter_map(|c| c["silhouette"].as_f64())
@@ -54,7 +68,7 @@ fn choose_k_and_fit_k_auto_agree_and_match_a_fixed_k_fit() {
         (Some(200), Some(200))
     );
     assert!(
-        stdout.contains("Recommended k = 5 (rule: highest silhouette"),
+        stdout.contains("Recommended k = 5: k = 5 is the largest k whose segments are all stable"),
         "{stdout}"
     );
     // Inertia falls as k grows (each k is the best of its restarts on the same data).
@@ -472,6 +486,20 @@ fn stability_under_resampling_tells_real_segments_from_arbitrary_cuts() {
     };
     assert!(jaccard(3) > 0.75 && jaccard(5) > 0.75, "{table}");
     assert!(jaccard(6) < 0.75 && jaccard(4) < 0.75, "{table}");
+    // So the rule picks 5, with 3 as the runner-up, and 5 segments leave far less spread
+    // within them than a single blob of the same covariance cut into 5.
+    let sel = json(&out_auto.join("segments.json"))["k_selection"].clone();
+    assert_eq!((sel["chosen"].as_u64(), recommended(&sel)), (Some(5), 5));
+    assert_eq!(sel["runner_up"]["k"], 3, "{sel}");
+    let null = &sel["null_reference"];
+    assert_eq!(
+        (null["structure"].as_bool(), null["k"].as_u64()),
+        (Some(true), Some(5))
+    );
+    assert!(
+        null["within_share"].as_f64().unwrap() < null["reference_min"].as_f64().unwrap(),
+        "{null}"
+    );
 
     // One round cloud (a 2-D standard normal, Box–Muller on a fixed LCG): no segments to find.
     let dir = tempfile::tempdir().unwrap();
@@ -483,18 +511,18 @@ fn stability_under_resampling_tells_real_segments_from_arbitrary_cuts() {
             .wrapping_add(1_442_695_040_888_963_407);
         ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     };
-    let mut text = String::from("id,x,y\n");
+    let mut csv = String::from("id,x,y\n");
     for i in 0..2000 {
         let (u, v) = (unit(), unit());
         let radius = (-2.0 * u.ln()).sqrt();
         let angle = std::f64::consts::TAU * v;
-        text.push_str(&format!(
+        csv.push_str(&format!(
             "{i},{:.5},{:.5}\n",
             radius * angle.cos(),
             radius * angle.sin()
         ));
     }
-    std::fs::write(&cloud, text).unwrap();
+    std::fs::write(&cloud, csv).unwrap();
     let (_d2, out2, _) = fit_ok(&cloud, &["-s", "features", "--id-column", "id", "--k", "5"]);
     let r2 = json(&out2.join("segments.json"))["resampling"].clone();
     assert!(
@@ -505,4 +533,80 @@ fn stability_under_resampling_tells_real_segments_from_arbitrary_cuts() {
         r2["min_jaccard"].as_f64().unwrap() < r["min_jaccard"].as_f64().unwrap(),
         "{r2} against {r}"
     );
+
+    // Asked to choose k, on the cloud the rule still names a k (k = 2 and 3 come back in the
+    // half-samples: k-means cuts a round blob the same way every time), but the check against
+    // single Gaussian blobs says there is no good k.
+    let o = run(&[
+        "choose-k",
+        "-s",
+        "features",
+        "--id-column",
+        "id",
+        "--k-range",
+        "2..8",
+        cloud.to_str().unwrap(),
+        "--json",
+        dir.path().join("k.json").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("Against structureless data: no good k"),
+        "{stdout}"
+    );
+    let sel = json(&dir.path().join("k.json"));
+    assert_eq!(sel["null_reference"]["structure"], false, "{sel}");
+    assert_eq!(sel["chosen"].as_u64(), Some(recommended(&sel)));
+}
+
+/// The full Online Retail log: silhouette alone picks k = 2 (0.2857 against 0.2826 at k = 6),
+/// a "low-value" and a "high-value" half. Stability under resampling with the 2% minimum share
+/// picks more: k = 5 comes back in the half-samples but its smallest segment is 26 customers
+/// (0.6%), so k = 4, with the reason and the runner-up stated.
+#[test]
+fn k_auto_on_the_full_online_retail_log_chooses_more_than_two_segments() {
+    let log = shared("online_retail/online_retail.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("k.json");
+    let o = run(&[
+        "choose-k",
+        "-s",
+        "behavioral",
+        "--transactions",
+        log.to_str().unwrap(),
+        "--json",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    let sel = json(&table);
+    let by_silhouette = sel["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            a["silhouette"]
+                .as_f64()
+                .partial_cmp(&b["silhouette"].as_f64())
+                .unwrap()
+        })
+        .unwrap()["k"]
+        .clone();
+    assert_eq!(by_silhouette, 2, "{sel}");
+    let chosen = sel["chosen"].as_u64().unwrap();
+    assert_eq!(chosen, recommended(&sel));
+    assert!(chosen > 2, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Recommended k = {chosen}: k = {chosen} is the largest k whose segments are all \
+             stable under resampling"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Runner-up k = "), "{stdout}");
+    let five = &sel["candidates"][3];
+    assert_eq!(five["k"], 5);
+    assert!(five["min_share"].as_f64().unwrap() < 0.02, "{five}");
+    assert_eq!(sel["null_reference"]["structure"], true, "{sel}");
 }

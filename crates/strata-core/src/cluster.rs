@@ -279,6 +279,7 @@ pub(crate) fn select_k(
             min_agreement: stability(&fit.runs, n).map(|s| s.min_agreement),
             min_jaccard: crate::resampling::stability(settings, eval, d, &fit.labels, k, k)?
                 .map(|(r, _)| r.min_jaccard),
+            min_share: fit.counts.iter().min().map(|&c| c as f64 / n as f64),
         };
         info!(
             "k = {k}: inertia {:.6e}, silhouette {}, Davies-Bouldin {}, Calinski-Harabasz {}",
@@ -294,8 +295,20 @@ pub(crate) fn select_k(
         fit.second = Vec::new();
         fits.push(fit);
     }
-    let chosen = crate::select::recommend(&candidates).expect("the range is not empty");
-    info!("--k auto chose k = {chosen} ({})", crate::select::RULE);
+    let min_share = settings.cluster().min_share;
+    let pick = crate::select::recommend(&candidates, min_share).expect("the range is not empty");
+    let chosen = pick.chosen;
+    info!("--k auto chose k = {chosen}: {}", pick.reason);
+    let null_reference = crate::null_reference::check(
+        settings,
+        eval,
+        d,
+        chosen,
+        candidates[chosen - range.start()].inertia,
+    )?;
+    if let Some(r) = &null_reference {
+        info!("against structureless references: {}", r.reading);
+    }
     let mut fit = fits.swap_remove(chosen - range.start());
     drop(fits);
     observer.quiet_runs = false;
@@ -314,6 +327,10 @@ pub(crate) fn select_k(
         silhouette_seed: silhouette.1,
         candidates,
         chosen,
+        min_share,
+        reason: pick.reason,
+        runner_up: pick.runner_up,
+        null_reference,
     };
     Ok((selection, fit))
 }

@@ -19,6 +19,7 @@ mod error;
 mod features;
 mod input;
 mod model;
+mod null_reference;
 mod outcomes;
 mod output;
 mod predict;

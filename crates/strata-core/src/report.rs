@@ -146,10 +146,24 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
                     silhouette: c.silhouette,
                     davies_bouldin: c.davies_bouldin,
                     calinski_harabasz: c.calinski_harabasz,
+                    stability: c.min_jaccard,
+                    smallest: c.min_share,
                 })
                 .collect(),
             chosen: sel.chosen,
-            rule: sel.rule.clone(),
+            rule: format!("{} (minimum share {:.1}%)", sel.rule, sel.min_share * 100.0),
+            reasons: std::iter::once(format!("Chosen k = {}: {}.", sel.chosen, sel.reason))
+                .chain(
+                    sel.runner_up
+                        .iter()
+                        .map(|r| format!("Runner-up k = {}: {}.", r.k, r.why)),
+                )
+                .chain(
+                    sel.null_reference
+                        .iter()
+                        .map(|r| format!("Against structureless data: {}.", r.reading)),
+                )
+                .collect(),
             note: if sel.sampled {
                 format!(
                     "Every k was fitted on a sample of {} rows (the streamed fit's k-means++ \
@@ -385,6 +399,14 @@ fn fit_notes(f: &SegmentsFile) -> Vec<String> {
              profiles are these customers'.",
             s.model, s.fitted_with
         ));
+    }
+    if let Some(r) = f
+        .k_selection
+        .as_ref()
+        .and_then(|s| s.null_reference.as_ref())
+        .filter(|r| !r.structure)
+    {
+        notes.push(format!("--k auto: {}.", r.reading));
     }
     for m in &f.merged_segments {
         notes.push(format!(

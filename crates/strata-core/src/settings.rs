@@ -265,6 +265,9 @@ pub struct ClusterSettings {
     /// `--k auto`: every k of this range is fitted and scored, and one is recommended by the
     /// rule in [`crate::select`]; the fit goes on with it.
     pub k_range: Option<std::ops::RangeInclusive<usize>>,
+    /// `--k auto`: the smallest share of the customers every segment of a chosen k must hold
+    /// (`--min-share`), in [0, 0.5).
+    pub min_share: f64,
     /// Random seed for k-means++ seeding and for the silhouette's sample (`--seed`).
     pub seed: u64,
     /// Most Lloyd steps per k-means run (`--max-iter`), at least 1.
@@ -391,6 +394,7 @@ impl FitSettings {
                     mode: Mode::Kmeans,
                     k: None,
                     k_range: None,
+                    min_share: crate::select::DEFAULT_MIN_SHARE,
                     seed: DEFAULT_SEED,
                     max_iter: DEFAULT_MAX_ITER,
                     tol: DEFAULT_TOL,
@@ -509,6 +513,12 @@ impl FitSettingsBuilder {
     /// `--k auto --k-range LO..HI`: choose k in this range (checked in [`build`](Self::build)).
     pub fn k_range(mut self, r: Option<std::ops::RangeInclusive<usize>>) -> Self {
         self.s.cluster.k_range = r;
+        self
+    }
+    /// `--min-share`: the smallest share of the customers each segment of a chosen k must
+    /// hold (checked in [`build`](Self::build)).
+    pub fn min_share(mut self, v: f64) -> Self {
+        self.s.cluster.min_share = v;
         self
     }
     /// Sets the k-means++ seed (`--seed`).
@@ -683,6 +693,12 @@ impl FitSettingsBuilder {
                     "--mode rfm has its 11 named segments; --k auto applies to k-means only".into(),
                 );
             }
+        }
+        if !(0.0..0.5).contains(&s.cluster.min_share) {
+            return bad(format!(
+                "--min-share must be a fraction in [0, 0.5), e.g. 0.02 for 2% (got {})",
+                s.cluster.min_share
+            ));
         }
         if s.cluster.max_iter == 0 {
             return bad("--max-iter must be at least 1".into());

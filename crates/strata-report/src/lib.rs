@@ -131,6 +131,10 @@ pub struct KPoint {
     pub davies_bouldin: Option<f64>,
     /// Calinski–Harabasz index; `None` where undefined.
     pub calinski_harabasz: Option<f64>,
+    /// The weakest segment's mean Jaccard under resampling; `None` when not measured.
+    pub stability: Option<f64>,
+    /// The smallest segment's share of the customers.
+    pub smallest: Option<f64>,
 }
 
 /// The k-selection table with the choice and its rule.
@@ -142,6 +146,8 @@ pub struct KSelection {
     pub chosen: usize,
     /// How the k was chosen, in a phrase (shown as "Rule: …").
     pub rule: String,
+    /// Why this k, the runner-up and the check against structureless data, a sentence each.
+    pub reasons: Vec<String>,
     /// What the candidates were fitted and scored on, e.g. a sample.
     pub note: String,
 }
@@ -801,6 +807,9 @@ fn k_section(page: &mut Page, sel: &KSelection) {
                 opt(c.silhouette, 4),
                 opt(c.davies_bouldin, 4),
                 opt(c.calinski_harabasz, 1),
+                opt(c.stability, 3),
+                c.smallest
+                    .map_or_else(|| "n/a".into(), |s| format!("{:.1}%", s * 100.0)),
             ]
         })
         .collect();
@@ -811,10 +820,14 @@ fn k_section(page: &mut Page, sel: &KSelection) {
             "#silhouette",
             "#Davies–Bouldin",
             "#Calinski–Harabasz",
+            "#stability under resampling (weakest segment)",
+            "#smallest segment",
         ],
         &rows,
     ));
-    page.notes(&[format!("Rule: {}.", sel.rule), sel.note.clone()]);
+    let mut notes = sel.reasons.clone();
+    notes.extend([format!("Rule: {}.", sel.rule), sel.note.clone()]);
+    page.notes(&notes);
     page.end_section();
 }
 

@@ -64,10 +64,13 @@ fn fit_report() -> FitReport {
                     silhouette: Some(0.3 + 0.01 * k as f64),
                     davies_bouldin: Some(0.7),
                     calinski_harabasz: None,
+                    stability: Some(0.8),
+                    smallest: Some(0.1),
                 })
                 .collect(),
             chosen: 4,
             rule: "highest silhouette".into(),
+            reasons: vec!["k = 4 is the largest stable k".into()],
             note: "on every row".into(),
         }),
         outcomes: vec![OutcomeTable {
