@@ -239,6 +239,17 @@ pub struct FitArgs {
     /// assignments.csv has the ratio and the flag; segments.json counts the flagged per segment.
     #[arg(long, value_name = "R", default_value_t = strata_core::DEFAULT_AMBIGUOUS_RATIO)]
     pub ambiguous_ratio: f64,
+    /// Print each segment's rule, a short filter over the input columns in the data's units
+    /// ("Annual Income (k$) > 69.5 and Spending Score (1-100) <= 40.5") with its precision
+    /// (of the customers it catches, the share in the segment) and recall (of the segment,
+    /// the share it catches), and write them as SQL WHERE clauses to segment_rules.sql for a
+    /// CRM or ads tool. segments.json and the report carry the rules either way. Rules come
+    /// from a one-vs-rest decision tree per segment; streamed fits have none.
+    #[arg(long, help_heading = "Output")]
+    pub rules: bool,
+    /// The depth of the rules' trees: at most this many conditions per alternative.
+    #[arg(long, value_name = "N", default_value_t = strata_core::DEFAULT_RULES_DEPTH, help_heading = "Output")]
+    pub rules_depth: usize,
     /// No exported segment with fewer customers than N: smaller ones are merged into the
     /// segment whose centroid is nearest among the larger ones (said in the summary and in
     /// segments.json), so exported segments cannot single people out.
@@ -720,6 +731,7 @@ impl FitArgs {
             .max_categories(self.max_categories)
             .init_sample(self.init_sample)
             .ambiguous_ratio(self.ambiguous_ratio)
+            .rules(self.rules, self.rules_depth)
             .assignments_format(self.format.into())
             .min_segment_size(self.min_segment_size)
             .value_model(self.value.settings(self.data.summary.is_some())?)

@@ -110,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 d.write(&settings.output().folder, &mut wrote)?;
             }
             let mut out = std::io::stdout().lock();
-            summary::print(&mut out, &report)?;
+            summary::print(&mut out, &report, settings.output().rules)?;
             out.write_all(&wrote)?;
             Ok(())
         }

@@ -77,7 +77,8 @@ pub fn print_k_selection(out: &mut dyn Write, s: &KSelection) -> io::Result<()> 
     Ok(())
 }
 
-pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
+/// The fit's summary; `rules`: with each segment's rule (`--rules`).
+pub fn print(out: &mut dyn Write, r: &FitReport, rules: bool) -> io::Result<()> {
     if let Some(t) = &r.transactions {
         writeln!(
             out,
@@ -212,6 +213,9 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
     for o in &r.outcomes {
         print_outcome(out, o, &r.segments)?;
     }
+    if let (true, Some((how, each))) = (rules, &r.rules) {
+        print_rules(out, how, each)?;
+    }
     segments_and_files(
         out,
         &r.segments,
@@ -234,6 +238,38 @@ pub fn print(out: &mut dyn Write, r: &FitReport) -> io::Result<()> {
         .collect();
     writeln!(out, "Time: {}.", times.join(", "))?;
     Ok(())
+}
+
+/// Each segment's rule with its precision and recall.
+fn print_rules(
+    out: &mut dyn Write,
+    how: &strata_core::RulesReport,
+    each: &[strata_core::SegmentRule],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Segment rules (decision trees of depth <= {} on {}{}; PRECISION: of the customers a \
+         rule catches, the share in the segment; RECALL: of the segment, the share caught):",
+        how.max_depth,
+        how.columns.join(", "),
+        if how.sampled {
+            format!(", grown on a sample of {} customers", how.rows)
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(out, "{:>4}  {:>9}  {:>6}  RULE", "#", "PRECISION", "RECALL")?;
+    let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    for (s, rule) in each.iter().enumerate() {
+        writeln!(
+            out,
+            "{s:>4}  {:>9}  {:>6}  {}",
+            pct(rule.precision),
+            pct(rule.recall),
+            rule.text
+        )?;
+    }
+    writeln!(out)
 }
 
 /// The value model's parameters, with their standard errors.

@@ -630,3 +630,69 @@ fn exported_sql_scores_in_postgresql_as_assign_does() {
     }
     assert_eq!(differ, 0, "every customer scored as assign does");
 }
+
+/// segment_rules.sql run as it is in PostgreSQL (its table renamed) selects, per segment,
+/// exactly the customers segments.json says the rule catches, and as many of the segment's:
+/// numeric ranges, categories and missing values (NULL) read as Strata reads them.
+#[test]
+fn segment_rules_sql_selects_in_postgresql_what_the_rules_say() {
+    let Some(url) = server() else { return };
+    let mut c = client(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("customers.csv");
+    synth_to(&csv, "demographic", 5_000, 12);
+    load(
+        &mut c,
+        "strata_rules_customers",
+        DEMOGRAPHIC,
+        &std::fs::read(&csv).unwrap(),
+    );
+    let (_d, out, _) = fit_ok(
+        &csv,
+        &[
+            "-s",
+            "demographic",
+            "--id-column",
+            "customer_id",
+            "--k",
+            "5",
+            "--rules",
+        ],
+    );
+    let sql = std::fs::read_to_string(out.join("segment_rules.sql")).unwrap();
+    let statements: Vec<&str> = sql
+        .split(';')
+        .map(str::trim)
+        .filter(|s| s.contains("SELECT"))
+        .collect();
+    let seg = json(&out.join("segments.json"));
+    assert_eq!(statements.len(), seg["k"].as_u64().unwrap() as usize);
+    let segment_of: std::collections::HashMap<String, String> =
+        read_csv(&out.join("assignments.csv"))[1..]
+            .iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+    let mut segments: Vec<serde_json::Value> = seg["segments"].as_array().unwrap().clone();
+    segments.sort_by_key(|s| s["segment"].as_u64());
+    for (s, statement) in segments.iter().zip(&statements) {
+        let query = statement.replace("FROM customers", "FROM strata_rules_customers");
+        let rows = c.query(query.as_str(), &[]).unwrap();
+        let ids: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        let number = s["segment"].as_u64().unwrap().to_string();
+        let inside = ids.iter().filter(|id| segment_of[*id] == number).count();
+        assert_eq!(
+            ids.len() as u64,
+            s["rule"]["caught"].as_u64().unwrap(),
+            "{query}"
+        );
+        assert_eq!(
+            inside as u64,
+            s["rule"]["caught_in_segment"].as_u64().unwrap(),
+            "{query}"
+        );
+    }
+    assert!(
+        sql.contains(" = '") || sql.contains(" <> '"),
+        "some rule tests a category:\n{sql}"
+    );
+}

@@ -37,6 +37,8 @@ mod psychographic;
 mod value;
 // KPIs and campaign tests by segment (`--outcome`, `--treatment`).
 mod outcomes;
+// Segment rules a CRM can apply (`--rules`) against scikit-learn.
+mod rules;
 // Personal columns, pseudonyms, --min-segment-size.
 mod privacy;
 // report.html in headless Chromium.

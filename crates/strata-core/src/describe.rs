@@ -246,6 +246,7 @@ fn segment_json(
         attractiveness: Some(attractiveness),
         predicted,
         resampling: None,
+        rule: None,
     }
 }
 

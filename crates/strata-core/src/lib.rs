@@ -29,6 +29,7 @@ mod progress;
 mod projection;
 mod report;
 mod resampling;
+mod rules;
 mod segments;
 pub mod select;
 mod settings;
@@ -57,6 +58,8 @@ pub use output::{
 };
 pub use profile::{SegmentProfile, key_traits};
 pub use progress::{NoProgress, Progress};
+/// The rule trees' default depth (`--rules-depth`).
+pub const DEFAULT_RULES_DEPTH: usize = strata_rules::DEFAULT_MAX_DEPTH;
 pub use settings::{
     BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_AT_RISK_BELOW, DEFAULT_INIT_SAMPLE,
     DEFAULT_K_RANGE, DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings,
@@ -65,6 +68,7 @@ pub use settings::{
     parse_k_range, parse_option,
 };
 pub use strata_format::assignments::AssignmentsFormat;
+pub use strata_format::rules::{RulesReport, SegmentRule};
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams, show_param};
 pub use strata_ingest::DateFormat;

@@ -5,7 +5,8 @@
 /// Callbacks from a running fit, on the thread that called
 /// [`fit_with_progress`](crate::fit_with_progress).
 pub trait Progress {
-    /// A stage starts: "ingest", "features", "k-means", "rfm scores", "profiles" or "output".
+    /// A stage starts: "ingest", "features", "k-means", "rfm scores", "value model",
+    /// "outcomes", "rules", "profiles" or "output".
     fn stage(&self, _name: &'static str) {}
     /// Bytes of the input file read so far, out of `total`.
     fn bytes(&self, _done: u64, _total: u64) {}

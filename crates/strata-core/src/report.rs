@@ -125,8 +125,21 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
                     .resampling
                     .as_ref()
                     .map(|r| (r.jaccard, r.reading.clone())),
+                rule: s
+                    .rule
+                    .as_ref()
+                    .map(|r| (r.text.clone(), r.precision, r.recall)),
             })
             .collect(),
+        rules_method: f.rules.as_ref().map(|r| {
+            format!(
+                "{}; trees grown on {}{} customers, precision and recall on all {}",
+                r.method,
+                if r.sampled { "a sample of " } else { "all " },
+                int(r.rows as u64),
+                int(r.evaluated_on)
+            )
+        }),
         value_measure: f
             .value_measure
             .as_ref()

@@ -307,7 +307,15 @@ pub struct OutputSettings {
     pub ambiguous_ratio: f64,
     /// How the assignments are stored (`--format`): `assignments.csv`, `.parquet` or `.arrows`.
     pub format: AssignmentsFormat,
+    /// `--rules`: print each segment's rule and write `segment_rules.sql` (segments.json and
+    /// the report always carry the rules).
+    pub rules: bool,
+    /// The rule trees' depth limit (`--rules-depth`), 1 to [`MAX_RULES_DEPTH`].
+    pub rules_depth: usize,
 }
+
+/// The deepest rule tree `--rules-depth` allows: deeper rules are no longer short.
+pub const MAX_RULES_DEPTH: usize = 6;
 
 /// A secret key for pseudonymizing ids; never printed (its `Debug` says only its length).
 #[derive(Clone, PartialEq, Eq)]
@@ -410,6 +418,8 @@ impl FitSettings {
                 output: OutputSettings {
                     folder: out.into(),
                     ambiguous_ratio: DEFAULT_AMBIGUOUS_RATIO,
+                    rules: false,
+                    rules_depth: strata_rules::DEFAULT_MAX_DEPTH,
                     format: AssignmentsFormat::Csv,
                 },
                 value: None,
@@ -617,6 +627,12 @@ impl FitSettingsBuilder {
         self.s.cluster.init_sample = v;
         self
     }
+    /// `--rules` (print the rules, write `segment_rules.sql`) and `--rules-depth`.
+    pub fn rules(mut self, write: bool, depth: usize) -> Self {
+        self.s.output.rules = write;
+        self.s.output.rules_depth = depth;
+        self
+    }
     /// Sets the distance ratio above which a customer is ambiguous (`--ambiguous-ratio`).
     pub fn ambiguous_ratio(mut self, v: f64) -> Self {
         self.s.output.ambiguous_ratio = v;
@@ -708,6 +724,12 @@ impl FitSettingsBuilder {
         }
         if s.input.prep_sample_mb == 0 {
             return bad("--prep-sample must be at least 1 (MB)".into());
+        }
+        if !(1..=MAX_RULES_DEPTH).contains(&s.output.rules_depth) {
+            return bad(format!(
+                "--rules-depth must be 1 to {MAX_RULES_DEPTH} (got {})",
+                s.output.rules_depth
+            ));
         }
         if !(s.output.ambiguous_ratio > 0.0 && s.output.ambiguous_ratio <= 1.0) {
             return bad(format!(

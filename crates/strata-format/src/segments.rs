@@ -142,6 +142,9 @@ pub struct SegmentsFile {
     /// Whether the segments come back when the customers are resampled (k-means fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampling: Option<Resampling>,
+    /// How each segment's `rule` was found (fits that hold their customers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<crate::rules::RulesReport>,
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
     #[serde(default)]
     pub k_selection: Option<crate::select::KSelection>,
@@ -266,6 +269,9 @@ pub struct SegmentJson {
     /// Whether the segment comes back when the customers are resampled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampling: Option<SegmentResampling>,
+    /// A rule over the input columns that picks the segment, with its precision and recall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::rules::SegmentRule>,
 }
 
 /// A numeric column in one segment.

@@ -71,6 +71,9 @@ pub struct Segment {
     pub key_traits: Vec<String>,
     /// Its mean Jaccard under resampling and that reading (a fit's k-means segments).
     pub stability: Option<(f64, String)>,
+    /// A rule over the input columns that picks it: the rule in words, its precision and
+    /// recall (`None` where undefined).
+    pub rule: Option<(String, Option<f64>, Option<f64>)>,
 }
 
 /// One row of the profile heatmap: a numeric column or one level of a categorical column,
@@ -181,6 +184,8 @@ pub struct FitReport {
     pub value_model: Option<ValueModel>,
     /// Outcome columns by segment (KPIs and campaign tests); empty without `--outcome`.
     pub outcomes: Vec<OutcomeTable>,
+    /// How the segments' rules were found, in a sentence; `None` without rules.
+    pub rules_method: Option<String>,
 }
 
 /// One outcome's section: a sentence for the whole base, the test, and tables (text cells,
@@ -311,6 +316,9 @@ pub fn render_fit(r: &FitReport) -> String {
     page.end_section();
 
     segments_section(&mut page, r);
+    if let Some(method) = &r.rules_method {
+        rules_section(&mut page, r, method);
+    }
     if let Some(v) = &r.value_model {
         value_section(&mut page, v);
     }
@@ -437,6 +445,35 @@ fn segments_section(page: &mut Page, r: &FitReport) {
         })
         .collect();
     page.raw(&table(&head, &rows));
+    page.end_section();
+}
+
+fn rules_section(page: &mut Page, r: &FitReport, method: &str) {
+    page.section(
+        "rules",
+        "Segment rules a CRM can apply",
+        "A short filter over the input columns, in the data's own units, that picks each \
+         segment. Precision: of the customers the rule catches, the share in the segment; \
+         recall: of the segment, the share the rule catches. `strata fit --rules` writes them \
+         as SQL (segment_rules.sql).",
+    );
+    let share = |v: Option<f64>| v.map_or_else(|| "n/a".into(), pct);
+    let rows: Vec<Vec<String>> = r
+        .segments
+        .iter()
+        .filter_map(|s| {
+            s.rule.as_ref().map(|(text, precision, recall)| {
+                vec![
+                    esc(&segment_name(s)),
+                    esc(text),
+                    share(*precision),
+                    share(*recall),
+                ]
+            })
+        })
+        .collect();
+    page.raw(&table(&["segment", "rule", "#precision", "#recall"], &rows));
+    page.notes(&[format!("Method: {method}.")]);
     page.end_section();
 }
 

@@ -15,6 +15,11 @@ fn segment(number: usize, label: &str, size: u64, share: f64) -> Segment {
         ambiguous: Some(3),
         key_traits: vec!["income 86.5 (index 143)".into()],
         stability: Some((0.91, "highly stable".into())),
+        rule: Some((
+            format!("income > 72.5 and age <= {}", 40 + number),
+            Some(0.93),
+            None,
+        )),
     }
 }
 
@@ -73,6 +78,7 @@ fn fit_report() -> FitReport {
             reasons: vec!["k = 4 is the largest stable k".into()],
             note: "on every row".into(),
         }),
+        rules_method: Some("one-vs-rest <trees>".into()),
         outcomes: vec![OutcomeTable {
             title: "converted <rate>".into(),
             lines: vec!["13.2% overall".into()],
@@ -233,6 +239,9 @@ fn a_fit_report_has_every_chart() {
     let map = figures(&html)[4];
     assert_eq!(map.matches("<circle ").count(), 102);
     assert!(html.contains("3 more rows"), "omitted rows are said");
+    // Each segment's rule, with its precision; an undefined recall is said, not drawn.
+    assert!(html.contains("income &gt; 72.5 and age &lt;= 41") && html.contains("93.0%"));
+    assert!(html.contains("Method: one-vs-rest &lt;trees&gt;."));
 }
 
 #[test]
@@ -249,6 +258,7 @@ fn missing_parts_are_said_not_drawn() {
     r.k_selection = None;
     r.value_model = None;
     r.outcomes = Vec::new();
+    r.rules_method = None;
     r.value_measure = None;
     for s in &mut r.segments {
         s.value_share = None;
@@ -260,6 +270,7 @@ fn missing_parts_are_said_not_drawn() {
     assert!(html.contains("No segment has an attractiveness score."));
     assert!(!html.contains("chart-k-0") && !html.contains("chart-map"));
     assert!(!html.contains("share of value"));
+    assert!(!html.contains("Segment rules"));
 }
 
 #[test]

@@ -675,6 +675,7 @@ pub(crate) fn scored_outputs(
         attractiveness_value: described.attractiveness_value.clone(),
         value_model: None,
         outcomes: Vec::new(),
+        rules: None,
         timings_s,
     };
     let made = Made::Scored {

@@ -86,6 +86,12 @@ pub struct FitReport {
     pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Outcome columns by segment (`--outcome`).
     pub outcomes: Vec<strata_outcomes::OutcomeReport>,
+    /// Each segment's rule (in segment order) and how they were found; `None` for a streamed
+    /// fit.
+    pub rules: Option<(
+        strata_format::rules::RulesReport,
+        Vec<strata_format::rules::SegmentRule>,
+    )>,
     /// Segments merged away by `--min-segment-size` (k-means numbering).
     pub merged: Vec<crate::privacy::MergedSegment>,
     /// Whether the ids in `assignments.csv` are pseudonyms (`--pseudonymize-ids`).
@@ -158,8 +164,11 @@ pub fn fit_with_progress(
         None => Vec::new(),
     };
 
-    clock.begin("profiles");
     let k = seg.k();
+    clock.begin("rules");
+    let rules = rows.rules(settings, &info, &customers, seg.labels(), k);
+    clock.lap("rules");
+    clock.begin("profiles");
     let profiles = rows.profiles(&info, &customers, seg.labels(), k, progress)?;
     drop(rows);
     let labels = name_segments(&seg, &plugin, &profiles)?;
@@ -220,6 +229,7 @@ pub fn fit_with_progress(
         attractiveness_value: described.attractiveness_value.clone(),
         value_model: predicted.as_ref().map(|(p, _)| p.report.clone()),
         outcomes: outcomes.clone(),
+        rules: rules.as_ref(),
         timings_s: clock
             .laps()
             .iter()
@@ -227,6 +237,26 @@ pub fn fit_with_progress(
             .collect(),
     };
     let segments_file = segments_file(facts, made);
+    let rules_sql = match (&rules, settings.output().rules) {
+        (Some(r), true) => {
+            let by_segment: Vec<(usize, &str, u64, &strata_format::rules::SegmentRule)> =
+                segments_file
+                    .segments
+                    .iter()
+                    .filter_map(|s| {
+                        r.segments
+                            .get(s.segment)
+                            .map(|rule| (s.segment, s.label.as_str(), s.size, rule))
+                    })
+                    .collect();
+            Some(crate::rules::sql_file(
+                &settings.input().name(),
+                &r.report,
+                &by_segment,
+            ))
+        }
+        _ => None,
+    };
     let report = strata_report::render_fit(&crate::report::fit_report(
         &segments_file,
         km.and_then(|c| c.projection.as_ref()),
@@ -279,6 +309,13 @@ pub fn fit_with_progress(
         // A value model's summary from an earlier fit in this folder is not this run's.
         _ => superseded.push(crate::predict::SUMMARY_FILE),
     }
+    match &rules_sql {
+        Some(text) => files.push((
+            strata_format::rules::SQL_FILE,
+            Box::new(move |w: &mut (dyn Write + Send)| w.write_all(text.as_bytes())),
+        )),
+        None => superseded.push(strata_format::rules::SQL_FILE),
+    }
     let mut run = open_run(&settings.output().folder, "fit")?;
     run.supersede(&superseded);
     let mut staged = Vec::with_capacity(files.len());
@@ -295,6 +332,7 @@ pub fn fit_with_progress(
         features_s = clock.total("features"),
         k_means_s = clock.total("k-means"),
         rfm_scores_s = clock.total("rfm scores"),
+        rules_s = clock.total("rules"),
         profiles_s = clock.total("profiles"),
         output_s = clock.total("output"),
         "stage times"
@@ -331,6 +369,7 @@ pub fn fit_with_progress(
         value_measure: described.value_measure,
         value_model: predicted.map(|(p, _)| p.report),
         outcomes,
+        rules: rules.map(|r| (r.report, r.segments)),
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
         ids_pseudonymized: settings.privacy().id_salt.is_some(),
         written,

@@ -13,7 +13,7 @@ use crate::segments::KMeansSegments;
 use crate::settings::Mode;
 
 /// What every run reports, however its segments were made.
-pub(crate) struct RunFacts {
+pub(crate) struct RunFacts<'a> {
     pub strategy: StrategyRef,
     pub mode: Mode,
     pub input: InputReport,
@@ -32,6 +32,8 @@ pub(crate) struct RunFacts {
     pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Outcome columns by segment (`--outcome`).
     pub outcomes: Vec<strata_outcomes::OutcomeReport>,
+    /// Each segment's rule over the input columns (fits that hold their customers).
+    pub rules: Option<&'a crate::rules::Rules>,
     /// Wall seconds per stage.
     pub timings_s: BTreeMap<String, f64>,
 }
@@ -63,7 +65,7 @@ pub(crate) enum Made<'a> {
 /// Format version 1 keeps the k-means fields flat at the top level. A run without k-means
 /// iterations (RFM, or scoring) fills them as a fit that made none would (`iterations` 0,
 /// `converged` true, no restarts); a reader tells a scored run by `scored_with`.
-pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
+pub(crate) fn segments_file(facts: RunFacts<'_>, made: Made<'_>) -> SegmentsFile {
     let RunFacts {
         strategy,
         mode,
@@ -78,8 +80,15 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         attractiveness_value,
         value_model,
         outcomes,
+        rules,
         timings_s,
     } = facts;
+    let mut segments = segments;
+    if let Some(r) = rules {
+        for seg in &mut segments {
+            seg.rule = r.segments.get(seg.segment).cloned();
+        }
+    }
     let mut file = SegmentsFile {
         strata_version: env!("CARGO_PKG_VERSION").into(),
         strategy,
@@ -101,6 +110,7 @@ pub(crate) fn segments_file(facts: RunFacts, made: Made<'_>) -> SegmentsFile {
         quality: None,
         stability: None,
         resampling: None,
+        rules: rules.map(|r| r.report.clone()),
         k_selection: None,
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),

@@ -132,4 +132,25 @@ impl Rows {
             Rows::Reread(r) => r.profiles(info, &customers.lines, labels, k, progress),
         }
     }
+
+    /// Each segment's rule over the profiled columns ([`crate::rules`]); `None` for a
+    /// streamed file, whose columns are not held.
+    pub fn rules(
+        &self,
+        settings: &FitSettings,
+        info: &PluginInfo,
+        customers: &Customers,
+        labels: &[u32],
+        k: usize,
+    ) -> Option<crate::rules::Rules> {
+        match self {
+            Rows::Held(columns) => crate::rules::find(
+                settings,
+                &profiled_columns(info, &customers.bindings, columns),
+                labels,
+                k,
+            ),
+            Rows::Reread(_) => None,
+        }
+    }
 }
