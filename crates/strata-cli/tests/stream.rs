@@ -131,6 +131,22 @@ fn sampled_streamed_fit_finds_the_planted_segments() {
     );
     assert!(end <= start && end == seg["inertia"].as_f64().unwrap());
     assert!(init["gap"].as_f64().unwrap() >= 0.0);
+    // The segment rules: grown and counted on the seeded sample the profiles pass gathered.
+    assert_eq!(
+        (
+            &seg["rules"]["rows"],
+            &seg["rules"]["sampled"],
+            &seg["rules"]["evaluated_on"]
+        ),
+        (
+            &serde_json::json!(100_000),
+            &serde_json::json!(true),
+            &serde_json::json!(100_000)
+        )
+    );
+    for s in seg["segments"].as_array().unwrap() {
+        assert!(s["rule"]["recall"].as_f64().is_some(), "{s}");
+    }
     // The restarts ran on the sample, so their agreement is measured there; quality on all.
     assert_eq!(seg["stability"]["rows"], 5000);
     assert_eq!(seg["stability"]["runs"], 3);

@@ -6,7 +6,7 @@
 /// [`fit_with_progress`](crate::fit_with_progress).
 pub trait Progress {
     /// A stage starts: "ingest", "features", "k-means", "rfm scores", "value model",
-    /// "outcomes", "rules", "profiles" or "output".
+    /// "outcomes", "profiles" (with the segment rules) or "output".
     fn stage(&self, _name: &'static str) {}
     /// Bytes of the input file read so far, out of `total`.
     fn bytes(&self, _done: u64, _total: u64) {}

@@ -133,11 +133,17 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
             .collect(),
         rules_method: f.rules.as_ref().map(|r| {
             format!(
-                "{}; trees grown on {}{} customers, precision and recall on all {}",
+                "{}; trees grown on {} customers{}, precision and recall counted on {} \
+                 customers{}",
                 r.method,
-                if r.sampled { "a sample of " } else { "all " },
                 int(r.rows as u64),
-                int(r.evaluated_on)
+                if r.sampled { " (a seeded sample)" } else { "" },
+                int(r.evaluated_on),
+                if r.evaluated_on == r.rows as u64 && r.sampled {
+                    " (the same sample: a streamed fit)"
+                } else {
+                    ""
+                }
             )
         }),
         value_measure: f

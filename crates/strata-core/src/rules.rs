@@ -4,9 +4,13 @@
 //!
 //! The columns are the profiled ones ([`crate::input::profiled_columns`]): what the strategy
 //! bound, personal roles left out, so a rule names nothing a profile would not show. Trees are
-//! grown on a seeded sample of at most [`TRAIN_ROWS`] customers; precision and recall are
-//! always counted on all of them.
+//! grown on a seeded sample of at most [`TRAIN_ROWS`] customers. A held fit counts precision
+//! and recall on every customer; a streamed one, which sees its rows a batch at a time,
+//! gathers the same seeded sample in its profiles pass ([`Sample`]) and counts them on it (on
+//! every customer when there are no more than [`TRAIN_ROWS`], so its rules are the held
+//! fit's).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use strata_abi::ColumnKind;
@@ -25,13 +29,15 @@ pub(crate) struct Rules {
     pub segments: Vec<SegmentRule>,
 }
 
-/// The rules of the `k` segments `labels` over `columns` (the profiled ones); `None` without a
-/// column a rule could use.
+/// The rules of the `k` segments `labels` over `columns` (the profiled ones), counted on
+/// every row given; `customers`: how many the fit segmented (more than the rows given when
+/// they are a streamed fit's sample). `None` without a column a rule could use.
 pub(crate) fn find(
     settings: &FitSettings,
     columns: &[(&Binding, &ColumnData)],
     labels: &[u32],
     k: usize,
+    customers: usize,
 ) -> Option<Rules> {
     let usable: Vec<Column<'_>> = columns
         .iter()
@@ -84,12 +90,118 @@ pub(crate) fn find(
             ),
             max_depth: depth,
             rows: sample.as_ref().map_or(n, Vec::len),
-            sampled: sample.is_some(),
+            sampled: sample.is_some() || n < customers,
             evaluated_on: n as u64,
             columns: usable.iter().map(|c| c.name.to_owned()).collect(),
         },
         segments,
     })
+}
+
+/// A streamed fit's rows for its rules: the seeded sample [`find`] would draw, gathered batch by
+/// batch in the profiles pass (categories re-coded to one dictionary across batches).
+pub(crate) struct Sample {
+    /// The customers sampled from.
+    n: usize,
+    /// The sampled rows' indices, ascending.
+    rows: Vec<usize>,
+    /// How many of `rows` have been gathered.
+    at: usize,
+    columns: Vec<(Binding, Gathered)>,
+    labels: Vec<u32>,
+}
+
+enum Gathered {
+    Numeric(Vec<f64>),
+    Categorical {
+        codes: Vec<u32>,
+        dict: Vec<String>,
+        index: HashMap<String, u32>,
+    },
+    Unusable,
+}
+
+impl Sample {
+    /// The sample of `n` customers a fit with `settings` draws.
+    pub fn new(settings: &FitSettings, n: usize) -> Sample {
+        let mut rows = if n > TRAIN_ROWS {
+            strata_quality::sample_rows(n, TRAIN_ROWS, settings.cluster().seed)
+        } else {
+            (0..n).collect()
+        };
+        rows.sort_unstable();
+        Sample {
+            n,
+            rows,
+            at: 0,
+            columns: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// Gathers the sampled rows of one batch: `columns` (the profiled ones) and `labels` for the
+    /// rows `start..start + labels.len()`.
+    pub fn add(&mut self, columns: &[(&Binding, &ColumnData)], labels: &[u32], start: usize) {
+        if self.columns.is_empty() {
+            self.columns = columns
+                .iter()
+                .map(|(b, data)| {
+                    let g = match data {
+                        ColumnData::Numeric(_) => Gathered::Numeric(Vec::new()),
+                        ColumnData::Categorical { .. } => Gathered::Categorical {
+                            codes: Vec::new(),
+                            dict: Vec::new(),
+                            index: HashMap::new(),
+                        },
+                        ColumnData::NotNumeric { .. } => Gathered::Unusable,
+                    };
+                    ((*b).clone(), g)
+                })
+                .collect();
+        }
+        let end = start + labels.len();
+        while self.at < self.rows.len() && self.rows[self.at] < end {
+            let r = self.rows[self.at] - start;
+            self.labels.push(labels[r]);
+            for ((_, g), (_, data)) in self.columns.iter_mut().zip(columns) {
+                match (g, data) {
+                    (Gathered::Numeric(v), ColumnData::Numeric(x)) => v.push(x[r]),
+                    (
+                        Gathered::Categorical { codes, dict, index },
+                        ColumnData::Categorical { codes: c, dict: d },
+                    ) => {
+                        let code = match d.get(c[r] as usize) {
+                            None => strata_ingest::MISSING_CODE,
+                            Some(text) => *index.entry(text.clone()).or_insert_with(|| {
+                                dict.push(text.clone());
+                                (dict.len() - 1) as u32
+                            }),
+                        };
+                        codes.push(code);
+                    }
+                    (g, _) => *g = Gathered::Unusable,
+                }
+            }
+            self.at += 1;
+        }
+    }
+
+    /// The rules grown and counted on the gathered rows.
+    pub fn finish(self, settings: &FitSettings, k: usize) -> Option<Rules> {
+        let owned: Vec<(Binding, ColumnData)> = self
+            .columns
+            .into_iter()
+            .filter_map(|(b, g)| match g {
+                Gathered::Numeric(v) => Some((b, ColumnData::Numeric(v))),
+                Gathered::Categorical { codes, dict, .. } => {
+                    Some((b, ColumnData::Categorical { codes, dict }))
+                }
+                Gathered::Unusable => None,
+            })
+            .collect();
+        let borrowed: Vec<(&Binding, &ColumnData)> = owned.iter().map(|(b, c)| (b, c)).collect();
+        find(settings, &borrowed, &self.labels, k, self.n)
+    }
 }
 
 /// `segment_rules.sql`: one `SELECT … WHERE` per segment, with its reading.

@@ -16,10 +16,10 @@ pub struct RulesReport {
     pub max_depth: usize,
     /// Customers the trees were grown on.
     pub rows: usize,
-    /// Whether those were a seeded sample of the customers (precision and recall are always
-    /// over every customer the fit segmented).
+    /// Whether those were a seeded sample of the customers.
     pub sampled: bool,
-    /// Customers precision and recall are measured on.
+    /// Customers precision and recall are measured on: every customer of a held fit, the
+    /// sample of a streamed one.
     pub evaluated_on: u64,
     /// The input columns the rules may use, in order.
     pub columns: Vec<String>,

@@ -142,7 +142,7 @@ pub struct SegmentsFile {
     /// Whether the segments come back when the customers are resampled (k-means fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampling: Option<Resampling>,
-    /// How each segment's `rule` was found (fits that hold their customers).
+    /// How each segment's `rule` was found (fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<crate::rules::RulesReport>,
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.

@@ -1,3 +1,6 @@
+//! Unit tests of the rules: planted rules come back, categories and missing values read as
+//! SQL reads them, depth bounds a rule, and the thread count changes nothing.
+
 use super::*;
 
 /// A fixed LCG in [0, 1): the tests' data must not depend on a crate's generator.
@@ -86,7 +89,10 @@ fn missing_values_go_with_greater_in_the_tree_and_the_rule() {
         .map(|i| if i % 10 == 0 { f64::NAN } else { u() * 10.0 })
         .collect();
     // The segment: large x, or missing x.
-    let labels: Vec<u32> = x.iter().map(|&v| u32::from(v.is_nan() || v > 7.0)).collect();
+    let labels: Vec<u32> = x
+        .iter()
+        .map(|&v| u32::from(v.is_nan() || v > 7.0))
+        .collect();
     let cols = [Column {
         name: "x",
         values: Values::Numeric {

@@ -86,8 +86,8 @@ pub struct FitReport {
     pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Outcome columns by segment (`--outcome`).
     pub outcomes: Vec<strata_outcomes::OutcomeReport>,
-    /// Each segment's rule (in segment order) and how they were found; `None` for a streamed
-    /// fit.
+    /// Each segment's rule (in segment order) and how they were found; `None` without a
+    /// column a rule can use.
     pub rules: Option<(
         strata_format::rules::RulesReport,
         Vec<strata_format::rules::SegmentRule>,
@@ -164,12 +164,10 @@ pub fn fit_with_progress(
         None => Vec::new(),
     };
 
-    let k = seg.k();
-    clock.begin("rules");
-    let rules = rows.rules(settings, &info, &customers, seg.labels(), k);
-    clock.lap("rules");
     clock.begin("profiles");
-    let profiles = rows.profiles(&info, &customers, seg.labels(), k, progress)?;
+    let k = seg.k();
+    let (profiles, rules) =
+        rows.profiles_and_rules(settings, &info, &customers, seg.labels(), k, progress)?;
     drop(rows);
     let labels = name_segments(&seg, &plugin, &profiles)?;
     let model = model(settings, &info, &customers, &seg, &labels, rfm.as_ref());
@@ -332,7 +330,6 @@ pub fn fit_with_progress(
         features_s = clock.total("features"),
         k_means_s = clock.total("k-means"),
         rfm_scores_s = clock.total("rfm scores"),
-        rules_s = clock.total("rules"),
         profiles_s = clock.total("profiles"),
         output_s = clock.total("output"),
         "stage times"

@@ -114,43 +114,32 @@ pub(crate) enum Rows {
 }
 
 impl Rows {
-    /// The profiles of the `k` segments, `labels` giving each customer's.
-    pub fn profiles(
-        &self,
-        info: &PluginInfo,
-        customers: &Customers,
-        labels: &[u32],
-        k: usize,
-        progress: &dyn Progress,
-    ) -> Result<Profiles, CoreError> {
-        match self {
-            Rows::Held(columns) => Ok(compute_profiles(
-                &profiled_columns(info, &customers.bindings, columns),
-                labels,
-                k,
-            )),
-            Rows::Reread(r) => r.profiles(info, &customers.lines, labels, k, progress),
-        }
-    }
-
-    /// Each segment's rule over the profiled columns ([`crate::rules`]); `None` for a
-    /// streamed file, whose columns are not held.
-    pub fn rules(
+    /// The profiles of the `k` segments, `labels` giving each customer's, and each segment's
+    /// rule ([`crate::rules`]; `None` without a column a rule can use), from one read of the
+    /// rows.
+    pub fn profiles_and_rules(
         &self,
         settings: &FitSettings,
         info: &PluginInfo,
         customers: &Customers,
         labels: &[u32],
         k: usize,
-    ) -> Option<crate::rules::Rules> {
+        progress: &dyn Progress,
+    ) -> Result<(Profiles, Option<crate::rules::Rules>), CoreError> {
         match self {
-            Rows::Held(columns) => crate::rules::find(
-                settings,
-                &profiled_columns(info, &customers.bindings, columns),
-                labels,
-                k,
-            ),
-            Rows::Reread(_) => None,
+            Rows::Held(columns) => {
+                let profiled = profiled_columns(info, &customers.bindings, columns);
+                Ok((
+                    compute_profiles(&profiled, labels, k),
+                    crate::rules::find(settings, &profiled, labels, k, labels.len()),
+                ))
+            }
+            Rows::Reread(r) => {
+                let mut sample = crate::rules::Sample::new(settings, labels.len());
+                let profiles =
+                    r.profiles(info, &customers.lines, labels, k, progress, &mut sample)?;
+                Ok((profiles, sample.finish(settings, k)))
+            }
         }
     }
 }

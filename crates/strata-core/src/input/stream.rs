@@ -606,8 +606,9 @@ pub(crate) struct Reread {
 }
 
 impl Reread {
-    /// The profiles of the `k` segments from every row read again; an error if the rows are
-    /// not the ones `lines` lists (the file changed between passes).
+    /// The profiles of the `k` segments from every row read again, gathering `rules`' sample
+    /// on the way; an error if the rows are not the ones `lines` lists (the file changed
+    /// between passes).
     pub fn profiles(
         &self,
         info: &PluginInfo,
@@ -615,6 +616,7 @@ impl Reread {
         labels: &[u32],
         k: usize,
         progress: &dyn Progress,
+        rules: &mut crate::rules::Sample,
     ) -> Result<Profiles, CoreError> {
         let n = lines.len();
         self.identity
@@ -641,10 +643,9 @@ impl Reread {
             if end > n || table.lines != lines[at..end] {
                 return Err(changed());
             }
-            profiles.add(
-                &profiled_columns(info, &self.bindings, &table.columns),
-                &labels[at..end],
-            );
+            let columns = profiled_columns(info, &self.bindings, &table.columns);
+            profiles.add(&columns, &labels[at..end]);
+            rules.add(&columns, &labels[at..end], at);
             at = end;
         }
         if at != n {
