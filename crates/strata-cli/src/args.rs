@@ -1073,6 +1073,9 @@ pub enum SynthKind {
     Firmographic,
     /// An invoice log with returns; --rows counts log lines (behavioral --transactions).
     Transactions,
+    /// Latitude and longitude around six cities, one on the date line (demographic's
+    /// location roles).
+    Geographic,
 }
 
 #[derive(Debug, Args)]

@@ -416,6 +416,7 @@ fn synth(a: &args::SynthArgs) -> anyhow::Result<()> {
         args::SynthKind::Behavioral => strata_synth::Kind::Behavioral,
         args::SynthKind::Firmographic => strata_synth::Kind::Firmographic,
         args::SynthKind::Transactions => strata_synth::Kind::Transactions,
+        args::SynthKind::Geographic => strata_synth::Kind::Geographic,
     };
     if a.campaign && !matches!(kind, strata_synth::Kind::Demographic) {
         anyhow::bail!("--campaign adds its columns to --kind demographic only");

@@ -213,6 +213,9 @@ pub fn print(out: &mut dyn Write, r: &FitReport, rules: bool) -> io::Result<()> 
     for o in &r.outcomes {
         print_outcome(out, o, &r.segments)?;
     }
+    if let Some((how, each)) = &r.geo {
+        print_places(out, how, each)?;
+    }
     if let (true, Some((how, each))) = (rules, &r.rules) {
         print_rules(out, how, each)?;
     }
@@ -237,6 +240,39 @@ pub fn print(out: &mut dyn Write, r: &FitReport, rules: bool) -> io::Result<()> 
         .map(|(s, t)| format!("{s} {}", show(*t)))
         .collect();
     writeln!(out, "Time: {}.", times.join(", "))?;
+    Ok(())
+}
+
+/// Each segment's centre and radius, and the coordinates that were not places.
+fn print_places(
+    out: &mut dyn Write,
+    how: &strata_core::GeoReport,
+    each: &[Option<strata_core::SegmentGeo>],
+) -> io::Result<()> {
+    let parts: Vec<String> = each
+        .iter()
+        .enumerate()
+        .filter_map(|(s, g)| {
+            g.as_ref()
+                .map(|g| format!("{s} {}", g.describe(how.radius_share)))
+        })
+        .collect();
+    writeln!(
+        out,
+        "Where ({} and {}): {}.",
+        how.latitude,
+        how.longitude,
+        parts.join("; ")
+    )?;
+    if how.invalid > 0 {
+        writeln!(
+            out,
+            "Warning: {} customers have coordinates that are not places (|latitude| > 90, \
+             |longitude| > 180 or exactly 0, 0); they were treated as missing \
+             (invalid_coordinates=flag) and are left out of the centres and the map.",
+            how.invalid
+        )?;
+    }
     Ok(())
 }
 

@@ -389,7 +389,7 @@ fn clear_errors_for_bad_input() {
         &["--option", "nope=1", "--k", "2"],
         SMALL,
         &[
-            "strategy 'demographic' failed in fit: unknown option 'nope': this strategy takes no --option",
+            "strategy 'demographic' failed in fit: unknown option 'nope': this strategy takes anchor, invalid_coordinates, geo_weight",
         ],
     );
     fails(

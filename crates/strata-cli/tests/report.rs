@@ -316,3 +316,32 @@ fn value_and_outcome_sections_render_in_chromium() {
     assert!(html.contains("Campaign (arm) over the whole base"));
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// A geographic fit's report: the map of customers and centres draws in Chromium with
+/// nothing fetched (no tiles), beside the other charts.
+#[test]
+fn the_geographic_map_renders_in_chromium() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("geo.csv");
+    synth_to(&file, "geographic", 5_000, 3);
+    let (_d, out, _) = fit_ok(&file, &super::geographic::CITIES_FIT);
+    let shot = artifacts().join("report-geo.png");
+    let page = render(&chrome, &out.join("report.html"), &shot);
+    check(
+        &page,
+        &[
+            "chart-sizes",
+            "chart-attractiveness",
+            "chart-profile",
+            "chart-map",
+            "chart-geo",
+        ],
+    );
+    let geo = page.charts.iter().find(|c| c.0 == "chart-geo").unwrap();
+    assert!(
+        geo.3 > 1000,
+        "customers, rings and centres painted: {geo:?}"
+    );
+    eprintln!("screenshot: {}", shot.display());
+}

@@ -39,6 +39,8 @@ mod value;
 mod outcomes;
 // Segment rules a CRM can apply (`--rules`) against scikit-learn.
 mod rules;
+// Geographic segments: latitude and longitude on the globe, the map.
+mod geographic;
 // Personal columns, pseudonyms, --min-segment-size.
 mod privacy;
 // report.html in headless Chromium.

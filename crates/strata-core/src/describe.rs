@@ -247,6 +247,7 @@ fn segment_json(
         predicted,
         resampling: None,
         rule: None,
+        geo: None,
     }
 }
 

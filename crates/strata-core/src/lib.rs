@@ -17,6 +17,7 @@ mod commands;
 mod describe;
 mod error;
 mod features;
+mod geo;
 mod input;
 mod model;
 mod null_reference;
@@ -68,6 +69,7 @@ pub use settings::{
     parse_k_range, parse_option,
 };
 pub use strata_format::assignments::AssignmentsFormat;
+pub use strata_format::geo::{GeoReport, SegmentGeo};
 pub use strata_format::rules::{RulesReport, SegmentRule};
 pub use strata_format::staged::{Registered, remove_staged, temp_in};
 pub use strata_format::value::{SegmentPrediction, ValueModelReport, ValueParams, show_param};

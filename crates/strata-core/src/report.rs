@@ -48,7 +48,11 @@ fn silhouette_reading(s: f64) -> &'static str {
 pub(crate) const MAX_REPORT_SEGMENTS: usize = 200;
 
 /// The report of a fit, or of a scoring run (`scored_with` set, no projection).
-pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> FitReport {
+pub(crate) fn fit_report(
+    f: &SegmentsFile,
+    projection: Option<&Projection>,
+    places: Option<&[(f64, f64, usize)]>,
+) -> FitReport {
     let (cut, cut_projection);
     let (f, projection, hidden) = if f.segments.len() > MAX_REPORT_SEGMENTS {
         cut = SegmentsFile {
@@ -131,6 +135,7 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
                     .map(|r| (r.text.clone(), r.precision, r.recall)),
             })
             .collect(),
+        geo_map: geo_map(f, places),
         rules_method: f.rules.as_ref().map(|r| {
             format!(
                 "{}; trees grown on {} customers{}, precision and recall counted on {} \
@@ -201,6 +206,59 @@ pub(crate) fn fit_report(f: &SegmentsFile, projection: Option<&Projection>) -> F
             },
         }),
     }
+}
+
+/// The map: the drawn customers (latitude, longitude, segment), each segment's centre and its
+/// radius as a ring; centred on the customers' mean direction.
+fn geo_map(
+    f: &SegmentsFile,
+    points: Option<&[(f64, f64, usize)]>,
+) -> Option<strata_report::GeoMap> {
+    let g = f.geo.as_ref()?;
+    let centres: Vec<(f64, f64, f64, usize)> = f
+        .segments
+        .iter()
+        .filter_map(|s| {
+            s.geo
+                .as_ref()
+                .map(|c| (c.longitude, c.latitude, c.radius_km, s.segment))
+        })
+        .collect();
+    let mut sum = [0f64; 3];
+    for s in &f.segments {
+        if let Some(c) = &s.geo {
+            let u = strata_geo::unit_vector(c.latitude, c.longitude);
+            for (a, x) in sum.iter_mut().zip(u) {
+                *a += x * c.places as f64;
+            }
+        }
+    }
+    let lon0 = strata_geo::direction(sum).map_or(0.0, |(_, lon)| lon);
+    let points = points.unwrap_or_default();
+    Some(strata_report::GeoMap {
+        points: points.iter().map(|&(lat, lon, s)| (lon, lat, s)).collect(),
+        rings: centres
+            .iter()
+            .map(|&(lon, lat, km, s)| (strata_geo::ring(lat, lon, km, 48), s))
+            .collect(),
+        centres,
+        lon0,
+        note: format!(
+            "{} of {} customers drawn, at coordinates rounded to 0.1° (about 11 km); {} with a \
+             coordinate missing{}.",
+            int(points.len() as u64),
+            int(g.customers),
+            int(g.missing),
+            if g.invalid > 0 {
+                format!(
+                    ", {} whose coordinates are not places (flagged)",
+                    int(g.invalid)
+                )
+            } else {
+                String::new()
+            }
+        ),
+    })
 }
 
 /// An outcome's section of the report, in text.

@@ -186,8 +186,13 @@ impl Sample {
         }
     }
 
-    /// The rules grown and counted on the gathered rows.
-    pub fn finish(self, settings: &FitSettings, k: usize) -> Option<Rules> {
+    /// The rules grown and counted on the gathered rows, and the segments' places
+    /// ([`crate::geo`]) summarised on them.
+    pub fn finish(
+        self,
+        settings: &FitSettings,
+        k: usize,
+    ) -> (Option<Rules>, Option<crate::geo::Places>) {
         let owned: Vec<(Binding, ColumnData)> = self
             .columns
             .into_iter()
@@ -200,7 +205,10 @@ impl Sample {
             })
             .collect();
         let borrowed: Vec<(&Binding, &ColumnData)> = owned.iter().map(|(b, c)| (b, c)).collect();
-        find(settings, &borrowed, &self.labels, k, self.n)
+        (
+            find(settings, &borrowed, &self.labels, k, self.n),
+            crate::geo::find(&borrowed, &self.labels, k, settings.cluster().seed),
+        )
     }
 }
 

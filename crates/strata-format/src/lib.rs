@@ -12,6 +12,7 @@
 
 pub mod assignments;
 pub mod commit;
+pub mod geo;
 pub mod rules;
 pub mod segments;
 pub mod select;

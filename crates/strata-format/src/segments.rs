@@ -142,6 +142,9 @@ pub struct SegmentsFile {
     /// Whether the segments come back when the customers are resampled (k-means fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resampling: Option<Resampling>,
+    /// Where the segments are, for a strategy that binds `latitude` and `longitude` (fits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<crate::geo::GeoReport>,
     /// How each segment's `rule` was found (fits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<crate::rules::RulesReport>,
@@ -272,6 +275,9 @@ pub struct SegmentJson {
     /// A rule over the input columns that picks the segment, with its precision and recall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<crate::rules::SegmentRule>,
+    /// Its centre on the globe and radius (with `latitude` and `longitude` roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<crate::geo::SegmentGeo>,
 }
 
 /// A numeric column in one segment.

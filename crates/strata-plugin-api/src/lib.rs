@@ -11,6 +11,7 @@
 //! strata_plugin_api::declare_strategy!(Mine);
 //! ```
 //!
+//! [`geo`] turns latitude and longitude into features that follow great-circle distance.
 //! [`prep`] has the scaling, imputation and encoding helpers the bundled strategies share,
 //! [`encode`] the encoder layer (per-column fit, feature names, the transform loop), [`declare`]
 //! the encoders' features stated as data (what `strata export-sql` renders as SQL), [`label`]
@@ -21,6 +22,7 @@ pub use strata_abi as abi;
 pub mod declare;
 pub mod encode;
 mod error;
+pub mod geo;
 pub mod label;
 mod matrix;
 pub mod par;

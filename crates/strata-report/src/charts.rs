@@ -224,6 +224,107 @@ pub fn scatter(
     svg.finish()
 }
 
+/// Customers on a map: an equirectangular projection about `lon0` (longitudes measured from
+/// it, so a segment on the 180° meridian is not cut in two), stretched by the cosine of the
+/// middle latitude so a km is as long across as up, a graticule, each segment's centre
+/// numbered and its radius drawn. No tiles and no coastlines: the page loads nothing.
+pub fn geo_map(
+    points: &[Dot],
+    centres: &[(Dot, String)],
+    rings: &[(Vec<(f64, f64)>, usize)],
+    lon0: f64,
+    label: &str,
+) -> String {
+    const W: f64 = 680.0;
+    const H: f64 = 460.0;
+    const PAD: f64 = 30.0;
+    // x: degrees east of lon0 in −180..180; y: latitude.
+    let east = |lon: f64| (lon - lon0 + 540.0).rem_euclid(360.0) - 180.0;
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    let mut take = |lon: f64, lat: f64| {
+        let x = east(lon);
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(lat);
+        y1 = y1.max(lat);
+    };
+    for d in points.iter().chain(centres.iter().map(|(d, _)| d)) {
+        take(d.x, d.y);
+    }
+    for (ring, _) in rings {
+        for &(lat, lon) in ring {
+            take(lon, lat);
+        }
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
+    }
+    // Equal km per unit both ways at the middle latitude; the larger span fills the frame.
+    let stretch = ((y0 + y1) / 2.0).to_radians().cos().max(0.05);
+    let (span_x, span_y) = ((x1 - x0).max(1e-6) * stretch, (y1 - y0).max(1e-6));
+    let unit = ((W - 2.0 * PAD) / span_x).min((H - 2.0 * PAD) / span_y);
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let px = |lon: f64| W / 2.0 + (east(lon) - cx) * stretch * unit;
+    let py = |lat: f64| H / 2.0 - (lat - cy) * unit;
+    let mut svg = Svg::new(W, H, label);
+    svg.rect_class(0.0, 0.0, W, H, "frame");
+    // Graticule: about five lines each way, at round degrees, labelled at the edges.
+    let (lat_ticks, _, _) = ticks(y0, y1, 5);
+    for t in lat_ticks.iter().filter(|t| (-90.0..=90.0).contains(*t)) {
+        let y = py(*t);
+        if (0.0..=H).contains(&y) {
+            svg.line(0.0, y, W, y, "grid");
+            svg.text(4.0, y - 3.0, "start", "small", &degrees(*t, 'N', 'S'));
+        }
+    }
+    // Round longitudes: ticks over the unwrapped span, wrapped back for placing and naming.
+    let (lon_ticks, _, _) = ticks(x0 + lon0, x1 + lon0, 5);
+    for t in &lon_ticks {
+        let lon = (t + 540.0).rem_euclid(360.0) - 180.0;
+        let x = px(lon);
+        if (0.0..=W).contains(&x) {
+            svg.line(x, 0.0, x, H, "grid");
+            svg.text(x + 3.0, H - 4.0, "start", "small", &degrees(lon, 'E', 'W'));
+        }
+    }
+    for p in points {
+        svg.circle(px(p.x), py(p.y), 2.4, &segment_colour(p.segment), "point");
+    }
+    for (ring, segment) in rings {
+        let pts: Vec<(f64, f64)> = ring.iter().map(|&(lat, lon)| (px(lon), py(lat))).collect();
+        svg.polyline(&pts, &segment_colour(*segment));
+    }
+    for (c, tip) in centres {
+        svg.group(tip);
+        svg.circle(
+            px(c.x),
+            py(c.y),
+            7.0,
+            &segment_colour(c.segment),
+            "centroid",
+        );
+        svg.text(
+            px(c.x),
+            py(c.y) - 11.0,
+            "middle",
+            "centroid",
+            &c.segment.to_string(),
+        );
+        svg.end_group();
+    }
+    svg.finish()
+}
+
+/// "51.5°N", "0.1°W".
+fn degrees(v: f64, positive: char, negative: char) -> String {
+    let v = if v.abs() < 1e-9 { 0.0 } else { v };
+    format!(
+        "{}°{}",
+        num(v.abs()),
+        if v < 0.0 { negative } else { positive }
+    )
+}
+
 /// One metric over k: a line through the values, the chosen k marked. `values` must hold at
 /// least one finite value.
 pub fn k_line(

@@ -121,6 +121,21 @@ pub struct Scatter {
     pub note: String,
 }
 
+/// The customers on a map (a strategy with `latitude` and `longitude` roles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoMap {
+    /// (longitude, latitude, segment) per drawn customer.
+    pub points: Vec<(f64, f64, usize)>,
+    /// Per segment: (longitude, latitude) of its centre, its radius in km, its number.
+    pub centres: Vec<(f64, f64, f64, usize)>,
+    /// Per segment: its radius as a ring of (latitude, longitude) points, its number.
+    pub rings: Vec<(Vec<(f64, f64)>, usize)>,
+    /// The longitude the map is centred on.
+    pub lon0: f64,
+    /// What was drawn and how.
+    pub note: String,
+}
+
 /// One k tried under `--k auto`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KPoint {
@@ -186,6 +201,8 @@ pub struct FitReport {
     pub outcomes: Vec<OutcomeTable>,
     /// How the segments' rules were found, in a sentence; `None` without rules.
     pub rules_method: Option<String>,
+    /// The customers on a map; `None` without coordinates.
+    pub geo_map: Option<GeoMap>,
 }
 
 /// One outcome's section: a sentence for the whole base, the test, and tables (text cells,
@@ -328,6 +345,9 @@ pub fn render_fit(r: &FitReport) -> String {
     attractiveness_section(&mut page, r);
     heatmap_section(&mut page, r);
     scatter_section(&mut page, r);
+    if let Some(m) = &r.geo_map {
+        geo_section(&mut page, r, m);
+    }
     if let Some(sel) = &r.k_selection {
         k_section(&mut page, sel);
     }
@@ -786,6 +806,64 @@ fn scatter_section(page: &mut Page, r: &FitReport) {
             legend(page, &r.segments);
         }
     }
+    page.end_section();
+}
+
+fn geo_section(page: &mut Page, r: &FitReport, m: &GeoMap) {
+    page.section(
+        "geo",
+        "Where the segments are",
+        "Customers on the globe (an equirectangular projection, no map tiles), coloured by \
+         segment; numbered dots are the segments' centres and the rings hold 80% of each \
+         segment's customers.",
+    );
+    let name = |n: usize| {
+        r.segments
+            .iter()
+            .find(|g| g.number == n)
+            .map_or_else(|| n.to_string(), segment_name)
+    };
+    let dot = |&(x, y, segment): &(f64, f64, usize)| Dot { x, y, segment };
+    let points: Vec<Dot> = m.points.iter().map(dot).collect();
+    let centres: Vec<(Dot, String)> = m
+        .centres
+        .iter()
+        .map(|&(lon, lat, km, n)| {
+            (
+                Dot {
+                    x: lon,
+                    y: lat,
+                    segment: n,
+                },
+                format!(
+                    "{}: centre {lat:.2}, {lon:.2}; 80% within {km:.0} km",
+                    name(n)
+                ),
+            )
+        })
+        .collect();
+    page.figure(
+        "chart-geo",
+        &crate::charts::geo_map(&points, &centres, &m.rings, m.lon0, "Map of the segments"),
+        &m.note,
+    );
+    legend(page, &r.segments);
+    let rows: Vec<Vec<String>> = m
+        .centres
+        .iter()
+        .map(|&(lon, lat, km, n)| {
+            vec![
+                esc(&name(n)),
+                format!("{lat:.4}"),
+                format!("{lon:.4}"),
+                format!("{km:.1}"),
+            ]
+        })
+        .collect();
+    page.raw(&table(
+        &["segment", "#latitude", "#longitude", "#radius km (80%)"],
+        &rows,
+    ));
     page.end_section();
 }
 

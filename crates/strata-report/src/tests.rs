@@ -79,6 +79,13 @@ fn fit_report() -> FitReport {
             note: "on every row".into(),
         }),
         rules_method: Some("one-vs-rest <trees>".into()),
+        geo_map: Some(GeoMap {
+            points: vec![(179.5, -16.8, 0), (-179.6, -16.9, 0), (2.3, 48.8, 1)],
+            centres: vec![(179.9, -16.85, 30.0, 0), (2.35, 48.86, 25.0, 1)],
+            rings: vec![(vec![(-16.6, 179.9), (-17.0, -179.8)], 0)],
+            lon0: -150.0,
+            note: "3 <customers>".into(),
+        }),
         outcomes: vec![OutcomeTable {
             title: "converted <rate>".into(),
             lines: vec!["13.2% overall".into()],
@@ -224,6 +231,7 @@ fn a_fit_report_has_every_chart() {
             "chart-attractiveness",
             "chart-profile",
             "chart-map",
+            "chart-geo",
             "chart-k-0",
             "chart-k-1",
             "chart-k-2"
@@ -259,6 +267,7 @@ fn missing_parts_are_said_not_drawn() {
     r.value_model = None;
     r.outcomes = Vec::new();
     r.rules_method = None;
+    r.geo_map = None;
     r.value_measure = None;
     for s in &mut r.segments {
         s.value_share = None;
@@ -293,4 +302,24 @@ fn a_compare_report_has_the_migration_matrix() {
     assert!(figs[0].contains("A1 → gone: 2 customers"));
     assert!(figs[0].contains("new → B0: 3 customers"));
     assert!(figs[1].contains("shifted") && figs[1].contains("class=\"band\""));
+}
+
+/// The map measures longitudes from its centre: customers on either side of the 180°
+/// meridian are drawn side by side, not at the two edges of the world.
+#[test]
+fn the_map_keeps_the_date_line_together() {
+    let html = render_fit(&fit_report());
+    let map = figures(&html)
+        .into_iter()
+        .find(|f| f.contains("chart-geo"))
+        .unwrap();
+    let xs: Vec<f64> = map
+        .split("<circle cx=\"")
+        .skip(1)
+        .map(|c| c.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    // Points first: 179.5°E and 179.6°W, 0.9° apart, then Paris, 178° of longitude away.
+    assert!((xs[0] - xs[1]).abs() < 20.0, "{xs:?}");
+    assert!((xs[0] - xs[2]).abs() > 300.0, "{xs:?}");
+    assert!(map.contains("3 &lt;customers&gt;"));
 }

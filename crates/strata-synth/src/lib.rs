@@ -16,7 +16,9 @@
 //!   per product line, order frequency, tenure and lifecycle stage;
 //! - `transactions`: an invoice log (InvoiceNo, CustomerID, InvoiceDate, Quantity, UnitPrice)
 //!   with returns (`C` invoices, negative quantities); `rows` counts log lines (the last
-//!   invoice is finished, so a few more may be written), and the truth has one line per customer.
+//!   invoice is finished, so a few more may be written), and the truth has one line per customer;
+//! - `geographic`: customers' latitude and longitude around [`CITIES`] (normal spread in km,
+//!   one city on the date line), with 1% missing coordinates.
 
 use std::io::{self, Write};
 
@@ -43,7 +45,25 @@ pub enum Kind {
     Firmographic,
     /// A transaction log of five customer personas (aggregated by the behavioral strategy).
     Transactions,
+    /// Customers' coordinates around [`CITIES`] (the demographic strategy's location roles).
+    Geographic,
 }
+
+/// The cities `Geographic` plants customers around: name, latitude, longitude (degrees), share
+/// of the customers, and the standard deviation of their distance along each axis, km.
+/// Taveuni (Fiji) straddles the 180° meridian, so about half of its customers have
+/// longitudes near −180 and half near 180.
+pub const CITIES: [(&str, f64, f64, f64, f64); 6] = [
+    ("London", 51.5074, -0.1278, 0.30, 25.0),
+    ("Paris", 48.8566, 2.3522, 0.25, 20.0),
+    ("Berlin", 52.5200, 13.4050, 0.20, 20.0),
+    ("Madrid", 40.4168, -3.7038, 0.12, 18.0),
+    ("Rome", 41.9028, 12.4964, 0.08, 15.0),
+    ("Taveuni", -16.8500, 179.9700, 0.05, 12.0),
+];
+
+/// km per degree of latitude on a sphere of the Earth's mean radius.
+const KM_PER_DEGREE: f64 = 111.195;
 
 /// What [`generate`] writes: which kind of customers, how many, from which seed.
 #[derive(Debug, Clone, PartialEq)]
@@ -545,6 +565,32 @@ pub fn generate(
                 line.push(b'\n');
                 out.write_all(&line)?;
                 write_truth(&mut truth, format_args!("A{i:07}"), p)?;
+            }
+        }
+        Kind::Geographic => {
+            out.write_all(b"customer_id,latitude,longitude\n")?;
+            write_truth_header(&mut truth, "customer_id")?;
+            let weights: Vec<f64> = CITIES.iter().map(|c| c.3).collect();
+            for i in 1..=spec.rows {
+                line.clear();
+                let c = pick_weighted(&mut rng, &weights);
+                let (_, lat0, lon0, _, sd) = CITIES[c];
+                let lat = lat0 + rng.normal() * sd / KM_PER_DEGREE;
+                let mut lon = lon0 + rng.normal() * sd / (KM_PER_DEGREE * lat0.to_radians().cos());
+                if lon > 180.0 {
+                    lon -= 360.0;
+                }
+                line.extend_from_slice(format!("C{i:08},").as_bytes());
+                if rng.unit() >= 0.01 {
+                    push_fixed(&mut line, lat, 5);
+                    line.push(b',');
+                    push_fixed(&mut line, lon, 5);
+                } else {
+                    line.push(b',');
+                }
+                line.push(b'\n');
+                out.write_all(&line)?;
+                write_truth(&mut truth, format_args!("C{i:08}"), c)?;
             }
         }
         Kind::Transactions => {

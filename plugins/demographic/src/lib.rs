@@ -7,11 +7,16 @@
 //!   robust-scaled (median / IQR) or left as they are (`--scale`);
 //! - categoricals: missing values take the most frequent category; one indicator per category,
 //!   weighted 1/√2 so any two different categories are at squared distance 1, the same as one
-//!   standard deviation on a numeric, however many categories there are.
+//!   standard deviation on a numeric, however many categories there are;
+//! - `latitude` and `longitude`: the customer's unit vector on the sphere, so distances follow
+//!   great-circle distance, weighted as two numerics, and optionally the distance to the
+//!   nearest anchor ([`strata_plugin_api::geo`]).
 
 #![deny(unsafe_code)]
 
-use strata_plugin_api::encode::{self, ByKind, ColumnState};
+use serde::{Deserialize, Serialize};
+use strata_plugin_api::encode::{self, ByKind, ColumnState, Encode};
+use strata_plugin_api::geo::{self, GeoEncoder};
 use strata_plugin_api::label;
 use strata_plugin_api::prep::Scale;
 use strata_plugin_api::{
@@ -33,14 +38,54 @@ const ROLES: &[Role] = &[
     Role::categorical("marital_status", "Marital status"),
     Role::categorical("region", "Region, city or urban/rural class"),
     Role::numeric("household_size", "People in the household"),
+    geo::ROLES[0],
+    geo::ROLES[1],
 ];
 
 /// What the strategy says about itself when it loads.
 const INFO: StrategyInfo = StrategyInfo::new("demographic", env!("CARGO_PKG_VERSION"), ROLES)
-    .description("Segments people by age, gender, income, education, marital status, region and household size");
+    .description("Segments people by age, gender, income, education, marital status, region, household size and location");
 
-/// What `fit` learned, stored in the saved model: the `--scale` and one encoder per column.
-pub type State = ColumnState<ByKind>;
+/// One fitted piece of the features: a column by its kind, or the two coordinates together.
+/// Untagged, so a model saved before coordinates were a role reads as it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Encoder {
+    /// The latitude and longitude columns.
+    Geo(GeoEncoder),
+    /// Any other column.
+    Column(ByKind),
+}
+
+impl Encode for Encoder {
+    fn width(&self) -> usize {
+        match self {
+            Encoder::Geo(g) => g.width(),
+            Encoder::Column(c) => Encode::width(c),
+        }
+    }
+    fn feature_names(&self) -> Vec<String> {
+        match self {
+            Encoder::Geo(g) => g.feature_names(),
+            Encoder::Column(c) => Encode::feature_names(c),
+        }
+    }
+    fn write(
+        &self,
+        input: &Input<'_>,
+        out: &mut FeatureMatrix,
+        offset: usize,
+    ) -> Result<(), Error> {
+        match self {
+            Encoder::Geo(g) => g.write(input, out, offset),
+            Encoder::Column(c) => Encode::write(c, input, out, offset),
+        }
+    }
+}
+
+/// What `fit` learned, stored in the saved model: the `--scale` and one encoder per column
+/// (one for the two coordinates).
+pub type State = ColumnState<Encoder>;
 
 /// Values no person has: an age below 0 or above 130, a household below 1 or above 50 people.
 /// A fit on them would label a segment of typos ("Young" for negative ages); they are errors.
@@ -78,10 +123,27 @@ impl Strategy for Demographic {
     }
 
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
+        options.check_known(&geo::OPTION_KEYS)?;
+        let scale = options.scale_or(Scale::Zscore)?;
+        input.require_columns(ROLES)?;
         // Income is the one skewed money column: log-scaled when it is.
-        encode::fit_columns(input, options, Scale::Zscore, ROLES, |c, scale| {
+        let others: Vec<_> = input
+            .columns()
+            .iter()
+            .filter(|c| !matches!(c.role, "latitude" | "longitude"))
+            .collect();
+        let mut encoders = strata_plugin_api::par::map(&others, |c| {
             check_plausible(c)?;
-            ByKind::fit(c, scale, c.role == "income")
+            ByKind::fit(c, scale, c.role == "income").map(Encoder::Column)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        if let Some(g) = GeoEncoder::fit(input, options)? {
+            encoders.push(Encoder::Geo(g));
+        }
+        Ok(Fitted {
+            features: encode::feature_names(&encoders),
+            state: ColumnState { scale, encoders },
         })
     }
 
@@ -89,10 +151,19 @@ impl Strategy for Demographic {
         encode::write_all(&state.encoders, input, out)
     }
 
+    /// The columns' preprocessing as data, for `strata export-sql`; none with coordinates,
+    /// whose sines and cosines the declared forms do not state.
     fn preprocessing(state: &State) -> Option<strata_plugin_api::declare::Preprocessing> {
-        Some(strata_plugin_api::declare::Preprocessing::of(
-            &state.encoders,
-        ))
+        let columns: Option<Vec<&ByKind>> = state
+            .encoders
+            .iter()
+            .map(|e| match e {
+                Encoder::Column(c) => Some(c),
+                Encoder::Geo(_) => None,
+            })
+            .collect();
+        let columns: Vec<ByKind> = columns?.into_iter().cloned().collect();
+        Some(strata_plugin_api::declare::Preprocessing::of(&columns))
     }
 
     fn docs() -> &'static str {
@@ -135,6 +206,9 @@ impl Strategy for Demographic {
                 qualifiers.push(l.value.to_owned());
             }
         }
+        if let (Some(lat), Some(lon)) = (p.numeric_role("latitude"), p.numeric_role("longitude")) {
+            qualifiers.push(near(lat.mean, lon.mean));
+        }
         let head = if words.is_empty() {
             "Customers".to_owned()
         } else {
@@ -164,8 +238,33 @@ Labels, from each segment's profile in the data's own units:
   education, marital_status, region: the dominant value when it has ≥ 50% of the
               segment and ≥ 1.2× its overall share, e.g. \"Young female high-income, Urban\"
 
-Default k: 5. Options: none beyond --scale.
+Location: roles latitude and longitude (degrees), bound together
+  features    the unit vector on the sphere (3 features), so distances follow great-circle
+              distance, scaled to the variance of two numerics (× geo_weight); missing →
+              the customers' mean direction. The summary and report give each segment's
+              centre and the radius holding 80% of it, and a map.
+  labels      \"near 51.5°N 0.1°W\" (the segment's mean coordinates)
+  options     anchor=LAT,LON[;LAT,LON...]  adds the distance (km) to the nearest anchor,
+              z-scored (a store, a branch)
+              invalid_coordinates=error|flag  |lat| > 90, |lon| > 180 or exactly 0,0: an
+              error (default), or treated as missing and counted
+              geo_weight=W  geography weighs as 2·W numerics (default 1)
+  export-sql  not available for a model with coordinates
+
+Default k: 5. Options: --scale, and the location options above.
 ";
+
+/// "near 51.5°N 0.1°W", from a segment's mean coordinates (close to its centre for a segment
+/// of one area; the host reports the exact spherical centre).
+fn near(lat: f64, lon: f64) -> String {
+    format!(
+        "near {:.1}°{} {:.1}°{}",
+        lat.abs(),
+        if lat < 0.0 { 'S' } else { 'N' },
+        lon.abs(),
+        if lon < 0.0 { 'W' } else { 'E' }
+    )
+}
 
 fn age_word(mean: f64) -> &'static str {
     if mean < 35.0 {
@@ -236,6 +335,39 @@ mod tests {
         // The state round-trips through JSON, as it does through the saved model.
         let json = serde_json::to_string(&fitted.state).unwrap();
         assert_eq!(serde_json::from_str::<State>(&json).unwrap(), fitted.state);
+    }
+
+    /// A model saved before coordinates were a role holds `ColumnState<ByKind>`: it still
+    /// reads, and transforms as it did.
+    #[test]
+    fn a_state_saved_before_coordinates_still_reads() {
+        let age = [20.0, 40.0, f64::NAN, 60.0];
+        let codes = [0, 1, 1, strata_plugin_api::MISSING_CODE];
+        let inp = input(&age, &codes, vec!["Male", "Female"]);
+        let old: ColumnState<ByKind> = ColumnState {
+            scale: Scale::Zscore,
+            encoders: inp
+                .columns()
+                .iter()
+                .map(|c| ByKind::fit(c, Scale::Zscore, false).unwrap())
+                .collect(),
+        };
+        let json = serde_json::to_string(&old).unwrap();
+        let state: State = serde_json::from_str(&json).unwrap();
+        assert!(matches!(
+            state.encoders[1],
+            Encoder::Column(ByKind::Categorical { .. })
+        ));
+        let fitted = Demographic::fit(&inp, &Options::default()).unwrap();
+        let (mut a, mut b) = (vec![0f32; 4 * 3], vec![0f32; 4 * 3]);
+        Demographic::transform(&state, &inp, &mut FeatureMatrix::new(&mut a, 3).unwrap()).unwrap();
+        Demographic::transform(
+            &fitted.state,
+            &inp,
+            &mut FeatureMatrix::new(&mut b, 3).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -608,7 +608,8 @@ pub fn assign_with_progress(
     let scored = scored_outputs(model, &settings.model, &partial, timings_s)?;
     let partial_file = run.stage(PARTIAL_FILE, |w| write_json(&partial, w))?;
     let segments = run.stage("segments.json", |w| write_json(&scored.segments, w))?;
-    let report = strata_report::render_fit(&crate::report::fit_report(&scored.segments, None));
+    let report =
+        strata_report::render_fit(&crate::report::fit_report(&scored.segments, None, None));
     let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
     // A fit's model.json in the folder (only with --force) stays, and stays listed.
     let written = run.commit_keeping(
@@ -676,6 +677,7 @@ pub(crate) fn scored_outputs(
         value_model: None,
         outcomes: Vec::new(),
         rules: None,
+        places: None,
         timings_s,
     };
     let made = Made::Scored {

@@ -92,6 +92,12 @@ pub struct FitReport {
         strata_format::rules::RulesReport,
         Vec<strata_format::rules::SegmentRule>,
     )>,
+    /// Where the segments are (with `latitude` and `longitude` roles): how, and each
+    /// segment's centre and radius in segment order.
+    pub geo: Option<(
+        strata_format::geo::GeoReport,
+        Vec<Option<strata_format::geo::SegmentGeo>>,
+    )>,
     /// Segments merged away by `--min-segment-size` (k-means numbering).
     pub merged: Vec<crate::privacy::MergedSegment>,
     /// Whether the ids in `assignments.csv` are pseudonyms (`--pseudonymize-ids`).
@@ -166,10 +172,17 @@ pub fn fit_with_progress(
 
     clock.begin("profiles");
     let k = seg.k();
-    let (profiles, rules) =
-        rows.profiles_and_rules(settings, &info, &customers, seg.labels(), k, progress)?;
+    let crate::input::RowFacts {
+        profiles,
+        rules,
+        places,
+    } = rows.facts(settings, &info, &customers, seg.labels(), k, progress)?;
     drop(rows);
-    let labels = name_segments(&seg, &plugin, &profiles)?;
+    let labels = name_segments(
+        &seg,
+        &plugin,
+        &crate::geo::for_labels(&profiles, places.as_ref()),
+    )?;
     let model = model(settings, &info, &customers, &seg, &labels, rfm.as_ref());
     let ambiguous = seg
         .sq_distances()
@@ -228,6 +241,7 @@ pub fn fit_with_progress(
         value_model: predicted.as_ref().map(|(p, _)| p.report.clone()),
         outcomes: outcomes.clone(),
         rules: rules.as_ref(),
+        places: places.as_ref(),
         timings_s: clock
             .laps()
             .iter()
@@ -258,6 +272,7 @@ pub fn fit_with_progress(
     let report = strata_report::render_fit(&crate::report::fit_report(
         &segments_file,
         km.and_then(|c| c.projection.as_ref()),
+        places.as_ref().map(|p| p.points.as_slice()),
     ));
     let pseudo = settings
         .privacy()
@@ -367,6 +382,7 @@ pub fn fit_with_progress(
         value_model: predicted.map(|(p, _)| p.report),
         outcomes,
         rules: rules.map(|r| (r.report, r.segments)),
+        geo: places.map(|p| (p.report, p.segments)),
         merged: km.map_or_else(Vec::new, |c| c.map.merged.clone()),
         ids_pseudonymized: settings.privacy().id_salt.is_some(),
         written,

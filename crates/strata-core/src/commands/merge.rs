@@ -212,7 +212,8 @@ pub fn merge(settings: &MergeSettings) -> Result<MergeReport, CoreError> {
     run.supersede(&crate::AssignmentsFormat::ALL.map(|f| f.file_name()));
     let partial_file = run.stage(PARTIAL_FILE, |w| write_json(&partial, w))?;
     let segments = run.stage("segments.json", |w| write_json(&scored.segments, w))?;
-    let report = strata_report::render_fit(&crate::report::fit_report(&scored.segments, None));
+    let report =
+        strata_report::render_fit(&crate::report::fit_report(&scored.segments, None, None));
     let report = run.stage("report.html", |w| w.write_all(report.as_bytes()))?;
     let written = run.commit_keeping(vec![segments, report, partial_file], &["model.json"])?;
     info!(

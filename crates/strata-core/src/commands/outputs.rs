@@ -32,8 +32,10 @@ pub(crate) struct RunFacts<'a> {
     pub value_model: Option<strata_format::value::ValueModelReport>,
     /// Outcome columns by segment (`--outcome`).
     pub outcomes: Vec<strata_outcomes::OutcomeReport>,
-    /// Each segment's rule over the input columns (fits that hold their customers).
+    /// Each segment's rule over the input columns (fits).
     pub rules: Option<&'a crate::rules::Rules>,
+    /// Where the segments are (fits with coordinate roles).
+    pub places: Option<&'a crate::geo::Places>,
     /// Wall seconds per stage.
     pub timings_s: BTreeMap<String, f64>,
 }
@@ -81,12 +83,16 @@ pub(crate) fn segments_file(facts: RunFacts<'_>, made: Made<'_>) -> SegmentsFile
         value_model,
         outcomes,
         rules,
+        places,
         timings_s,
     } = facts;
     let mut segments = segments;
-    if let Some(r) = rules {
-        for seg in &mut segments {
+    for seg in &mut segments {
+        if let Some(r) = rules {
             seg.rule = r.segments.get(seg.segment).cloned();
+        }
+        if let Some(p) = places {
+            seg.geo = p.segments.get(seg.segment).cloned().flatten();
         }
     }
     let mut file = SegmentsFile {
@@ -111,6 +117,7 @@ pub(crate) fn segments_file(facts: RunFacts<'_>, made: Made<'_>) -> SegmentsFile
         stability: None,
         resampling: None,
         rules: rules.map(|r| r.report.clone()),
+        geo: places.map(|p| p.report.clone()),
         k_selection: None,
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),

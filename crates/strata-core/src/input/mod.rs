@@ -113,11 +113,20 @@ pub(crate) enum Rows {
     Reread(Reread),
 }
 
+/// What one read of the rows gives after clustering.
+pub(crate) struct RowFacts {
+    pub profiles: Profiles,
+    /// Each segment's rule ([`crate::rules`]); `None` without a column a rule can use.
+    pub rules: Option<crate::rules::Rules>,
+    /// Where the segments are ([`crate::geo`]); `None` without coordinate roles.
+    pub places: Option<crate::geo::Places>,
+}
+
 impl Rows {
-    /// The profiles of the `k` segments, `labels` giving each customer's, and each segment's
-    /// rule ([`crate::rules`]; `None` without a column a rule can use), from one read of the
-    /// rows.
-    pub fn profiles_and_rules(
+    /// The profiles of the `k` segments, `labels` giving each customer's, each segment's rule
+    /// and its place, from one read of the rows (a streamed fit's rules and places from the
+    /// seeded sample that read gathers).
+    pub fn facts(
         &self,
         settings: &FitSettings,
         info: &PluginInfo,
@@ -125,20 +134,26 @@ impl Rows {
         labels: &[u32],
         k: usize,
         progress: &dyn Progress,
-    ) -> Result<(Profiles, Option<crate::rules::Rules>), CoreError> {
+    ) -> Result<RowFacts, CoreError> {
         match self {
             Rows::Held(columns) => {
                 let profiled = profiled_columns(info, &customers.bindings, columns);
-                Ok((
-                    compute_profiles(&profiled, labels, k),
-                    crate::rules::find(settings, &profiled, labels, k, labels.len()),
-                ))
+                Ok(RowFacts {
+                    profiles: compute_profiles(&profiled, labels, k),
+                    rules: crate::rules::find(settings, &profiled, labels, k, labels.len()),
+                    places: crate::geo::find(&profiled, labels, k, settings.cluster().seed),
+                })
             }
             Rows::Reread(r) => {
                 let mut sample = crate::rules::Sample::new(settings, labels.len());
                 let profiles =
                     r.profiles(info, &customers.lines, labels, k, progress, &mut sample)?;
-                Ok((profiles, sample.finish(settings, k)))
+                let (rules, places) = sample.finish(settings, k);
+                Ok(RowFacts {
+                    profiles,
+                    rules,
+                    places,
+                })
             }
         }
     }
