@@ -14,9 +14,7 @@
 //! seed and fitted on the CPU with the fit's restarts and stopping rule, so the verdict is the
 //! same on any thread count and backend.
 
-use strata_compute::MatrixRef;
 use strata_format::select::NullReference;
-use strata_kmeans::{KMeansParams, Silent};
 
 use crate::{CoreError, FitSettings};
 
@@ -70,19 +68,7 @@ pub(crate) fn check(
                 *out = (mean[i] + lz) as f32;
             }
         }
-        let data = MatrixRef::new(&rows, m, d).map_err(strata_kmeans::KMeansError::from)?;
-        let params = KMeansParams::new(k)
-            .seed(seed)
-            .max_iter(c.max_iter)
-            .tol(c.tol)
-            .n_init(c.n_init)
-            .check()?;
-        let fit = strata_kmeans::fit(
-            &params,
-            &strata_compute::CpuBackend::new(),
-            data,
-            &mut Silent,
-        )?;
+        let fit = crate::resampling::refit(settings, &rows, d, k, seed)?;
         let t = total_sum_of_squares(&rows, d);
         if t > 0.0 {
             shares.push(fit.inertia / t);

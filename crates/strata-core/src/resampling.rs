@@ -41,6 +41,33 @@ fn reading(jaccard: f64) -> &'static str {
     }
 }
 
+/// k-means with `k` clusters on the row-major `rows` (`d` wide), with the fit's restarts and
+/// stopping rule but `seed`, on the CPU and silently: the refits that check a fit (here, and
+/// against structureless references in [`crate::null_reference`]).
+pub(crate) fn refit(
+    settings: &FitSettings,
+    rows: &[f32],
+    d: usize,
+    k: usize,
+    seed: u64,
+) -> Result<strata_kmeans::KMeansFit, CoreError> {
+    let c = settings.cluster();
+    let data =
+        MatrixRef::new(rows, rows.len() / d.max(1), d).map_err(strata_kmeans::KMeansError::from)?;
+    let params = KMeansParams::new(k)
+        .seed(seed)
+        .max_iter(c.max_iter)
+        .tol(c.tol)
+        .n_init(c.n_init)
+        .check()?;
+    Ok(strata_kmeans::fit(
+        &params,
+        &strata_compute::CpuBackend::new(),
+        data,
+        &mut Silent,
+    )?)
+}
+
 /// The stability of the `k_out` exported segments `labels` of `matrix` (n × d), refitting
 /// k-means with `k_fit` clusters as the fit did. `None` with fewer than 2 segments or too few
 /// customers to halve.
@@ -72,19 +99,7 @@ pub(crate) fn stability(
         for &i in &picked {
             rows.extend_from_slice(&matrix[i * d..(i + 1) * d]);
         }
-        let data = MatrixRef::new(&rows, half, d).map_err(strata_kmeans::KMeansError::from)?;
-        let params = KMeansParams::new(k_fit)
-            .seed(seed)
-            .max_iter(c.max_iter)
-            .tol(c.tol)
-            .n_init(c.n_init)
-            .check()?;
-        let fit = strata_kmeans::fit(
-            &params,
-            &strata_compute::CpuBackend::new(),
-            data,
-            &mut Silent,
-        )?;
+        let fit = refit(settings, &rows, d, k_fit, seed)?;
         // Overlaps of each segment (restricted to the half) with each refit cluster.
         let mut both = vec![vec![0u64; k_fit]; k_out];
         let (mut in_segment, mut in_cluster) = (vec![0u64; k_out], vec![0u64; k_fit]);

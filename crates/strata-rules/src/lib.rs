@@ -570,17 +570,9 @@ impl Condition {
     }
 }
 
-/// Days since 1970-01-01 as YYYY-MM-DD (Howard Hinnant's civil_from_days).
+/// Days since 1970-01-01 as YYYY-MM-DD.
 fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = strata_arrow_text::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
@@ -618,24 +610,37 @@ fn conjunction_text(c: &[Condition]) -> String {
 }
 
 impl Rule {
+    /// Each condition beside the values of its column (`None`: no such column, which no
+    /// row satisfies), looked up once rather than per row.
+    fn resolve<'r, 'c>(
+        &'r self,
+        columns: &'r [Column<'c>],
+    ) -> Vec<Vec<(&'r Condition, Option<&'r Values<'c>>)>> {
+        self.alternatives
+            .iter()
+            .map(|conj| {
+                conj.iter()
+                    .map(|c| {
+                        let col = columns.iter().find(|col| col.name == c.column);
+                        (c, col.map(|col| &col.values))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Whether row `r` matches the rule; `columns` as given to [`rules`].
     pub fn matches(&self, columns: &[Column<'_>], r: usize) -> bool {
-        self.alternatives.iter().any(|conj| {
-            conj.iter().all(|c| {
-                columns
-                    .iter()
-                    .find(|col| col.name == c.column)
-                    .is_some_and(|col| c.holds(&col.values, r))
-            })
-        })
+        matches_resolved(&self.resolve(columns), r)
     }
 
     /// Its precision and recall counts for `segment` over every row of `labels`.
     pub fn counts(&self, columns: &[Column<'_>], labels: &[u32], segment: u32) -> Counts {
+        let resolved = self.resolve(columns);
         let (caught, both, inside) = (0..labels.len())
             .into_par_iter()
             .map(|r| {
-                let m = self.matches(columns, r);
+                let m = matches_resolved(&resolved, r);
                 let s = labels[r] == segment;
                 (u64::from(m), u64::from(m && s), u64::from(s))
             })
@@ -649,54 +654,67 @@ impl Rule {
 
     /// The rule in words: conjunctions joined by "and", alternatives by "or".
     pub fn text(&self) -> String {
-        if self.alternatives.is_empty() {
-            return "no rule of this depth catches more of the segment than of the rest".into();
-        }
-        let conj = |c: &Vec<Condition>| {
-            if c.is_empty() {
-                "every customer".to_owned()
-            } else {
-                conjunction_text(c)
-            }
-        };
-        let parts: Vec<String> = self.alternatives.iter().map(conj).collect();
-        if parts.len() == 1 {
-            parts.into_iter().next().unwrap_or_default()
-        } else {
-            parts
-                .iter()
-                .map(|p| format!("({p})"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        }
+        self.join(
+            "no rule of this depth catches more of the segment than of the rest",
+            "every customer",
+            conjunction_text,
+            " or ",
+        )
     }
 
     /// The rule as an SQL condition (for a WHERE clause); `FALSE` when it catches no one.
     pub fn sql(&self) -> String {
-        if self.alternatives.is_empty() {
-            return "FALSE".into();
-        }
-        let conj = |c: &Vec<Condition>| {
-            if c.is_empty() {
-                "TRUE".to_owned()
-            } else {
+        self.join(
+            "FALSE",
+            "TRUE",
+            |c| {
                 c.iter()
                     .map(Condition::sql)
                     .collect::<Vec<_>>()
                     .join(" AND ")
-            }
-        };
-        let parts: Vec<String> = self.alternatives.iter().map(conj).collect();
-        if parts.len() == 1 {
-            parts.into_iter().next().unwrap_or_default()
-        } else {
-            parts
+            },
+            "\n   OR ",
+        )
+    }
+
+    /// The alternatives written by `conj` and joined by `or` (parenthesised when several);
+    /// `none` without alternatives, `all` for an empty conjunction.
+    fn join(
+        &self,
+        none: &str,
+        all: &str,
+        conj: impl Fn(&[Condition]) -> String,
+        or: &str,
+    ) -> String {
+        let parts: Vec<String> = self
+            .alternatives
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    all.to_owned()
+                } else {
+                    conj(c)
+                }
+            })
+            .collect();
+        match parts.as_slice() {
+            [] => none.to_owned(),
+            [one] => one.clone(),
+            _ => parts
                 .iter()
                 .map(|p| format!("({p})"))
                 .collect::<Vec<_>>()
-                .join("\n   OR ")
+                .join(or),
         }
     }
+}
+
+/// Whether row `r` satisfies any of the resolved conjunctions.
+fn matches_resolved(resolved: &[Vec<(&Condition, Option<&Values<'_>>)>], r: usize) -> bool {
+    resolved.iter().any(|conj| {
+        conj.iter()
+            .all(|(c, values)| values.is_some_and(|v| c.holds(v, r)))
+    })
 }
 
 #[cfg(test)]
