@@ -41,6 +41,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 # The end-to-end tests run target/debug/strata, which loads the strategy plugins built beside
 # it, so build every workspace member (plugins included) before testing.
 cargo build --workspace --locked
+echo "test.sh: built ($SECONDS s)" >&2
 
 # A throwaway PostgreSQL cluster (socket only, password authentication) for the database
 # tests; without the server installed they say they were skipped, unless required above.
@@ -49,8 +50,10 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     trap 'bash scripts/pg-cluster.sh stop "$STRATA_TEST_POSTGRES_DIR"' EXIT
 fi
 cargo test --workspace --locked
+echo "test.sh: workspace tests passed ($SECONDS s)" >&2
 # The plugin template is its own crate, built as a plugin author would build it.
 cargo test --locked --manifest-path plugins/template/Cargo.toml --target-dir target/template
+echo "test.sh: template tests passed ($SECONDS s)" >&2
 
 # The Spark integration, installed as a user installs it (the strata binary and the bundled
 # plugins carried in the package), against the single-machine strata in Spark local[2].
@@ -59,6 +62,8 @@ if [ ! -x .venv-spark/bin/python ]; then
 fi
 .venv-spark/bin/pip install -q pyspark==4.3.0 py4j==0.10.9.9 pyarrow==26.0.1 pandas==3.1.1 numpy==2.4.6 duckdb==2.0.1
 bash integrations/spark/scripts/bundle.sh target/debug
-.venv-spark/bin/pip install -q --force-reinstall --no-deps ./integrations/spark
+.venv-spark/bin/pip install -q --no-cache-dir --force-reinstall --no-deps ./integrations/spark
+# setuptools leaves its build folder (copies of the bundled binaries) in the source tree.
+rm -rf integrations/spark/build integrations/spark/*.egg-info
 (cd integrations/spark/tests && STRATA_TEST_PLUGIN_DIR="$PWD/../../../target/debug" \
     ../../../.venv-spark/bin/python -m unittest -v test_spark)

@@ -16,4 +16,10 @@ cp "$target/strata" "$bin/"
 # The plugins strata loads from beside its binary (the bundled strategies only).
 cp "$target"/libstrata_strategy_*.so "$bin/" 2>/dev/null || true
 chmod 755 "$bin"/*
+# Without debug sections: they are most of a debug build's size, and the wheel carries the
+# files to every executor (pip copies them four times on the way). Symbols stay, so a
+# backtrace still names its functions.
+if command -v strip >/dev/null 2>&1; then
+    strip --strip-debug "$bin"/*
+fi
 echo "bundled $(ls "$bin" | wc -l) files from $target into $bin"
