@@ -32,8 +32,9 @@ pub const MAGIC: u32 = 0x5354_5241;
 pub const ABI_MAJOR: u16 = 1;
 /// Minor version: grows when fields are added at the end of the function table.
 /// 1.1 added [`StrategyTableV1::docs`]; 1.2 added the role flags [`ROLE_VALUE`] and
-/// [`ROLE_PERSONAL`]; 1.3 added [`StrategyTableV1::preprocessing`].
-pub const ABI_MINOR: u16 = 3;
+/// [`ROLE_PERSONAL`]; 1.3 added [`StrategyTableV1::preprocessing`]; 1.4 added
+/// [`StrategyTableV1::categorical`] and the host option [`CATEGORICAL_OPTION`].
+pub const ABI_MINOR: u16 = 4;
 
 /// The first thing the host reads. Its layout is frozen for every ABI version.
 #[repr(C)]
@@ -385,6 +386,33 @@ pub type LabelFnV1 = unsafe extern "C" fn(
 pub type PreprocessingFnV1 =
     unsafe extern "C" fn(state: StrRef, out: *mut Sink, message: *mut Sink) -> i32;
 
+/// The host option (ABI 1.4) that asks a strategy for its categorical columns as codes:
+/// `"categorical": "codes"` in `fit`'s options. A strategy that honours it writes each such
+/// column as one feature holding the category's code (0, 1, … into a list of levels) instead
+/// of one indicator per category, and names those features in [`CategoricalFnV1`]'s
+/// document. The host passes it only to plugins of minor version 4 or later, and only for
+/// k-prototypes; without it a strategy's features are as before.
+pub const CATEGORICAL_OPTION: &str = "categorical";
+/// The value of [`CATEGORICAL_OPTION`] that asks for codes.
+pub const CATEGORICAL_CODES: &str = "codes";
+
+/// Which features of a state from `fit` are categorical codes (ABI 1.4): writes one JSON
+/// document to `out`:
+///
+/// ```json
+/// {"version": 1, "features": [{"index": 3, "levels": ["Female", "Male"]}]}
+/// ```
+///
+/// Feature `index` (0-based, in the matrix's column order, ascending and distinct) holds, on
+/// every row, a whole number `c` with `0 <= c <= levels.len()`: the row's category is
+/// `levels[c]`, and `levels.len()` stands for a category outside the levels (one `fit` never
+/// saw), which matches no segment's mode. Levels are distinct, non-empty texts; a strategy that wants k-prototypes' ties
+/// to match the `kmodes` package lists them in sorted order, as kmodes codes them. An empty
+/// `features` list says the state has no categorical codes (the state was fitted without
+/// [`CATEGORICAL_OPTION`]). The host checks every code `transform` returns against its levels.
+pub type CategoricalFnV1 =
+    unsafe extern "C" fn(state: StrRef, out: *mut Sink, message: *mut Sink) -> i32;
+
 /// The function table of ABI major version 1. New fields go at the end only.
 #[repr(C)]
 pub struct StrategyTableV1 {
@@ -418,6 +446,10 @@ pub struct StrategyTableV1 {
     /// Describes the preprocessing as data ([`PreprocessingFnV1`]); null when the strategy
     /// does not.
     pub preprocessing: Option<PreprocessingFnV1>,
+    // ---- ABI 1.4 ----
+    /// Names the features that are categorical codes ([`CategoricalFnV1`]); null when the
+    /// strategy never writes codes.
+    pub categorical: Option<CategoricalFnV1>,
 }
 
 /// Size of the ABI 1.0 table: a table at least this large has every 1.0 field.
@@ -425,7 +457,9 @@ pub const TABLE_V1_0_SIZE: usize = std::mem::offset_of!(StrategyTableV1, docs);
 /// Size of the ABI 1.1 (and 1.2) table.
 pub const TABLE_V1_1_SIZE: usize = std::mem::offset_of!(StrategyTableV1, preprocessing);
 /// Size of the ABI 1.3 table.
-pub const TABLE_V1_3_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
+pub const TABLE_V1_3_SIZE: usize = std::mem::offset_of!(StrategyTableV1, categorical);
+/// Size of the ABI 1.4 table.
+pub const TABLE_V1_4_SIZE: usize = std::mem::size_of::<StrategyTableV1>();
 
 /// Wrapper that lets a plugin keep ABI structs (which hold raw pointers) in a `static`.
 #[repr(transparent)]

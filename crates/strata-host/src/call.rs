@@ -407,6 +407,40 @@ impl Plugin {
         }
     }
 
+    /// Whether the plugin can write categorical columns as codes (ABI 1.4: its table has
+    /// [`strata_abi::StrategyTableV1::categorical`]), so the host may pass it
+    /// [`strata_abi::CATEGORICAL_OPTION`].
+    pub fn writes_codes(&self) -> bool {
+        self.categorical.is_some()
+    }
+
+    /// Which of the `d` features of `state` are categorical codes (ABI 1.4), checked: a known
+    /// version, indices ascending, distinct and below `d`, levels non-empty and distinct.
+    /// Empty when the plugin's table is older than 1.4 or the state has none.
+    pub fn categorical(
+        &self,
+        state: &str,
+        d: usize,
+    ) -> Result<Vec<crate::declared::CategoricalFeature>, HostError> {
+        self.check_alive()?;
+        let Some(f) = self.categorical else {
+            return Ok(Vec::new());
+        };
+        let (mut out, mut message) = (Collector::default(), Collector::default());
+        let (mut o_sink, mut m_sink) = (sink(&mut out), sink(&mut message));
+        // SAFETY: the state string and both sinks are host values alive until the call returns.
+        let code = unsafe { f(StrRef::new(state), &mut o_sink, &mut m_sink) };
+        self.status("categorical", code, &message)?;
+        if out.overflow {
+            return Err(self.bad("categorical", "output larger than 256 MiB"));
+        }
+        match out.items.len() {
+            1 => crate::declared::parse_categorical(&out.items[0], d)
+                .map_err(|e| self.bad("categorical", e)),
+            n => Err(self.bad("categorical", format!("{n} documents (expected 1)"))),
+        }
+    }
+
     /// Asks the plugin for a segment's label.
     pub fn label(&self, state: &str, profile: &Profile) -> Result<String, HostError> {
         self.check_alive()?;

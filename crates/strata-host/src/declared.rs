@@ -1,6 +1,8 @@
 //! A strategy's preprocessing stated as data (ABI 1.3, [`strata_abi::PreprocessingFnV1`]),
 //! parsed and checked like everything else a plugin returns: a known version, known forms,
-//! finite numbers, a non-zero scale, non-empty column names.
+//! finite numbers, a non-zero scale, non-empty column names. Also which features are
+//! categorical codes (ABI 1.4, [`strata_abi::CategoricalFnV1`]), and the check of the codes a
+//! `transform` wrote.
 
 use serde_json::Value;
 
@@ -61,6 +63,89 @@ impl FeatureExpr {
 pub struct Preprocessing {
     /// One per feature.
     pub features: Vec<FeatureExpr>,
+}
+
+/// A feature that holds a categorical column's codes (ABI 1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoricalFeature {
+    /// The feature's place in the matrix's columns.
+    pub index: usize,
+    /// The categories, by code: a row whose feature is `c` has category `levels[c]`.
+    pub levels: Vec<String>,
+}
+
+/// Most levels a categorical feature may list: codes travel as f32, which holds every whole
+/// number up to 2^24 exactly.
+pub const MAX_LEVELS: usize = 1 << 24;
+
+/// Parses and checks [`strata_abi::CategoricalFnV1`]'s document for a state of `d` features.
+pub(crate) fn parse_categorical(json: &[u8], d: usize) -> Result<Vec<CategoricalFeature>, String> {
+    let doc: Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e}"))?;
+    if doc.get("version").and_then(Value::as_u64) != Some(1) {
+        return Err(format!(
+            "version {} is not one this host reads (1)",
+            doc.get("version").map_or("(none)".into(), Value::to_string)
+        ));
+    }
+    let list = doc
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or("no \"features\" list")?;
+    let mut out: Vec<CategoricalFeature> = Vec::with_capacity(list.len());
+    for (i, f) in list.iter().enumerate() {
+        let at = |e: String| format!("entry {}: {e}", i + 1);
+        let index = f
+            .get("index")
+            .and_then(Value::as_u64)
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| at("\"index\" is not a whole number".into()))?;
+        if index >= d {
+            return Err(at(format!("index {index} is not below the {d} features")));
+        }
+        if out.last().is_some_and(|p| p.index >= index) {
+            return Err(at(format!("index {index} does not follow the one before")));
+        }
+        let levels = f
+            .get("levels")
+            .and_then(Value::as_array)
+            .ok_or_else(|| at("no \"levels\" list".into()))?
+            .iter()
+            .map(|l| l.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| at("a level is not a string".into()))?;
+        if levels.is_empty() || levels.len() > MAX_LEVELS {
+            return Err(at(format!(
+                "{} levels (expected 1 to {MAX_LEVELS})",
+                levels.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(levels.len());
+        if let Some(dup) = levels.iter().find(|l| !seen.insert(l.as_str())) {
+            return Err(at(format!("level '{dup}' is listed twice")));
+        }
+        out.push(CategoricalFeature { index, levels });
+    }
+    Ok(out)
+}
+
+/// The first value in a row-major matrix of `d` features that is not a code of its
+/// categorical feature (a whole number from 0 to its levels' count, the count standing for a
+/// category outside the levels): (row, feature, value).
+pub fn bad_code(
+    matrix: &[f32],
+    d: usize,
+    categorical: &[CategoricalFeature],
+) -> Option<(usize, usize, f32)> {
+    if categorical.is_empty() || d == 0 {
+        return None;
+    }
+    matrix.chunks_exact(d).enumerate().find_map(|(row, x)| {
+        categorical.iter().find_map(|c| {
+            let v = x[c.index];
+            let ok = v >= 0.0 && v.fract() == 0.0 && (v as usize) <= c.levels.len();
+            (!ok).then_some((row, c.index, v))
+        })
+    })
 }
 
 /// Parses and checks the document; the error says what is wrong.
@@ -178,5 +263,58 @@ mod tests {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(needle), "{e}");
         }
+    }
+
+    #[test]
+    fn categorical_documents_are_checked_and_codes_too() {
+        let ok = br#"{"version": 1, "features": [{"index": 1, "levels": ["F", "M"]},
+                       {"index": 3, "levels": ["a"]}]}"#;
+        let c = parse_categorical(ok, 4).unwrap();
+        assert_eq!(c[0].index, 1);
+        assert_eq!(c[1].levels, vec!["a".to_owned()]);
+        assert!(
+            parse_categorical(br#"{"version": 1, "features": []}"#, 2)
+                .unwrap()
+                .is_empty()
+        );
+        for (bad, needle) in [
+            (&br#"{"version": 3, "features": []}"#[..], "version 3"),
+            (
+                br#"{"version": 1, "features": [{"index": 4, "levels": ["a"]}]}"#,
+                "not below the 4 features",
+            ),
+            (
+                br#"{"version": 1, "features": [{"index": 2, "levels": ["a"]},
+                    {"index": 2, "levels": ["b"]}]}"#,
+                "does not follow",
+            ),
+            (
+                br#"{"version": 1, "features": [{"index": 0, "levels": []}]}"#,
+                "0 levels",
+            ),
+            (
+                br#"{"version": 1, "features": [{"index": 0, "levels": ["a", "a"]}]}"#,
+                "'a' is listed twice",
+            ),
+            (
+                br#"{"version": 1, "features": [{"index": -1, "levels": ["a"]}]}"#,
+                "not a whole number",
+            ),
+        ] {
+            let e = parse_categorical(bad, 4).unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        }
+        let m = [0.5f32, 1.0, 0.0, 0.0, 2.0, 1.0, 0.3, 1.5, 0.0];
+        let cat = vec![CategoricalFeature {
+            index: 1,
+            levels: vec!["F".into(), "M".into()],
+        }];
+        assert_eq!(bad_code(&m[..6], 3, &cat), None);
+        assert_eq!(bad_code(&m, 3, &cat), Some((2, 1, 1.5)));
+        let negative = [0.0f32, -1.0, 0.0];
+        assert_eq!(bad_code(&negative, 3, &cat), Some((0, 1, -1.0)));
+        // 2 is "a category outside the levels"; 3 is no code at all.
+        assert_eq!(bad_code(&[0.0f32, 2.0, 0.0], 3, &cat), None);
+        assert_eq!(bad_code(&[0.0f32, 3.0, 0.0], 3, &cat), Some((0, 1, 3.0)));
     }
 }

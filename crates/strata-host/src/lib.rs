@@ -204,6 +204,9 @@ pub struct Plugin {
     label: abi::LabelFnV1,
     /// ABI 1.3: the preprocessing as data; `None` for older tables or when not provided.
     preprocessing: Option<abi::PreprocessingFnV1>,
+    /// ABI 1.4: which features are categorical codes; `None` for older tables or when not
+    /// provided.
+    categorical: Option<abi::CategoricalFnV1>,
     dead: AtomicBool,
     // Last field: dropped after everything that points into it.
     _lib: Arc<Library>,
@@ -331,8 +334,15 @@ impl Plugin {
         } else {
             None
         };
+        let categorical = if size >= abi::TABLE_V1_4_SIZE {
+            // SAFETY: `size` says the plugin's table has the 1.4 `categorical` field.
+            unsafe { std::ptr::addr_of!((*table).categorical).read() }
+        } else {
+            None
+        };
         Ok(Plugin {
             preprocessing,
+            categorical,
             info,
             fit: t.fit,
             transform: t.transform,

@@ -79,6 +79,7 @@ fn build_header<S: Strategy>() -> PluginHeader {
         label: label_shim::<S>,
         docs: leak_str(S::docs()),
         preprocessing: Some(preprocessing_shim::<S>),
+        categorical: Some(categorical_shim::<S>),
     }));
     PluginHeader {
         magic: abi::MAGIC,
@@ -344,6 +345,30 @@ pub unsafe extern "C" fn preprocessing_shim<S: Strategy>(
                     .map_err(|e| Error::new(format!("cannot describe the preprocessing: {e}")))?;
                 write(out, &json);
             }
+            Ok(())
+        })
+    }
+}
+
+/// # Safety
+/// Called by the host through the function table with arguments that obey
+/// [`abi::CategoricalFnV1`].
+pub unsafe extern "C" fn categorical_shim<S: Strategy>(
+    state: StrRef,
+    out: *mut Sink,
+    message: *mut Sink,
+) -> i32 {
+    // SAFETY: the host's arguments obey the ABI for the duration of this call.
+    unsafe {
+        guarded(message, || {
+            let envelope = parse_state::<S>(text(state, "the state")?)?;
+            let doc = crate::declare::CategoricalCodes {
+                version: 1,
+                features: S::categorical(&envelope.state),
+            };
+            let json = serde_json::to_string(&doc)
+                .map_err(|e| Error::new(format!("cannot list the categorical features: {e}")))?;
+            write(out, &json);
             Ok(())
         })
     }

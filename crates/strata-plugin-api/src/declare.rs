@@ -25,6 +25,27 @@ impl Preprocessing {
     }
 }
 
+/// [`CategoricalFnV1`](crate::abi::CategoricalFnV1)'s document (ABI 1.4): which features hold
+/// categorical codes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalCodes {
+    /// The document's version: 1.
+    pub version: u32,
+    /// The coded features, by ascending index.
+    pub features: Vec<CodedFeature>,
+}
+
+/// A feature holding a categorical column's codes: `c` on a row means `levels[c]`, and
+/// `levels.len()` a category outside them (one not seen in `fit`, which matches no segment's
+/// mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodedFeature {
+    /// The feature's place in the matrix's columns.
+    pub index: usize,
+    /// The categories, by code, in sorted order (as the `kmodes` package codes them).
+    pub levels: Vec<String>,
+}
+
 /// One feature computed from one column, in a form a query language can state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,6 +12,16 @@ use serde::{Deserialize, Serialize};
 use crate::MISSING_CODE;
 use crate::error::Error;
 
+/// How a categorical column becomes features: one weighted indicator per category (k-means),
+/// or one feature holding the category's code (k-prototypes, which counts mismatches; ABI 1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CategoricalAs {
+    /// A [`OneHot`].
+    OneHot,
+    /// The index of the category in the sorted levels.
+    Codes,
+}
+
 /// How numeric features are scaled before clustering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -404,6 +414,34 @@ impl OneHot {
         for (row, &code) in codes.iter().enumerate() {
             self.apply(code, code_map, &mut out.row_mut(row)[offset..offset + w]);
         }
+    }
+
+    /// Writes every row's category as its code into feature `offset` of `out`: the level's
+    /// index, the imputed level's for a missing value, and `levels.len()` for a category not
+    /// seen in training (ABI 1.4's "outside the levels").
+    pub fn write_codes(
+        &self,
+        codes: &[u32],
+        code_map: &[Option<usize>],
+        out: &mut crate::matrix::FeatureMatrix,
+        offset: usize,
+    ) {
+        let outside = self.levels.len();
+        out.set_column(
+            offset,
+            codes.iter().map(|&code| {
+                let level = if code == MISSING_CODE {
+                    self.impute
+                } else {
+                    code_map
+                        .get(code as usize)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(outside)
+                };
+                level as f32
+            }),
+        );
     }
 
     /// Writes the indicators for one row into `out` (length `n_features`).

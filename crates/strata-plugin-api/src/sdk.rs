@@ -267,9 +267,9 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Option keys the host sets itself: `scale` (`--scale`) and `as_of_days` (`--as-of`, in days
-/// since 1970-01-01).
-pub const HOST_OPTION_KEYS: &[&str] = &["scale", "as_of_days"];
+/// Option keys the host sets itself: `scale` (`--scale`), `as_of_days` (`--as-of`, in days
+/// since 1970-01-01) and `categorical` (ABI 1.4: `"codes"` under `--algorithm kprototypes`).
+pub const HOST_OPTION_KEYS: &[&str] = &["scale", "as_of_days", crate::abi::CATEGORICAL_OPTION];
 
 /// Options the host passes through (`--scale`, and later strategy-specific ones), as JSON.
 #[derive(Debug, Clone, Default)]
@@ -320,6 +320,23 @@ impl Options {
             Some(k) => Err(Error(format!(
                 "unknown option '{k}': this strategy takes {}",
                 known.join(", ")
+            ))),
+        }
+    }
+
+    /// How the host wants categorical columns encoded: one indicator per category (the
+    /// default), or one code per column for k-prototypes (ABI 1.4,
+    /// [`crate::abi::CATEGORICAL_OPTION`]).
+    pub fn categorical_as(&self) -> Result<crate::prep::CategoricalAs, Error> {
+        match self.get(crate::abi::CATEGORICAL_OPTION) {
+            None => Ok(crate::prep::CategoricalAs::OneHot),
+            Some(v) if v.as_str() == Some(crate::abi::CATEGORICAL_CODES) => {
+                Ok(crate::prep::CategoricalAs::Codes)
+            }
+            Some(v) => Err(Error(format!(
+                "option '{}' is {v}; the host passes \"{}\" or nothing",
+                crate::abi::CATEGORICAL_OPTION,
+                crate::abi::CATEGORICAL_CODES
             ))),
         }
     }
@@ -463,5 +480,13 @@ pub trait Strategy {
     /// otherwise, and export-sql refuses the strategy with that reason.
     fn preprocessing(_state: &Self::State) -> Option<crate::declare::Preprocessing> {
         None
+    }
+
+    /// The features of `state` that hold categorical codes (ABI 1.4), for k-prototypes: a
+    /// strategy fitted with [`Options::categorical_as`] = codes names them here (the SDK's
+    /// encoders do: [`crate::encode::coded_features`]). Empty (the default) when it writes
+    /// none, and the host then clusters with k-means.
+    fn categorical(_state: &Self::State) -> Vec<crate::declare::CodedFeature> {
+        Vec::new()
     }
 }

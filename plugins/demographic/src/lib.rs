@@ -81,6 +81,12 @@ impl Encode for Encoder {
             Encoder::Column(c) => Encode::write(c, input, out, offset),
         }
     }
+    fn coded_levels(&self) -> Option<&[String]> {
+        match self {
+            Encoder::Geo(_) => None,
+            Encoder::Column(c) => Encode::coded_levels(c),
+        }
+    }
 }
 
 /// What `fit` learned, stored in the saved model: the `--scale` and one encoder per column
@@ -125,6 +131,7 @@ impl Strategy for Demographic {
     fn fit(input: &Input, options: &Options) -> Result<Fitted<State>, Error> {
         options.check_known(&geo::OPTION_KEYS)?;
         let scale = options.scale_or(Scale::Zscore)?;
+        let categorical = options.categorical_as()?;
         input.require_columns(ROLES)?;
         // Income is the one skewed money column: log-scaled when it is.
         let others: Vec<_> = input
@@ -134,7 +141,7 @@ impl Strategy for Demographic {
             .collect();
         let mut encoders = strata_plugin_api::par::map(&others, |c| {
             check_plausible(c)?;
-            ByKind::fit(c, scale, c.role == "income").map(Encoder::Column)
+            ByKind::fit_as(c, scale, c.role == "income", categorical).map(Encoder::Column)
         })
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
@@ -152,8 +159,11 @@ impl Strategy for Demographic {
     }
 
     /// The columns' preprocessing as data, for `strata export-sql`; none with coordinates,
-    /// whose sines and cosines the declared forms do not state.
+    /// whose sines and cosines the declared forms do not state, nor with categorical codes.
     fn preprocessing(state: &State) -> Option<strata_plugin_api::declare::Preprocessing> {
+        if encode::has_codes(&state.encoders) {
+            return None;
+        }
         let columns: Option<Vec<&ByKind>> = state
             .encoders
             .iter()
@@ -164,6 +174,10 @@ impl Strategy for Demographic {
             .collect();
         let columns: Vec<ByKind> = columns?.into_iter().cloned().collect();
         Some(strata_plugin_api::declare::Preprocessing::of(&columns))
+    }
+
+    fn categorical(state: &State) -> Vec<strata_plugin_api::declare::CodedFeature> {
+        encode::coded_features(&state.encoders)
     }
 
     fn docs() -> &'static str {
@@ -229,6 +243,9 @@ Features:
               1/√2, so two different categories are at squared distance 1 (one standard
               deviation on a numeric) however many categories there are
   unseen category when scoring: all indicators 0
+  --algorithm kprototypes (or auto): each categorical column is one feature holding its
+              category's code (sorted order; missing → most frequent), clustered by
+              mismatches with the segment's mode; an unseen category matches no mode
 
 Labels, from each segment's profile in the data's own units:
   age         mean < 35 young, < 55 middle-aged, else senior

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use strata_plugin_api::encode::ColumnEncoder;
-use strata_plugin_api::prep::{NumericScaler, OneHot, median};
+use strata_plugin_api::prep::{CategoricalAs, NumericScaler, OneHot, median};
 use strata_plugin_api::{Column, Error, FeatureMatrix};
 
 /// A Likert answer scale.
@@ -116,13 +116,24 @@ pub enum Encoder {
         /// The categories and imputed category learned from the training values.
         onehot: OneHot,
     },
+    /// A `lifestyle` or `values` column as one feature of codes, for k-prototypes (ABI 1.4).
+    Code {
+        /// The role the column is bound to: `lifestyle` or `values`.
+        role: String,
+        /// The categories (by code) and imputed category; its weight is unused.
+        onehot: OneHot,
+    },
 }
 
 impl Encoder {
     /// Fits one bound column: a `likert` item on the `declared` scale (else the smallest that
     /// holds its answers), an `interests` score on its training range, a `lifestyle` or `values`
-    /// category one-hot.
-    pub fn fit(c: &Column<'_>, declared: Option<LikertScale>) -> Result<Encoder, Error> {
+    /// category one-hot, or as codes when the host asks for them (`categorical`).
+    pub fn fit(
+        c: &Column<'_>,
+        declared: Option<LikertScale>,
+        categorical: CategoricalAs,
+    ) -> Result<Encoder, Error> {
         Ok(match c.role {
             "likert" => {
                 let v = c.numeric()?;
@@ -156,9 +167,11 @@ impl Encoder {
             }
             "lifestyle" | "values" => {
                 let (codes, dict) = c.categorical()?;
-                Encoder::Categorical {
-                    role: c.role.to_owned(),
-                    onehot: OneHot::fit(c.name, codes, dict)?,
+                let role = c.role.to_owned();
+                let onehot = OneHot::fit(c.name, codes, dict)?;
+                match categorical {
+                    CategoricalAs::OneHot => Encoder::Categorical { role, onehot },
+                    CategoricalAs::Codes => Encoder::Code { role, onehot },
                 }
             }
             other => {
@@ -176,13 +189,19 @@ impl ColumnEncoder for Encoder {
     fn column(&self) -> &str {
         match self {
             Encoder::Likert { scaler, .. } | Encoder::Interest { scaler } => &scaler.column,
-            Encoder::Categorical { onehot, .. } => &onehot.column,
+            Encoder::Categorical { onehot, .. } | Encoder::Code { onehot, .. } => &onehot.column,
         }
     }
     fn onehot(&self) -> Option<&OneHot> {
         match self {
-            Encoder::Likert { .. } | Encoder::Interest { .. } => None,
+            Encoder::Likert { .. } | Encoder::Interest { .. } | Encoder::Code { .. } => None,
             Encoder::Categorical { onehot, .. } => Some(onehot),
+        }
+    }
+    fn coded_levels(&self) -> Option<&[String]> {
+        match self {
+            Encoder::Code { onehot, .. } => Some(&onehot.levels),
+            _ => None,
         }
     }
     fn write(
@@ -200,6 +219,11 @@ impl ColumnEncoder for Encoder {
             }
             Encoder::Categorical { onehot, .. } => {
                 ColumnEncoder::write(onehot, column, out, offset)
+            }
+            Encoder::Code { onehot, .. } => {
+                let (codes, dict) = column.categorical()?;
+                onehot.write_codes(codes, &onehot.code_map(dict), out, offset);
+                Ok(())
             }
         }
     }

@@ -29,7 +29,7 @@ mod options;
 mod tests;
 
 use serde::{Deserialize, Serialize};
-use strata_plugin_api::encode::{feature_names, write_all};
+use strata_plugin_api::encode::{coded_features, feature_names, write_all};
 use strata_plugin_api::prep::unit_normalise;
 use strata_plugin_api::{
     Error, FeatureMatrix, Fitted, Input, Metric, Options, Role, SegmentProfile, Strategy,
@@ -101,7 +101,9 @@ Features:
   likert items     (x - lo) / (hi - lo) with the item's scale: 0 at the bottom, 1 at the top.
   interests        (x - min) / (max - min) with the training min and max (0 when constant).
   lifestyle/values one indicator per category seen in training, weighted 1/sqrt(2); an unseen
-                   category is all zeros.
+                   category is all zeros. Under --algorithm kprototypes (or auto) each is one
+                   feature holding its category's code instead, and cosine normalises the
+                   numeric features alone.
   Missing answers take the item's training median, missing categories the most frequent one.
   Scoring new data with a saved model clamps numeric features to [0, 1].
 
@@ -130,10 +132,11 @@ impl Strategy for Psychographic {
                 roles.join(", ")
             )));
         }
+        let categorical = options.categorical_as()?;
         let encoders = input
             .columns()
             .iter()
-            .map(|c| Encoder::fit(c, settings.likert_scale))
+            .map(|c| Encoder::fit(c, settings.likert_scale, categorical))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Fitted {
             features: feature_names(&encoders),
@@ -148,11 +151,34 @@ impl Strategy for Psychographic {
         write_all(&state.encoders, input, out)?;
         if state.metric == Distance::Cosine {
             let d = out.n_features();
-            out.as_mut_slice()
-                .chunks_exact_mut(d)
-                .for_each(unit_normalise);
+            let coded = coded_features(&state.encoders);
+            if coded.is_empty() {
+                out.as_mut_slice()
+                    .chunks_exact_mut(d)
+                    .for_each(unit_normalise);
+            } else {
+                // Under k-prototypes the codes stay codes: the numeric part alone is
+                // normalised, and categories count as mismatches beside it.
+                let numeric: Vec<usize> = (0..d)
+                    .filter(|f| coded.iter().all(|c| c.index != *f))
+                    .collect();
+                let mut part = vec![0f32; numeric.len()];
+                for row in out.as_mut_slice().chunks_exact_mut(d) {
+                    for (p, &f) in part.iter_mut().zip(&numeric) {
+                        *p = row[f];
+                    }
+                    unit_normalise(&mut part);
+                    for (p, &f) in part.iter().zip(&numeric) {
+                        row[f] = *p;
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    fn categorical(state: &State) -> Vec<strata_plugin_api::declare::CodedFeature> {
+        coded_features(&state.encoders)
     }
 
     fn label(_state: &State, p: &SegmentProfile) -> String {

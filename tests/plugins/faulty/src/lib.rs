@@ -5,6 +5,8 @@
 //! - `nan` / `inf`: `transform` writes a NaN / infinite feature (the host must refuse it);
 //! - `features`: `fit` reports zero features (a raw function: the SDK would refuse first);
 //! - `label_utf8`: `label` returns bytes that are not UTF-8 (raw, for the same reason);
+//! - `codes`: says (ABI 1.4) that its first feature holds codes of two categories, then writes
+//!   the column's numbers there (the host must refuse a value that is no code);
 //! - anything else: behaves.
 //!
 //! Raw functions exist to test the host's own validation, which the SDK's checks would hide.
@@ -86,6 +88,14 @@ unsafe extern "C" fn fit_without_features(
     0
 }
 
+/// `categorical` that says feature 0 holds the codes of two categories, whatever it holds.
+unsafe extern "C" fn categorical_claims_codes(_: StrRef, out: *mut Sink, _: *mut Sink) -> i32 {
+    let json = br#"{"version": 1, "features": [{"index": 0, "levels": ["a", "b"]}]}"#;
+    // SAFETY: the host passes a live sink for the duration of the call.
+    unsafe { ((*out).write)((*out).ctx, json.as_ptr(), json.len()) };
+    0
+}
+
 /// `label` that writes invalid UTF-8.
 unsafe extern "C" fn label_not_utf8(
     _: StrRef,
@@ -133,6 +143,11 @@ pub extern "C" fn strata_plugin_entry() -> *const PluginHeader {
                 },
                 docs: t.docs,
                 preprocessing: t.preprocessing,
+                categorical: if fault == "codes" {
+                    Some(categorical_claims_codes)
+                } else {
+                    t.categorical
+                },
             }));
             Exported::new(PluginHeader {
                 magic: MAGIC,
