@@ -110,6 +110,21 @@ pub enum BackendArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    /// k-means on every feature; categorical columns one-hot encoded.
+    Kmeans,
+    /// k-prototypes (Huang): squared distance on the numeric features plus γ per categorical
+    /// mismatch, with each segment's modes as its categorical centre. Needs a strategy that
+    /// writes categorical codes (plugin ABI 1.4: demographic, psychographic); a fixed k, on a
+    /// table held in memory; its labelling passes run on --backend, its online passes on the
+    /// CPU.
+    Kprototypes,
+    /// k-prototypes when the strategy declares categorical features for the bound columns,
+    /// k-means otherwise; the choice and its reason are logged and in segments.json.
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StreamArg {
     /// Stream a customer table larger than a quarter of the memory available.
     Auto,
@@ -594,6 +609,15 @@ pub struct KmeansArgs {
     /// Compute backend for the distance work.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
+    /// The clustering algorithm: k-means, or k-prototypes for tables that are mostly
+    /// categorical (its segments have modes, "Married", where k-means' one-hot means say
+    /// "0.4 Married").
+    #[arg(long, value_enum, default_value_t = AlgorithmArg::Kmeans)]
+    pub algorithm: AlgorithmArg,
+    /// k-prototypes' weight of one categorical mismatch against the squared numeric distance
+    /// (default: half the mean standard deviation of the numeric features, kmodes' rule).
+    #[arg(long, value_name = "GAMMA", allow_negative_numbers = true)]
+    pub gamma: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -691,6 +715,12 @@ impl KmeansArgs {
             .tol(self.tol)
             .n_init(self.n_init)
             .backend(backend_choice(self.backend))
+            .algorithm(match self.algorithm {
+                AlgorithmArg::Kmeans => strata_core::Algorithm::KMeans,
+                AlgorithmArg::Kprototypes => strata_core::Algorithm::KPrototypes,
+                AlgorithmArg::Auto => strata_core::Algorithm::Auto,
+            })
+            .gamma(self.gamma)
     }
 }
 

@@ -98,35 +98,58 @@ pub fn print(out: &mut dyn Write, r: &FitReport, rules: bool) -> io::Result<()> 
                 "Segmented {} of {} customers with strategy {} {} into {} segments ({} features, {}).",
                 r.rows_used, r.rows, r.strategy, r.strategy_version, r.k, r.features, km.backend
             )?;
-            writeln!(
-                out,
-                "k-means: inertia {:.4}, {} iterations, {}.",
-                km.inertia,
-                km.iterations,
-                if km.converged {
-                    "converged"
-                } else {
-                    "stopped at --max-iter without converging"
-                }
-            )?;
+            let stopped = if km.converged {
+                "converged"
+            } else {
+                "stopped at --max-iter without converging"
+            };
             let q = &km.quality;
             let num = |v: Option<f64>, digits: usize| {
                 v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
             };
-            writeln!(
-                out,
-                "Quality: silhouette {} ({} {} rows; -1 to 1, higher is better), Davies-Bouldin {} \
-                 (lower is better), Calinski-Harabasz {} (higher is better).",
-                num(q.silhouette, 3),
-                if q.silhouette_sampled {
-                    "a sample of"
-                } else {
-                    "all"
-                },
-                q.silhouette_rows,
-                num(q.davies_bouldin, 3),
-                num(q.calinski_harabasz, 1)
-            )?;
+            let sampled = if q.silhouette_sampled {
+                "a sample of"
+            } else {
+                "all"
+            };
+            match km.gamma {
+                Some(gamma) => {
+                    writeln!(
+                        out,
+                        "k-prototypes: cost {:.4} (squared numeric distance + γ {gamma:.4} per \
+                         categorical mismatch), {} passes, {stopped}. Why: {}.",
+                        km.inertia, km.iterations, km.algorithm.1
+                    )?;
+                    writeln!(
+                        out,
+                        "Quality: silhouette {} on k-prototypes' distance √(numeric² + γ·mismatches) \
+                         ({sampled} {} rows; -1 to 1, higher is better); Davies-Bouldin and \
+                         Calinski-Harabasz need Euclidean centroids, which modes are not.",
+                        num(q.silhouette, 3),
+                        q.silhouette_rows,
+                    )?;
+                }
+                None => {
+                    writeln!(
+                        out,
+                        "k-means: inertia {:.4}, {} iterations, {stopped}.",
+                        km.inertia, km.iterations,
+                    )?;
+                    if km.algorithm.1.starts_with("auto") {
+                        writeln!(out, "Algorithm: {}.", km.algorithm.1)?;
+                    }
+                    writeln!(
+                        out,
+                        "Quality: silhouette {} ({sampled} {} rows; -1 to 1, higher is better), \
+                         Davies-Bouldin {} (lower is better), Calinski-Harabasz {} (higher is \
+                         better).",
+                        num(q.silhouette, 3),
+                        q.silhouette_rows,
+                        num(q.davies_bouldin, 3),
+                        num(q.calinski_harabasz, 1)
+                    )?;
+                }
+            }
             if let Some((r, per_segment)) = &km.resampling {
                 let each = if per_segment.len() <= 12 {
                     let each: Vec<String> = per_segment

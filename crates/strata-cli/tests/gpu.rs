@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::util::*;
 
-fn gpu_present() -> bool {
+pub(crate) fn gpu_present() -> bool {
     match strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default()) {
         Ok(_) => true,
         Err(e) if std::env::var_os("STRATA_REQUIRE_GPU").is_some() => {

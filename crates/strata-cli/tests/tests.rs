@@ -41,6 +41,8 @@ mod outcomes;
 mod rules;
 // Geographic segments: latitude and longitude on the globe, the map.
 mod geographic;
+// k-prototypes (`--algorithm`) on mixed numeric and categorical customers.
+mod kprototypes;
 // Personal columns, pseudonyms, --min-segment-size.
 mod privacy;
 // report.html in headless Chromium.

@@ -10,7 +10,7 @@ use crate::{BackendChoice, CoreError};
 
 /// Work per Lloyd pass (n·k·d) below which `auto` keeps to the CPU: moving the data to a GPU
 /// and back costs more than it saves.
-const GPU_MIN_WORK: f64 = 2e8;
+pub(crate) const GPU_MIN_WORK: f64 = 2e8;
 
 /// Distance work per row (k·d) below which `auto` keeps to the CPU. Each GPU pass still reads a
 /// label per row back and tallies the sums on the host (n·d, for bit-equal centroids), so the
@@ -20,7 +20,7 @@ const GPU_MIN_ROW_WORK: usize = 2048;
 
 /// A GPU adapter opened for the distance work, or why there is none.
 #[cfg(feature = "gpu")]
-fn open_gpu() -> Result<strata_gpu::GpuBackend, String> {
+pub(crate) fn open_gpu() -> Result<strata_gpu::GpuBackend, String> {
     strata_gpu::GpuBackend::new(strata_gpu::GpuOptions::default()).map_err(|e| e.to_string())
 }
 

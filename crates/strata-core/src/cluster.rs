@@ -277,7 +277,7 @@ pub(crate) fn select_k(
             iterations: fit.iterations,
             converged: fit.converged,
             min_agreement: stability(&fit.runs, n).map(|s| s.min_agreement),
-            min_jaccard: crate::resampling::stability(settings, eval, d, &fit.labels, k, k)?
+            min_jaccard: crate::resampling::stability(settings, eval, d, &fit.labels, k, k, None)?
                 .map(|(r, _)| r.min_jaccard),
             min_share: fit.counts.iter().min().map(|&c| c as f64 / n as f64),
         };

@@ -248,6 +248,7 @@ fn segment_json(
         resampling: None,
         rule: None,
         geo: None,
+        modes: Vec::new(),
     }
 }
 

@@ -145,6 +145,25 @@ pub enum CoreError {
         /// What it holds: "the --model file" or "a fit's results".
         what: &'static str,
     },
+    /// The strategy said a feature holds categorical codes (ABI 1.4), then wrote a value there
+    /// that is no code of its levels.
+    #[error(
+        "strategy '{strategy}' wrote {value} for feature '{feature}' at line {line}, which it \
+         declared holds the codes of {levels} categories (a whole number from 0 to {levels}): \
+         the plugin is faulty, or its saved state is damaged"
+    )]
+    BadCategoryCode {
+        /// The strategy's name.
+        strategy: String,
+        /// The row's line in the input file.
+        line: u64,
+        /// The feature's name.
+        feature: String,
+        /// What it wrote.
+        value: f32,
+        /// How many categories the feature has.
+        levels: usize,
+    },
     /// The strategy made a feature that is not a finite number from a row of the input.
     #[error(
         "{error}: line {line}, feature '{feature}'; a value in that row is probably too large or \

@@ -5,6 +5,7 @@
 //! the same rows into the same numbers.
 
 use rayon::prelude::*;
+use strata_host::declared::CategoricalFeature;
 use strata_host::{Batch, BatchColumn, BatchValues, ColumnKind, Metric, Plugin};
 use strata_ingest::{ColumnData, ParseAs, Table};
 use tracing::info;
@@ -54,6 +55,9 @@ pub(crate) struct Features<'p> {
     /// The plugin's state (JSON), as `fit` returned it or the model saved it.
     state: String,
     cosine: bool,
+    /// The features that hold categorical codes (ABI 1.4; empty unless the plugin was asked
+    /// for codes), each value checked after every `transform`.
+    categorical: Vec<CategoricalFeature>,
 }
 
 /// The features for the log without the data's values: one-hot indicators (`column=value`)
@@ -99,11 +103,13 @@ impl<'p> Features<'p> {
             fitted.features.len(),
             feature_summary(&fitted.features)
         );
+        let categorical = plugin.categorical(&fitted.state, fitted.features.len())?;
         Ok(Features {
             plugin,
             names: fitted.features,
             state: fitted.state,
             cosine: plugin.info().metric == Metric::Cosine,
+            categorical,
         })
     }
 
@@ -113,13 +119,20 @@ impl<'p> Features<'p> {
         names: Vec<String>,
         state: String,
         metric: Metric,
-    ) -> Features<'p> {
-        Features {
+    ) -> Result<Features<'p>, CoreError> {
+        let categorical = plugin.categorical(&state, names.len())?;
+        Ok(Features {
             plugin,
             names,
             state,
             cosine: metric == Metric::Cosine,
-        }
+            categorical,
+        })
+    }
+
+    /// The features that hold categorical codes (ABI 1.4).
+    pub fn categorical(&self) -> &[CategoricalFeature] {
+        &self.categorical
     }
 
     /// Features per row.
@@ -151,6 +164,21 @@ impl<'p> Features<'p> {
                 }
                 other => CoreError::from(other),
             })?;
+        if let Some((row, f, value)) =
+            strata_host::declared::bad_code(&matrix, d, &self.categorical)
+        {
+            return Err(CoreError::BadCategoryCode {
+                strategy: self.plugin.info().name.clone(),
+                line: table.lines.get(row).copied().unwrap_or(0),
+                feature: self.names.get(f).cloned().unwrap_or_default(),
+                value,
+                levels: self
+                    .categorical
+                    .iter()
+                    .find(|c| c.index == f)
+                    .map_or(0, |c| c.levels.len()),
+            });
+        }
         if self.cosine {
             normalise_rows(&mut matrix, d);
         }

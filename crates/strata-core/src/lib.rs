@@ -19,6 +19,7 @@ mod error;
 mod features;
 mod geo;
 mod input;
+mod mixed;
 mod model;
 mod null_reference;
 mod outcomes;
@@ -53,6 +54,7 @@ pub use commands::parts::{
 };
 pub use describe::SegmentSummary;
 pub use error::CoreError;
+pub use mixed::KPrototypesRecord;
 pub use model::{MODEL_FORMAT, MODEL_FORMAT_VERSION, Model};
 pub use output::{
     SampleInit, SegmentsFile, Stability, StreamReport, write_file_atomically, write_json,
@@ -62,7 +64,7 @@ pub use progress::{NoProgress, Progress};
 /// The rule trees' default depth (`--rules-depth`).
 pub const DEFAULT_RULES_DEPTH: usize = strata_rules::DEFAULT_MAX_DEPTH;
 pub use settings::{
-    BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_AT_RISK_BELOW, DEFAULT_INIT_SAMPLE,
+    Algorithm, BackendChoice, DEFAULT_AMBIGUOUS_RATIO, DEFAULT_AT_RISK_BELOW, DEFAULT_INIT_SAMPLE,
     DEFAULT_K_RANGE, DEFAULT_MAX_CATEGORIES, DEFAULT_PREP_SAMPLE_MB, FitSettings,
     FitSettingsBuilder, MAX_K_RANGE_END, MIN_SALT_LEN, MissingPolicy, Mode, Origin,
     OutcomeSettings, RoleMap, Salt, Source, Streaming, ValueModelSettings, parse_delimiter,

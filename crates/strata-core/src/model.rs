@@ -158,6 +158,10 @@ pub struct Model {
     /// then requires the same salt, so a scoring run cannot write raw ids by omission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pseudonyms: Option<PseudonymKey>,
+    /// Set when the segments were found by k-prototypes (`--algorithm`): the mixed
+    /// distance, and the prototypes' numeric means in f64, that score new customers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kprototypes: Option<crate::mixed::KPrototypesRecord>,
 }
 
 /// How a model's fit pseudonymised ids, without the salt: a keyed fingerprint of it, to tell
@@ -259,6 +263,30 @@ impl Model {
         }
         if self.centroids.iter().flatten().any(|v| !v.is_finite()) {
             return Err("a centroid has a non-finite value".into());
+        }
+        if let Some(kp) = &self.kprototypes {
+            if !(kp.gamma.is_finite() && kp.gamma >= 0.0) {
+                return Err(format!("kprototypes.gamma is {}", kp.gamma));
+            }
+            if kp.categorical.is_empty()
+                || kp.categorical.windows(2).any(|w| w[0] >= w[1])
+                || kp.categorical.iter().any(|&f| f >= self.d)
+            {
+                return Err(format!(
+                    "kprototypes.categorical must list ascending features below d = {}",
+                    self.d
+                ));
+            }
+            let mixed = crate::mixed::Mixed::saved(self.d, kp);
+            mixed.saved_prototypes(kp, &self.centroids)?;
+            if kp
+                .numeric_prototypes
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite())
+            {
+                return Err("a k-prototypes mean is not finite".into());
+            }
         }
         Ok(())
     }

@@ -69,8 +69,8 @@ pub(crate) fn refit(
 }
 
 /// The stability of the `k_out` exported segments `labels` of `matrix` (n × d), refitting
-/// k-means with `k_fit` clusters as the fit did. `None` with fewer than 2 segments or too few
-/// customers to halve.
+/// k-means (or k-prototypes, given `mixed`) with `k_fit` clusters as the fit did. `None` with
+/// fewer than 2 segments or too few customers to halve.
 pub(crate) fn stability(
     settings: &FitSettings,
     matrix: &[f32],
@@ -78,6 +78,7 @@ pub(crate) fn stability(
     labels: &[u32],
     k_out: usize,
     k_fit: usize,
+    mixed: Option<&crate::mixed::Mixed>,
 ) -> Result<Option<(Resampling, Vec<SegmentResampling>)>, CoreError> {
     let n = labels.len();
     let c = settings.cluster();
@@ -99,11 +100,14 @@ pub(crate) fn stability(
         for &i in &picked {
             rows.extend_from_slice(&matrix[i * d..(i + 1) * d]);
         }
-        let fit = refit(settings, &rows, d, k_fit, seed)?;
+        let refit_labels = match mixed {
+            Some(m) => m.refit_labels(settings, &rows, k_fit, seed)?,
+            None => refit(settings, &rows, d, k_fit, seed)?.labels,
+        };
         // Overlaps of each segment (restricted to the half) with each refit cluster.
         let mut both = vec![vec![0u64; k_fit]; k_out];
         let (mut in_segment, mut in_cluster) = (vec![0u64; k_out], vec![0u64; k_fit]);
-        for (&i, &l) in picked.iter().zip(&fit.labels) {
+        for (&i, &l) in picked.iter().zip(&refit_labels) {
             let s = labels[i] as usize;
             both[s][l as usize] += 1;
             in_segment[s] += 1;
@@ -142,8 +146,13 @@ pub(crate) fn stability(
     Ok(Some((
         Resampling {
             scheme: format!(
-                "{RUNS} refits of k-means (k = {k_fit}, the fit's seed, restarts and stopping \
+                "{RUNS} refits of {} (k = {k_fit}, the fit's seed, restarts and stopping \
                  rule) on half of {} customers drawn without replacement",
+                if mixed.is_some() {
+                    "k-prototypes"
+                } else {
+                    "k-means"
+                },
                 sample.len()
             ),
             runs: RUNS,

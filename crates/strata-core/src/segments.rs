@@ -20,7 +20,7 @@ use crate::{Binding, CoreError};
 
 /// Renumbers segments by size, largest first (ties: original order), so segment 0 is always
 /// the biggest. Permutes centroids, labels and counts together.
-pub(crate) fn order_by_size(fit: &mut KMeansFit) {
+pub(crate) fn order_by_size(fit: &mut KMeansFit) -> Vec<usize> {
     let (k, d) = (fit.k, fit.d);
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| fit.counts[b].cmp(&fit.counts[a]).then(a.cmp(&b)));
@@ -36,6 +36,7 @@ pub(crate) fn order_by_size(fit: &mut KMeansFit) {
     fit.labels
         .par_iter_mut()
         .for_each(|l| *l = new_of_old[*l as usize]);
+    order
 }
 
 /// Which exported segment each k-means centroid belongs to.
@@ -158,6 +159,11 @@ pub(crate) struct KMeansSegments {
     /// The names of the features clustered, and the plugin's state.
     pub features: Vec<String>,
     pub state: String,
+    /// k-prototypes' comparison and prototypes (in the segments' numbering), when the fit
+    /// was one (`--algorithm`); `None` for k-means.
+    pub mixed: Option<(crate::mixed::Mixed, crate::mixed::Prototypes)>,
+    /// Which algorithm ran and why (`--algorithm`).
+    pub algorithm: (String, String),
     /// Whether the segments come back when the customers are resampled (a fit's; `None`
     /// when not measured).
     pub resampling: Option<(
@@ -175,6 +181,7 @@ pub(crate) enum Segmentation {
 impl Segmentation {
     /// k-means segments of `run` (numbered by size), merged by `map`, with their quality and
     /// segment map measured on `matrix`.
+    #[allow(clippy::too_many_arguments)]
     pub fn kmeans(
         mut run: KMeansRun,
         min_segment_size: Option<u64>,
@@ -182,20 +189,28 @@ impl Segmentation {
         seed: u64,
         features: Vec<String>,
         state: String,
+        mut mixed: Option<(crate::mixed::Mixed, crate::mixed::Prototypes)>,
+        algorithm: (String, String),
     ) -> Result<Segmentation, CoreError> {
-        order_by_size(&mut run.fit);
+        let order = order_by_size(&mut run.fit);
+        if let Some((_, protos)) = &mut mixed {
+            protos.reorder(&order);
+        }
         let map = SegmentMap::new(&run.fit, min_segment_size)?;
         let exported = map.exported(&run.fit.labels);
         let labels = exported.as_deref().unwrap_or(&run.fit.labels);
         let d = run.fit.d;
-        let quality = strata_quality::quality(
-            matrix,
-            d,
-            labels,
-            map.k,
-            crate::cluster::SILHOUETTE_ROWS,
-            seed,
-        );
+        let quality = match &mixed {
+            Some((m, _)) => m.quality(matrix, labels, map.k, crate::cluster::SILHOUETTE_ROWS, seed),
+            None => strata_quality::quality(
+                matrix,
+                d,
+                labels,
+                map.k,
+                crate::cluster::SILHOUETTE_ROWS,
+                seed,
+            ),
+        };
         info!(
             "quality: silhouette {} on {} rows, Davies-Bouldin {}, Calinski-Harabasz {}",
             crate::cluster::fmt_opt(quality.silhouette),
@@ -204,14 +219,27 @@ impl Segmentation {
             crate::cluster::fmt_opt(quality.calinski_harabasz)
         );
         let started = std::time::Instant::now();
-        let projection = crate::projection::project(
-            matrix,
-            d,
-            labels,
-            &run.fit.centroids,
-            |c| map.segment(c),
-            seed,
-        );
+        // k-prototypes' map is drawn from the numeric features: codes have no axis.
+        let numeric = mixed.as_ref().map(|(m, _)| {
+            let (rows, dn) = m.numeric_part(matrix);
+            (rows, m.numeric_part(&run.fit.centroids).0, dn)
+        });
+        let (map_rows, map_centroids, map_d) = match &numeric {
+            Some((rows, centroids, dn)) => (rows.as_slice(), centroids.as_slice(), *dn),
+            None => (matrix, run.fit.centroids.as_slice(), d),
+        };
+        let projection = if map_d == 0 {
+            None
+        } else {
+            crate::projection::project(
+                map_rows,
+                map_d,
+                labels,
+                map_centroids,
+                |c| map.segment(c),
+                seed,
+            )
+        };
         if let Some(p) = &projection {
             info!(
                 "segment map: {} customers and {} centroids on the first two principal \
@@ -230,6 +258,8 @@ impl Segmentation {
             projection,
             features,
             state,
+            mixed,
+            algorithm,
             resampling: None,
         })))
     }

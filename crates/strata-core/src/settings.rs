@@ -47,6 +47,31 @@ pub enum Source {
     Summary,
 }
 
+/// Which clustering algorithm segments the features (`--algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// k-means on every feature, categorical columns one-hot encoded (the default).
+    KMeans,
+    /// k-prototypes (Huang): squared Euclidean on the numeric features plus γ × the number of
+    /// categorical mismatches, with modes as the categorical centres. The strategy must write
+    /// categorical codes (plugin ABI 1.4).
+    KPrototypes,
+    /// k-prototypes when the strategy declares categorical features, k-means otherwise; the
+    /// run says which and why.
+    Auto,
+}
+
+impl Algorithm {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::KMeans => "kmeans",
+            Algorithm::KPrototypes => "kprototypes",
+            Algorithm::Auto => "auto",
+        }
+    }
+}
+
 /// Which compute backend runs the distance work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
@@ -283,6 +308,12 @@ pub struct ClusterSettings {
     pub init_sample: usize,
     /// Which compute backend runs the distance work (`--backend`).
     pub backend: BackendChoice,
+    /// k-means or k-prototypes (`--algorithm`).
+    pub algorithm: Algorithm,
+    /// k-prototypes' weight of a categorical mismatch against the squared numeric distance
+    /// (`--gamma`); `None`: kmodes' rule, half the mean standard deviation of the numeric
+    /// features.
+    pub gamma: Option<f64>,
 }
 
 /// What protects the customers in the outputs.
@@ -410,6 +441,8 @@ impl FitSettings {
                     init: None,
                     init_sample: DEFAULT_INIT_SAMPLE,
                     backend: BackendChoice::Auto,
+                    algorithm: Algorithm::KMeans,
+                    gamma: None,
                 },
                 privacy: PrivacySettings {
                     min_segment_size: None,
@@ -607,6 +640,16 @@ impl FitSettingsBuilder {
         self.s.cluster.backend = v;
         self
     }
+    /// k-means, k-prototypes or the choice by the strategy's features (`--algorithm`).
+    pub fn algorithm(mut self, v: Algorithm) -> Self {
+        self.s.cluster.algorithm = v;
+        self
+    }
+    /// k-prototypes' γ (`--gamma`); `None`: kmodes' default rule.
+    pub fn gamma(mut self, v: Option<f64>) -> Self {
+        self.s.cluster.gamma = v;
+        self
+    }
     /// Sets whether to stream the file (`--stream`).
     pub fn streaming(mut self, v: Streaming) -> Self {
         self.s.input.streaming = v;
@@ -789,6 +832,38 @@ impl FitSettingsBuilder {
         }
         if s.cluster.n_init == 0 {
             return bad("--n-init must be at least 1".into());
+        }
+        if let Some(g) = s.cluster.gamma {
+            if !(g.is_finite() && g >= 0.0) {
+                return bad(format!(
+                    "--gamma must be a finite number ≥ 0 (got {g}): the weight of one \
+                     categorical mismatch against the squared numeric distance"
+                ));
+            }
+            if s.cluster.algorithm == Algorithm::KMeans {
+                return bad("--gamma weighs k-prototypes' mismatches: add --algorithm \
+                            kprototypes (or auto)"
+                    .into());
+            }
+        }
+        if s.cluster.algorithm != Algorithm::KMeans {
+            let c = &s.cluster;
+            // What k-prototypes does not do yet, refused rather than done some other way.
+            let unsupported = [
+                (c.mode == Mode::Rfm, "--mode rfm"),
+                (c.k_range.is_some(), "--k auto"),
+                (c.init.is_some(), "--init"),
+                (s.input.streaming == Streaming::Always, "--stream"),
+                (s.privacy.min_segment_size.is_some(), "--min-segment-size"),
+            ];
+            if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
+                return bad(format!(
+                    "--algorithm {} does not go with {flag} in this version: k-prototypes \
+                     fits a fixed k, from Cao's start, on a table held in memory (use \
+                     --algorithm kmeans for {flag})",
+                    c.algorithm.name()
+                ));
+            }
         }
         if let Some(v) = &s.value {
             if s.input.source == Source::Customers {

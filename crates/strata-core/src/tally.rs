@@ -71,6 +71,19 @@ impl Tally {
         self.inertia.merge(&exact_inertia(rows, centroids, nearest));
     }
 
+    /// Adds a batch scored by k-prototypes: its ambiguous counts and each row's cost (the
+    /// squared numeric distance plus γ per mismatch), which stand in for the inertia.
+    pub fn add_costs(&mut self, ambiguous: &[u64], costs: &[f64]) {
+        for (total, c) in self.ambiguous.iter_mut().zip(ambiguous) {
+            *total += c;
+        }
+        let mut s = ExactSum::new();
+        for &c in costs {
+            s.add(c);
+        }
+        self.inertia.merge(&s);
+    }
+
     /// Adds another part's tally.
     pub fn merge(&mut self, other: Tally) -> Result<(), String> {
         if other.ambiguous.len() != self.ambiguous.len() {

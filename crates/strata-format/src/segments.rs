@@ -90,6 +90,22 @@ pub struct SegmentResampling {
     pub reading: String,
 }
 
+/// Which algorithm found a fit's segments.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AlgorithmReport {
+    /// `kmeans` or `kprototypes`.
+    pub name: String,
+    /// Why: `--algorithm`, or what `auto` found.
+    pub reason: String,
+    /// k-prototypes' weight of a categorical mismatch (with `inertia` its cost: Σ squared
+    /// numeric distance + γ · mismatches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    /// The features clustered as categories (k-prototypes), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<String>,
+}
+
 /// `segments.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SegmentsFile {
@@ -151,6 +167,10 @@ pub struct SegmentsFile {
     /// Every k tried under `--k auto`, scored, and the one chosen with the rule used.
     #[serde(default)]
     pub k_selection: Option<crate::select::KSelection>,
+    /// The clustering algorithm of a fit and why it ran (`--algorithm`); absent for older
+    /// files, RFM and scoring runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<AlgorithmReport>,
     /// The strategy's value measure (a role it marks as such, e.g. monetary or spend) and
     /// its total; each segment then has its `value`.
     #[serde(default)]
@@ -278,6 +298,10 @@ pub struct SegmentJson {
     /// Its centre on the globe and radius (with `latitude` and `longitude` roles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<crate::geo::SegmentGeo>,
+    /// Its categorical centre under k-prototypes: each coded column's mode and the share of
+    /// the segment that has it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<SegmentMode>,
 }
 
 /// A numeric column in one segment.
@@ -304,6 +328,18 @@ pub struct CategoricalJson {
     pub role: String,
     /// Each level, largest share in the segment first.
     pub shares: Vec<LevelJson>,
+}
+
+/// A k-prototypes segment's mode of one categorical column.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SegmentMode {
+    /// The column's header.
+    pub column: String,
+    /// The mode, as written in the data (`null` for a category the fit never saw).
+    pub value: Option<String>,
+    /// Its share of the segment's customers with a value, 0 to 1 (`null` when the profile
+    /// does not list it).
+    pub share: Option<f64>,
 }
 
 /// One level of a categorical column in one segment.

@@ -43,6 +43,9 @@ use strata_compute::{
 };
 use wgpu::util::DeviceExt;
 
+mod kprototypes;
+pub use kprototypes::{KPrototypesScreen, ScreenCounts};
+
 /// The WGSL source, embedded at build time.
 pub const SHADER: &str = include_str!("../../../shaders/kmeans.wgsl");
 

@@ -346,3 +346,93 @@ fn near_tied_rows_move_between_the_device_totals() {
     );
     assert_eq!(gb.farthest(7).unwrap(), cb.farthest(7).unwrap());
 }
+
+/// Mixed customers for k-prototypes: `dn` numbers and `dc` codes per row. With `ties`, the
+/// numbers are small whole numbers and γ a power of two, so many rows sit at exactly equal
+/// distances from two prototypes: the screen must flag them and the host decide them.
+fn mixed(n: usize, dn: usize, dc: usize, ties: bool, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let num = (0..n * dn)
+        .map(|i| {
+            let r = rng.next_u32();
+            if ties {
+                (r % 4) as f32
+            } else {
+                // Three clusters along the first column, noise elsewhere.
+                let centre = if i % dn == 0 {
+                    ((i / dn) % 3) as f32 * 4.0
+                } else {
+                    0.0
+                };
+                centre + (r as f32 / u32::MAX as f32) * 2.0 - 1.0
+            }
+        })
+        .collect();
+    let cat = (0..n * dc).map(|_| rng.next_u32() % 3).collect();
+    (num, cat)
+}
+
+#[test]
+fn kprototypes_through_the_gpu_screen_is_the_cpu_fit_bit_for_bit() {
+    let Some(g) = gpu(GpuOptions::default()) else {
+        return;
+    };
+    for (n, dn, dc, k, gamma, ties) in [
+        (3000, 3, 2, 5, None, false),
+        (2000, 2, 3, 4, Some(1.0), true),
+        (500, 0, 4, 3, Some(1.0), true),
+        (800, 4, 0, 6, None, false),
+    ] {
+        let (num32, cat) = mixed(n, dn, dc, ties, 7 + n as u64);
+        let num: Vec<f64> = num32.iter().map(|&v| f64::from(v)).collect();
+        let data = strata_kprototypes::Data::new(&num, dn, &cat, dc).unwrap();
+        let mut params = strata_kprototypes::Params::new(k)
+            .gamma(gamma)
+            .n_init(2)
+            .seed(11);
+        if ties {
+            // Start from k distinct rows: whole numbers, so the start's labelling pass meets
+            // rows exactly between two prototypes.
+            let row = |i: usize| (&num32[i * dn..(i + 1) * dn], &cat[i * dc..(i + 1) * dc]);
+            let mut rows: Vec<usize> = Vec::new();
+            for i in 0..n {
+                if rows.len() < k && rows.iter().all(|&r| row(r) != row(i)) {
+                    rows.push(i);
+                }
+            }
+            params = params.init(strata_kprototypes::Init::rows(&data, &rows));
+        }
+        let cpu = strata_kprototypes::fit(&params, &data).unwrap();
+        let screen = strata_gpu::KPrototypesScreen::new(&g, &num32, dn, &cat, dc).unwrap();
+        let on_gpu = strata_kprototypes::fit_screened(&params, &data, Some(&screen)).unwrap();
+        let case = format!("n {n}, dn {dn}, dc {dc}, k {k}");
+        same(&on_gpu.labels, &cpu.labels, &format!("{case}: labels"));
+        assert_eq!(on_gpu.cost.to_bits(), cpu.cost.to_bits(), "{case}: cost");
+        same(
+            &on_gpu.epoch_costs,
+            &cpu.epoch_costs,
+            &format!("{case}: epoch costs"),
+        );
+        same(
+            &on_gpu.num_centroids,
+            &cpu.num_centroids,
+            &format!("{case}: means"),
+        );
+        same(
+            &on_gpu.cat_centroids,
+            &cpu.cat_centroids,
+            &format!("{case}: modes"),
+        );
+        let counts = screen.counts();
+        // Every labelling pass went through the device: the best run's alone is its start's,
+        // the one after the start and one per pass.
+        assert!(
+            counts.passes >= cpu.iterations as u64 + 2,
+            "{case}: {counts:?}"
+        );
+        eprintln!("{case}: {counts:?}");
+        if ties {
+            assert!(counts.flagged > 0, "{case}: exact ties must be flagged");
+        }
+    }
+}

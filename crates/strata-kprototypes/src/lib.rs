@@ -53,6 +53,25 @@ pub enum Error {
     /// A start left a prototype without any customer.
     #[error("{0}")]
     Empty(String),
+    /// The [`Screen`] failed (a device error).
+    #[error("{0}")]
+    Screen(String),
+}
+
+/// Set on a [`Screen`]'s label when the row's two nearest prototypes are too close for the
+/// screen's arithmetic to order: the row is decided again exactly.
+pub const SCREEN_TIE: u32 = 1 << 31;
+
+/// A labelling pass run elsewhere (a GPU, in f32) and checked here: for every row of the data
+/// it was built for, its nearest prototype, with [`SCREEN_TIE`] set when the screen's error
+/// bound cannot order the two nearest. Rows without the flag keep the screen's label and
+/// their cost is computed here, exactly as [`assign`] computes it; flagged rows are labelled
+/// here from scratch. So a sound screen gives the CPU's labels and cost bit for bit, and only
+/// the flagged rows cost k distances on the CPU.
+pub trait Screen: Sync {
+    /// Every row's nearest of the `k` prototypes (`num`: k × numeric columns, `cat`: k ×
+    /// categorical ones) under the distance with weight `gamma`, flagged as above.
+    fn nearest(&self, num: &[f64], cat: &[u32], k: usize, gamma: f64) -> Result<Vec<u32>, String>;
 }
 
 /// Customers as two row-major blocks: `n × dn` numbers and `n × dc` category codes.
@@ -345,17 +364,24 @@ struct Protos {
 impl Protos {
     /// Every prototype's distance to row `i`, into `out` (k long).
     fn distances(&self, data: &Data<'_>, i: usize, gamma: f64, sq: &mut [f64], out: &mut [f64]) {
-        let (xn, xc) = (data.xn(i), data.xc(i));
         for (l, o) in out.iter_mut().enumerate() {
-            let cn = &self.num[l * self.dn..(l + 1) * self.dn];
-            for ((s, &c), &x) in sq.iter_mut().zip(cn).zip(xn) {
-                *s = (c - x) * (c - x);
-            }
-            let num = pairwise_sum(sq);
-            let cc = &self.cat[l * self.dc..(l + 1) * self.dc];
-            let mis = cc.iter().zip(xc).filter(|(a, b)| a != b).count();
-            *o = num + gamma * mis as f64;
+            *o = self.distance(data, i, l, gamma, sq);
         }
+    }
+
+    /// Prototype `l`'s distance to row `i` (kmodes' arithmetic: the numeric squares summed
+    /// as numpy sums them, then γ times the mismatches).
+    #[inline]
+    fn distance(&self, data: &Data<'_>, i: usize, l: usize, gamma: f64, sq: &mut [f64]) -> f64 {
+        let (xn, xc) = (data.xn(i), data.xc(i));
+        let cn = &self.num[l * self.dn..(l + 1) * self.dn];
+        for ((s, &c), &x) in sq.iter_mut().zip(cn).zip(xn) {
+            *s = (c - x) * (c - x);
+        }
+        let num = pairwise_sum(sq);
+        let cc = &self.cat[l * self.dc..(l + 1) * self.dc];
+        let mis = cc.iter().zip(xc).filter(|(a, b)| a != b).count();
+        num + gamma * mis as f64
     }
 
     /// The nearest prototype of row `i` (the first on ties) and its distance.
@@ -397,6 +423,87 @@ pub fn assign(
     labels_cost(data, &p, gamma)
 }
 
+/// Every row's nearest prototype (the first on ties), its distance and the distance to the
+/// second nearest (infinite when k = 1): what flags a customer who sits between two
+/// segments. The same distances as [`assign`], so the same labels.
+pub fn nearest_two(
+    data: &Data<'_>,
+    num_centroids: &[f64],
+    cat_centroids: &[u32],
+    k: usize,
+    gamma: f64,
+) -> Vec<(u32, f64, f64)> {
+    let p = Protos {
+        k,
+        dn: data.dn,
+        dc: data.dc,
+        num: num_centroids.to_vec(),
+        cat: cat_centroids.to_vec(),
+    };
+    (0..data.n)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f64; data.dn], vec![0f64; k]),
+            |(sq, d), i| {
+                p.distances(data, i, gamma, sq, d);
+                let mut best = 0;
+                for l in 1..k {
+                    if d[l] < d[best] {
+                        best = l;
+                    }
+                }
+                let second = (0..k)
+                    .filter(|&l| l != best)
+                    .map(|l| d[l])
+                    .fold(f64::INFINITY, f64::min);
+                (best as u32, d[best], second)
+            },
+        )
+        .collect()
+}
+
+/// [`labels_cost`], through `screen` when there is one.
+fn labels_cost_with(
+    data: &Data<'_>,
+    p: &Protos,
+    gamma: f64,
+    screen: Option<&dyn Screen>,
+) -> Result<(Vec<u32>, f64), Error> {
+    let Some(screen) = screen else {
+        return Ok(labels_cost(data, p, gamma));
+    };
+    let raw = screen
+        .nearest(&p.num, &p.cat, p.k, gamma)
+        .map_err(Error::Screen)?;
+    if raw.len() != data.n {
+        return Err(Error::Screen(format!(
+            "the screen labelled {} rows of {}",
+            raw.len(),
+            data.n
+        )));
+    }
+    let nearest: Vec<(u32, f64)> = (0..data.n)
+        .into_par_iter()
+        .map_init(
+            || (vec![0f64; data.dn], vec![0f64; p.k]),
+            |(sq, d), i| {
+                let r = raw[i];
+                if r & SCREEN_TIE != 0 || r as usize >= p.k {
+                    let (l, c) = p.nearest(data, i, gamma, sq, d);
+                    (l as u32, c)
+                } else {
+                    (r, p.distance(data, i, r as usize, gamma, sq))
+                }
+            },
+        )
+        .collect();
+    let mut cost = 0.0;
+    for &(_, c) in &nearest {
+        cost += c;
+    }
+    Ok((nearest.into_iter().map(|(l, _)| l).collect(), cost))
+}
+
 fn labels_cost(data: &Data<'_>, p: &Protos, gamma: f64) -> (Vec<u32>, f64) {
     let nearest: Vec<(u32, f64)> = (0..data.n)
         .into_par_iter()
@@ -432,7 +539,7 @@ impl Rng {
 }
 
 /// The seed of run `run`: every run's draws are fixed in advance, so runs are independent.
-fn run_seed(seed: u64, run: usize) -> u64 {
+pub fn run_seed(seed: u64, run: usize) -> u64 {
     let mut z = seed.wrapping_add((run as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -635,6 +742,7 @@ fn run(
     start: (Vec<f64>, Vec<u32>),
     max_iter: usize,
     rng: &mut Rng,
+    screen: Option<&dyn Screen>,
 ) -> Result<Fit, Error> {
     let (dn, dc) = (data.dn, data.dc);
     let levels = data.levels();
@@ -661,9 +769,11 @@ fn run(
         offsets,
         width,
     };
-    let (mut sq, mut d) = (vec![0f64; dn], vec![0f64; k]);
-    for i in 0..data.n {
-        let (l, _) = r.p.nearest(data, i, gamma, &mut sq, &mut d);
+    // The initial assignment labels every row against the fixed start (a labelling pass),
+    // then adds the rows up in row order.
+    let (start_labels, _) = labels_cost_with(data, &r.p, gamma, screen)?;
+    for (i, &l) in start_labels.iter().enumerate() {
+        let l = l as usize;
         r.label[i] = l as u32;
         r.members[l] += 1.0;
         for (j, &x) in data.xn(i).iter().enumerate() {
@@ -687,14 +797,14 @@ fn run(
             r.p.cat[l * dc + a] = m;
         }
     }
-    let (mut labels, mut cost) = labels_cost(data, &r.p, gamma);
+    let (mut labels, mut cost) = labels_cost_with(data, &r.p, gamma, screen)?;
     let mut epoch_costs = vec![cost];
     let mut iterations = 0;
     let mut converged = false;
     while iterations < max_iter && !converged {
         iterations += 1;
         let moves = r.pass(rng);
-        let (l, c) = labels_cost(data, &r.p, gamma);
+        let (l, c) = labels_cost_with(data, &r.p, gamma, screen)?;
         converged = moves == 0 || c >= cost;
         epoch_costs.push(c);
         cost = c;
@@ -719,6 +829,17 @@ const MAX_INIT_TRIES: usize = 100;
 /// Fits k-prototypes: `n_init` runs (one for a given start), the first with the lowest cost
 /// kept.
 pub fn fit(params: &Params, data: &Data<'_>) -> Result<Fit, Error> {
+    fit_screened(params, data, None)
+}
+
+/// [`fit`] with its labelling passes (the start's assignment and the pass after every
+/// epoch) through `screen` when given: the same answer, bit for bit, from a sound screen.
+/// The online passes stay here: they move one row at a time.
+pub fn fit_screened(
+    params: &Params,
+    data: &Data<'_>,
+    screen: Option<&dyn Screen>,
+) -> Result<Fit, Error> {
     params.check(data)?;
     let k = params.k;
     let gamma = params.gamma.unwrap_or_else(|| default_gamma(data));
@@ -750,7 +871,7 @@ pub fn fit(params: &Params, data: &Data<'_>) -> Result<Fit, Error> {
                         (num, cat)
                     }
                 };
-                match run(data, k, gamma, start, params.max_iter, &mut rng) {
+                match run(data, k, gamma, start, params.max_iter, &mut rng, screen) {
                     Err(Error::Empty(why))
                         if !matches!(params.init, Init::Given { .. }) && tries < MAX_INIT_TRIES =>
                     {

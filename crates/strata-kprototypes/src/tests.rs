@@ -222,3 +222,54 @@ fn bad_input_is_refused_clearly() {
     let e = fit(&Params::new(2).init(twins), &data).unwrap_err();
     assert!(matches!(e, Error::Empty(_)), "{e}");
 }
+
+/// A screen that answers from the exact labels, flagging every `every`-th row with a wrong
+/// label: what a device screen does when it cannot order two prototypes.
+struct Flagging<'a> {
+    data: Data<'a>,
+    every: usize,
+}
+
+impl Screen for Flagging<'_> {
+    fn nearest(&self, num: &[f64], cat: &[u32], k: usize, gamma: f64) -> Result<Vec<u32>, String> {
+        let (labels, _) = assign(&self.data, num, cat, k, gamma);
+        Ok(labels
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                if i % self.every == 0 {
+                    ((l + 1) % k as u32) | SCREEN_TIE
+                } else {
+                    l
+                }
+            })
+            .collect())
+    }
+}
+
+struct Broken;
+
+impl Screen for Broken {
+    fn nearest(&self, _: &[f64], _: &[u32], _: usize, _: f64) -> Result<Vec<u32>, String> {
+        Err("device lost".into())
+    }
+}
+
+#[test]
+fn a_screened_fit_decides_flagged_rows_itself_and_equals_the_plain_fit() {
+    let (num, cat) = stocks();
+    let data = Data::new(&num, 1, &cat, 2).unwrap();
+    let params = Params::new(3).seed(5).n_init(3);
+    let plain = fit(&params, &data).unwrap();
+    for every in [1, 2, 7] {
+        let screen = Flagging { data, every };
+        let screened = fit_screened(&params, &data, Some(&screen)).unwrap();
+        assert_eq!(screened.labels, plain.labels, "every {every}");
+        assert_eq!(screened.cost.to_bits(), plain.cost.to_bits());
+        assert_eq!(screened.epoch_costs, plain.epoch_costs);
+        assert_eq!(screened.num_centroids, plain.num_centroids);
+        assert_eq!(screened.cat_centroids, plain.cat_centroids);
+    }
+    let e = fit_screened(&params, &data, Some(&Broken)).unwrap_err();
+    assert!(e.to_string().contains("device lost"), "{e}");
+}

@@ -269,20 +269,26 @@ pub fn silhouette_of(
             let x = &data[i * d..(i + 1) * d];
             let mut sums = vec![0f64; k];
             segments.distance_sums(x, &mut sums);
-            let li = li as usize;
-            if sizes[li] <= 1 {
-                return 0.0;
-            }
-            let a = sums[li] / (sizes[li] - 1) as f64;
-            let b = (0..k)
-                .filter(|&j| j != li && sizes[j] > 0)
-                .map(|j| sums[j] / sizes[j] as f64)
-                .fold(f64::INFINITY, f64::min);
-            let m = a.max(b);
-            if m == 0.0 { 0.0 } else { (b - a) / m }
+            row_silhouette(&sums, &sizes, li as usize)
         })
         .collect();
     Some(scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
+/// One row's silhouette from its summed distances to each segment's rows (`sums`), the
+/// segments' sizes and its own segment `li`: a = mean distance to the others of its segment,
+/// b = the least mean distance to another segment's rows, (b − a) / max(a, b); 0 alone.
+fn row_silhouette(sums: &[f64], sizes: &[usize], li: usize) -> f64 {
+    if sizes[li] <= 1 {
+        return 0.0;
+    }
+    let a = sums[li] / (sizes[li] - 1) as f64;
+    let b = (0..sums.len())
+        .filter(|&j| j != li && sizes[j] > 0)
+        .map(|j| sums[j] / sizes[j] as f64)
+        .fold(f64::INFINITY, f64::min);
+    let m = a.max(b);
+    if m == 0.0 { 0.0 } else { (b - a) / m }
 }
 
 /// The silhouette's rows regrouped by segment, column-major: segment j's rows are positions
@@ -346,6 +352,90 @@ impl Segments<'_> {
                 a += len;
             }
         }
+    }
+}
+
+/// Customers described by numbers and category codes, compared by k-prototypes' distance:
+/// the squared Euclidean distance of the numbers plus `gamma` per differing category.
+#[derive(Debug, Clone, Copy)]
+pub struct Mixed<'a> {
+    /// n × `dn` numbers, row-major.
+    pub num: &'a [f64],
+    /// Numbers per row.
+    pub dn: usize,
+    /// n × `dc` codes, row-major.
+    pub cat: &'a [u32],
+    /// Codes per row.
+    pub dc: usize,
+    /// The weight of one categorical mismatch.
+    pub gamma: f64,
+}
+
+impl Mixed<'_> {
+    /// The silhouette's distance between rows `i` and `j`: the square root of k-prototypes'
+    /// cost, √(‖x − y‖² + γ · mismatches), a metric (the Euclidean combination of the
+    /// numbers' distance and √γ·Hamming), which is the Euclidean distance with no categories.
+    fn distance(&self, i: usize, j: usize) -> f64 {
+        let (a, b) = (
+            &self.num[i * self.dn..(i + 1) * self.dn],
+            &self.num[j * self.dn..(j + 1) * self.dn],
+        );
+        let sq: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+        let (p, q) = (
+            &self.cat[i * self.dc..(i + 1) * self.dc],
+            &self.cat[j * self.dc..(j + 1) * self.dc],
+        );
+        let mismatches = p.iter().zip(q).filter(|(x, y)| x != y).count();
+        (sq + self.gamma * mismatches as f64).sqrt()
+    }
+}
+
+/// Mean silhouette of `rows` under k-prototypes' distance ([`Mixed`]), each row against the
+/// others of `rows` only; `None` with fewer than two segments among them. Computed in f64,
+/// every pair once per row (s² distances for s rows).
+pub fn silhouette_mixed(data: &Mixed<'_>, labels: &[u32], k: usize, rows: &[usize]) -> Option<f64> {
+    let mut sizes = vec![0usize; k];
+    for &i in rows {
+        sizes[labels[i] as usize] += 1;
+    }
+    if sizes.iter().filter(|&&c| c > 0).count() < 2 {
+        return None;
+    }
+    let scores: Vec<f64> = rows
+        .par_iter()
+        .map(|&i| {
+            let mut sums = vec![0f64; k];
+            for &j in rows {
+                if j != i {
+                    sums[labels[j] as usize] += data.distance(i, j);
+                }
+            }
+            row_silhouette(&sums, &sizes, labels[i] as usize)
+        })
+        .collect();
+    Some(scores.iter().sum::<f64>() / scores.len() as f64)
+}
+
+/// [`Quality`] under k-prototypes' distance: the silhouette on [`Mixed`] (exact up to
+/// `exact_limit` rows, on a seeded sample above), and no Davies–Bouldin or Calinski–Harabasz,
+/// which are defined by Euclidean centroids and variances a mode does not have.
+pub fn quality_mixed(
+    data: &Mixed<'_>,
+    labels: &[u32],
+    k: usize,
+    exact_limit: usize,
+    seed: u64,
+) -> Quality {
+    let n = labels.len();
+    let sampled = n > exact_limit;
+    let rows = sample_rows(n, exact_limit, seed);
+    Quality {
+        silhouette: silhouette_mixed(data, labels, k, &rows),
+        silhouette_rows: rows.len(),
+        silhouette_sampled: sampled,
+        silhouette_seed: sampled.then_some(seed),
+        davies_bouldin: None,
+        calinski_harabasz: None,
     }
 }
 

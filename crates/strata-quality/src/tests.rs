@@ -173,3 +173,56 @@ fn wide_and_narrow_distance_sums_agree() {
         }
     }
 }
+
+#[test]
+fn mixed_silhouette_without_categories_is_the_euclidean_one() {
+    let n = 300;
+    let data: Vec<f32> = (0..n * 3)
+        .map(|i| ((i * 7919) % 101) as f32 * 0.1 + if i % 3 == 0 { (i / 90) as f32 } else { 0.0 })
+        .collect();
+    let labels: Vec<u32> = (0..n).map(|i| (i * 3 / n) as u32).collect();
+    let rows: Vec<usize> = (0..n).collect();
+    let euclid = silhouette_of(&data, 3, &labels, 3, &rows).unwrap();
+    let num: Vec<f64> = data.iter().map(|&x| f64::from(x)).collect();
+    let mixed = Mixed {
+        num: &num,
+        dn: 3,
+        cat: &[],
+        dc: 0,
+        gamma: 0.7,
+    };
+    let m = silhouette_mixed(&mixed, &labels, 3, &rows).unwrap();
+    assert!((euclid - m).abs() < 1e-5, "{euclid} vs {m}");
+}
+
+#[test]
+fn mixed_silhouette_counts_mismatches_times_gamma() {
+    // Two rows per segment; numbers equal, so only the categories separate them:
+    // within a segment the codes agree (distance 0), across they differ in one code
+    // (distance √γ): every row scores (√γ − 0) / √γ = 1.
+    let num = [0.0f64; 4];
+    let cat = [0u32, 0, 1, 1];
+    let labels = [0u32, 0, 1, 1];
+    let data = Mixed {
+        num: &num,
+        dn: 1,
+        cat: &cat,
+        dc: 1,
+        gamma: 2.0,
+    };
+    assert_eq!(
+        silhouette_mixed(&data, &labels, 2, &[0, 1, 2, 3]),
+        Some(1.0)
+    );
+    // One row moved to the other segment's codes: a = √2 for it against its partner.
+    let cat = [0u32, 1, 1, 1];
+    let data = Mixed { cat: &cat, ..data };
+    let s = silhouette_mixed(&data, &labels, 2, &[0, 1, 2, 3]).unwrap();
+    // Row 0: a = √2, b = √2 → 0. Row 1: a = √2, b = 0 → −1. Rows 2, 3: a = 0, b = mean(√2, 0)
+    // = √2/2 → 1 each. Mean (0 − 1 + 1 + 1) / 4 = 0.25.
+    assert!((s - 0.25).abs() < 1e-12, "{s}");
+    let q = quality_mixed(&data, &labels, 2, 10, 1);
+    assert_eq!(q.davies_bouldin, None);
+    assert_eq!(q.calinski_harabasz, None);
+    assert_eq!(q.silhouette_rows, 4);
+}

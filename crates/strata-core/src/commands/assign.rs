@@ -399,7 +399,7 @@ impl Scoring {
     }
 
     /// The saved preprocessing, through the plugin.
-    pub fn features(&self) -> Features<'_> {
+    pub fn features(&self) -> Result<Features<'_>, CoreError> {
         Features::saved(
             &self.plugin,
             self.model.features.clone(),
@@ -458,7 +458,7 @@ pub fn assign_with_progress(
         .id_salt
         .as_ref()
         .map(|s| crate::privacy::Pseudonymizer::new(s.bytes()));
-    let features = scoring.features();
+    let features = scoring.features()?;
     let input_name = settings
         .origin
         .as_ref()
@@ -488,6 +488,39 @@ pub fn assign_with_progress(
     )
     .map_err(out_err)?;
 
+    // A k-prototypes model scores by its mixed distance, on the CPU.
+    let mixed = match &model.kprototypes {
+        Some(kp) => {
+            if settings.backend == BackendChoice::Gpu {
+                return Err(CoreError::Settings(
+                    "this model's segments were found by k-prototypes, which scores on the CPU \
+                     in this version: use --backend cpu or auto"
+                        .into(),
+                ));
+            }
+            let declared: Vec<usize> = features.categorical().iter().map(|c| c.index).collect();
+            if declared != kp.categorical {
+                return Err(CoreError::Model {
+                    path: settings.model.clone(),
+                    message: format!(
+                        "it clusters features {:?} as categories, but strategy '{}' says its \
+                         saved state codes {:?}",
+                        kp.categorical, info.name, declared
+                    ),
+                });
+            }
+            let m = crate::mixed::Mixed::saved(d, kp);
+            let protos = m
+                .saved_prototypes(kp, &model.centroids)
+                .map_err(|message| CoreError::Model {
+                    path: settings.model.clone(),
+                    message,
+                })?;
+            info!("scoring by k-prototypes' distance (γ = {})", kp.gamma);
+            Some((m, protos))
+        }
+        None => None,
+    };
     let mut runner: Option<Runner> = None;
     let mut tally = Tally::new(k);
     let mut rows_used = 0usize;
@@ -506,19 +539,31 @@ pub fn assign_with_progress(
             formula_ids += crate::assignments::formula_like_ids(ids);
         }
         let scaled = features.transform(bindings, table)?;
-        let runner = match &mut runner {
-            Some(r) => r,
-            None => {
-                // Rows in the file, estimated from the first batch, for the backend choice.
-                let (read, total) = stream.bytes();
-                let per_byte = table.n_rows as f64 / read.max(1) as f64;
-                let n = (per_byte * total as f64) as usize;
-                runner.insert(Runner::new(settings.backend, n, n_centroids, d)?)
-            }
-        };
         let data =
             MatrixRef::new(&scaled, table.n_rows, d).map_err(strata_kmeans::KMeansError::from)?;
-        let a = runner.assign(data, &centroids, n_centroids)?;
+        let (a, costs) = match &mixed {
+            Some((m, protos)) => {
+                let (a, costs) = m.assign(&scaled, protos, n_centroids)?;
+                (a, Some(costs))
+            }
+            None => {
+                let runner = match &mut runner {
+                    Some(r) => r,
+                    None => {
+                        // Rows in the file, estimated from the first batch, for the backend
+                        // choice.
+                        let (read, total) = stream.bytes();
+                        let per_byte = table.n_rows as f64 / read.max(1) as f64;
+                        let n = (per_byte * total as f64) as usize;
+                        runner.insert(Runner::new(settings.backend, n, n_centroids, d)?)
+                    }
+                };
+                (
+                    runner.assign(data, &centroids, n_centroids)?,
+                    None::<Vec<f64>>,
+                )
+            }
+        };
         let labels = a.labels;
         let segments = match &model.centroid_segments {
             Some(map) => labels.iter().map(|&l| map[l as usize]).collect(),
@@ -542,7 +587,10 @@ pub fn assign_with_progress(
             k,
             settings.ambiguous_ratio,
         );
-        tally.add(&batch_ambiguous, data, &centroids, &labels);
+        match &costs {
+            Some(costs) => tally.add_costs(&batch_ambiguous, costs),
+            None => tally.add(&batch_ambiguous, data, &centroids, &labels),
+        }
         rows_used += table.n_rows;
         tally
             .profiles
@@ -570,7 +618,17 @@ pub fn assign_with_progress(
     if rows_dropped > 0 {
         info!("left out {rows_dropped} rows with a missing value (the model drops them)");
     }
-    let runner = runner.expect("a batch with rows was scored");
+    let backend = match runner {
+        Some(r) => r.report(),
+        None => crate::output::BackendReport {
+            kind: "cpu".into(),
+            description: format!(
+                "CPU, {} threads (k-prototypes)",
+                rayon::current_num_threads()
+            ),
+            reason: "a k-prototypes model scores on the CPU".into(),
+        },
+    };
     let partial = Partial {
         format: PARTIAL_FORMAT.into(),
         format_version: PARTIAL_FORMAT_VERSION,
@@ -597,7 +655,7 @@ pub fn assign_with_progress(
             skipped_columns: Vec::new(),
             bindings: bindings.clone(),
         },
-        backend: runner.report(),
+        backend,
         ambiguous_ratio: settings.ambiguous_ratio,
         ids_pseudonymized: settings.id_salt.is_some(),
         ambiguous: tally.ambiguous.clone(),

@@ -29,6 +29,13 @@ pub fn export_sql(
                 .into(),
         ));
     }
+    if model.kprototypes.is_some() {
+        return Err(err(
+            "its segments were found by k-prototypes: the exported query scores k-means' \
+             distance, and categorical codes have no SQL form yet; score with `strata assign`"
+                .into(),
+        ));
+    }
     if model.pseudonyms.is_some() {
         return Err(err(
             "the fit pseudonymised its ids: a query returns the table's ids as they are, so it \

@@ -21,7 +21,7 @@ use crate::output::{FileWriter, InputReport, open_run, write_json};
 use crate::progress::{NoProgress, Progress, Stages};
 use crate::segments::{Rfm, Segmentation};
 use crate::select::KSelection;
-use crate::settings::Mode;
+use crate::settings::{Algorithm, Mode};
 use crate::{CoreError, FitSettings, MissingPolicy};
 
 /// How a k-means run ended, for the summary.
@@ -47,6 +47,10 @@ pub struct KMeansSummary {
     )>,
     /// The k-selection table (`--k auto`).
     pub k_selection: Option<KSelection>,
+    /// `kmeans` or `kprototypes`, and why (`--algorithm`).
+    pub algorithm: (String, String),
+    /// k-prototypes' γ, when it ran.
+    pub gamma: Option<f64>,
 }
 
 /// What a fit did, for the caller to print.
@@ -344,6 +348,7 @@ pub fn fit_with_progress(
         ingest_s = clock.total("ingest"),
         features_s = clock.total("features"),
         k_means_s = clock.total("k-means"),
+        k_prototypes_s = clock.total("k-prototypes"),
         rfm_scores_s = clock.total("rfm scores"),
         profiles_s = clock.total("profiles"),
         output_s = clock.total("output"),
@@ -375,6 +380,8 @@ pub fn fit_with_progress(
             stability: c.run.stability.clone(),
             resampling: c.resampling.clone(),
             k_selection: c.run.k_selection.clone(),
+            algorithm: c.algorithm.clone(),
+            gamma: c.mixed.as_ref().map(|(m, _)| m.gamma),
         }),
         timings: clock.laps().to_vec(),
         segments: described.summary,
@@ -430,6 +437,94 @@ fn segment(
     })
 }
 
+/// The options the plugin's `fit` gets: the user's, and, when k-prototypes may run and the
+/// plugin can write them (ABI 1.4), the request for categorical codes.
+fn fit_options(settings: &FitSettings, plugin: &Plugin) -> serde_json::Value {
+    let mut options = settings.plugin_options();
+    if settings.cluster().algorithm != Algorithm::KMeans
+        && plugin.writes_codes()
+        && let Some(map) = options.as_object_mut()
+    {
+        map.insert(
+            strata_abi::CATEGORICAL_OPTION.into(),
+            strata_abi::CATEGORICAL_CODES.into(),
+        );
+    }
+    options
+}
+
+/// Which algorithm clusters the features, and why: k-means unless `--algorithm` asks for
+/// k-prototypes, or `auto` finds categorical codes among the features.
+fn choose_algorithm(
+    settings: &FitSettings,
+    plugin: &Plugin,
+    features: &Features<'_>,
+) -> Result<(bool, String), CoreError> {
+    let info = plugin.info();
+    let coded: Vec<String> = features
+        .categorical()
+        .iter()
+        .map(|c| crate::binding::shown(&features.names()[c.index]))
+        .collect();
+    let why_not = if !plugin.writes_codes() {
+        Some(format!(
+            "strategy '{}' speaks plugin ABI {}.{}, which has no categorical codes (1.4 added \
+             them)",
+            info.name, info.abi.0, info.abi.1
+        ))
+    } else if coded.is_empty() {
+        Some(format!(
+            "strategy '{}' declares no categorical features for these columns",
+            info.name
+        ))
+    } else if info.metric != strata_host::Metric::Euclidean {
+        Some(format!(
+            "strategy '{}' compares with the {} metric; k-prototypes' numeric part is Euclidean",
+            info.name,
+            info.metric.name()
+        ))
+    } else {
+        None
+    };
+    let listed = || {
+        let shown: Vec<&str> = coded.iter().take(8).map(String::as_str).collect();
+        let more = coded.len().saturating_sub(8);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    match (settings.cluster().algorithm, why_not) {
+        (Algorithm::KMeans, _) => Ok((false, "--algorithm kmeans (the default)".into())),
+        (Algorithm::KPrototypes, Some(why)) => Err(CoreError::Settings(format!(
+            "--algorithm kprototypes needs categorical features, but {why}: use --algorithm \
+             kmeans, or bind categorical columns"
+        ))),
+        (Algorithm::KPrototypes, None) => Ok((
+            true,
+            format!(
+                "--algorithm kprototypes, on {} categorical feature{} ({})",
+                coded.len(),
+                if coded.len() == 1 { "" } else { "s" },
+                listed()
+            ),
+        )),
+        (Algorithm::Auto, Some(why)) => Ok((false, format!("auto: k-means, because {why}"))),
+        (Algorithm::Auto, None) => Ok((
+            true,
+            format!(
+                "auto: k-prototypes, because strategy '{}' declares {} categorical feature{} \
+                 ({}), whose modes a segment can have and whose one-hot means no customer has",
+                info.name,
+                coded.len(),
+                if coded.len() == 1 { "" } else { "s" },
+                listed()
+            ),
+        )),
+    }
+}
+
 /// The k-means path: features → clustering → segments.
 fn kmeans(
     settings: &FitSettings,
@@ -443,26 +538,58 @@ fn kmeans(
         plugin,
         input.bindings(),
         input.prep(),
-        &settings.plugin_options(),
+        &fit_options(settings, plugin),
     )?;
+    let (prototypes, why) = choose_algorithm(settings, plugin, &features)?;
+    info!(
+        "clustering with {}: {why}",
+        if prototypes {
+            "k-prototypes"
+        } else {
+            "k-means"
+        }
+    );
     let params = kmeans_params(settings, info, features.names())?;
     if let Some(n) = input.rows_known() {
         check_k(settings, params.k(), n)?;
     }
     let init_sample = input.init_sample(settings);
     let features_d = features.d();
+    let categorical = features.categorical().to_vec();
     let (matrix, customers, rows) = input.features(settings, info, &features, clock.progress)?;
     clock.lap("features");
 
-    clock.begin("k-means");
-    let run: KMeansRun = crate::cluster::run(
-        settings,
-        params,
-        &matrix,
-        features.d(),
-        clock.progress,
-        init_sample,
-    )?;
+    let (run, mixed) = if prototypes {
+        clock.begin("k-prototypes");
+        let m =
+            crate::mixed::Mixed::new(features_d, &categorical, settings.cluster().gamma, &matrix);
+        check_k(settings, params.k(), matrix.len() / features_d.max(1))?;
+        let (fit, protos, backend) = m.fit(settings, &matrix, params.k())?;
+        let run = KMeansRun {
+            fit,
+            n_init: settings.cluster().n_init,
+            sample: None,
+            stability: None,
+            k_selection: None,
+            backend,
+        };
+        (run, Some((m, protos)))
+    } else {
+        clock.begin("k-means");
+        let run: KMeansRun = crate::cluster::run(
+            settings,
+            params,
+            &matrix,
+            features.d(),
+            clock.progress,
+            init_sample,
+        )?;
+        (run, None)
+    };
+    let algorithm = (
+        if prototypes { "kprototypes" } else { "kmeans" }.to_owned(),
+        why,
+    );
     let (names, state) = features.into_parts();
     let k_fit = run.fit.centroids.len() / features_d.max(1);
     let mut seg = Segmentation::kmeans(
@@ -472,10 +599,21 @@ fn kmeans(
         settings.cluster().seed,
         names,
         state,
+        mixed,
+        algorithm,
     )?;
     let started = std::time::Instant::now();
-    let resampling =
-        crate::resampling::stability(settings, &matrix, features_d, seg.labels(), seg.k(), k_fit)?;
+    let resampling = crate::resampling::stability(
+        settings,
+        &matrix,
+        features_d,
+        seg.labels(),
+        seg.k(),
+        k_fit,
+        seg.kmeans_segments()
+            .and_then(|s| s.mixed.as_ref())
+            .map(|(m, _)| m),
+    )?;
     if let Segmentation::KMeans(s) = &mut seg {
         if let Some((r, per_segment)) = &resampling {
             info!(
@@ -494,7 +632,11 @@ fn kmeans(
         s.resampling = resampling;
     }
     drop(matrix);
-    clock.lap("k-means");
+    clock.lap(if prototypes {
+        "k-prototypes"
+    } else {
+        "k-means"
+    });
     Ok((seg, customers, rows))
 }
 
@@ -556,6 +698,11 @@ fn model(
         rfm: rfm.map(|r| r.cuts.clone()),
         pseudonyms: settings.privacy().id_salt.as_ref().map(|s| PseudonymKey {
             salt_fingerprint: crate::privacy::Pseudonymizer::fingerprint(s.bytes()),
+        }),
+        kprototypes: km.and_then(|c| {
+            c.mixed
+                .as_ref()
+                .map(|(m, protos)| m.record(settings, protos, &c.run.fit))
         }),
     }
 }

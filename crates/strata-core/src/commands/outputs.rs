@@ -119,6 +119,7 @@ pub(crate) fn segments_file(facts: RunFacts<'_>, made: Made<'_>) -> SegmentsFile
         rules: rules.map(|r| r.report.clone()),
         geo: places.map(|p| p.report.clone()),
         k_selection: None,
+        algorithm: None,
         value_measure,
         attractiveness_rule: crate::value::ATTRACTIVENESS_RULE.into(),
         attractiveness_value,
@@ -158,6 +159,42 @@ pub(crate) fn segments_file(facts: RunFacts<'_>, made: Made<'_>) -> SegmentsFile
                 }
             }
             file.k_selection = s.run.k_selection.clone();
+            if let Some((m, _)) = &s.mixed {
+                // Without --min-segment-size (refused with k-prototypes) each centroid is a
+                // segment.
+                for seg in &mut file.segments {
+                    seg.modes = m
+                        .modes(&fit.centroids, seg.segment)
+                        .into_iter()
+                        .map(|(f, value)| {
+                            let column = s.features.get(f).cloned().unwrap_or_default();
+                            let share = value.and_then(|v| {
+                                seg.categorical
+                                    .iter()
+                                    .find(|c| c.column == column)
+                                    .and_then(|c| c.shares.iter().find(|l| l.value == v))
+                                    .map(|l| l.share)
+                            });
+                            strata_format::segments::SegmentMode {
+                                column,
+                                value: value.map(str::to_owned),
+                                share,
+                            }
+                        })
+                        .collect();
+                }
+            }
+            file.algorithm = Some(strata_format::segments::AlgorithmReport {
+                name: s.algorithm.0.clone(),
+                reason: s.algorithm.1.clone(),
+                gamma: s.mixed.as_ref().map(|(m, _)| m.gamma),
+                categorical: s.mixed.as_ref().map_or_else(Vec::new, |(m, _)| {
+                    m.categorical()
+                        .iter()
+                        .filter_map(|&f| s.features.get(f).cloned())
+                        .collect()
+                }),
+            });
             file.min_segment_size = min_segment_size;
             file.merged_segments = s.map.merged.clone();
             file.ambiguous_ratio = Some(ambiguous_ratio);

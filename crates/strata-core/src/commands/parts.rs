@@ -62,6 +62,21 @@ impl PartInput {
     }
 }
 
+/// An error for a k-prototypes model: `step` and `recenter` are k-means' Lloyd step spread
+/// over partitions, and k-prototypes' passes are online, row by row.
+fn lloyd_only(model: &Model, path: &Path) -> Result<(), CoreError> {
+    match model.kprototypes {
+        None => Ok(()),
+        Some(_) => Err(CoreError::Model {
+            path: path.to_owned(),
+            message: "its segments were found by k-prototypes, whose passes move one customer \
+                      at a time: step and recenter run k-means' Lloyd step only (fit it with \
+                      --algorithm kmeans, or fit on one machine)"
+                .into(),
+        }),
+    }
+}
+
 /// Reads the part a batch at a time and hands each batch's ids and feature rows to `each`.
 /// Returns the rows read and scored.
 fn each_batch(
@@ -69,7 +84,7 @@ fn each_batch(
     progress: &dyn Progress,
     mut each: impl FnMut(&IdColumn, MatrixRef<'_>) -> Result<(), CoreError>,
 ) -> Result<(usize, usize), CoreError> {
-    let features = scoring.features();
+    let features = scoring.features()?;
     let mut stream = scoring.stream(progress)?;
     let mut used = 0usize;
     while let Some(batch) = stream.next(|_| Ok(()))? {
@@ -386,6 +401,7 @@ pub fn step(
 ) -> Result<StepReport, CoreError> {
     let scoring = part.open(registry)?;
     let model = &scoring.model;
+    lloyd_only(model, &part.model)?;
     let centroids: Vec<f32> = model.centroids.concat();
     let k = model.centroids.len();
     let mut sums = StepSums::new(k, model.d);
@@ -517,6 +533,7 @@ pub fn recenter(
     out: &Path,
 ) -> Result<RecenterReport, CoreError> {
     let mut model = Model::load(model_path)?;
+    lloyd_only(&model, model_path)?;
     let (k, d) = (model.centroids.len(), model.d);
     let tol = tol.unwrap_or_else(|| {
         model

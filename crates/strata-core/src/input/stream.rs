@@ -56,8 +56,10 @@ pub(crate) fn streaming_reason(settings: &FitSettings) -> Option<String> {
         Streaming::Never => None,
         Streaming::Always => Some("--stream always".into()),
         Streaming::Auto => {
+            // k-prototypes holds its table (its passes are online, row by row).
             if settings.input().source != Source::Customers
                 || settings.cluster().mode != Mode::Kmeans
+                || settings.cluster().algorithm != crate::Algorithm::KMeans
             {
                 return None;
             }
