@@ -411,3 +411,58 @@ fn kprototypes_labels_on_the_gpu_as_on_the_cpu_bit_for_bit() {
         json(&cpu.join("model.json"))["kprototypes"]
     );
 }
+
+#[test]
+fn k_auto_chooses_k_on_the_mixed_distance_by_the_stated_rule() {
+    let input = shared(MALL);
+    let mut args: Vec<&str> = mall_args(&["--algorithm", "kprototypes", "--k-range", "2..7"])
+        .into_iter()
+        .filter(|a| *a != "--k" && *a != "5")
+        .collect();
+    args.extend(["--k", "auto"]);
+    let (dir, out, stdout) = fit_ok(&input, &args);
+    assert!(stdout.contains("Recommended k ="), "{stdout}");
+    let seg = json(&out.join("segments.json"));
+    let sel = &seg["k_selection"];
+    let candidates = sel["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 6);
+    // The rule, applied again here: the largest k whose weakest segment is stable (Jaccard
+    // above 0.75) and whose smallest holds 2%; else the best silhouette.
+    let passing: Vec<u64> = candidates
+        .iter()
+        .filter(|c| {
+            c["min_jaccard"].as_f64().unwrap() > 0.75 && c["min_share"].as_f64().unwrap() >= 0.02
+        })
+        .map(|c| c["k"].as_u64().unwrap())
+        .collect();
+    let chosen = sel["chosen"].as_u64().unwrap();
+    match passing.iter().max() {
+        Some(&k) => assert_eq!(chosen, k, "{sel}"),
+        None => {
+            let best = candidates
+                .iter()
+                .map(|c| c["silhouette"].as_f64().unwrap())
+                .fold(f64::MIN, f64::max);
+            let c = &candidates[chosen as usize - 2];
+            assert!(c["silhouette"].as_f64().unwrap() >= best - 0.01, "{sel}");
+        }
+    }
+    for c in candidates {
+        // Mixed distance: no Euclidean-centroid scores, and the silhouette is stated.
+        assert!(c["davies_bouldin"].is_null() && c["calinski_harabasz"].is_null());
+        assert!(c["silhouette"].as_f64().is_some());
+    }
+    assert!(sel["null_reference"].is_null());
+    assert_eq!(seg["k"].as_u64(), Some(chosen));
+    assert_eq!(seg["algorithm"]["name"], "kprototypes");
+    // choose-k gives the same table without writing a fit.
+    let table = dir.path().join("table.json");
+    let mut ck = vec!["choose-k"];
+    ck.extend(args.iter().copied().filter(|a| *a != "--k" && *a != "auto"));
+    ck.extend([input.to_str().unwrap(), "--json", table.to_str().unwrap()]);
+    let o = run(&ck);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let t = json(&table);
+    assert_eq!(t["chosen"], sel["chosen"]);
+    assert_eq!(t["candidates"], sel["candidates"]);
+}

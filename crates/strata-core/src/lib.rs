@@ -34,6 +34,7 @@ mod resampling;
 mod rules;
 mod segments;
 pub mod select;
+mod select_mixed;
 mod settings;
 pub mod sql;
 mod tally;

@@ -851,7 +851,6 @@ impl FitSettingsBuilder {
             // What k-prototypes does not do yet, refused rather than done some other way.
             let unsupported = [
                 (c.mode == Mode::Rfm, "--mode rfm"),
-                (c.k_range.is_some(), "--k auto"),
                 (c.init.is_some(), "--init"),
                 (s.input.streaming == Streaming::Always, "--stream"),
                 (s.privacy.min_segment_size.is_some(), "--min-segment-size"),
@@ -859,7 +858,7 @@ impl FitSettingsBuilder {
             if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
                 return bad(format!(
                     "--algorithm {} does not go with {flag} in this version: k-prototypes \
-                     fits a fixed k, from Cao's start, on a table held in memory (use \
+                     starts from Cao's prototypes, on a table held in memory (use \
                      --algorithm kmeans for {flag})",
                     c.algorithm.name()
                 ));

@@ -1,6 +1,7 @@
 //! `choose-k`: input → features → every k of the range fitted and scored. Writes nothing.
 
 use strata_host::Registry;
+use tracing::info;
 
 use crate::cluster::{check_k, kmeans_params};
 use crate::features::Features;
@@ -40,12 +41,27 @@ pub fn choose_k(
         &plugin,
         &held.bindings,
         &held.table,
-        &settings.plugin_options(),
+        &super::fit::fit_options(settings, &plugin),
     )?;
+    let (prototypes, why) = super::fit::choose_algorithm(settings, &plugin, &features)?;
     let params = kmeans_params(settings, &info, features.names())?;
     check_k(settings, params.k(), held.table.n_rows)?;
     let matrix = features.transform(&held.bindings, &held.table)?;
     clock.lap("features");
+    if prototypes {
+        info!("choosing k with k-prototypes: {why}");
+        clock.begin("k-prototypes");
+        let mixed = crate::mixed::Mixed::new(
+            features.d(),
+            features.categorical(),
+            settings.cluster().gamma,
+            &matrix,
+        );
+        let (selection, _) =
+            crate::select_mixed::select_k(settings, &mixed, &matrix, features.d(), range)?;
+        clock.lap("k-prototypes");
+        return Ok(selection);
+    }
     clock.begin("k-means");
     let selection =
         crate::cluster::choose_k(settings, &params, range, &matrix, features.d(), progress)?;

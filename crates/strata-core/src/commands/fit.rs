@@ -439,7 +439,7 @@ fn segment(
 
 /// The options the plugin's `fit` gets: the user's, and, when k-prototypes may run and the
 /// plugin can write them (ABI 1.4), the request for categorical codes.
-fn fit_options(settings: &FitSettings, plugin: &Plugin) -> serde_json::Value {
+pub(super) fn fit_options(settings: &FitSettings, plugin: &Plugin) -> serde_json::Value {
     let mut options = settings.plugin_options();
     if settings.cluster().algorithm != Algorithm::KMeans
         && plugin.writes_codes()
@@ -455,7 +455,7 @@ fn fit_options(settings: &FitSettings, plugin: &Plugin) -> serde_json::Value {
 
 /// Which algorithm clusters the features, and why: k-means unless `--algorithm` asks for
 /// k-prototypes, or `auto` finds categorical codes among the features.
-fn choose_algorithm(
+pub(super) fn choose_algorithm(
     settings: &FitSettings,
     plugin: &Plugin,
     features: &Features<'_>,
@@ -563,14 +563,23 @@ fn kmeans(
         clock.begin("k-prototypes");
         let m =
             crate::mixed::Mixed::new(features_d, &categorical, settings.cluster().gamma, &matrix);
-        check_k(settings, params.k(), matrix.len() / features_d.max(1))?;
-        let (fit, protos, backend) = m.fit(settings, &matrix, params.k())?;
+        let (k_selection, (fit, protos, backend)) = match settings.cluster().k_range.clone() {
+            Some(range) => {
+                let (sel, fit) =
+                    crate::select_mixed::select_k(settings, &m, &matrix, features_d, range)?;
+                (Some(sel), fit)
+            }
+            None => {
+                check_k(settings, params.k(), matrix.len() / features_d.max(1))?;
+                (None, m.fit(settings, &matrix, params.k())?)
+            }
+        };
         let run = KMeansRun {
             fit,
             n_init: settings.cluster().n_init,
             sample: None,
             stability: None,
-            k_selection: None,
+            k_selection,
             backend,
         };
         (run, Some((m, protos)))
