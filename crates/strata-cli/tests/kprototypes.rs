@@ -43,6 +43,10 @@ fn mall_with_gender_by_kprototypes_is_the_crates_fit_of_the_same_customers() {
     assert_eq!(seg["algorithm"]["name"], "kprototypes");
     assert_eq!(seg["algorithm"]["categorical"][0], "Genre");
     assert_eq!(seg["quality"]["davies_bouldin"], serde_json::Value::Null);
+    // The report names the algorithm and each segment's modes.
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("(k-prototypes, γ "), "the subtitle");
+    assert!(report.contains("mode Genre "), "the segments' modes");
     // The features: the file's numbers (no log, no scaling) and Genre's code in sorted order.
     let features: Vec<String> = seg["features"]
         .as_array()

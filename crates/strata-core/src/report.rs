@@ -100,9 +100,10 @@ pub(crate) fn fit_report(
         f.k,
         f.strategy.name,
         f.strategy.version,
-        match f.mode {
-            crate::Mode::Kmeans => "k-means",
-            crate::Mode::Rfm => "RFM scores",
+        match (f.mode, f.algorithm.as_ref().and_then(|a| a.gamma)) {
+            (crate::Mode::Kmeans, Some(gamma)) => format!("k-prototypes, γ {gamma:.3}"),
+            (crate::Mode::Kmeans, None) => "k-means".into(),
+            (crate::Mode::Rfm, _) => "RFM scores".into(),
         },
         scored.map_or_else(String::new, |s| format!(", with the model {}", s.model))
     );
@@ -124,7 +125,19 @@ pub(crate) fn fit_report(
                 value_per_customer: s.value.as_ref().map(|v| v.per_customer),
                 attractiveness: s.attractiveness.as_ref().map(|a| (a.score, a.rank)),
                 ambiguous: s.ambiguous,
-                key_traits: s.key_traits.clone(),
+                // A k-prototypes segment's categorical centre: each column's mode and share.
+                key_traits: s
+                    .modes
+                    .iter()
+                    .map(|m| match (&m.value, m.share) {
+                        (Some(v), Some(share)) => {
+                            format!("mode {} {v} ({:.0}%)", m.column, 100.0 * share)
+                        }
+                        (Some(v), None) => format!("mode {} {v}", m.column),
+                        (None, _) => format!("mode {} (a category the fit never saw)", m.column),
+                    })
+                    .chain(s.key_traits.iter().cloned())
+                    .collect(),
                 stability: s
                     .resampling
                     .as_ref()
@@ -431,7 +444,16 @@ fn fit_facts(f: &SegmentsFile) -> Vec<Fact> {
         if let Some(s) = q.silhouette {
             facts.push(Fact::new("Silhouette", format!("{s:.3}")).hint(silhouette_reading(s)));
         }
-        facts.push(Fact::new("Davies–Bouldin", opt(q.davies_bouldin, 3)).hint("lower is better"));
+        match f.algorithm.as_ref().filter(|a| a.gamma.is_some()) {
+            // Modes have no Euclidean centre: the algorithm and why stand where DB would.
+            Some(a) => facts.push(Fact::new("Algorithm", "k-prototypes").hint(format!(
+                "{}; silhouette on √(numeric² + γ·mismatches)",
+                a.reason
+            ))),
+            None => facts.push(
+                Fact::new("Davies–Bouldin", opt(q.davies_bouldin, 3)).hint("lower is better"),
+            ),
+        }
     }
     if let Some(r) = &f.resampling {
         facts.push(Fact::new("Stability", r.reading.clone()).hint(format!(
