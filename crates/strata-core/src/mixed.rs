@@ -253,22 +253,14 @@ impl Mixed {
         work: impl FnOnce(Option<&dyn strata_kprototypes::Screen>) -> T,
     ) -> Result<(T, BackendReport), CoreError> {
         let n = matrix.len() / self.d.max(1);
-        let cpu = |reason: String| BackendReport {
-            kind: "cpu".into(),
-            description: format!(
-                "CPU, {} threads (k-prototypes)",
-                rayon::current_num_threads()
-            ),
-            reason,
-        };
         let choice = settings.cluster().backend;
         let work_per_pass = n as f64 * k as f64 * self.d as f64;
         match choice {
-            BackendChoice::Cpu => return Ok((work(None), cpu("--backend cpu".into()))),
+            BackendChoice::Cpu => return Ok((work(None), cpu_report("--backend cpu".into()))),
             BackendChoice::Auto if work_per_pass < crate::backend::GPU_MIN_WORK => {
                 return Ok((
                     work(None),
-                    cpu(format!(
+                    cpu_report(format!(
                         "auto: n·k·d = {work_per_pass:.0} is too little work to pay for a GPU \
                          transfer"
                     )),
@@ -282,7 +274,7 @@ impl Mixed {
                 Ok(g) if choice == BackendChoice::Auto && g.is_software() => {
                     return Ok((
                         work(None),
-                        cpu(format!(
+                        cpu_report(format!(
                             "auto: the only adapter, {}, is a software renderer",
                             g.adapter().name
                         )),
@@ -292,7 +284,7 @@ impl Mixed {
                 Err(reason) if choice == BackendChoice::Gpu => {
                     return Err(CoreError::GpuUnavailable { reason });
                 }
-                Err(reason) => return Ok((work(None), cpu(format!("auto: {reason}")))),
+                Err(reason) => return Ok((work(None), cpu_report(format!("auto: {reason}")))),
             };
             let (num32, _) = self.numeric_part(matrix);
             let screen = match strata_gpu::KPrototypesScreen::new(
@@ -309,7 +301,10 @@ impl Mixed {
                     });
                 }
                 Err(e) => {
-                    return Ok((work(None), cpu(format!("auto: fell back to the CPU ({e})"))));
+                    return Ok((
+                        work(None),
+                        cpu_report(format!("auto: fell back to the CPU ({e})")),
+                    ));
                 }
             };
             let out = work(Some(&screen));
@@ -344,7 +339,10 @@ impl Mixed {
                 BackendChoice::Gpu => Err(CoreError::GpuUnavailable {
                     reason: crate::backend::NO_GPU.into(),
                 }),
-                _ => Ok((work(None), cpu(format!("auto: {}", crate::backend::NO_GPU)))),
+                _ => Ok((
+                    work(None),
+                    cpu_report(format!("auto: {}", crate::backend::NO_GPU)),
+                )),
             }
         }
     }
@@ -502,6 +500,18 @@ impl Prototypes {
             .iter()
             .flat_map(|&o| self.cat[o * dc..(o + 1) * dc].to_vec())
             .collect();
+    }
+}
+
+/// The CPU as the backend of k-prototypes' work (a fit's, or scoring with its model).
+pub(crate) fn cpu_report(reason: String) -> BackendReport {
+    BackendReport {
+        kind: "cpu".into(),
+        description: format!(
+            "CPU, {} threads (k-prototypes)",
+            rayon::current_num_threads()
+        ),
+        reason,
     }
 }
 

@@ -620,14 +620,7 @@ pub fn assign_with_progress(
     }
     let backend = match runner {
         Some(r) => r.report(),
-        None => crate::output::BackendReport {
-            kind: "cpu".into(),
-            description: format!(
-                "CPU, {} threads (k-prototypes)",
-                rayon::current_num_threads()
-            ),
-            reason: "a k-prototypes model scores on the CPU".into(),
-        },
+        None => crate::mixed::cpu_report("a k-prototypes model scores on the CPU".into()),
     };
     let partial = Partial {
         format: PARTIAL_FORMAT.into(),
